@@ -1,0 +1,109 @@
+//! How instruction arguments become payload bytes: bincode 1.3, big-endian, fixed-width.
+//!
+//! Encodings (all integers big-endian): `bool` 1 byte (0 or 1); `u8`/`u16`/`u32`/`u64`/`i64`
+//! at their width; `String` and `Vec<T>` a `u64` length then the UTF-8 bytes or items;
+//! `Option<T>` a `u8` tag (0 none, 1 some) then the value; fixed arrays `[u8; N]` N bytes with
+//! no length; an enum a `u32` variant index then its fields; a struct its fields in order.
+
+use bincode::Options;
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::error::ProtocolError;
+use crate::instruction::Instruction;
+
+/// The bincode configuration of the protocol, limited to `limit` bytes.
+pub fn options(limit: u64) -> impl Options {
+    bincode::DefaultOptions::new()
+        .with_big_endian()
+        .with_fixint_encoding()
+        .reject_trailing_bytes()
+        .with_limit(limit)
+}
+
+/// Encodes `value` with the protocol's bincode configuration.
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, bincode::Error> {
+    options(u64::MAX).serialize(value)
+}
+
+/// Decodes exactly `bytes` as a `T`; trailing bytes are an error.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, bincode::Error> {
+    options(bytes.len() as u64).deserialize(bytes)
+}
+
+/// The argument list of one instruction.
+///
+/// `COUNT` is the spec's `argumentCount`: the number of top-level arguments. Most types are
+/// plain bincode structs declared with the `arguments!` macro; `data` packets are raw bytes.
+pub trait Arguments: Sized {
+    /// Number of top-level arguments.
+    const COUNT: u16;
+
+    /// Appends the payload bytes.
+    fn encode_payload(&self, out: &mut Vec<u8>) -> Result<(), ProtocolError>;
+
+    /// Parses a payload. `number` and `max` are the header's packet fields.
+    fn decode_payload(
+        instruction: Instruction,
+        payload: &[u8],
+        number: u32,
+        max: u32,
+    ) -> Result<Self, ProtocolError>;
+
+    /// `(dataMessageNumber, dataMessageMax)` for the header: `(1, 1)` except for `data` packets.
+    fn packet_position(&self) -> (u32, u32) {
+        (1, 1)
+    }
+}
+
+/// Counts identifiers, for `Arguments::COUNT`.
+macro_rules! count_fields {
+    () => { 0u16 };
+    ($head:ident $($tail:ident)*) => { 1u16 + $crate::arguments::count_fields!($($tail)*) };
+}
+pub(crate) use count_fields;
+
+/// Declares a bincode argument struct and its [`Arguments`] impl; the fields, in order,
+/// are the arguments.
+macro_rules! arguments {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        pub struct $name { $($(#[$fmeta])* pub $field: $ty),* }
+
+        impl $crate::arguments::Arguments for $name {
+            const COUNT: u16 = $crate::arguments::count_fields!($($field)*);
+
+            fn encode_payload(&self, out: &mut Vec<u8>) -> Result<(), $crate::error::ProtocolError> {
+                $crate::arguments::encode_bincode(self, out)
+            }
+
+            fn decode_payload(
+                instruction: $crate::instruction::Instruction,
+                payload: &[u8],
+                _number: u32,
+                _max: u32,
+            ) -> Result<Self, $crate::error::ProtocolError> {
+                $crate::arguments::decode_bincode(instruction, payload)
+            }
+        }
+    };
+}
+pub(crate) use arguments;
+
+#[doc(hidden)]
+pub fn encode_bincode<T: Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
+    options(u64::MAX)
+        .serialize_into(out, value)
+        .map_err(|e| ProtocolError::Io(std::io::Error::other(e.to_string())))
+}
+
+#[doc(hidden)]
+pub fn decode_bincode<T: DeserializeOwned>(
+    instruction: Instruction,
+    payload: &[u8],
+) -> Result<T, ProtocolError> {
+    decode(payload).map_err(|e| ProtocolError::Arguments {
+        instruction,
+        reason: e.to_string(),
+    })
+}

@@ -1,0 +1,79 @@
+//! `tokio_util::codec` adapter: bytes ↔ [`Message`], with a payload limit checked before
+//! any allocation.
+
+use bytes::{Buf, BytesMut};
+use tokio_util::codec::{Decoder, Encoder};
+
+use crate::error::{ProtocolError, Rejected};
+use crate::header::{RawHeader, DEFAULT_MAX_PAYLOAD, HEADER_LEN};
+use crate::instruction::Message;
+
+/// Frames a byte stream into messages.
+///
+/// Each decoded item is `Ok(message)` or `Err(Rejected)` for a complete frame that was
+/// refused (unknown instruction, wrong argument count, undecodable arguments, …): the stream
+/// stays in sync, so the connection can answer and go on. A decoder *error* means the stream
+/// itself cannot be trusted (wrong version byte, `dataSize` above the limit) and ends it.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageCodec {
+    max_payload: u32,
+}
+
+impl MessageCodec {
+    /// A codec that accepts and produces payloads of at most `max_payload` bytes.
+    pub fn new(max_payload: u32) -> Self {
+        Self { max_payload }
+    }
+
+    /// The payload limit.
+    pub fn max_payload(&self) -> u32 {
+        self.max_payload
+    }
+}
+
+impl Default for MessageCodec {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_PAYLOAD)
+    }
+}
+
+impl Decoder for MessageCodec {
+    type Item = Result<Message, Rejected>;
+    type Error = ProtocolError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
+        let Some(raw) = RawHeader::read(src) else {
+            src.reserve(HEADER_LEN - src.len());
+            return Ok(None);
+        };
+        // Checked before reserving: a header announcing 4 GiB allocates nothing.
+        raw.check_framing(self.max_payload)?;
+        let total = HEADER_LEN + raw.data_size as usize;
+        if src.len() < total {
+            src.reserve(total - src.len());
+            return Ok(None);
+        }
+        src.advance(HEADER_LEN);
+        let payload = src.split_to(raw.data_size as usize);
+        Ok(Some(Message::from_raw(&raw, &payload)))
+    }
+}
+
+impl Encoder<&Message> for MessageCodec {
+    type Error = ProtocolError;
+
+    fn encode(&mut self, message: &Message, dst: &mut BytesMut) -> Result<(), Self::Error> {
+        let frame = message.to_frame(self.max_payload)?;
+        dst.reserve(frame.len());
+        frame.write(dst);
+        Ok(())
+    }
+}
+
+impl Encoder<Message> for MessageCodec {
+    type Error = ProtocolError;
+
+    fn encode(&mut self, message: Message, dst: &mut BytesMut) -> Result<(), Self::Error> {
+        self.encode(&message, dst)
+    }
+}

@@ -1,0 +1,293 @@
+//! The instruction table: every instruction's number, wire name, message type and argument
+//! list, and the typed [`Message`] enum generated from the same table, so the two cannot
+//! disagree. Numbers are stable: `0x01xx` Command, `0x02xx` DataRequest, `0x03xx` Return,
+//! `0x04xx` Link.
+
+use bytes::Bytes;
+
+use crate::arguments::Arguments;
+use crate::error::{ProtocolError, Rejected};
+use crate::frame::Frame;
+use crate::header::{Header, MessageType, RawHeader, HEADER_LEN};
+use crate::message::*;
+use crate::reason::Failure;
+
+macro_rules! instruction_table {
+    ($($(#[$doc:meta])* $variant:ident($args:ty) = $number:literal, $kind:ident, $name:literal;)*) => {
+        /// An instruction number. `as u16` gives the wire value.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(u16)]
+        pub enum Instruction {
+            $($(#[$doc])* $variant = $number,)*
+        }
+
+        impl Instruction {
+            /// Every instruction, in numeric order.
+            pub const ALL: &'static [Instruction] = &[$(Instruction::$variant),*];
+
+            /// The instruction for a wire number, if it names one.
+            pub fn from_u16(number: u16) -> Option<Self> {
+                match number {
+                    $($number => Some(Self::$variant),)*
+                    _ => None,
+                }
+            }
+
+            /// The instruction's name as the spec and PROTOCOL.md spell it.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+
+            /// The messageType every frame of this instruction carries.
+            pub fn message_type(self) -> MessageType {
+                match self {
+                    $(Self::$variant => MessageType::$kind,)*
+                }
+            }
+
+            /// The argumentCount every frame of this instruction carries.
+            pub fn argument_count(self) -> u16 {
+                match self {
+                    $(Self::$variant => <$args as Arguments>::COUNT,)*
+                }
+            }
+        }
+
+        /// A typed protocol message: an instruction with its arguments.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum Message {
+            $($(#[$doc])* $variant($args),)*
+        }
+
+        impl Message {
+            /// The instruction of this message.
+            pub fn instruction(&self) -> Instruction {
+                match self {
+                    $(Self::$variant(_) => Instruction::$variant,)*
+                }
+            }
+
+            fn encode_payload(&self, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
+                match self {
+                    $(Self::$variant(args) => args.encode_payload(out),)*
+                }
+            }
+
+            fn packet_position(&self) -> (u32, u32) {
+                match self {
+                    $(Self::$variant(args) => args.packet_position(),)*
+                }
+            }
+
+            fn decode_payload(header: &Header, payload: &[u8]) -> Result<Self, ProtocolError> {
+                let (number, max) = (header.data_message_number, header.data_message_max);
+                match header.instruction {
+                    $(Instruction::$variant => {
+                        <$args>::decode_payload(header.instruction, payload, number, max)
+                            .map(Self::$variant)
+                    })*
+                }
+            }
+        }
+    };
+}
+
+instruction_table! {
+    /// `login(username, hashedPass, isExpirable)`.
+    Login(Login) = 0x0101, Command, "login";
+    /// `login(sessionID)`: resume a session on any worker.
+    LoginWithSession(SessionToken) = 0x0102, Command, "loginWithSession";
+    /// `register(username, email, hashedPass)`.
+    Register(Register) = 0x0103, Command, "register";
+    /// `purchaseAsset(sessionID, name, quantity)`.
+    PurchaseAsset(TradeOrder) = 0x0104, Command, "purchaseAsset";
+    /// `sellAsset(sessionID, name, quantity)`.
+    SellAsset(TradeOrder) = 0x0105, Command, "sellAsset";
+    /// `switchState(sessionID, state)`; legal in both states.
+    SwitchState(SwitchState) = 0x0106, Command, "switchState";
+    /// Ask the master for the online workers.
+    GetWorkerList(Empty) = 0x0107, Command, "getWorkerList";
+    /// End a session now.
+    Logout(SessionToken) = 0x0108, Command, "logout";
+    /// `getAssetInfo(asset)`.
+    GetAssetInfo(AssetQuery) = 0x0201, DataRequest, "getAssetInfo";
+    /// `getAssetValueCurrent(asset)`.
+    GetAssetValueCurrent(AssetQuery) = 0x0202, DataRequest, "getAssetValueCurrent";
+    /// `getAssetValueDay(asset, date)`.
+    GetAssetValueDay(AssetRangeQuery) = 0x0203, DataRequest, "getAssetValueDay";
+    /// `getAssetValueWeek(asset, date)`.
+    GetAssetValueWeek(AssetRangeQuery) = 0x0204, DataRequest, "getAssetValueWeek";
+    /// `getAssetValueMonth(asset, date)`.
+    GetAssetValueMonth(AssetRangeQuery) = 0x0205, DataRequest, "getAssetValueMonth";
+    /// `getAssetValueYear(asset, date)`.
+    GetAssetValueYear(AssetRangeQuery) = 0x0206, DataRequest, "getAssetValueYear";
+    /// `getAssetValueAllTime(asset)`.
+    GetAssetValueAllTime(AssetQuery) = 0x0207, DataRequest, "getAssetValueAllTime";
+    /// `getUserInfo(sessionID, username)`.
+    GetUserInfo(UserQuery) = 0x0208, DataRequest, "getUserInfo";
+    /// `getUserPortfolio(sessionID, username)`.
+    GetUserPortfolio(UserQuery) = 0x0209, DataRequest, "getUserPortfolio";
+    /// `getUserTransactionHistory(sessionID, username)`.
+    GetUserTransactionHistory(UserQuery) = 0x020A, DataRequest, "getUserTransactionHistory";
+    /// `loginFail`.
+    LoginFail(Failure) = 0x0301, Return, "loginFail";
+    /// `sessionID`: the session id of a successful login.
+    SessionId(SessionToken) = 0x0302, Return, "sessionID";
+    /// `registerSuccess`.
+    RegisterSuccess(Empty) = 0x0303, Return, "registerSuccess";
+    /// `registerFail`.
+    RegisterFail(Failure) = 0x0304, Return, "registerFail";
+    /// `purchaseSuccess`, with the settled trade.
+    PurchaseSuccess(TradeReceipt) = 0x0305, Return, "purchaseSuccess";
+    /// `purchaseFail`.
+    PurchaseFail(Failure) = 0x0306, Return, "purchaseFail";
+    /// `sellSuccess`, with the settled trade.
+    SellSuccess(TradeReceipt) = 0x0307, Return, "sellSuccess";
+    /// `sellFail`.
+    SellFail(Failure) = 0x0308, Return, "sellFail";
+    /// `stateSwitchSuccess`.
+    StateSwitchSuccess(StateSwitched) = 0x0309, Return, "stateSwitchSuccess";
+    /// `stateSwitchFail`.
+    StateSwitchFail(Failure) = 0x030A, Return, "stateSwitchFail";
+    /// `data`: one packet of a data transfer.
+    Data(DataPacket) = 0x030B, Return, "data";
+    /// `dataFail`.
+    DataFail(Failure) = 0x030C, Return, "dataFail";
+    /// The online workers (reply to `getWorkerList`).
+    WorkerList(WorkerList) = 0x030D, Return, "workerList";
+    /// `logout` succeeded.
+    LogoutSuccess(Empty) = 0x030E, Return, "logoutSuccess";
+    /// `logout` failed.
+    LogoutFail(Failure) = 0x030F, Return, "logoutFail";
+    /// A frame that could not be attributed to a request, or a request this peer does not serve.
+    Error(Failure) = 0x03FF, Return, "error";
+    /// Link: worker → master, first message.
+    WorkerHello(WorkerHello) = 0x0401, Link, "workerHello";
+    /// Link: master → worker, challenge and master proof.
+    AdmissionChallenge(AdmissionChallenge) = 0x0402, Link, "admissionChallenge";
+    /// Link: worker → master, signed challenge.
+    AdmissionProof(AdmissionProof) = 0x0403, Link, "admissionProof";
+    /// Link: master → worker, admitted.
+    Admitted(Admitted) = 0x0404, Link, "admitted";
+    /// Link: master → worker, refused; the master closes the link after it.
+    AdmissionRefused(Failure) = 0x0405, Link, "admissionRefused";
+    /// Link: worker → master, a client request with its origin.
+    Forward(Forward) = 0x0406, Link, "forward";
+    /// Link: master → worker, one reply frame to a forwarded request.
+    ForwardReply(ForwardReply) = 0x0407, Link, "forwardReply";
+    /// Link: master → worker, the latest prices.
+    PriceTick(PriceTick) = 0x0408, Link, "priceTick";
+    /// Link: master → worker, the link is being closed (boot-off, shutdown).
+    LinkClosed(Failure) = 0x0409, Link, "linkClosed";
+}
+
+impl Instruction {
+    /// True for `data`, the only instruction whose frames may have `dataMessageMax > 1`.
+    pub fn is_multi_packet(self) -> bool {
+        self == Instruction::Data
+    }
+
+    /// True for instructions a client sends (Command and DataRequest types).
+    pub fn is_request(self) -> bool {
+        matches!(
+            self.message_type(),
+            MessageType::Command | MessageType::DataRequest
+        )
+    }
+
+    /// The Fail reply that answers this request when it fails: `loginFail` for both logins,
+    /// `dataFail` for every data request, and so on; `error` for anything else.
+    pub fn failure_reply(self, failure: Failure) -> Message {
+        match self {
+            Self::Login | Self::LoginWithSession => Message::LoginFail(failure),
+            Self::Register => Message::RegisterFail(failure),
+            Self::PurchaseAsset => Message::PurchaseFail(failure),
+            Self::SellAsset => Message::SellFail(failure),
+            Self::SwitchState => Message::StateSwitchFail(failure),
+            Self::Logout => Message::LogoutFail(failure),
+            _ if self.message_type() == MessageType::DataRequest => Message::DataFail(failure),
+            _ => Message::Error(failure),
+        }
+    }
+}
+
+impl std::fmt::Display for Instruction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (0x{:04x})", self.name(), *self as u16)
+    }
+}
+
+impl Message {
+    /// Encodes this message as one frame; the payload may be at most `max_payload` bytes.
+    pub fn to_frame(&self, max_payload: u32) -> Result<Frame, ProtocolError> {
+        let instruction = self.instruction();
+        let mut payload = Vec::new();
+        self.encode_payload(&mut payload)?;
+        if payload.len() > max_payload as usize {
+            return Err(ProtocolError::TooLarge {
+                instruction,
+                size: payload.len(),
+                max: max_payload,
+            });
+        }
+        let (number, max) = self.packet_position();
+        let header = Header {
+            message_type: instruction.message_type(),
+            instruction,
+            data_size: payload.len() as u32,
+            argument_count: instruction.argument_count(),
+            data_message_number: number,
+            data_message_max: max,
+        };
+        Ok(Frame {
+            header,
+            payload: Bytes::from(payload),
+        })
+    }
+
+    /// Encodes this message as the bytes of one complete frame.
+    pub fn to_bytes(&self, max_payload: u32) -> Result<Vec<u8>, ProtocolError> {
+        Ok(self.to_frame(max_payload)?.to_vec())
+    }
+
+    /// Decodes a frame whose header passed [`RawHeader::check_framing`].
+    pub fn from_raw(raw: &RawHeader, payload: &[u8]) -> Result<Self, Rejected> {
+        let header = raw.validate().map_err(|error| Rejected {
+            instruction: Instruction::from_u16(raw.instruction),
+            error,
+        })?;
+        Self::decode_payload(&header, payload).map_err(|error| Rejected {
+            instruction: Some(header.instruction),
+            error,
+        })
+    }
+
+    /// Decodes exactly one complete frame from `bytes` (as carried inside [`Forward`]).
+    pub fn from_bytes(bytes: &[u8], max_payload: u32) -> Result<Self, Rejected> {
+        let rejected = |error| Rejected {
+            instruction: None,
+            error,
+        };
+        let raw = RawHeader::read(bytes).ok_or_else(|| {
+            rejected(ProtocolError::header(
+                crate::error::HeaderField::DataSize,
+                format!("frame of {} bytes is shorter than the header", bytes.len()),
+            ))
+        })?;
+        raw.check_framing(max_payload).map_err(rejected)?;
+        let payload = &bytes[HEADER_LEN..];
+        if payload.len() != raw.data_size as usize {
+            return Err(rejected(ProtocolError::header(
+                crate::error::HeaderField::DataSize,
+                format!(
+                    "says {} bytes, frame holds {}",
+                    raw.data_size,
+                    payload.len()
+                ),
+            )));
+        }
+        Self::from_raw(&raw, payload)
+    }
+}

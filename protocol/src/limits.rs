@@ -1,0 +1,223 @@
+//! Input limits, in one place: every server checks arguments through [`validate`].
+
+use crate::error::ProtocolError;
+use crate::instruction::Message;
+use crate::reason::ReasonCode;
+
+/// Longest username (spec 2.4.1).
+pub const MAX_USERNAME_CHARS: usize = 24;
+/// Longest email (spec 2.4.1).
+pub const MAX_EMAIL_CHARS: usize = 321;
+/// Largest quantity of one order.
+pub const MAX_QUANTITY: u64 = 1_000_000_000;
+/// Longest asset symbol.
+pub const MAX_SYMBOL_CHARS: usize = 16;
+/// Length of a session id: 32 lowercase hex characters (128 bits).
+pub const SESSION_ID_CHARS: usize = 32;
+/// Length of a client password hash: 64 lowercase hex characters.
+pub const HASHED_PASSWORD_CHARS: usize = 64;
+
+fn invalid(argument: &'static str, code: ReasonCode, reason: impl Into<String>) -> ProtocolError {
+    ProtocolError::InvalidArgument {
+        argument,
+        reason: reason.into(),
+        code,
+    }
+}
+
+fn is_lower_hex(text: &str, len: usize) -> bool {
+    text.len() == len && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// 1–24 characters of `A-Z a-z 0-9 _ . -`.
+pub fn check_username(username: &str) -> Result<(), ProtocolError> {
+    let code = ReasonCode::InvalidUsername;
+    if username.is_empty() || username.chars().count() > MAX_USERNAME_CHARS {
+        return Err(invalid(
+            "username",
+            code,
+            format!("must be 1 to {MAX_USERNAME_CHARS} characters"),
+        ));
+    }
+    if !username
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    {
+        return Err(invalid(
+            "username",
+            code,
+            "may only contain A-Z a-z 0-9 _ . -",
+        ));
+    }
+    Ok(())
+}
+
+/// At most 321 characters, `local@domain` with a 1–64 character local part, a domain of
+/// dot-separated labels (letters, digits, hyphens) with at least one dot, no spaces or controls.
+pub fn check_email(email: &str) -> Result<(), ProtocolError> {
+    let code = ReasonCode::InvalidEmail;
+    if email.chars().count() > MAX_EMAIL_CHARS {
+        return Err(invalid(
+            "email",
+            code,
+            format!("longer than {MAX_EMAIL_CHARS} characters"),
+        ));
+    }
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return Err(invalid("email", code, "has no @"));
+    };
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && local.chars().all(|c| c.is_ascii_graphic() && c != '@');
+    let labels_ok = domain.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    });
+    if !local_ok || !labels_ok || !domain.contains('.') || domain.len() > 255 {
+        return Err(invalid("email", code, "is not a well-formed address"));
+    }
+    Ok(())
+}
+
+/// 1..=[`MAX_QUANTITY`].
+pub fn check_quantity(quantity: u64) -> Result<(), ProtocolError> {
+    if quantity == 0 || quantity > MAX_QUANTITY {
+        return Err(invalid(
+            "quantity",
+            ReasonCode::InvalidQuantity,
+            format!("must be between 1 and {MAX_QUANTITY}"),
+        ));
+    }
+    Ok(())
+}
+
+/// 1–16 characters of `A-Z 0-9 . - ^ =` (for example `AAPL`, `BRK.B`, `^GSPC`, `BTC-USD`).
+pub fn check_symbol(symbol: &str) -> Result<(), ProtocolError> {
+    let ok = !symbol.is_empty()
+        && symbol.len() <= MAX_SYMBOL_CHARS
+        && symbol
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b"._-^=".contains(&b));
+    if !ok {
+        return Err(invalid(
+            "symbol",
+            ReasonCode::UnknownAsset,
+            format!("must be 1 to {MAX_SYMBOL_CHARS} characters of A-Z 0-9 . - ^ ="),
+        ));
+    }
+    Ok(())
+}
+
+/// 32 lowercase hex characters.
+pub fn check_session_id(session_id: &str) -> Result<(), ProtocolError> {
+    if !is_lower_hex(session_id, SESSION_ID_CHARS) {
+        return Err(invalid(
+            "sessionID",
+            ReasonCode::SessionInvalid,
+            format!("must be {SESSION_ID_CHARS} lowercase hex characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// 64 lowercase hex characters (see [`crate::password`]).
+pub fn check_hashed_password(hashed: &str) -> Result<(), ProtocolError> {
+    if !is_lower_hex(hashed, HASHED_PASSWORD_CHARS) {
+        return Err(invalid(
+            "hashedPass",
+            ReasonCode::InvalidArgument,
+            format!("must be {HASHED_PASSWORD_CHARS} lowercase hex characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks every argument of a request against the limits above. Non-request messages pass.
+pub fn validate(message: &Message) -> Result<(), ProtocolError> {
+    match message {
+        Message::Login(a) => {
+            check_username(&a.username)?;
+            check_hashed_password(&a.hashed_password)
+        }
+        Message::Register(a) => {
+            check_username(&a.username)?;
+            check_email(&a.email)?;
+            check_hashed_password(&a.hashed_password)
+        }
+        Message::LoginWithSession(a) | Message::Logout(a) => check_session_id(&a.session_id),
+        Message::PurchaseAsset(a) | Message::SellAsset(a) => {
+            check_session_id(&a.session_id)?;
+            check_symbol(&a.symbol)?;
+            check_quantity(a.quantity)
+        }
+        Message::SwitchState(a) => check_session_id(&a.session_id),
+        Message::GetAssetInfo(a)
+        | Message::GetAssetValueCurrent(a)
+        | Message::GetAssetValueAllTime(a) => check_symbol(&a.symbol),
+        Message::GetAssetValueDay(a)
+        | Message::GetAssetValueWeek(a)
+        | Message::GetAssetValueMonth(a)
+        | Message::GetAssetValueYear(a) => check_symbol(&a.symbol),
+        Message::GetUserInfo(a)
+        | Message::GetUserPortfolio(a)
+        | Message::GetUserTransactionHistory(a) => {
+            check_session_id(&a.session_id)?;
+            check_username(&a.username)
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        assert!(check_username("alice_01.x-y").is_ok());
+        assert!(check_username(&"a".repeat(24)).is_ok());
+        for bad in ["", &"a".repeat(25), "al ice", "bob'; DROP TABLE", "é"] {
+            assert!(check_username(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn emails() {
+        assert!(check_email("a@b.co").is_ok());
+        assert!(check_email("first.last+tag@mail.example.org").is_ok());
+        let long = format!("{}@{}.com", "a".repeat(64), "b".repeat(63));
+        assert!(check_email(&long).is_ok());
+        for bad in [
+            "",
+            "plain",
+            "@x.com",
+            "a@",
+            "a@b",
+            "a b@c.com",
+            "a@-b.com",
+            "a@b..com",
+            &format!("{}@x.com", "a".repeat(65)),
+            &format!("a@{}.com", "b".repeat(320)),
+        ] {
+            assert!(check_email(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn quantities_symbols_and_ids() {
+        assert!(check_quantity(1).is_ok() && check_quantity(MAX_QUANTITY).is_ok());
+        assert!(check_quantity(0).is_err() && check_quantity(MAX_QUANTITY + 1).is_err());
+        for good in ["AAPL", "BRK.B", "^GSPC", "BTC-USD", "EURUSD=X"] {
+            assert!(check_symbol(good).is_ok(), "{good}");
+        }
+        for bad in ["", "aapl", "A PL", "ABCDEFGHIJKLMNOPQ"] {
+            assert!(check_symbol(bad).is_err(), "{bad}");
+        }
+        assert!(check_session_id(&"0a".repeat(16)).is_ok());
+        assert!(check_session_id(&"0A".repeat(16)).is_err());
+        assert!(check_session_id("abc").is_err());
+    }
+}

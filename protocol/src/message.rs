@@ -1,0 +1,267 @@
+//! The argument lists of every instruction, one struct per shape.
+//!
+//! Field order is wire order. Several instructions share a shape (for example
+//! `purchaseAsset` and `sellAsset` both take a [`TradeOrder`]); [`crate::instruction`]
+//! says which instruction uses which.
+
+use std::net::IpAddr;
+
+use bytes::Bytes;
+
+use crate::arguments::{arguments, Arguments};
+use crate::data::Quote;
+use crate::error::ProtocolError;
+use crate::instruction::Instruction;
+use crate::money::Money;
+use crate::state::ConnectionState;
+
+pub use crate::instruction::Message;
+pub use crate::reason::Failure;
+
+arguments! {
+    /// No arguments.
+    pub struct Empty {}
+}
+
+arguments! {
+    /// `login(username, hashedPass, isExpirable)`.
+    pub struct Login {
+        /// Account name (not the email).
+        pub username: String,
+        /// The client-side password hash ([`crate::password::client_password_hash`]).
+        pub hashed_password: String,
+        /// true: the session ends at its expiry (kept across disconnects);
+        /// false: the session ends when this connection closes.
+        pub is_expirable: bool,
+    }
+}
+
+arguments! {
+    /// A session id alone: `login(sessionID)`, `logout(sessionID)` and the `sessionID` reply.
+    pub struct SessionToken {
+        /// 32 lowercase hex characters (128 random bits).
+        pub session_id: String,
+    }
+}
+
+arguments! {
+    /// `register(username, email, hashedPass)`.
+    pub struct Register {
+        /// Account name, 1–24 characters of `A-Z a-z 0-9 _ . -`.
+        pub username: String,
+        /// Email address, at most 321 characters.
+        pub email: String,
+        /// The client-side password hash.
+        pub hashed_password: String,
+    }
+}
+
+arguments! {
+    /// `purchaseAsset(sessionID, name, quantity)` and `sellAsset(sessionID, name, quantity)`.
+    pub struct TradeOrder {
+        /// The caller's session.
+        pub session_id: String,
+        /// Asset symbol.
+        pub symbol: String,
+        /// Whole units to buy or sell, 1..=1,000,000,000.
+        pub quantity: u64,
+    }
+}
+
+arguments! {
+    /// The `purchaseSuccess` / `sellSuccess` reply: the settled trade.
+    pub struct TradeReceipt {
+        /// Transaction id in the account's history.
+        pub transaction_id: u64,
+        /// Asset symbol.
+        pub symbol: String,
+        /// Units bought or sold.
+        pub quantity: u64,
+        /// Settlement price per unit.
+        pub price: Money,
+        /// The account's cash after settlement.
+        pub cash_after: Money,
+        /// Settlement time, milliseconds since the Unix epoch (UTC).
+        pub settled_at_ms: i64,
+    }
+}
+
+arguments! {
+    /// `switchState(sessionID, state)`.
+    pub struct SwitchState {
+        /// The caller's session.
+        pub session_id: String,
+        /// The state to switch to.
+        pub state: ConnectionState,
+    }
+}
+
+arguments! {
+    /// The `stateSwitchSuccess` reply.
+    pub struct StateSwitched {
+        /// The connection's state from now on.
+        pub state: ConnectionState,
+    }
+}
+
+arguments! {
+    /// `getAssetInfo(asset)`, `getAssetValueCurrent(asset)`, `getAssetValueAllTime(asset)`.
+    pub struct AssetQuery {
+        /// Asset symbol.
+        pub symbol: String,
+    }
+}
+
+arguments! {
+    /// `getAssetValueDay/Week/Month/Year(asset, date)`.
+    pub struct AssetRangeQuery {
+        /// Asset symbol.
+        pub symbol: String,
+        /// End of the range, milliseconds since the Unix epoch (UTC).
+        pub date_ms: i64,
+    }
+}
+
+arguments! {
+    /// `getUserInfo`, `getUserPortfolio`, `getUserTransactionHistory(sessionID, username)`.
+    pub struct UserQuery {
+        /// The caller's session; private fields are filled only when it belongs to `username`.
+        pub session_id: String,
+        /// Whose data.
+        pub username: String,
+    }
+}
+
+arguments! {
+    /// One worker a client may connect to.
+    pub struct WorkerEndpoint {
+        /// The worker's registered name.
+        pub name: String,
+        /// `host:port` clients should connect to.
+        pub address: String,
+    }
+}
+
+arguments! {
+    /// The `workerList` reply: the workers that are online now.
+    pub struct WorkerList {
+        /// Online workers.
+        pub workers: Vec<WorkerEndpoint>,
+    }
+}
+
+arguments! {
+    /// Link: the worker's opening message.
+    pub struct WorkerHello {
+        /// The worker's registered UUID (16 bytes, RFC 4122 byte order).
+        pub worker_uuid: [u8; 16],
+        /// Fresh random bytes the master must sign, proving its key to the worker.
+        pub worker_nonce: [u8; 32],
+    }
+}
+
+arguments! {
+    /// Link: the master's challenge, with its proof of identity.
+    pub struct AdmissionChallenge {
+        /// Fresh single-use random bytes the worker must sign.
+        pub master_nonce: [u8; 32],
+        /// Binary OpenPGP detached signature by the master over the master-proof context.
+        pub master_signature: Vec<u8>,
+    }
+}
+
+arguments! {
+    /// Link: the worker's answer to the challenge.
+    pub struct AdmissionProof {
+        /// Binary OpenPGP detached signature by the worker over the worker-proof context.
+        pub signature: Vec<u8>,
+    }
+}
+
+arguments! {
+    /// Link: the worker is admitted.
+    pub struct Admitted {
+        /// The name the master has registered for this worker.
+        pub worker_name: String,
+        /// The master's price update interval in milliseconds.
+        pub update_interval_ms: u64,
+    }
+}
+
+arguments! {
+    /// Link: a client request forwarded by a worker.
+    pub struct Forward {
+        /// Worker-chosen id; every reply frame to this request carries it back.
+        pub request_id: u64,
+        /// The forwarding worker's UUID.
+        pub worker_uuid: [u8; 16],
+        /// The client's address as the worker saw it.
+        pub client_ip: IpAddr,
+        /// When the worker received the request, milliseconds since the Unix epoch (UTC).
+        pub received_at_ms: i64,
+        /// The client's request as one complete frame (header and payload).
+        pub frame: Vec<u8>,
+    }
+}
+
+arguments! {
+    /// Link: one reply frame to a forwarded request (a `data` reply is several of these).
+    pub struct ForwardReply {
+        /// The `request_id` of the [`Forward`] being answered.
+        pub request_id: u64,
+        /// One complete reply frame.
+        pub frame: Vec<u8>,
+    }
+}
+
+arguments! {
+    /// Link: new prices, pushed by the master to every worker once per update interval.
+    pub struct PriceTick {
+        /// Tick sequence number, increasing by one per interval.
+        pub tick: u64,
+        /// Time of the tick, milliseconds since the Unix epoch (UTC).
+        pub at_ms: i64,
+        /// The latest quote of every asset.
+        pub quotes: Vec<Quote>,
+    }
+}
+
+/// One `data` packet: a slice of an encoded [`crate::DataBody`].
+///
+/// Its position travels in the header (`dataMessageNumber`, `dataMessageMax`); the payload is
+/// the raw chunk, with no length prefix. `argumentCount` is 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataPacket {
+    /// 1-based packet number.
+    pub number: u32,
+    /// Total packets in this transfer.
+    pub max: u32,
+    /// This packet's bytes of the encoded body.
+    pub chunk: Bytes,
+}
+
+impl Arguments for DataPacket {
+    const COUNT: u16 = 1;
+
+    fn encode_payload(&self, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
+        out.extend_from_slice(&self.chunk);
+        Ok(())
+    }
+
+    fn decode_payload(
+        _instruction: Instruction,
+        payload: &[u8],
+        number: u32,
+        max: u32,
+    ) -> Result<Self, ProtocolError> {
+        Ok(Self {
+            number,
+            max,
+            chunk: Bytes::copy_from_slice(payload),
+        })
+    }
+
+    fn packet_position(&self) -> (u32, u32) {
+        (self.number, self.max)
+    }
+}

@@ -1,0 +1,203 @@
+//! Golden byte vectors: the exact frames printed in docs/PROTOCOL.md.
+//!
+//! Each vector is checked three ways: the message encodes to these bytes, these bytes decode
+//! to the message, and the dump below appears verbatim in PROTOCOL.md. Run with
+//! `GOLDEN_PRINT=1 cargo test -p papertrader-protocol --test golden -- --nocapture` to print them.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use bytes::Bytes;
+use papertrader_protocol::data::Quote;
+use papertrader_protocol::*;
+
+const SESSION: &str = "00112233445566778899aabbccddeeff";
+const PASS: &str = "0180f5e03e6f40282e7ea510fcc86e387beaff26122082377c64427109762caa";
+
+fn vectors() -> Vec<(&'static str, Message)> {
+    vec![
+        (
+            "login",
+            Message::Login(Login {
+                username: "alice".into(),
+                hashed_password: PASS.into(),
+                is_expirable: true,
+            }),
+        ),
+        (
+            "loginWithSession",
+            Message::LoginWithSession(SessionToken {
+                session_id: SESSION.into(),
+            }),
+        ),
+        (
+            "register",
+            Message::Register(Register {
+                username: "alice".into(),
+                email: "a@b.io".into(),
+                hashed_password: PASS.into(),
+            }),
+        ),
+        (
+            "purchaseAsset",
+            Message::PurchaseAsset(TradeOrder {
+                session_id: SESSION.into(),
+                symbol: "AAPL".into(),
+                quantity: 10,
+            }),
+        ),
+        (
+            "switchState",
+            Message::SwitchState(SwitchState {
+                session_id: SESSION.into(),
+                state: ConnectionState::DataTransfer,
+            }),
+        ),
+        ("getWorkerList", Message::GetWorkerList(Empty {})),
+        (
+            "getAssetValueDay",
+            Message::GetAssetValueDay(AssetRangeQuery {
+                symbol: "AAPL".into(),
+                date_ms: 1_767_225_600_000,
+            }),
+        ),
+        (
+            "getUserPortfolio",
+            Message::GetUserPortfolio(UserQuery {
+                session_id: SESSION.into(),
+                username: "alice".into(),
+            }),
+        ),
+        (
+            "sessionID",
+            Message::SessionId(SessionToken {
+                session_id: SESSION.into(),
+            }),
+        ),
+        ("registerSuccess", Message::RegisterSuccess(Empty {})),
+        (
+            "purchaseSuccess",
+            Message::PurchaseSuccess(TradeReceipt {
+                transaction_id: 7,
+                symbol: "AAPL".into(),
+                quantity: 10,
+                price: Money(189_250_000),
+                cash_after: Money(98_107_500_000),
+                settled_at_ms: 1_767_225_600_000,
+            }),
+        ),
+        (
+            "purchaseFail",
+            Message::PurchaseFail(Failure::new(ReasonCode::InsufficientCash, "need 1892.50")),
+        ),
+        (
+            "stateSwitchSuccess",
+            Message::StateSwitchSuccess(StateSwitched {
+                state: ConnectionState::DataTransfer,
+            }),
+        ),
+        (
+            "data",
+            Message::Data(DataPacket {
+                number: 2,
+                max: 3,
+                chunk: Bytes::from_static(&[0xde, 0xad, 0xbe, 0xef]),
+            }),
+        ),
+        (
+            "workerList",
+            Message::WorkerList(WorkerList {
+                workers: vec![WorkerEndpoint {
+                    name: "w1".into(),
+                    address: "10.0.0.5:2049".into(),
+                }],
+            }),
+        ),
+        (
+            "workerHello",
+            Message::WorkerHello(WorkerHello {
+                worker_uuid: [0x11; 16],
+                worker_nonce: [0xab; 32],
+            }),
+        ),
+        (
+            "forward",
+            Message::Forward(Forward {
+                request_id: 42,
+                worker_uuid: [0x11; 16],
+                client_ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)),
+                received_at_ms: 1_767_225_600_000,
+                frame: Message::GetWorkerList(Empty {})
+                    .to_bytes(DEFAULT_MAX_PAYLOAD)
+                    .unwrap(),
+            }),
+        ),
+        (
+            "priceTick",
+            Message::PriceTick(PriceTick {
+                tick: 1,
+                at_ms: 1_767_225_600_000,
+                quotes: vec![Quote {
+                    symbol: "AAPL".into(),
+                    open: Money(1_000_000),
+                    high: Money(2_000_000),
+                    low: Money(500_000),
+                    close: Money(1_500_000),
+                    volume: 100,
+                    at_ms: 1_767_225_600_000,
+                    stale: false,
+                }],
+            }),
+        ),
+    ]
+}
+
+/// The canonical dump: header bytes on one line, payload 16 bytes a line.
+fn dump(bytes: &[u8]) -> String {
+    let hex = |b: &[u8]| {
+        b.iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut out = format!("header  {}\n", hex(&bytes[..HEADER_LEN]));
+    let payload = &bytes[HEADER_LEN..];
+    if payload.is_empty() {
+        out.push_str("payload (empty)\n");
+    }
+    for (i, line) in payload.chunks(16).enumerate() {
+        out.push_str(if i == 0 { "payload " } else { "        " });
+        out.push_str(&hex(line));
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn golden_vectors_match_the_code_and_the_document() {
+    let doc_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/PROTOCOL.md");
+    let doc = std::fs::read_to_string(doc_path).expect("docs/PROTOCOL.md exists");
+    let print = std::env::var_os("GOLDEN_PRINT").is_some();
+    let mut missing = Vec::new();
+    for (name, message) in vectors() {
+        assert_eq!(message.instruction().name(), name);
+        let bytes = message.to_bytes(DEFAULT_MAX_PAYLOAD).unwrap();
+        assert_eq!(
+            Message::from_bytes(&bytes, DEFAULT_MAX_PAYLOAD).unwrap(),
+            message
+        );
+        let text = dump(&bytes);
+        if print {
+            println!(
+                "#### `{name}` (0x{:04x})\n\n```text\n{text}```\n",
+                message.instruction() as u16
+            );
+        }
+        if !doc.contains(&format!("```text\n{text}```")) {
+            missing.push(name);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "PROTOCOL.md lacks the exact dump of: {missing:?}"
+    );
+}

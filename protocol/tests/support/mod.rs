@@ -1,0 +1,370 @@
+//! Proptest strategies for every protocol message.
+#![allow(dead_code)]
+
+use std::net::IpAddr;
+
+use bytes::Bytes;
+use papertrader_protocol::data::*;
+use papertrader_protocol::*;
+use proptest::prelude::*;
+
+pub fn text() -> impl Strategy<Value = String> {
+    ".{0,40}"
+}
+
+pub fn money() -> impl Strategy<Value = Money> {
+    any::<i64>().prop_map(Money)
+}
+
+pub fn failure() -> impl Strategy<Value = Failure> {
+    (proptest::sample::select(ReasonCode::ALL), text())
+        .prop_map(|(code, message)| Failure { code, message })
+}
+
+pub fn state() -> impl Strategy<Value = ConnectionState> {
+    prop_oneof![
+        Just(ConnectionState::Command),
+        Just(ConnectionState::DataTransfer)
+    ]
+}
+
+pub fn quote() -> impl Strategy<Value = Quote> {
+    (
+        text(),
+        money(),
+        money(),
+        money(),
+        money(),
+        any::<u64>(),
+        any::<i64>(),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(symbol, open, high, low, close, volume, at_ms, stale)| Quote {
+                symbol,
+                open,
+                high,
+                low,
+                close,
+                volume,
+                at_ms,
+                stale,
+            },
+        )
+}
+
+fn session() -> impl Strategy<Value = SessionToken> {
+    text().prop_map(|session_id| SessionToken { session_id })
+}
+fn order() -> impl Strategy<Value = TradeOrder> {
+    (text(), text(), any::<u64>()).prop_map(|(session_id, symbol, quantity)| TradeOrder {
+        session_id,
+        symbol,
+        quantity,
+    })
+}
+fn receipt() -> impl Strategy<Value = TradeReceipt> {
+    (
+        any::<u64>(),
+        text(),
+        any::<u64>(),
+        money(),
+        money(),
+        any::<i64>(),
+    )
+        .prop_map(
+            |(transaction_id, symbol, quantity, price, cash_after, settled_at_ms)| TradeReceipt {
+                transaction_id,
+                symbol,
+                quantity,
+                price,
+                cash_after,
+                settled_at_ms,
+            },
+        )
+}
+fn asset() -> impl Strategy<Value = AssetQuery> {
+    text().prop_map(|symbol| AssetQuery { symbol })
+}
+fn range() -> impl Strategy<Value = AssetRangeQuery> {
+    (text(), any::<i64>()).prop_map(|(symbol, date_ms)| AssetRangeQuery { symbol, date_ms })
+}
+fn user() -> impl Strategy<Value = UserQuery> {
+    (text(), text()).prop_map(|(session_id, username)| UserQuery {
+        session_id,
+        username,
+    })
+}
+fn ip() -> impl Strategy<Value = IpAddr> {
+    prop_oneof![
+        any::<[u8; 4]>().prop_map(IpAddr::from),
+        any::<[u8; 16]>().prop_map(IpAddr::from)
+    ]
+}
+fn bytes_vec() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(any::<u8>(), 0..300)
+}
+
+/// A strategy producing messages of exactly `instruction`. The match is exhaustive, so a new
+/// instruction does not compile until it has a strategy here.
+pub fn message_of(instruction: Instruction) -> BoxedStrategy<Message> {
+    use Instruction as I;
+    match instruction {
+        I::Login => (text(), text(), any::<bool>())
+            .prop_map(|(username, hashed_password, is_expirable)| {
+                Message::Login(Login {
+                    username,
+                    hashed_password,
+                    is_expirable,
+                })
+            })
+            .boxed(),
+        I::LoginWithSession => session().prop_map(Message::LoginWithSession).boxed(),
+        I::Register => (text(), text(), text())
+            .prop_map(|(username, email, hashed_password)| {
+                Message::Register(Register {
+                    username,
+                    email,
+                    hashed_password,
+                })
+            })
+            .boxed(),
+        I::PurchaseAsset => order().prop_map(Message::PurchaseAsset).boxed(),
+        I::SellAsset => order().prop_map(Message::SellAsset).boxed(),
+        I::SwitchState => (text(), state())
+            .prop_map(|(session_id, state)| Message::SwitchState(SwitchState { session_id, state }))
+            .boxed(),
+        I::GetWorkerList => Just(Message::GetWorkerList(Empty {})).boxed(),
+        I::Logout => session().prop_map(Message::Logout).boxed(),
+        I::GetAssetInfo => asset().prop_map(Message::GetAssetInfo).boxed(),
+        I::GetAssetValueCurrent => asset().prop_map(Message::GetAssetValueCurrent).boxed(),
+        I::GetAssetValueDay => range().prop_map(Message::GetAssetValueDay).boxed(),
+        I::GetAssetValueWeek => range().prop_map(Message::GetAssetValueWeek).boxed(),
+        I::GetAssetValueMonth => range().prop_map(Message::GetAssetValueMonth).boxed(),
+        I::GetAssetValueYear => range().prop_map(Message::GetAssetValueYear).boxed(),
+        I::GetAssetValueAllTime => asset().prop_map(Message::GetAssetValueAllTime).boxed(),
+        I::GetUserInfo => user().prop_map(Message::GetUserInfo).boxed(),
+        I::GetUserPortfolio => user().prop_map(Message::GetUserPortfolio).boxed(),
+        I::GetUserTransactionHistory => user().prop_map(Message::GetUserTransactionHistory).boxed(),
+        I::LoginFail => failure().prop_map(Message::LoginFail).boxed(),
+        I::SessionId => session().prop_map(Message::SessionId).boxed(),
+        I::RegisterSuccess => Just(Message::RegisterSuccess(Empty {})).boxed(),
+        I::RegisterFail => failure().prop_map(Message::RegisterFail).boxed(),
+        I::PurchaseSuccess => receipt().prop_map(Message::PurchaseSuccess).boxed(),
+        I::PurchaseFail => failure().prop_map(Message::PurchaseFail).boxed(),
+        I::SellSuccess => receipt().prop_map(Message::SellSuccess).boxed(),
+        I::SellFail => failure().prop_map(Message::SellFail).boxed(),
+        I::StateSwitchSuccess => state()
+            .prop_map(|state| Message::StateSwitchSuccess(StateSwitched { state }))
+            .boxed(),
+        I::StateSwitchFail => failure().prop_map(Message::StateSwitchFail).boxed(),
+        I::Data => (1u32..50, bytes_vec())
+            .prop_flat_map(|(max, chunk)| (1..=max, Just(max), Just(chunk)))
+            .prop_map(|(number, max, chunk)| {
+                Message::Data(DataPacket {
+                    number,
+                    max,
+                    chunk: Bytes::from(chunk),
+                })
+            })
+            .boxed(),
+        I::DataFail => failure().prop_map(Message::DataFail).boxed(),
+        I::WorkerList => proptest::collection::vec((text(), text()), 0..5)
+            .prop_map(|w| {
+                Message::WorkerList(WorkerList {
+                    workers: w
+                        .into_iter()
+                        .map(|(name, address)| WorkerEndpoint { name, address })
+                        .collect(),
+                })
+            })
+            .boxed(),
+        I::LogoutSuccess => Just(Message::LogoutSuccess(Empty {})).boxed(),
+        I::LogoutFail => failure().prop_map(Message::LogoutFail).boxed(),
+        I::Error => failure().prop_map(Message::Error).boxed(),
+        I::WorkerHello => (any::<[u8; 16]>(), any::<[u8; 32]>())
+            .prop_map(|(worker_uuid, worker_nonce)| {
+                Message::WorkerHello(WorkerHello {
+                    worker_uuid,
+                    worker_nonce,
+                })
+            })
+            .boxed(),
+        I::AdmissionChallenge => (any::<[u8; 32]>(), bytes_vec())
+            .prop_map(|(master_nonce, master_signature)| {
+                Message::AdmissionChallenge(AdmissionChallenge {
+                    master_nonce,
+                    master_signature,
+                })
+            })
+            .boxed(),
+        I::AdmissionProof => bytes_vec()
+            .prop_map(|signature| Message::AdmissionProof(AdmissionProof { signature }))
+            .boxed(),
+        I::Admitted => (text(), any::<u64>())
+            .prop_map(|(worker_name, update_interval_ms)| {
+                Message::Admitted(Admitted {
+                    worker_name,
+                    update_interval_ms,
+                })
+            })
+            .boxed(),
+        I::AdmissionRefused => failure().prop_map(Message::AdmissionRefused).boxed(),
+        I::Forward => (
+            any::<u64>(),
+            any::<[u8; 16]>(),
+            ip(),
+            any::<i64>(),
+            bytes_vec(),
+        )
+            .prop_map(
+                |(request_id, worker_uuid, client_ip, received_at_ms, frame)| {
+                    Message::Forward(Forward {
+                        request_id,
+                        worker_uuid,
+                        client_ip,
+                        received_at_ms,
+                        frame,
+                    })
+                },
+            )
+            .boxed(),
+        I::ForwardReply => (any::<u64>(), bytes_vec())
+            .prop_map(|(request_id, frame)| {
+                Message::ForwardReply(ForwardReply { request_id, frame })
+            })
+            .boxed(),
+        I::PriceTick => (
+            any::<u64>(),
+            any::<i64>(),
+            proptest::collection::vec(quote(), 0..4),
+        )
+            .prop_map(|(tick, at_ms, quotes)| {
+                Message::PriceTick(PriceTick {
+                    tick,
+                    at_ms,
+                    quotes,
+                })
+            })
+            .boxed(),
+        I::LinkClosed => failure().prop_map(Message::LinkClosed).boxed(),
+    }
+}
+
+/// Any message of any instruction.
+pub fn any_message() -> impl Strategy<Value = Message> {
+    proptest::strategy::Union::new(Instruction::ALL.iter().map(|&i| message_of(i)))
+}
+
+/// Any data body.
+pub fn data_body() -> impl Strategy<Value = DataBody> {
+    let bar = (
+        any::<i64>(),
+        money(),
+        money(),
+        money(),
+        money(),
+        any::<u64>(),
+    )
+        .prop_map(|(at_ms, open, high, low, close, volume)| Bar {
+            at_ms,
+            open,
+            high,
+            low,
+            close,
+            volume,
+        });
+    let resolution = prop_oneof![
+        Just(Resolution::Tick),
+        Just(Resolution::Daily),
+        Just(Resolution::Monthly)
+    ];
+    let side = prop_oneof![Just(Side::Buy), Just(Side::Sell)];
+    let transaction = (
+        any::<u64>(),
+        side,
+        text(),
+        any::<u64>(),
+        money(),
+        any::<i64>(),
+        proptest::option::of(money()),
+    )
+        .prop_map(
+            |(id, side, symbol, quantity, price, settled_at_ms, cash_after)| Transaction {
+                id,
+                side,
+                symbol,
+                quantity,
+                price,
+                settled_at_ms,
+                cash_after,
+            },
+        );
+    prop_oneof![
+        (text(), text(), text(), quote()).prop_map(|(symbol, name, currency, latest)| {
+            DataBody::AssetInfo(AssetInfo {
+                symbol,
+                name,
+                currency,
+                latest,
+            })
+        }),
+        quote().prop_map(DataBody::Quote),
+        (
+            text(),
+            resolution,
+            any::<i64>(),
+            any::<i64>(),
+            proptest::collection::vec(bar, 0..200)
+        )
+            .prop_map(
+                |(symbol, resolution, from_ms, to_ms, bars)| DataBody::History(History {
+                    symbol,
+                    resolution,
+                    from_ms,
+                    to_ms,
+                    bars
+                })
+            ),
+        (
+            text(),
+            any::<i64>(),
+            any::<bool>(),
+            proptest::option::of(text()),
+            proptest::option::of(any::<bool>()),
+            proptest::option::of(money())
+        )
+            .prop_map(
+                |(username, created_at_ms, is_owner, email, has_password, cash)| DataBody::UserInfo(
+                    UserInfo {
+                        username,
+                        created_at_ms,
+                        is_owner,
+                        email,
+                        has_password,
+                        cash,
+                    }
+                )
+            ),
+        (
+            text(),
+            proptest::option::of(money()),
+            proptest::collection::vec((text(), any::<u64>(), money()), 0..20)
+        )
+            .prop_map(|(username, cash, h)| DataBody::Portfolio(Portfolio {
+                username,
+                cash,
+                holdings: h
+                    .into_iter()
+                    .map(|(symbol, quantity, price)| Holding {
+                        symbol,
+                        quantity,
+                        price
+                    })
+                    .collect(),
+            })),
+        (text(), proptest::collection::vec(transaction, 0..50)).prop_map(|(username, entries)| {
+            DataBody::Transactions(TransactionHistory { username, entries })
+        }),
+    ]
+}
