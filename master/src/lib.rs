@@ -1,1 +1,4 @@
-//! placeholder
+//! The PaperTrader master server.
+#![warn(missing_docs)]
+
+pub mod db;

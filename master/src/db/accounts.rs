@@ -1,0 +1,171 @@
+//! Accounts, their holdings and their transaction history.
+
+use diesel::prelude::*;
+
+use super::schema::{accounts, holdings, transactions};
+use super::{AnyConnection, DbError};
+
+/// An account row.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = accounts)]
+pub struct Account {
+    /// Primary key.
+    pub id: i64,
+    /// Unique login name.
+    pub username: String,
+    /// Unique email.
+    pub email: String,
+    /// bcrypt of the client-side password hash; `None` for third-party-only accounts.
+    pub password_hash: Option<String>,
+    /// Whether the account can log in with a password (spec `isPassword`).
+    pub is_password: bool,
+    /// Cash in micro-units.
+    pub cash: i64,
+    /// Registration time, ms since the epoch.
+    pub created_at: i64,
+}
+
+/// A new account.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = accounts)]
+pub struct NewAccount<'a> {
+    /// Login name.
+    pub username: &'a str,
+    /// Email.
+    pub email: &'a str,
+    /// bcrypt hash, or `None` for a third-party account.
+    pub password_hash: Option<&'a str>,
+    /// `password_hash.is_some()`.
+    pub is_password: bool,
+    /// Starting cash, micro-units.
+    pub cash: i64,
+    /// Now, ms.
+    pub created_at: i64,
+}
+
+/// Which unique field a registration collided with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// The username exists.
+    Username,
+    /// The email exists.
+    Email,
+}
+
+/// Inserts an account; `Ok(Err(Taken))` when the username or email exists (checked under the
+/// unique constraints, so two racing registrations cannot both pass).
+pub fn insert(
+    conn: &mut AnyConnection,
+    new: &NewAccount<'_>,
+) -> Result<Result<i64, Taken>, DbError> {
+    match diesel::insert_into(accounts::table)
+        .values(new)
+        .execute(conn)
+    {
+        Ok(_) => {}
+        Err(e) => {
+            let e = DbError::from(e);
+            if !e.is_unique_violation() {
+                return Err(e);
+            }
+            let name_taken = find_by_username(conn, new.username)?.is_some();
+            return Ok(Err(if name_taken {
+                Taken::Username
+            } else {
+                Taken::Email
+            }));
+        }
+    }
+    let id = accounts::table
+        .filter(accounts::username.eq(new.username))
+        .select(accounts::id)
+        .first(conn)?;
+    Ok(Ok(id))
+}
+
+/// Looks up an account by username.
+pub fn find_by_username(
+    conn: &mut AnyConnection,
+    username: &str,
+) -> Result<Option<Account>, DbError> {
+    Ok(accounts::table
+        .filter(accounts::username.eq(username))
+        .select(Account::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Looks up an account by id.
+pub fn find_by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<Account>, DbError> {
+    Ok(accounts::table
+        .find(id)
+        .select(Account::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Sets (or replaces) the password of an account, marking it password-capable.
+pub fn set_password(conn: &mut AnyConnection, id: i64, hash: &str) -> Result<bool, DbError> {
+    let n = diesel::update(accounts::table.find(id))
+        .set((
+            accounts::password_hash.eq(Some(hash)),
+            accounts::is_password.eq(true),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// `(symbol, quantity)` of every non-zero holding, by symbol.
+pub fn holdings_of(
+    conn: &mut AnyConnection,
+    account_id: i64,
+) -> Result<Vec<(String, i64)>, DbError> {
+    Ok(holdings::table
+        .filter(holdings::account_id.eq(account_id))
+        .filter(holdings::quantity.gt(0))
+        .order(holdings::symbol.asc())
+        .select((holdings::symbol, holdings::quantity))
+        .load(conn)?)
+}
+
+/// A transaction-history row.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = transactions, treat_none_as_null = true)]
+pub struct TransactionRow {
+    /// Transaction id (assigned in settlement order).
+    pub id: i64,
+    /// Owner.
+    pub account_id: i64,
+    /// 0 buy, 1 sell.
+    pub side: i32,
+    /// Asset symbol.
+    pub symbol: String,
+    /// Units.
+    pub quantity: i64,
+    /// Price per unit, micro-units.
+    pub price: i64,
+    /// Cash after the trade, micro-units.
+    pub cash_after: i64,
+    /// When the order reached the master (or the worker, for forwarded orders), ms.
+    pub placed_at: i64,
+    /// When the batch committed, ms.
+    pub settled_at: i64,
+    /// The price tick it settled at.
+    pub tick: i64,
+    /// The client's address.
+    pub client_ip: String,
+    /// The forwarding worker, if any.
+    pub worker_uuid: Option<String>,
+}
+
+/// An account's transactions, oldest first.
+pub fn transactions_of(
+    conn: &mut AnyConnection,
+    account_id: i64,
+) -> Result<Vec<TransactionRow>, DbError> {
+    Ok(transactions::table
+        .filter(transactions::account_id.eq(account_id))
+        .order(transactions::id.asc())
+        .select(TransactionRow::as_select())
+        .load(conn)?)
+}

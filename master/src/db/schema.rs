@@ -1,0 +1,98 @@
+//! Diesel table definitions, matching `migrations/{sqlite,postgres}`.
+#![allow(missing_docs)]
+
+diesel::table! {
+    accounts (id) {
+        id -> BigInt,
+        username -> Text,
+        email -> Text,
+        password_hash -> Nullable<Text>,
+        is_password -> Bool,
+        cash -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        account_id -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        client_ip -> Text,
+        is_active -> Bool,
+        is_expirable -> Bool,
+    }
+}
+
+diesel::table! {
+    holdings (account_id, symbol) {
+        account_id -> BigInt,
+        symbol -> Text,
+        quantity -> BigInt,
+    }
+}
+
+diesel::table! {
+    transactions (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        side -> Integer,
+        symbol -> Text,
+        quantity -> BigInt,
+        price -> BigInt,
+        cash_after -> BigInt,
+        placed_at -> BigInt,
+        settled_at -> BigInt,
+        tick -> BigInt,
+        client_ip -> Text,
+        worker_uuid -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    assets (symbol) {
+        symbol -> Text,
+        name -> Text,
+        currency -> Text,
+    }
+}
+
+diesel::table! {
+    price_ticks (symbol, at) {
+        symbol -> Text,
+        at -> BigInt,
+        open -> BigInt,
+        high -> BigInt,
+        low -> BigInt,
+        close -> BigInt,
+        volume -> BigInt,
+    }
+}
+
+diesel::table! {
+    price_bars (symbol, resolution, at) {
+        symbol -> Text,
+        resolution -> Integer,
+        at -> BigInt,
+        open -> BigInt,
+        high -> BigInt,
+        low -> BigInt,
+        close -> BigInt,
+        volume -> BigInt,
+    }
+}
+
+diesel::joinable!(sessions -> accounts (account_id));
+diesel::joinable!(holdings -> accounts (account_id));
+diesel::joinable!(transactions -> accounts (account_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    sessions,
+    holdings,
+    transactions,
+    assets,
+    price_ticks,
+    price_bars
+);
