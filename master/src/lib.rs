@@ -1,4 +1,14 @@
-//! The PaperTrader master server.
+//! The PaperTrader master server: accounts, sessions, prices, the trade queue and the
+//! worker registry, behind the binary protocol on TCP 2048.
+//!
+//! [`server::start`] wires everything; `docs/ARCHITECTURE.md` shows the actors and their
+//! messages.
 #![warn(missing_docs)]
 
+pub mod actors;
+pub mod config;
 pub mod db;
+pub mod market;
+pub mod queries;
+pub mod router;
+pub mod server;

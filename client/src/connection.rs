@@ -1,0 +1,123 @@
+//! One protocol connection: send a request, read its complete reply (reassembling `data`
+//! transfers), in order.
+
+use futures::{SinkExt, StreamExt};
+use papertrader_protocol::transfer::{Progress, Reassembler};
+use papertrader_protocol::{DataBody, Failure, Message, MessageCodec, ProtocolError};
+use tokio::net::{TcpStream, ToSocketAddrs};
+use tokio_util::codec::Framed;
+
+/// What can go wrong talking to a server.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Could not connect or the socket failed.
+    #[error("connection: {0}")]
+    Io(#[from] std::io::Error),
+    /// The server sent bytes that are not valid protocol.
+    #[error("protocol: {0}")]
+    Protocol(#[from] ProtocolError),
+    /// The server closed the connection before replying.
+    #[error("the server closed the connection")]
+    Closed,
+    /// The server answered with a Fail reply.
+    #[error("{instruction} failed: {failure}")]
+    Failed {
+        /// The Fail reply's name (`loginFail`, `dataFail`, …).
+        instruction: &'static str,
+        /// Reason code and message.
+        failure: Failure,
+    },
+    /// The server answered with something this request does not expect.
+    #[error("unexpected reply {0}")]
+    Unexpected(&'static str),
+}
+
+impl ClientError {
+    /// The reason code of a Fail reply, if this is one.
+    pub fn reason(&self) -> Option<papertrader_protocol::ReasonCode> {
+        match self {
+            ClientError::Failed { failure, .. } => Some(failure.code),
+            _ => None,
+        }
+    }
+}
+
+/// A connection to a master or worker.
+pub struct Connection {
+    framed: Framed<TcpStream, MessageCodec>,
+}
+
+impl Connection {
+    /// Connects.
+    pub async fn connect(addr: impl ToSocketAddrs) -> Result<Self, ClientError> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            framed: Framed::new(stream, MessageCodec::default()),
+        })
+    }
+
+    /// Sends one message without waiting for a reply.
+    pub async fn send(&mut self, message: &Message) -> Result<(), ClientError> {
+        self.framed.send(message).await?;
+        Ok(())
+    }
+
+    /// Reads the next message. A refused frame from the server is a protocol error.
+    pub async fn receive(&mut self) -> Result<Message, ClientError> {
+        match self.framed.next().await {
+            Some(Ok(Ok(message))) => Ok(message),
+            Some(Ok(Err(rejected))) => Err(ClientError::Protocol(rejected.error)),
+            Some(Err(e)) => Err(e.into()),
+            None => Err(ClientError::Closed),
+        }
+    }
+
+    /// Sends a request and returns its single-frame reply; a Fail reply is an error.
+    pub async fn call(&mut self, request: &Message) -> Result<Message, ClientError> {
+        self.send(request).await?;
+        let reply = self.receive().await?;
+        fail_to_error(reply)
+    }
+
+    /// Sends a data request and reassembles the transfer, calling `progress(received, max)`
+    /// after each packet.
+    pub async fn call_data(
+        &mut self,
+        request: &Message,
+        mut progress: impl FnMut(u32, u32),
+    ) -> Result<DataBody, ClientError> {
+        self.send(request).await?;
+        let mut reassembler = Reassembler::default();
+        loop {
+            match fail_to_error(self.receive().await?)? {
+                Message::Data(packet) => {
+                    match reassembler.push(packet).map_err(ProtocolError::from)? {
+                        Progress::Partial { received, max } => progress(received, max),
+                        Progress::Complete(body) => return Ok(body),
+                    }
+                }
+                other => return Err(ClientError::Unexpected(other.instruction().name())),
+            }
+        }
+    }
+}
+
+/// Turns a Fail reply (or `error`) into [`ClientError::Failed`].
+pub fn fail_to_error(reply: Message) -> Result<Message, ClientError> {
+    let instruction = reply.instruction().name();
+    match reply {
+        Message::LoginFail(failure)
+        | Message::RegisterFail(failure)
+        | Message::PurchaseFail(failure)
+        | Message::SellFail(failure)
+        | Message::StateSwitchFail(failure)
+        | Message::DataFail(failure)
+        | Message::LogoutFail(failure)
+        | Message::Error(failure) => Err(ClientError::Failed {
+            instruction,
+            failure,
+        }),
+        other => Ok(other),
+    }
+}

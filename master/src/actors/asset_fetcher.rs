@@ -1,0 +1,185 @@
+//! `AssetFetcherActor`: once per update interval, asks the provider for prices, stores the
+//! tick (intraday point plus daily and monthly bars), publishes the new snapshot to the
+//! [`PriceBook`], then tells the trade queue to settle at it.
+//!
+//! A failed fetch keeps the last good prices, marked stale, and is logged once per episode.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use slog::{error, info, warn, Logger};
+
+use super::now_ms;
+use super::trade_queue::{Settle, TradeQueueActor};
+use crate::db::prices::{self, Ohlcv};
+use crate::db::{AnyConnection, Db, DbError};
+use crate::market::book::Snapshot;
+use crate::market::simulated::{day_start, month_start};
+use crate::market::{AssetSpec, PriceBook, PriceProvider, ProviderQuote};
+
+/// Ticks between prunes of old tick-resolution history.
+const PRUNE_EVERY_TICKS: u64 = 1_000;
+
+/// A new snapshot was published (for workers' price pushes).
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct TickPublished(pub Arc<Snapshot>);
+
+/// The asset fetcher.
+pub struct AssetFetcherActor {
+    provider: Box<dyn PriceProvider>,
+    assets: Vec<AssetSpec>,
+    symbols: Vec<String>,
+    db: Db,
+    book: PriceBook,
+    trades: Addr<TradeQueueActor>,
+    interval: Duration,
+    tick_retention_ms: i64,
+    listeners: Vec<Recipient<TickPublished>>,
+    failing: bool,
+    log: Logger,
+}
+
+impl AssetFetcherActor {
+    /// A fetcher for `assets`, starting after the book's current tick.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        provider: Box<dyn PriceProvider>,
+        assets: Vec<AssetSpec>,
+        db: Db,
+        book: PriceBook,
+        trades: Addr<TradeQueueActor>,
+        interval: Duration,
+        tick_retention_days: u32,
+        log: Logger,
+    ) -> Self {
+        Self {
+            provider,
+            symbols: assets.iter().map(|a| a.symbol.clone()).collect(),
+            assets,
+            db,
+            book,
+            trades,
+            interval,
+            tick_retention_ms: tick_retention_days as i64 * 86_400_000,
+            listeners: Vec::new(),
+            failing: false,
+            log,
+        }
+    }
+
+    fn tick(&mut self, ctx: &mut Context<Self>) {
+        let at_ms = now_ms();
+        let fetch = self.provider.fetch(&self.assets, at_ms);
+        ctx.wait(fetch.into_actor(self).then(move |result, act, _| {
+            let fresh = match result {
+                Ok(quotes) => {
+                    if act.failing {
+                        info!(act.log, "price provider recovered"; "provider" => act.provider.name());
+                        act.failing = false;
+                    }
+                    quotes
+                }
+                Err(e) => {
+                    if !act.failing {
+                        warn!(act.log, "price fetch failed; keeping last prices as stale"; "provider" => act.provider.name(), "error" => %e);
+                        act.failing = true;
+                    }
+                    Vec::new()
+                }
+            };
+            let previous = act.book.snapshot();
+            let snapshot = Arc::new(previous.advance(previous.tick + 1, at_ms, &fresh, &act.symbols));
+            let db = act.db.clone();
+            let prune_before = (snapshot.tick % PRUNE_EVERY_TICKS == 0).then(|| at_ms - act.tick_retention_ms);
+            async move { db.run(move |c| store_tick(c, at_ms, &fresh, prune_before)).await }
+                .into_actor(act)
+                .map(move |stored, act, _| {
+                    if let Err(e) = stored {
+                        error!(act.log, "could not store price tick"; "tick" => snapshot.tick, "error" => %e);
+                    }
+                    act.book.publish((*snapshot).clone());
+                    act.trades.do_send(Settle(snapshot.clone()));
+                    for listener in &act.listeners {
+                        listener.do_send(TickPublished(snapshot.clone()));
+                    }
+                })
+        }));
+    }
+}
+
+/// Writes the fresh quotes of a tick: one intraday point each, folded into its daily and
+/// monthly bars, in one transaction.
+fn store_tick(
+    conn: &mut AnyConnection,
+    at_ms: i64,
+    fresh: &[ProviderQuote],
+    prune_before: Option<i64>,
+) -> Result<(), DbError> {
+    use diesel::Connection;
+    conn.transaction(|conn| {
+        let points: Vec<(&str, Ohlcv)> = fresh
+            .iter()
+            .map(|q| {
+                let p = q.price.micros();
+                let volume = i64::try_from(q.volume).unwrap_or(i64::MAX);
+                (
+                    q.symbol.as_str(),
+                    Ohlcv {
+                        at: at_ms,
+                        open: p,
+                        high: p,
+                        low: p,
+                        close: p,
+                        volume,
+                    },
+                )
+            })
+            .collect();
+        prices::insert_ticks(conn, &points)?;
+        for (symbol, point) in &points {
+            prices::fold_into_bar(
+                conn,
+                symbol,
+                prices::DAILY,
+                day_start(at_ms),
+                point.close,
+                point.volume,
+            )?;
+            prices::fold_into_bar(
+                conn,
+                symbol,
+                prices::MONTHLY,
+                month_start(at_ms),
+                point.close,
+                point.volume,
+            )?;
+        }
+        if let Some(before) = prune_before {
+            prices::prune_ticks(conn, before)?;
+        }
+        Ok(())
+    })
+}
+
+impl Actor for AssetFetcherActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(self.interval, |act, ctx| act.tick(ctx));
+    }
+}
+
+/// Subscribe to every published tick.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Subscribe(pub Recipient<TickPublished>);
+
+impl Handler<Subscribe> for AssetFetcherActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) {
+        self.listeners.push(msg.0);
+    }
+}

@@ -1,0 +1,650 @@
+//! `SessionActor`: accounts (register, third-party accounts, passwords) and sessions (login,
+//! resume, authenticate, logout, expiry, revocation, connection-bound sessions).
+//!
+//! bcrypt runs on the blocking pool, at most `max_parallel_hashes` at once; beyond
+//! `max_waiting_hashes` waiting requests new ones are refused with RateLimited, so a login
+//! flood cannot starve anything else. Session tokens are 128 random bits; only their SHA-256
+//! is stored or kept in memory.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use actix::prelude::*;
+use papertrader_protocol::{Failure, Money, ReasonCode};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use slog::{info, warn, Logger};
+use tokio::sync::Semaphore;
+
+use super::{now_ms, unavailable};
+use crate::db::accounts::{self, NewAccount, Taken};
+use crate::db::sessions::{self, NewSession, SessionRecord};
+use crate::db::{Db, DbError};
+
+/// Settings of the session actor.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// bcrypt cost.
+    pub bcrypt_cost: u32,
+    /// Hashes computed at once.
+    pub max_parallel_hashes: usize,
+    /// Requests allowed to wait for a hashing slot.
+    pub max_waiting_hashes: usize,
+    /// Lifetime of expirable sessions.
+    pub session_ttl: Duration,
+    /// Lifetime cap of connection-bound sessions.
+    pub connection_session_ttl: Duration,
+    /// Cash of new accounts.
+    pub starting_cash: Money,
+}
+
+/// Where a request came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    /// The connection (for connection-bound sessions).
+    pub connection_id: u64,
+    /// The client's address.
+    pub client_ip: IpAddr,
+}
+
+/// A live session as the other actors see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSession {
+    /// Database id of the session.
+    pub session_id: i64,
+    /// Owner account.
+    pub account_id: i64,
+    /// Owner username.
+    pub username: String,
+    /// Expiry, ms.
+    pub expires_at: i64,
+    /// False: the session ends with `connection`.
+    pub is_expirable: bool,
+    /// The connection a non-expirable session is bound to.
+    pub connection: Option<u64>,
+}
+
+/// SHA-256 hex of a session token: the only form stored.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// The session actor.
+pub struct SessionActor {
+    db: Db,
+    settings: SessionSettings,
+    hashing: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+    live: HashMap<String, LiveSession>,
+    by_connection: HashMap<u64, Vec<String>>,
+    log: Logger,
+}
+
+impl SessionActor {
+    /// A session actor over `db`.
+    pub fn new(db: Db, settings: SessionSettings, log: Logger) -> Self {
+        Self {
+            db,
+            hashing: Arc::new(Semaphore::new(settings.max_parallel_hashes.max(1))),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            settings,
+            live: HashMap::new(),
+            by_connection: HashMap::new(),
+            log,
+        }
+    }
+
+    fn remember(&mut self, hash: String, session: LiveSession) {
+        if let Some(connection) = session.connection {
+            self.by_connection
+                .entry(connection)
+                .or_default()
+                .push(hash.clone());
+        }
+        self.live.insert(hash, session);
+    }
+
+    fn forget(&mut self, hash: &str) -> Option<LiveSession> {
+        let session = self.live.remove(hash)?;
+        if let Some(connection) = session.connection {
+            if let Some(list) = self.by_connection.get_mut(&connection) {
+                list.retain(|h| h != hash);
+            }
+        }
+        Some(session)
+    }
+
+    fn hasher(&self) -> Hasher {
+        Hasher {
+            slots: self.hashing.clone(),
+            waiting: self.waiting.clone(),
+            max_waiting: self.settings.max_waiting_hashes,
+            cost: self.settings.bcrypt_cost,
+        }
+    }
+
+    fn db_failure(&self, what: &str) -> impl Fn(DbError) -> Failure {
+        let log = self.log.clone();
+        let what = what.to_owned();
+        move |e| {
+            warn!(log, "database error"; "during" => &what, "error" => %e);
+            unavailable()
+        }
+    }
+}
+
+impl Actor for SessionActor {
+    type Context = Context<Self>;
+}
+
+/// Bounded access to bcrypt on the blocking pool.
+#[derive(Clone)]
+struct Hasher {
+    slots: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+    max_waiting: usize,
+    cost: u32,
+}
+
+impl Hasher {
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(u32) -> T + Send + 'static,
+    ) -> Result<T, Failure> {
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(Failure::new(
+                ReasonCode::RateLimited,
+                "too many logins in progress; try again shortly",
+            ));
+        }
+        let permit = self.slots.clone().acquire_owned().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let _permit = permit.map_err(|_| Failure::new(ReasonCode::Internal, "hashing stopped"))?;
+        let cost = self.cost;
+        tokio::task::spawn_blocking(move || work(cost))
+            .await
+            .map_err(|_| Failure::new(ReasonCode::Internal, "password hashing failed"))
+    }
+
+    async fn hash(&self, hashed_password: String) -> Result<String, Failure> {
+        self.run(move |cost| bcrypt::hash(hashed_password, cost))
+            .await?
+            .map_err(|_| Failure::new(ReasonCode::Internal, "password hashing failed"))
+    }
+
+    async fn verify(
+        &self,
+        hashed_password: String,
+        stored: Option<String>,
+    ) -> Result<bool, Failure> {
+        self.run(move |cost| match stored {
+            Some(stored) => bcrypt::verify(hashed_password, &stored).unwrap_or(false),
+            None => {
+                // Unknown user: spend the same time as a real check, so response time does
+                // not tell which usernames exist.
+                static DUMMY: OnceLock<String> = OnceLock::new();
+                let dummy = DUMMY.get_or_init(|| bcrypt::hash("dummy", cost).unwrap_or_default());
+                let _ = bcrypt::verify(hashed_password, dummy);
+                false
+            }
+        })
+        .await
+    }
+}
+
+/// Register a password account.
+#[derive(Message)]
+#[rtype(result = "Result<(), Failure>")]
+pub struct Register {
+    /// Username (validated).
+    pub username: String,
+    /// Email (validated).
+    pub email: String,
+    /// Client-side password hash.
+    pub hashed_password: String,
+}
+
+fn taken_failure(taken: Taken) -> Failure {
+    match taken {
+        Taken::Username => Failure::new(ReasonCode::UsernameTaken, "that username is taken"),
+        Taken::Email => Failure::new(ReasonCode::EmailTaken, "that email is already registered"),
+    }
+}
+
+/// Inserts an account; maps unique violations to UsernameTaken / EmailTaken.
+async fn insert_account(
+    db: Db,
+    fail: impl Fn(DbError) -> Failure,
+    cash: i64,
+    username: String,
+    email: String,
+    password_hash: Option<String>,
+) -> Result<(), Failure> {
+    let inserted = db
+        .run(move |c| {
+            accounts::insert(
+                c,
+                &NewAccount {
+                    username: &username,
+                    email: &email,
+                    is_password: password_hash.is_some(),
+                    password_hash: password_hash.as_deref(),
+                    cash,
+                    created_at: now_ms(),
+                },
+            )
+        })
+        .await
+        .map_err(fail)?;
+    inserted.map(|_| ()).map_err(taken_failure)
+}
+
+impl Handler<Register> for SessionActor {
+    type Result = ResponseFuture<Result<(), Failure>>;
+
+    fn handle(&mut self, msg: Register, _: &mut Context<Self>) -> Self::Result {
+        let hasher = self.hasher();
+        let db = self.db.clone();
+        let fail = self.db_failure("register");
+        let cash = self.settings.starting_cash.micros();
+        let log = self.log.clone();
+        Box::pin(async move {
+            let hash = hasher.hash(msg.hashed_password).await?;
+            let username = msg.username.clone();
+            insert_account(db, fail, cash, msg.username, msg.email, Some(hash)).await?;
+            info!(log, "account registered"; "username" => username);
+            Ok(())
+        })
+    }
+}
+
+/// Register an account that logs in through a third party and has no password yet
+/// (spec 3.1.3). It cannot log in with `login` until [`SetPassword`] gives it one.
+#[derive(Message)]
+#[rtype(result = "Result<(), Failure>")]
+pub struct RegisterThirdParty {
+    /// Username (validated).
+    pub username: String,
+    /// Email (validated).
+    pub email: String,
+}
+
+impl Handler<RegisterThirdParty> for SessionActor {
+    type Result = ResponseFuture<Result<(), Failure>>;
+
+    fn handle(&mut self, msg: RegisterThirdParty, _: &mut Context<Self>) -> Self::Result {
+        let fut = insert_account(
+            self.db.clone(),
+            self.db_failure("register third-party"),
+            self.settings.starting_cash.micros(),
+            msg.username,
+            msg.email,
+            None,
+        );
+        Box::pin(fut)
+    }
+}
+
+/// Give an account a password (or replace it), making it password-capable.
+#[derive(Message)]
+#[rtype(result = "Result<(), Failure>")]
+pub struct SetPassword {
+    /// The account.
+    pub username: String,
+    /// Client-side password hash.
+    pub hashed_password: String,
+}
+
+impl Handler<SetPassword> for SessionActor {
+    type Result = ResponseFuture<Result<(), Failure>>;
+
+    fn handle(&mut self, msg: SetPassword, _: &mut Context<Self>) -> Self::Result {
+        let hasher = self.hasher();
+        let db = self.db.clone();
+        let fail = self.db_failure("set password");
+        Box::pin(async move {
+            let hash = hasher.hash(msg.hashed_password).await?;
+            let username = msg.username;
+            let updated = db
+                .run(move |c| match accounts::find_by_username(c, &username)? {
+                    Some(account) => accounts::set_password(c, account.id, &hash),
+                    None => Ok(false),
+                })
+                .await
+                .map_err(fail)?;
+            if updated {
+                Ok(())
+            } else {
+                Err(Failure::new(ReasonCode::UnknownUser, "no such user"))
+            }
+        })
+    }
+}
+
+/// Log in with a password; resolves to the new session token.
+#[derive(Message)]
+#[rtype(result = "Result<String, Failure>")]
+pub struct Login {
+    /// Username.
+    pub username: String,
+    /// Client-side password hash.
+    pub hashed_password: String,
+    /// See the protocol's `isExpirable`.
+    pub is_expirable: bool,
+    /// Where the login came from.
+    pub origin: Origin,
+}
+
+fn bad_credentials() -> Failure {
+    Failure::new(
+        ReasonCode::BadCredentials,
+        "unknown username or wrong password",
+    )
+}
+
+impl Handler<Login> for SessionActor {
+    type Result = ResponseActFuture<Self, Result<String, Failure>>;
+
+    fn handle(&mut self, msg: Login, _: &mut Context<Self>) -> Self::Result {
+        let hasher = self.hasher();
+        let db = self.db.clone();
+        let fail = self.db_failure("login");
+        let ttl = if msg.is_expirable {
+            self.settings.session_ttl
+        } else {
+            self.settings.connection_session_ttl
+        };
+        let work = async move {
+            let username = msg.username.clone();
+            let account = db
+                .run(move |c| accounts::find_by_username(c, &username))
+                .await
+                .map_err(&fail)?;
+            let verified = hasher
+                .verify(
+                    msg.hashed_password,
+                    account.as_ref().and_then(|a| a.password_hash.clone()),
+                )
+                .await?;
+            let account = account.ok_or_else(bad_credentials)?;
+            if !account.is_password {
+                return Err(Failure::new(
+                    ReasonCode::PasswordNotSet,
+                    "this account signs in through a third party; set a password first",
+                ));
+            }
+            if !verified {
+                return Err(bad_credentials());
+            }
+            let token = new_token();
+            let hash = token_hash(&token);
+            let now = now_ms();
+            let expires_at = now.saturating_add(ttl.as_millis() as i64);
+            let client_ip = msg.origin.client_ip.to_string();
+            let stored_hash = hash.clone();
+            let session_id = db
+                .run(move |c| {
+                    sessions::insert(
+                        c,
+                        &NewSession {
+                            token_hash: &stored_hash,
+                            account_id: account.id,
+                            created_at: now,
+                            expires_at,
+                            client_ip: &client_ip,
+                            is_active: true,
+                            is_expirable: msg.is_expirable,
+                        },
+                    )
+                })
+                .await
+                .map_err(&fail)?;
+            let live = LiveSession {
+                session_id,
+                account_id: account.id,
+                username: account.username,
+                expires_at,
+                is_expirable: msg.is_expirable,
+                connection: (!msg.is_expirable).then_some(msg.origin.connection_id),
+            };
+            Ok((token, hash, live))
+        };
+        Box::pin(work.into_actor(self).map(|result, act, _| {
+            let (token, hash, live) = result?;
+            info!(act.log, "login"; "username" => &live.username, "expirable" => live.is_expirable);
+            act.remember(hash, live);
+            Ok(token)
+        }))
+    }
+}
+
+/// Check a session token; resolves to the live session.
+#[derive(Message)]
+#[rtype(result = "Result<LiveSession, Failure>")]
+pub struct Authenticate {
+    /// The token as the client sent it.
+    pub token: String,
+}
+
+impl SessionActor {
+    /// Looks a token up in memory, then in the database; checks activity and expiry.
+    fn authenticate(
+        &mut self,
+        token: &str,
+    ) -> ResponseActFuture<Self, Result<LiveSession, Failure>> {
+        let hash = token_hash(token);
+        let now = now_ms();
+        if let Some(live) = self.live.get(&hash) {
+            if live.expires_at > now {
+                return Box::pin(fut::ready(Ok(live.clone())));
+            }
+            self.forget(&hash);
+            return Box::pin(fut::ready(Err(expired())));
+        }
+        let db = self.db.clone();
+        let fail = self.db_failure("authenticate");
+        let lookup_hash = hash.clone();
+        let work = async move {
+            db.run(move |c| sessions::find_by_token_hash(c, &lookup_hash))
+                .await
+                .map_err(fail)
+        };
+        Box::pin(work.into_actor(self).map(move |found, act, _| {
+            let record = found?.ok_or_else(invalid_session)?;
+            if !record.is_active {
+                return Err(invalid_session());
+            }
+            if record.expires_at <= now {
+                return Err(expired());
+            }
+            let live = LiveSession {
+                session_id: record.id,
+                account_id: record.account_id,
+                username: record.username,
+                expires_at: record.expires_at,
+                is_expirable: record.is_expirable,
+                connection: None,
+            };
+            act.remember(hash, live.clone());
+            Ok(live)
+        }))
+    }
+}
+
+fn invalid_session() -> Failure {
+    Failure::new(
+        ReasonCode::SessionInvalid,
+        "unknown or ended session; log in again",
+    )
+}
+
+fn expired() -> Failure {
+    Failure::new(
+        ReasonCode::SessionExpired,
+        "the session has expired; log in again",
+    )
+}
+
+impl Handler<Authenticate> for SessionActor {
+    type Result = ResponseActFuture<Self, Result<LiveSession, Failure>>;
+
+    fn handle(&mut self, msg: Authenticate, _: &mut Context<Self>) -> Self::Result {
+        self.authenticate(&msg.token)
+    }
+}
+
+/// `login(sessionID)`: resume a live session, possibly from another connection or worker.
+/// A connection-bound session is re-bound to the resuming connection.
+#[derive(Message)]
+#[rtype(result = "Result<LiveSession, Failure>")]
+pub struct Resume {
+    /// The token.
+    pub token: String,
+    /// The resuming connection.
+    pub origin: Origin,
+}
+
+impl Handler<Resume> for SessionActor {
+    type Result = ResponseActFuture<Self, Result<LiveSession, Failure>>;
+
+    fn handle(&mut self, msg: Resume, _: &mut Context<Self>) -> Self::Result {
+        let hash = token_hash(&msg.token);
+        let origin = msg.origin;
+        Box::pin(self.authenticate(&msg.token).map(move |result, act, _| {
+            let mut live = result?;
+            if !live.is_expirable {
+                act.forget(&hash);
+                live.connection = Some(origin.connection_id);
+                act.remember(hash, live.clone());
+            }
+            Ok(live)
+        }))
+    }
+}
+
+/// End a session now (logout or admin revocation by token).
+#[derive(Message)]
+#[rtype(result = "Result<(), Failure>")]
+pub struct Logout {
+    /// The token.
+    pub token: String,
+}
+
+impl Handler<Logout> for SessionActor {
+    type Result = ResponseActFuture<Self, Result<(), Failure>>;
+
+    fn handle(&mut self, msg: Logout, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        let fail = self.db_failure("logout");
+        Box::pin(self.authenticate(&msg.token).then(move |result, act, _| {
+            let hash = token_hash(&msg.token);
+            act.forget(&hash);
+            let work = async move {
+                let live = result?;
+                db.run(move |c| sessions::deactivate(c, &[live.session_id]))
+                    .await
+                    .map_err(fail)?;
+                Ok(())
+            };
+            work.into_actor(act)
+        }))
+    }
+}
+
+/// A connection closed: its connection-bound sessions end.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ConnectionClosed {
+    /// The closed connection.
+    pub connection_id: u64,
+}
+
+impl Handler<ConnectionClosed> for SessionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ConnectionClosed, ctx: &mut Context<Self>) {
+        let Some(hashes) = self.by_connection.remove(&msg.connection_id) else {
+            return;
+        };
+        let ids: Vec<i64> = hashes
+            .iter()
+            .filter_map(|h| self.live.remove(h))
+            .map(|s| s.session_id)
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        let db = self.db.clone();
+        let log = self.log.clone();
+        ctx.spawn(
+            async move {
+                if let Err(e) = db.run(move |c| sessions::deactivate(c, &ids)).await {
+                    warn!(log, "could not end connection-bound sessions"; "error" => %e);
+                }
+            }
+            .into_actor(self),
+        );
+    }
+}
+
+/// Admin: the live sessions.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<SessionRecord>, Failure>")]
+pub struct ListSessions;
+
+impl Handler<ListSessions> for SessionActor {
+    type Result = ResponseFuture<Result<Vec<SessionRecord>, Failure>>;
+
+    fn handle(&mut self, _: ListSessions, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        let fail = self.db_failure("list sessions");
+        Box::pin(async move {
+            db.run(|c| sessions::list_live(c, now_ms()))
+                .await
+                .map_err(fail)
+        })
+    }
+}
+
+/// Admin: revoke a session by its database id.
+#[derive(Message)]
+#[rtype(result = "Result<bool, Failure>")]
+pub struct Revoke {
+    /// `sessions.id`.
+    pub session_id: i64,
+}
+
+impl Handler<Revoke> for SessionActor {
+    type Result = ResponseFuture<Result<bool, Failure>>;
+
+    fn handle(&mut self, msg: Revoke, _: &mut Context<Self>) -> Self::Result {
+        let cached: Vec<String> = self
+            .live
+            .iter()
+            .filter(|(_, s)| s.session_id == msg.session_id)
+            .map(|(h, _)| h.clone())
+            .collect();
+        for hash in cached {
+            self.forget(&hash);
+        }
+        let db = self.db.clone();
+        let fail = self.db_failure("revoke");
+        Box::pin(async move {
+            let changed = db
+                .run(move |c| sessions::deactivate(c, &[msg.session_id]))
+                .await
+                .map_err(fail)?;
+            Ok(changed > 0)
+        })
+    }
+}

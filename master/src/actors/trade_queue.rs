@@ -1,0 +1,164 @@
+//! `TradeQueueActor`: every purchase and sale waits here for the next price tick, then the
+//! whole queue settles at that tick's prices in one database transaction, in arrival order.
+//! Each order is answered only after the commit (or with a failure if the commit failed,
+//! in which case nothing of the batch was applied).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use papertrader_protocol::{Failure, ReasonCode, TradeReceipt};
+use slog::{error, info, Logger};
+use tokio::sync::oneshot;
+
+use super::now_ms;
+use crate::db::settlement::{self, Order, Outcome, SettlementPrice};
+use crate::db::Db;
+use crate::market::book::Snapshot;
+
+/// The trade queue.
+pub struct TradeQueueActor {
+    db: Db,
+    capacity: usize,
+    queue: Vec<(Order, oneshot::Sender<Outcome>)>,
+    log: Logger,
+    settled_total: u64,
+}
+
+impl TradeQueueActor {
+    /// A queue holding at most `capacity` orders between ticks.
+    pub fn new(db: Db, capacity: usize, log: Logger) -> Self {
+        Self {
+            db,
+            capacity: capacity.max(1),
+            queue: Vec::new(),
+            log,
+            settled_total: 0,
+        }
+    }
+}
+
+impl Actor for TradeQueueActor {
+    type Context = Context<Self>;
+
+    fn stopping(&mut self, _: &mut Context<Self>) -> Running {
+        // Orders still queued were never settled: tell their clients instead of hanging.
+        for (_, reply) in self.queue.drain(..) {
+            let _ = reply.send(Err(Failure::new(
+                ReasonCode::Unavailable,
+                "the master is shutting down; the order was not placed",
+            )));
+        }
+        Running::Stop
+    }
+}
+
+/// Queue an order; resolves after the batch it joins has settled.
+#[derive(Message)]
+#[rtype(result = "Result<TradeReceipt, Failure>")]
+pub struct PlaceOrder(pub Order);
+
+impl Handler<PlaceOrder> for TradeQueueActor {
+    type Result = ResponseFuture<Result<TradeReceipt, Failure>>;
+
+    fn handle(&mut self, msg: PlaceOrder, _: &mut Context<Self>) -> Self::Result {
+        if self.queue.len() >= self.capacity {
+            return Box::pin(async {
+                Err(Failure::new(
+                    ReasonCode::QueueFull,
+                    "the trade queue is full; try again next interval",
+                ))
+            });
+        }
+        let (reply, settled) = oneshot::channel();
+        self.queue.push((msg.0, reply));
+        Box::pin(async move {
+            settled.await.unwrap_or_else(|_| {
+                Err(Failure::new(
+                    ReasonCode::Internal,
+                    "the order was dropped before settlement",
+                ))
+            })
+        })
+    }
+}
+
+/// Settle everything queued at these prices (sent by the asset fetcher once per tick).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Settle(pub Arc<Snapshot>);
+
+impl Handler<Settle> for TradeQueueActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Settle, ctx: &mut Context<Self>) {
+        if self.queue.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.queue);
+        let (orders, replies): (Vec<Order>, Vec<_>) = batch.into_iter().unzip();
+        let snapshot = msg.0;
+        let prices: HashMap<String, SettlementPrice> = snapshot
+            .quotes
+            .iter()
+            .map(|(s, q)| {
+                (
+                    s.clone(),
+                    SettlementPrice {
+                        price: q.close,
+                        stale: q.stale,
+                    },
+                )
+            })
+            .collect();
+        let db = self.db.clone();
+        let tick = snapshot.tick as i64;
+        let count = orders.len();
+        let work = async move {
+            db.run(move |c| settlement::settle(c, &orders, &prices, tick, now_ms()))
+                .await
+        };
+        // `wait`: the next batch cannot start before this one has committed and answered.
+        ctx.wait(work.into_actor(self).map(move |result, act, _| match result {
+            Ok(outcomes) => {
+                let settled = outcomes.iter().filter(|o| o.is_ok()).count();
+                act.settled_total += settled as u64;
+                info!(act.log, "batch settled"; "tick" => tick, "orders" => count, "settled" => settled);
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(outcome);
+                }
+            }
+            Err(e) => {
+                error!(act.log, "settlement failed; batch rolled back"; "tick" => tick, "orders" => count, "error" => %e);
+                for reply in replies {
+                    let _ = reply.send(Err(Failure::new(ReasonCode::Unavailable, "settlement failed; nothing was traded")));
+                }
+            }
+        }));
+    }
+}
+
+/// Counters for status and tests.
+#[derive(Message)]
+#[rtype(result = "QueueStats")]
+pub struct GetQueueStats;
+
+/// Queue counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, MessageResponse)]
+pub struct QueueStats {
+    /// Orders waiting for the next tick.
+    pub queued: usize,
+    /// Orders settled since start.
+    pub settled_total: u64,
+}
+
+impl Handler<GetQueueStats> for TradeQueueActor {
+    type Result = QueueStats;
+
+    fn handle(&mut self, _: GetQueueStats, _: &mut Context<Self>) -> QueueStats {
+        QueueStats {
+            queued: self.queue.len(),
+            settled_total: self.settled_total,
+        }
+    }
+}

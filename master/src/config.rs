@@ -1,0 +1,307 @@
+//! Master configuration: built-in defaults, then a TOML file, then environment variables and
+//! command-line flags (`--help` lists every key).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use papertrader_protocol::Money;
+use serde::Deserialize;
+
+/// Every setting of the master. Field names are the TOML keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MasterConfig {
+    /// Address to listen on for workers and worker-list requests.
+    pub listen: SocketAddr,
+    /// `postgres://…` or a SQLite file path.
+    pub database_url: String,
+    /// Database connections in the pool.
+    pub database_pool_size: u32,
+    /// Asset list file (`SYMBOL,Name[,start price]` per line); the built-in list if unset.
+    pub assets_file: Option<PathBuf>,
+    /// Stock data update interval (spec 2.3.4), milliseconds.
+    pub update_interval_ms: u64,
+    /// Memory size of the log system (spec 2.3.3): entries kept before a flush.
+    pub log_memory_entries: usize,
+    /// Log file path.
+    pub log_file: PathBuf,
+    /// Flush the log at least this often, milliseconds.
+    pub log_flush_interval_ms: u64,
+    /// Number of workers expected (spec 2.3.2); a warning is logged while fewer are online.
+    pub expected_workers: u32,
+    /// Cash of a new account, decimal (`"100000.00"`).
+    pub starting_cash: String,
+    /// bcrypt cost factor for stored password hashes (4–31).
+    pub bcrypt_cost: u32,
+    /// Password hashes computed at once (defaults to the number of cores).
+    pub max_parallel_hashes: usize,
+    /// Logins/registrations allowed to wait for a hashing slot; beyond it they are refused
+    /// with RateLimited so a login flood cannot starve trading.
+    pub max_waiting_hashes: usize,
+    /// Lifetime of an expirable session, hours.
+    pub session_ttl_hours: u64,
+    /// Lifetime cap of a connection-bound (non-expirable) session, hours.
+    pub connection_session_ttl_hours: u64,
+    /// Concurrent connections accepted; more are refused.
+    pub max_connections: usize,
+    /// Close a connection that completes no frame for this long, seconds.
+    pub idle_timeout_secs: u64,
+    /// Largest frame payload, bytes.
+    pub max_payload: u32,
+    /// Orders waiting for the next tick at most; more are refused with QueueFull.
+    pub trade_queue_capacity: usize,
+    /// Seed of the simulated market.
+    pub market_seed: u64,
+    /// Days of daily history the simulated market backfills on first start.
+    pub backfill_days: u32,
+    /// Days of tick-resolution history kept; older ticks are pruned (daily and monthly bars stay).
+    pub tick_retention_days: u32,
+}
+
+impl Default for MasterConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 2048)),
+            database_url: "data/papertrader.db".to_owned(),
+            database_pool_size: 8,
+            assets_file: None,
+            update_interval_ms: 5_000,
+            log_memory_entries: 1_024,
+            log_file: PathBuf::from("data/master.log"),
+            log_flush_interval_ms: 5_000,
+            expected_workers: 1,
+            starting_cash: "100000.00".to_owned(),
+            bcrypt_cost: 12,
+            max_parallel_hashes: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            max_waiting_hashes: 256,
+            session_ttl_hours: 24 * 7,
+            connection_session_ttl_hours: 24,
+            max_connections: 10_000,
+            idle_timeout_secs: 300,
+            max_payload: papertrader_protocol::DEFAULT_MAX_PAYLOAD,
+            trade_queue_capacity: 100_000,
+            market_seed: 42,
+            backfill_days: 730,
+            tick_retention_days: 7,
+        }
+    }
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this config.
+    #[error("{path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The TOML error.
+        source: toml::de::Error,
+    },
+    /// A value is out of range.
+    #[error("{key}: {reason}")]
+    Invalid {
+        /// The key.
+        key: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl MasterConfig {
+    /// Parses a TOML document over the defaults.
+    pub fn from_toml(text: &str, path: PathBuf) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|source| ConfigError::Parse { path, source })
+    }
+
+    /// Starting cash as money.
+    pub fn starting_cash(&self) -> Result<Money, ConfigError> {
+        let cash: Money = self
+            .starting_cash
+            .parse()
+            .map_err(|e| ConfigError::Invalid {
+                key: "starting_cash",
+                reason: format!("{e}"),
+            })?;
+        if cash.micros() < 0 {
+            return Err(ConfigError::Invalid {
+                key: "starting_cash",
+                reason: "must not be negative".into(),
+            });
+        }
+        Ok(cash)
+    }
+
+    /// The update interval.
+    pub fn update_interval(&self) -> Duration {
+        Duration::from_millis(self.update_interval_ms)
+    }
+
+    /// Checks ranges; call after all overrides.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.starting_cash()?;
+        let invalid = |key, reason: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                reason: reason.to_owned(),
+            })
+        };
+        if !(4..=31).contains(&self.bcrypt_cost) {
+            return invalid("bcrypt_cost", "must be between 4 and 31");
+        }
+        if self.update_interval_ms < 10 {
+            return invalid("update_interval_ms", "must be at least 10");
+        }
+        if self.log_memory_entries == 0 {
+            return invalid("log_memory_entries", "must be at least 1");
+        }
+        if self.expected_workers == 0 {
+            return invalid("expected_workers", "the spec requires at least one worker");
+        }
+        if self.max_payload < 4096 {
+            return invalid("max_payload", "must be at least 4096 bytes");
+        }
+        Ok(())
+    }
+}
+
+/// Command line of the master. Every flag also reads an environment variable
+/// (`PAPERTRADER_MASTER_<KEY>`), and overrides the same key of the config file.
+#[derive(Debug, Clone, Default, Parser)]
+#[command(
+    name = "papertrader-master",
+    version,
+    about = "PaperTrader master server"
+)]
+pub struct MasterArgs {
+    /// TOML config file; keys as the flags below with `_` for `-`.
+    #[arg(long, env = "PAPERTRADER_MASTER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Listen address [default: 0.0.0.0:2048].
+    #[arg(long, env = "PAPERTRADER_MASTER_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Database: `postgres://…` or a SQLite path [default: data/papertrader.db].
+    #[arg(long, env = "PAPERTRADER_MASTER_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Asset list file, `SYMBOL,Name[,start price]` per line [default: built-in list].
+    #[arg(long, env = "PAPERTRADER_MASTER_ASSETS_FILE")]
+    pub assets_file: Option<PathBuf>,
+    /// Price update interval in ms (spec 2.3.4) [default: 5000].
+    #[arg(long, env = "PAPERTRADER_MASTER_UPDATE_INTERVAL_MS")]
+    pub update_interval_ms: Option<u64>,
+    /// Log entries kept in memory before a flush (spec 2.3.3) [default: 1024].
+    #[arg(long, env = "PAPERTRADER_MASTER_LOG_MEMORY_ENTRIES")]
+    pub log_memory_entries: Option<usize>,
+    /// Log file [default: data/master.log].
+    #[arg(long, env = "PAPERTRADER_MASTER_LOG_FILE")]
+    pub log_file: Option<PathBuf>,
+    /// Number of workers expected (spec 2.3.2) [default: 1].
+    #[arg(long, env = "PAPERTRADER_MASTER_EXPECTED_WORKERS")]
+    pub expected_workers: Option<u32>,
+    /// Cash of a new account, decimal [default: 100000.00].
+    #[arg(long, env = "PAPERTRADER_MASTER_STARTING_CASH")]
+    pub starting_cash: Option<String>,
+    /// bcrypt cost of stored password hashes [default: 12].
+    #[arg(long, env = "PAPERTRADER_MASTER_BCRYPT_COST")]
+    pub bcrypt_cost: Option<u32>,
+    /// Seed of the simulated market [default: 42].
+    #[arg(long, env = "PAPERTRADER_MASTER_MARKET_SEED")]
+    pub market_seed: Option<u64>,
+    /// Maximum concurrent connections [default: 10000].
+    #[arg(long, env = "PAPERTRADER_MASTER_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+}
+
+impl MasterArgs {
+    /// Defaults, then the config file, then these flags/variables; validated.
+    pub fn load(&self) -> Result<MasterConfig, ConfigError> {
+        let mut config = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                MasterConfig::from_toml(&text, path.clone())?
+            }
+            None => MasterConfig::default(),
+        };
+        macro_rules! override_keys {
+            ($($key:ident),*) => {$(
+                if let Some(value) = &self.$key {
+                    config.$key = value.clone().into();
+                }
+            )*};
+        }
+        override_keys!(
+            listen,
+            database_url,
+            update_interval_ms,
+            log_memory_entries,
+            log_file,
+            expected_workers,
+            starting_cash,
+            bcrypt_cost,
+            market_seed,
+            max_connections
+        );
+        if let Some(path) = &self.assets_file {
+            config.assets_file = Some(path.clone());
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_files_and_flags_override_in_order() {
+        MasterConfig::default().validate().expect("defaults valid");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("master.toml");
+        std::fs::write(
+            &path,
+            "update_interval_ms = 250\nstarting_cash = \"500.5\"\nbcrypt_cost = 5\n",
+        )
+        .unwrap();
+        let args = MasterArgs {
+            config: Some(path.clone()),
+            bcrypt_cost: Some(6),
+            ..Default::default()
+        };
+        let config = args.load().expect("loads");
+        assert_eq!(config.update_interval_ms, 250);
+        assert_eq!(config.starting_cash().unwrap(), Money(500_500_000));
+        assert_eq!(config.bcrypt_cost, 6, "flag beats file");
+        assert_eq!(config.listen.port(), 2048, "default kept");
+
+        std::fs::write(&path, "no_such_key = 1\n").unwrap();
+        assert!(matches!(args.load(), Err(ConfigError::Parse { .. })));
+        std::fs::write(&path, "bcrypt_cost = 2\n").unwrap();
+        let args = MasterArgs {
+            config: Some(path),
+            ..Default::default()
+        };
+        assert!(matches!(
+            args.load(),
+            Err(ConfigError::Invalid {
+                key: "bcrypt_cost",
+                ..
+            })
+        ));
+    }
+}

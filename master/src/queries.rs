@@ -1,0 +1,252 @@
+//! Answers to the data requests: asset info, prices, history ranges, user data.
+//!
+//! History ranges end at `date` (inclusive):
+//! - Day: intraday ticks with `date − 24 h ≤ at ≤ date`;
+//! - Week: the 7 daily bars ending with `date`'s UTC day;
+//! - Month: the 30 daily bars ending with `date`'s UTC day;
+//! - Year: the 12 monthly bars ending with `date`'s UTC month;
+//! - AllTime: every monthly bar.
+
+use chrono::{Datelike, TimeZone, Utc};
+use papertrader_protocol::data::{
+    AssetInfo, Bar, DataBody, History, Holding, Portfolio, Resolution, Transaction,
+    TransactionHistory, UserInfo,
+};
+use papertrader_protocol::{Failure, Money, ReasonCode};
+
+use crate::actors::session::LiveSession;
+use crate::db::{accounts, prices, settlement, AnyConnection, DbError};
+use crate::market::simulated::{day_start, month_start};
+use crate::market::{AssetSpec, PriceBook};
+
+const DAY_MS: i64 = 86_400_000;
+
+/// A history range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Range {
+    /// 24 hours of ticks.
+    Day,
+    /// 7 daily bars.
+    Week,
+    /// 30 daily bars.
+    Month,
+    /// 12 monthly bars.
+    Year,
+    /// Every monthly bar.
+    AllTime,
+}
+
+/// A query result: the body, or the failure for `dataFail`.
+pub type Answer = Result<DataBody, Failure>;
+
+fn unknown_asset(symbol: &str) -> Failure {
+    Failure::new(
+        ReasonCode::UnknownAsset,
+        format!("{symbol} is not traded here"),
+    )
+}
+
+/// `getAssetInfo`.
+pub fn asset_info(assets: &[AssetSpec], book: &PriceBook, symbol: &str) -> Answer {
+    let spec = assets
+        .iter()
+        .find(|a| a.symbol == symbol)
+        .ok_or_else(|| unknown_asset(symbol))?;
+    let latest = book
+        .quote(symbol)
+        .ok_or_else(|| Failure::new(ReasonCode::NoData, format!("no price for {symbol} yet")))?;
+    Ok(DataBody::AssetInfo(AssetInfo {
+        symbol: spec.symbol.clone(),
+        name: spec.name.clone(),
+        currency: "USD".to_owned(),
+        latest,
+    }))
+}
+
+/// `getAssetValueCurrent`.
+pub fn current(book: &PriceBook, symbol: &str) -> Answer {
+    book.quote(symbol)
+        .map(DataBody::Quote)
+        .ok_or_else(|| unknown_asset(symbol))
+}
+
+/// Start of the UTC month `n` months before the month starting at `month_start_ms`.
+fn months_back(month_start_ms: i64, n: u32) -> i64 {
+    let at = Utc
+        .timestamp_millis_opt(month_start_ms)
+        .single()
+        .unwrap_or_default();
+    let total = at.year() * 12 + at.month0() as i32 - n as i32;
+    Utc.with_ymd_and_hms(
+        total.div_euclid(12),
+        total.rem_euclid(12) as u32 + 1,
+        1,
+        0,
+        0,
+        0,
+    )
+    .single()
+    .map(|d| d.timestamp_millis())
+    .unwrap_or(i64::MIN)
+}
+
+/// The `[from, to]` window and resolution of a range ending at `date_ms`.
+pub fn window(range: Range, date_ms: i64) -> (i64, i64, Resolution) {
+    match range {
+        Range::Day => (date_ms.saturating_sub(DAY_MS), date_ms, Resolution::Tick),
+        Range::Week => (day_start(date_ms) - 6 * DAY_MS, date_ms, Resolution::Daily),
+        Range::Month => (day_start(date_ms) - 29 * DAY_MS, date_ms, Resolution::Daily),
+        Range::Year => (
+            months_back(month_start(date_ms), 11),
+            date_ms,
+            Resolution::Monthly,
+        ),
+        Range::AllTime => (i64::MIN, i64::MAX, Resolution::Monthly),
+    }
+}
+
+/// `getAssetValueDay/Week/Month/Year/AllTime`.
+pub fn history(
+    conn: &mut AnyConnection,
+    assets: &[AssetSpec],
+    symbol: &str,
+    range: Range,
+    date_ms: i64,
+) -> Result<Answer, DbError> {
+    if !assets.iter().any(|a| a.symbol == symbol) {
+        return Ok(Err(unknown_asset(symbol)));
+    }
+    let (from, to, resolution) = window(range, date_ms);
+    let points = match resolution {
+        Resolution::Tick => prices::ticks_between(conn, symbol, from, to)?,
+        Resolution::Daily => prices::bars_between(conn, symbol, prices::DAILY, from, to)?,
+        Resolution::Monthly => prices::bars_between(conn, symbol, prices::MONTHLY, from, to)?,
+    };
+    if points.is_empty() {
+        return Ok(Err(Failure::new(
+            ReasonCode::NoData,
+            format!("no {symbol} prices in that range"),
+        )));
+    }
+    let bars = points
+        .into_iter()
+        .map(|p| Bar {
+            at_ms: p.at,
+            open: Money(p.open),
+            high: Money(p.high),
+            low: Money(p.low),
+            close: Money(p.close),
+            volume: u64::try_from(p.volume).unwrap_or(0),
+        })
+        .collect();
+    Ok(Ok(DataBody::History(History {
+        symbol: symbol.to_owned(),
+        resolution,
+        from_ms: from,
+        to_ms: to,
+        bars,
+    })))
+}
+
+fn unknown_user(username: &str) -> Failure {
+    Failure::new(ReasonCode::UnknownUser, format!("no user named {username}"))
+}
+
+/// `getUserInfo`: private fields only for the owner.
+pub fn user_info(
+    conn: &mut AnyConnection,
+    viewer: &LiveSession,
+    username: &str,
+) -> Result<Answer, DbError> {
+    let Some(account) = accounts::find_by_username(conn, username)? else {
+        return Ok(Err(unknown_user(username)));
+    };
+    let owner = account.id == viewer.account_id;
+    Ok(Ok(DataBody::UserInfo(UserInfo {
+        username: account.username,
+        created_at_ms: account.created_at,
+        is_owner: owner,
+        email: owner.then_some(account.email),
+        has_password: owner.then_some(account.is_password),
+        cash: owner.then_some(Money(account.cash)),
+    })))
+}
+
+/// `getUserPortfolio`: holdings for anyone, cash only for the owner.
+pub fn portfolio(
+    conn: &mut AnyConnection,
+    book: &PriceBook,
+    viewer: &LiveSession,
+    username: &str,
+) -> Result<Answer, DbError> {
+    let Some(account) = accounts::find_by_username(conn, username)? else {
+        return Ok(Err(unknown_user(username)));
+    };
+    let owner = account.id == viewer.account_id;
+    let snapshot = book.snapshot();
+    let holdings = accounts::holdings_of(conn, account.id)?
+        .into_iter()
+        .map(|(symbol, quantity)| Holding {
+            price: snapshot
+                .price_of(&symbol)
+                .map(|(p, _)| p)
+                .unwrap_or_default(),
+            symbol,
+            quantity: u64::try_from(quantity).unwrap_or(0),
+        })
+        .collect();
+    Ok(Ok(DataBody::Portfolio(Portfolio {
+        username: account.username,
+        cash: owner.then_some(Money(account.cash)),
+        holdings,
+    })))
+}
+
+/// `getUserTransactionHistory`: trades for anyone, cash after each only for the owner.
+pub fn transactions(
+    conn: &mut AnyConnection,
+    viewer: &LiveSession,
+    username: &str,
+) -> Result<Answer, DbError> {
+    let Some(account) = accounts::find_by_username(conn, username)? else {
+        return Ok(Err(unknown_user(username)));
+    };
+    let owner = account.id == viewer.account_id;
+    let entries = accounts::transactions_of(conn, account.id)?
+        .into_iter()
+        .map(|row| Transaction {
+            id: u64::try_from(row.id).unwrap_or(0),
+            side: settlement::side_from_code(row.side),
+            symbol: row.symbol,
+            quantity: u64::try_from(row.quantity).unwrap_or(0),
+            price: Money(row.price),
+            settled_at_ms: row.settled_at,
+            cash_after: owner.then_some(Money(row.cash_after)),
+        })
+        .collect();
+    Ok(Ok(DataBody::Transactions(TransactionHistory {
+        username: account.username,
+        entries,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_follow_the_documented_rules() {
+        let date = 1_709_208_000_000; // 2024-02-29 12:00 UTC (leap day)
+        assert_eq!(
+            window(Range::Day, date),
+            (date - DAY_MS, date, Resolution::Tick)
+        );
+        let (from, _, _) = window(Range::Week, date);
+        assert_eq!(from, 1_708_646_400_000); // 2024-02-23 00:00
+        let (from, _, _) = window(Range::Month, date);
+        assert_eq!(from, 1_706_659_200_000); // 2024-01-31 00:00
+        let (from, _, res) = window(Range::Year, date);
+        assert_eq!((from, res), (1_677_628_800_000, Resolution::Monthly)); // 2023-03-01: 12 months through Feb 2024
+        assert_eq!(months_back(1_704_067_200_000, 1), 1_701_388_800_000); // 2024-01 → 2023-12
+    }
+}

@@ -1,0 +1,292 @@
+//! The master's one dispatch point: each request becomes typed messages to the actors, and
+//! their answers become reply frames.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use actix::{Addr, Handler};
+use futures::future::LocalBoxFuture;
+use papertrader_actors::connection::{Peer, Router};
+use papertrader_protocol::data::{DataBody, Side};
+use papertrader_protocol::transfer::split_body;
+use papertrader_protocol::{
+    Empty, Failure, Message, ReasonCode, SessionToken, StateSwitched, TradeOrder, TradeReceipt,
+    UserQuery, WorkerList,
+};
+use slog::{warn, Logger};
+
+use crate::actors::session::{
+    self, Authenticate, ConnectionClosed, LiveSession, Origin, SessionActor,
+};
+use crate::actors::trade_queue::{PlaceOrder, TradeQueueActor};
+use crate::actors::worker_registry::{ListOnline, WorkerRegistryActor};
+use crate::actors::{now_ms, unavailable};
+use crate::db::settlement::Order;
+use crate::db::{AnyConnection, Db, DbError};
+use crate::market::{AssetSpec, PriceBook};
+use crate::queries::{self, Answer, Range};
+
+/// Handles to everything a request may need. Cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    /// Accounts and sessions.
+    pub sessions: Addr<SessionActor>,
+    /// Orders.
+    pub trades: Addr<TradeQueueActor>,
+    /// Online workers.
+    pub registry: Addr<WorkerRegistryActor>,
+    /// Latest prices.
+    pub book: PriceBook,
+    /// The database (read queries).
+    pub db: Db,
+    /// The asset list.
+    pub assets: Arc<Vec<AssetSpec>>,
+    /// Bytes per `data` packet.
+    pub chunk_size: usize,
+    /// Logger.
+    pub log: Logger,
+}
+
+/// Flattens an actor reply: a dead or full mailbox becomes Unavailable.
+async fn ask<A, M, T>(addr: &Addr<A>, msg: M) -> Result<T, Failure>
+where
+    A: Handler<M>,
+    A::Context: actix::dev::ToEnvelope<A, M>,
+    M: actix::Message<Result = Result<T, Failure>> + Send + 'static,
+    T: Send + 'static,
+{
+    addr.send(msg).await.unwrap_or_else(|_| {
+        Err(Failure::new(
+            ReasonCode::Unavailable,
+            "the service is restarting; try again",
+        ))
+    })
+}
+
+impl Services {
+    /// Answers one request from `origin`, received at `received_at_ms`. Never fails: every
+    /// error becomes the instruction's Fail reply.
+    pub async fn handle(
+        &self,
+        request: Message,
+        origin: Origin,
+        received_at_ms: i64,
+        worker_uuid: Option<String>,
+    ) -> Vec<Message> {
+        let instruction = request.instruction();
+        match self
+            .answer(request, origin, received_at_ms, worker_uuid)
+            .await
+        {
+            Ok(replies) => replies,
+            Err(failure) => vec![instruction.failure_reply(failure)],
+        }
+    }
+
+    async fn answer(
+        &self,
+        request: Message,
+        origin: Origin,
+        received_at_ms: i64,
+        worker_uuid: Option<String>,
+    ) -> Result<Vec<Message>, Failure> {
+        let one = |m| Ok(vec![m]);
+        match request {
+            Message::Register(r) => {
+                let msg = session::Register {
+                    username: r.username,
+                    email: r.email,
+                    hashed_password: r.hashed_password,
+                };
+                ask(&self.sessions, msg).await?;
+                one(Message::RegisterSuccess(Empty {}))
+            }
+            Message::Login(l) => {
+                let msg = session::Login {
+                    username: l.username,
+                    hashed_password: l.hashed_password,
+                    is_expirable: l.is_expirable,
+                    origin,
+                };
+                let session_id = ask(&self.sessions, msg).await?;
+                one(Message::SessionId(SessionToken { session_id }))
+            }
+            Message::LoginWithSession(t) => {
+                ask(
+                    &self.sessions,
+                    session::Resume {
+                        token: t.session_id.clone(),
+                        origin,
+                    },
+                )
+                .await?;
+                one(Message::SessionId(t))
+            }
+            Message::Logout(t) => {
+                ask(
+                    &self.sessions,
+                    session::Logout {
+                        token: t.session_id,
+                    },
+                )
+                .await?;
+                one(Message::LogoutSuccess(Empty {}))
+            }
+            Message::PurchaseAsset(o) => {
+                let receipt = self
+                    .trade(o, Side::Buy, origin, received_at_ms, worker_uuid)
+                    .await?;
+                one(Message::PurchaseSuccess(receipt))
+            }
+            Message::SellAsset(o) => {
+                let receipt = self
+                    .trade(o, Side::Sell, origin, received_at_ms, worker_uuid)
+                    .await?;
+                one(Message::SellSuccess(receipt))
+            }
+            Message::SwitchState(s) => {
+                self.authenticate(s.session_id).await?;
+                one(Message::StateSwitchSuccess(StateSwitched {
+                    state: s.state,
+                }))
+            }
+            Message::GetWorkerList(_) => {
+                let workers = self
+                    .registry
+                    .send(ListOnline)
+                    .await
+                    .map_err(|_| unavailable())?;
+                one(Message::WorkerList(WorkerList { workers }))
+            }
+            Message::GetAssetInfo(q) => {
+                self.data(queries::asset_info(&self.assets, &self.book, &q.symbol))
+            }
+            Message::GetAssetValueCurrent(q) => self.data(queries::current(&self.book, &q.symbol)),
+            Message::GetAssetValueDay(q) => self.history(q.symbol, Range::Day, q.date_ms).await,
+            Message::GetAssetValueWeek(q) => self.history(q.symbol, Range::Week, q.date_ms).await,
+            Message::GetAssetValueMonth(q) => self.history(q.symbol, Range::Month, q.date_ms).await,
+            Message::GetAssetValueYear(q) => self.history(q.symbol, Range::Year, q.date_ms).await,
+            Message::GetAssetValueAllTime(q) => self.history(q.symbol, Range::AllTime, 0).await,
+            Message::GetUserInfo(q) => self.user_data(q, queries::user_info).await,
+            Message::GetUserPortfolio(q) => {
+                let book = self.book.clone();
+                self.user_data(q, move |c, viewer, name| {
+                    queries::portfolio(c, &book, viewer, name)
+                })
+                .await
+            }
+            Message::GetUserTransactionHistory(q) => self.user_data(q, queries::transactions).await,
+            other => Err(Failure::new(
+                ReasonCode::UnknownInstruction,
+                format!("{} is not served by the master", other.instruction().name()),
+            )),
+        }
+    }
+
+    async fn authenticate(&self, token: String) -> Result<LiveSession, Failure> {
+        ask(&self.sessions, Authenticate { token }).await
+    }
+
+    async fn trade(
+        &self,
+        order: TradeOrder,
+        side: Side,
+        origin: Origin,
+        placed_at: i64,
+        worker_uuid: Option<String>,
+    ) -> Result<TradeReceipt, Failure> {
+        let session = self.authenticate(order.session_id).await?;
+        if !self.assets.iter().any(|a| a.symbol == order.symbol) {
+            return Err(Failure::new(
+                ReasonCode::UnknownAsset,
+                format!("{} is not traded here", order.symbol),
+            ));
+        }
+        let order = Order {
+            account_id: session.account_id,
+            side,
+            symbol: order.symbol,
+            quantity: order.quantity,
+            placed_at,
+            client_ip: origin.client_ip.to_string(),
+            worker_uuid,
+        };
+        ask(&self.trades, PlaceOrder(order)).await
+    }
+
+    fn data(&self, answer: Answer) -> Result<Vec<Message>, Failure> {
+        let body: DataBody = answer?;
+        Ok(split_body(&body, self.chunk_size)
+            .into_iter()
+            .map(Message::Data)
+            .collect())
+    }
+
+    fn query<F>(&self, work: F) -> impl Future<Output = Result<Answer, Failure>>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<Answer, DbError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        let log = self.log.clone();
+        async move {
+            db.run(work).await.map_err(|e| {
+                warn!(log, "query failed"; "error" => %e);
+                unavailable()
+            })
+        }
+    }
+
+    async fn history(
+        &self,
+        symbol: String,
+        range: Range,
+        date_ms: i64,
+    ) -> Result<Vec<Message>, Failure> {
+        let assets = self.assets.clone();
+        let answer = self
+            .query(move |c| queries::history(c, &assets, &symbol, range, date_ms))
+            .await?;
+        self.data(answer)
+    }
+
+    async fn user_data<F>(&self, query: UserQuery, read: F) -> Result<Vec<Message>, Failure>
+    where
+        F: FnOnce(&mut AnyConnection, &LiveSession, &str) -> Result<Answer, DbError>
+            + Send
+            + 'static,
+    {
+        let viewer = self.authenticate(query.session_id).await?;
+        let username = query.username;
+        let answer = self.query(move |c| read(c, &viewer, &username)).await?;
+        self.data(answer)
+    }
+}
+
+/// The [`Router`] of a client connected directly to the master.
+pub struct MasterRouter {
+    services: Services,
+}
+
+impl MasterRouter {
+    /// A router over `services`.
+    pub fn new(services: Services) -> Self {
+        Self { services }
+    }
+}
+
+impl Router for MasterRouter {
+    fn route(&mut self, request: Message, peer: Peer) -> LocalBoxFuture<'static, Vec<Message>> {
+        let services = self.services.clone();
+        let origin = Origin {
+            connection_id: peer.connection_id,
+            client_ip: peer.addr.ip(),
+        };
+        Box::pin(async move { services.handle(request, origin, now_ms(), None).await })
+    }
+
+    fn disconnected(&mut self, peer: Peer) {
+        self.services.sessions.do_send(ConnectionClosed {
+            connection_id: peer.connection_id,
+        });
+    }
+}

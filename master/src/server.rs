@@ -1,0 +1,232 @@
+//! Starting the master: database, history backfill, actors, listener.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use anyhow::Context as _;
+use papertrader_actors::connection::ConnectionLimits;
+use papertrader_actors::listener;
+use papertrader_actors::log::{LogActor, LogSystem};
+use papertrader_protocol::Money;
+use slog::{info, o, warn, Logger};
+
+use crate::actors::asset_fetcher::AssetFetcherActor;
+use crate::actors::now_ms;
+use crate::actors::session::{SessionActor, SessionSettings};
+use crate::actors::trade_queue::TradeQueueActor;
+use crate::actors::worker_registry::WorkerRegistryActor;
+use crate::config::MasterConfig;
+use crate::db::{prices, sessions, Db};
+use crate::market::assets::{default_assets, parse_asset_list};
+use crate::market::book::Snapshot;
+use crate::market::provider::PriceProvider;
+use crate::market::simulated::SimulatedMarket;
+use crate::market::{AssetSpec, PriceBook};
+use crate::router::{MasterRouter, Services};
+
+/// Spacing of backfilled intraday points.
+const BACKFILL_TICK_SPACING_MS: i64 = 5 * 60 * 1000;
+
+/// A running master.
+pub struct RunningMaster {
+    /// The address it listens on (the real port when configured with port 0).
+    pub local_addr: SocketAddr,
+    /// The request handlers (for in-process admin and worker links).
+    pub services: Services,
+    /// The log actor.
+    pub log_actor: Addr<LogActor>,
+    /// The trade queue.
+    pub trades: Addr<TradeQueueActor>,
+    /// The asset fetcher.
+    pub fetcher: Addr<AssetFetcherActor>,
+}
+
+/// Loads the asset list named by the config, or the built-in one.
+pub fn load_assets(config: &MasterConfig) -> anyhow::Result<Vec<AssetSpec>> {
+    match &config.assets_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading asset list {}", path.display()))?;
+            Ok(parse_asset_list(&text)?)
+        }
+        None => Ok(default_assets()),
+    }
+}
+
+fn borrowed(points: &[(String, prices::Ohlcv)]) -> Vec<(&str, prices::Ohlcv)> {
+    points.iter().map(|(s, p)| (s.as_str(), *p)).collect()
+}
+
+/// Opens the database and prepares history; blocking (run before or beside the actors).
+fn prepare_database(
+    config: &MasterConfig,
+    assets: &[AssetSpec],
+    provider: &mut dyn PriceProvider,
+    log: &Logger,
+) -> anyhow::Result<(Db, Snapshot)> {
+    let db = Db::open(&config.database_url, config.database_pool_size)
+        .context("opening the database")?;
+    info!(log, "database ready"; "backend" => db.backend_name());
+    let rows: Vec<prices::AssetRow> = assets
+        .iter()
+        .map(|a| prices::AssetRow {
+            symbol: a.symbol.clone(),
+            name: a.name.clone(),
+            currency: "USD".into(),
+        })
+        .collect();
+    let ended = db.run_blocking(|c| {
+        prices::ensure_assets(c, &rows)?;
+        sessions::end_connection_bound(c)
+    })?;
+    if ended > 0 {
+        info!(log, "ended sessions bound to connections of the previous run"; "count" => ended);
+    }
+    let mut latest = db.run_blocking(prices::latest_ticks)?;
+    let missing: Vec<AssetSpec> = assets
+        .iter()
+        .filter(|a| !latest.iter().any(|(s, _)| s == &a.symbol))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        let now = now_ms();
+        let history = provider.backfill(
+            &missing,
+            now,
+            config.backfill_days,
+            BACKFILL_TICK_SPACING_MS,
+        );
+        db.run_blocking(|c| {
+            use diesel::Connection;
+            c.transaction(|c| {
+                prices::insert_bars(c, prices::DAILY, &borrowed(&history.daily))?;
+                prices::insert_bars(c, prices::MONTHLY, &borrowed(&history.monthly))?;
+                prices::insert_ticks(c, &borrowed(&history.ticks))
+            })
+        })?;
+        info!(log, "history backfilled"; "provider" => provider.name(), "assets" => missing.len(), "days" => config.backfill_days);
+        latest = db.run_blocking(prices::latest_ticks)?;
+    }
+    provider.resume_from(
+        &latest
+            .iter()
+            .map(|(s, p)| (s.clone(), Money(p.close)))
+            .collect::<Vec<_>>(),
+    );
+    let mut snapshot = Snapshot::default();
+    for (symbol, point) in latest {
+        let close = Money(point.close);
+        snapshot.at_ms = snapshot.at_ms.max(point.at);
+        snapshot.quotes.insert(
+            symbol.clone(),
+            papertrader_protocol::data::Quote {
+                symbol,
+                open: close,
+                high: close,
+                low: close,
+                close,
+                volume: 0,
+                at_ms: point.at,
+                stale: false,
+            },
+        );
+    }
+    Ok((db, snapshot))
+}
+
+/// Starts the master inside the current actix system and returns once it listens.
+pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<RunningMaster> {
+    config.validate()?;
+    let log = logs.logger().new(o!("server" => "master"));
+    let log_actor = LogActor::new(
+        logs.clone(),
+        Duration::from_millis(config.log_flush_interval_ms),
+    )
+    .start();
+    let assets = load_assets(&config)?;
+    let starting_cash = config.starting_cash()?;
+
+    let (db, snapshot, provider) = {
+        let config = config.clone();
+        let assets = assets.clone();
+        let log = log.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let mut provider = SimulatedMarket::new(config.market_seed);
+            let (db, snapshot) = prepare_database(&config, &assets, &mut provider, &log)?;
+            Ok((db, snapshot, provider))
+        })
+        .await??
+    };
+    let book = PriceBook::default();
+    book.publish(snapshot);
+
+    let settings = SessionSettings {
+        bcrypt_cost: config.bcrypt_cost,
+        max_parallel_hashes: config.max_parallel_hashes,
+        max_waiting_hashes: config.max_waiting_hashes,
+        session_ttl: Duration::from_secs(config.session_ttl_hours * 3600),
+        connection_session_ttl: Duration::from_secs(config.connection_session_ttl_hours * 3600),
+        starting_cash,
+    };
+    let sessions =
+        SessionActor::new(db.clone(), settings, log.new(o!("actor" => "session"))).start();
+    let trades = TradeQueueActor::new(
+        db.clone(),
+        config.trade_queue_capacity,
+        log.new(o!("actor" => "trade_queue")),
+    )
+    .start();
+    let registry = WorkerRegistryActor::default().start();
+    let fetcher = AssetFetcherActor::new(
+        Box::new(provider),
+        assets.clone(),
+        db.clone(),
+        book.clone(),
+        trades.clone(),
+        config.update_interval(),
+        config.tick_retention_days,
+        log.new(o!("actor" => "asset_fetcher")),
+    )
+    .start();
+
+    let services = Services {
+        sessions,
+        trades: trades.clone(),
+        registry,
+        book,
+        db,
+        assets: Arc::new(assets),
+        chunk_size: papertrader_protocol::transfer::DEFAULT_CHUNK_SIZE
+            .min(config.max_payload as usize),
+        log: log.clone(),
+    };
+    let socket = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let local_addr = socket.local_addr()?;
+    let limits = ConnectionLimits {
+        max_payload: config.max_payload,
+        idle_timeout: Duration::from_secs(config.idle_timeout_secs),
+        ..ConnectionLimits::default()
+    };
+    let router_services = services.clone();
+    actix::spawn(listener::serve(
+        socket,
+        config.max_connections,
+        limits,
+        move || MasterRouter::new(router_services.clone()),
+    ));
+    info!(log, "master listening"; "addr" => %local_addr, "update_interval_ms" => config.update_interval_ms);
+    if config.expected_workers > 0 {
+        warn!(log, "no workers online yet"; "expected" => config.expected_workers);
+    }
+    Ok(RunningMaster {
+        local_addr,
+        services,
+        log_actor,
+        trades,
+        fetcher,
+    })
+}

@@ -1,0 +1,10 @@
+//! Master integration tests: a real master on an ephemeral port, real TCP, a real database
+//! (SQLite always; PostgreSQL when `PAPERTRADER_TEST_POSTGRES_URL` is set).
+
+mod accounts;
+mod bad_input;
+mod data;
+mod race;
+mod restart;
+mod support;
+mod trading;

@@ -1,0 +1,208 @@
+//! Shared helpers: a master on an ephemeral port over a fresh database of each backend, and
+//! protocol shortcuts.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use diesel::prelude::*;
+use diesel::Connection as _;
+use papertrader_actors::log::LogSystem;
+use papertrader_client::{ClientError, Connection};
+use papertrader_master::config::MasterConfig;
+use papertrader_master::server::{start, RunningMaster};
+use papertrader_protocol::password::client_password_hash;
+use papertrader_protocol::*;
+
+/// Environment variable naming the PostgreSQL server for the PostgreSQL variants.
+pub const POSTGRES_ENV: &str = "PAPERTRADER_TEST_POSTGRES_URL";
+
+/// A fresh, empty database for one test.
+pub struct TestDb {
+    /// "sqlite" or "postgres".
+    pub backend: &'static str,
+    /// Its URL.
+    pub url: String,
+    /// Keeps the SQLite file (and logs) alive.
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if self.backend != "postgres" {
+            return;
+        }
+        let Some((base, name)) = self.url.rsplit_once('/') else {
+            return;
+        };
+        if let Ok(mut admin) = PgConnection::establish(&format!("{base}/postgres")) {
+            // Generated name (see fresh_postgres); FORCE ends the test master's pooled connections.
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin);
+        }
+    }
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn fresh_postgres(base: &str) -> TestDb {
+    let name = format!(
+        "pt_test_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        rand_suffix()
+    );
+    let mut admin =
+        PgConnection::establish(base).unwrap_or_else(|e| panic!("{POSTGRES_ENV}={base}: {e}"));
+    // CREATE DATABASE takes no bound parameters; the name is generated above from [a-z0-9_].
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .expect("create test database");
+    let (prefix, _) = base.rsplit_once('/').expect("URL with a database path");
+    TestDb {
+        backend: "postgres",
+        url: format!("{prefix}/{name}"),
+        dir: tempfile::tempdir().expect("tempdir"),
+    }
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+}
+
+/// One fresh database per available backend: SQLite always, PostgreSQL when the environment
+/// names one (otherwise the skip is printed).
+pub fn databases(test: &str) -> Vec<TestDb> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = dir.path().join("pt.db").to_string_lossy().into_owned();
+    let mut out = vec![TestDb {
+        backend: "sqlite",
+        url,
+        dir,
+    }];
+    match std::env::var(POSTGRES_ENV) {
+        Ok(base) if !base.is_empty() => out.push(fresh_postgres(&base)),
+        _ => eprintln!("{test}: PostgreSQL variant skipped ({POSTGRES_ENV} is not set)"),
+    }
+    out
+}
+
+/// A test configuration: loopback port 0, fast ticks, cheap bcrypt, short backfill.
+pub fn test_config(db: &TestDb) -> MasterConfig {
+    MasterConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        database_url: db.url.clone(),
+        database_pool_size: 4,
+        update_interval_ms: 150,
+        log_file: db.dir.path().join("master.log"),
+        bcrypt_cost: 4,
+        backfill_days: 60,
+        max_payload: 4096,
+        ..MasterConfig::default()
+    }
+}
+
+/// Starts a master over `db`.
+pub async fn master(db: &TestDb) -> RunningMaster {
+    master_with(test_config(db)).await
+}
+
+/// Starts a master with a given config.
+pub async fn master_with(config: MasterConfig) -> RunningMaster {
+    let logs = LogSystem::new(&config.log_file, 256);
+    start(config, logs).await.expect("master starts")
+}
+
+/// A password for `username` as the client sends it.
+pub fn pass(username: &str) -> String {
+    client_password_hash(username, "correct horse")
+}
+
+/// Registers `username` (email `username@example.com`).
+pub async fn register(conn: &mut Connection, username: &str) -> Result<Message, ClientError> {
+    conn.call(&Message::Register(Register {
+        username: username.into(),
+        email: format!("{username}@example.com"),
+        hashed_password: pass(username),
+    }))
+    .await
+}
+
+/// Logs in; returns the session id.
+pub async fn login(
+    conn: &mut Connection,
+    username: &str,
+    is_expirable: bool,
+) -> Result<String, ClientError> {
+    match conn
+        .call(&Message::Login(Login {
+            username: username.into(),
+            hashed_password: pass(username),
+            is_expirable,
+        }))
+        .await?
+    {
+        Message::SessionId(t) => Ok(t.session_id),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// Registers and logs in (expirable).
+pub async fn new_user(conn: &mut Connection, username: &str) -> String {
+    register(conn, username).await.expect("register");
+    login(conn, username, true).await.expect("login")
+}
+
+/// Places an order; returns the reply.
+pub async fn order(
+    conn: &mut Connection,
+    buy: bool,
+    session: &str,
+    symbol: &str,
+    quantity: u64,
+) -> Result<Message, ClientError> {
+    let order = TradeOrder {
+        session_id: session.into(),
+        symbol: symbol.into(),
+        quantity,
+    };
+    conn.call(&if buy {
+        Message::PurchaseAsset(order)
+    } else {
+        Message::SellAsset(order)
+    })
+    .await
+}
+
+/// Switches the connection's state.
+pub async fn switch(
+    conn: &mut Connection,
+    session: &str,
+    state: ConnectionState,
+) -> Result<Message, ClientError> {
+    conn.call(&Message::SwitchState(SwitchState {
+        session_id: session.into(),
+        state,
+    }))
+    .await
+}
+
+/// The reason code of a failed call.
+pub fn reason<T: std::fmt::Debug>(result: Result<T, ClientError>) -> ReasonCode {
+    match result {
+        Err(e) => e
+            .reason()
+            .unwrap_or_else(|| panic!("not a Fail reply: {e}")),
+        Ok(v) => panic!("expected a failure, got {v:?}"),
+    }
+}
+
+/// A session query message.
+pub fn user_query(session: &str, username: &str) -> UserQuery {
+    UserQuery {
+        session_id: session.into(),
+        username: username.into(),
+    }
+}
