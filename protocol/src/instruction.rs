@@ -181,6 +181,8 @@ instruction_table! {
     PriceTick(PriceTick) = 0x0408, Link, "priceTick";
     /// Link: master → worker, the link is being closed (boot-off, shutdown).
     LinkClosed(Failure) = 0x0409, Link, "linkClosed";
+    /// Link: worker → master, a client connection closed.
+    ClientClosed(ClientClosed) = 0x040A, Link, "clientClosed";
 }
 
 impl Instruction {

@@ -195,6 +195,9 @@ arguments! {
         pub request_id: u64,
         /// The forwarding worker's UUID.
         pub worker_uuid: [u8; 16],
+        /// The worker's id for the client connection (unique per worker link); the master ends
+        /// that connection's connection-bound sessions on `clientClosed`.
+        pub client_connection: u64,
         /// The client's address as the worker saw it.
         pub client_ip: IpAddr,
         /// When the worker received the request, milliseconds since the Unix epoch (UTC).
@@ -211,6 +214,14 @@ arguments! {
         pub request_id: u64,
         /// One complete reply frame.
         pub frame: Vec<u8>,
+    }
+}
+
+arguments! {
+    /// Link: a client connection of the worker has closed.
+    pub struct ClientClosed {
+        /// The `client_connection` used in its [`Forward`]s.
+        pub client_connection: u64,
     }
 }
 

@@ -124,11 +124,18 @@ fn vectors() -> Vec<(&'static str, Message)> {
             Message::Forward(Forward {
                 request_id: 42,
                 worker_uuid: [0x11; 16],
+                client_connection: 3,
                 client_ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)),
                 received_at_ms: 1_767_225_600_000,
                 frame: Message::GetWorkerList(Empty {})
                     .to_bytes(DEFAULT_MAX_PAYLOAD)
                     .unwrap(),
+            }),
+        ),
+        (
+            "clientClosed",
+            Message::ClientClosed(ClientClosed {
+                client_connection: 3,
             }),
         ),
         (

@@ -213,15 +213,17 @@ pub fn message_of(instruction: Instruction) -> BoxedStrategy<Message> {
         I::Forward => (
             any::<u64>(),
             any::<[u8; 16]>(),
+            any::<u64>(),
             ip(),
             any::<i64>(),
             bytes_vec(),
         )
             .prop_map(
-                |(request_id, worker_uuid, client_ip, received_at_ms, frame)| {
+                |(request_id, worker_uuid, client_connection, client_ip, received_at_ms, frame)| {
                     Message::Forward(Forward {
                         request_id,
                         worker_uuid,
+                        client_connection,
                         client_ip,
                         received_at_ms,
                         frame,
@@ -248,6 +250,9 @@ pub fn message_of(instruction: Instruction) -> BoxedStrategy<Message> {
             })
             .boxed(),
         I::LinkClosed => failure().prop_map(Message::LinkClosed).boxed(),
+        I::ClientClosed => any::<u64>()
+            .prop_map(|client_connection| Message::ClientClosed(ClientClosed { client_connection }))
+            .boxed(),
     }
 }
 
