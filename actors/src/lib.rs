@@ -7,5 +7,6 @@
 #![warn(missing_docs)]
 
 pub mod connection;
+pub mod identity;
 pub mod listener;
 pub mod log;

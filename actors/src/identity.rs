@@ -1,0 +1,244 @@
+//! OpenPGP identities for worker admission: load armored keys (as `gpg --export --armor` and
+//! `gpg --export-secret-keys --armor` write them), sign and verify the admission proofs of
+//! PROTOCOL.md §10, and generate ed25519 keys for new workers.
+
+use std::io::Cursor;
+
+use pgp::composed::{
+    ArmorOptions, Deserializable, DetachedSignature, KeyType, SecretKeyParamsBuilder,
+    SignedPublicKey, SignedSecretKey,
+};
+use pgp::crypto::hash::HashAlgorithm;
+use pgp::ser::Serialize;
+use pgp::types::Password;
+
+/// Signed by the master: `MASTER_PROOF_CONTEXT ‖ uuid ‖ workerNonce`.
+pub const MASTER_PROOF_CONTEXT: &[u8] = b"papertrader-master-proof-v1";
+/// Signed by the worker: `WORKER_PROOF_CONTEXT ‖ uuid ‖ masterNonce`.
+pub const WORKER_PROOF_CONTEXT: &[u8] = b"papertrader-worker-proof-v1";
+
+/// The bytes the master signs to prove its key to a worker.
+pub fn master_proof(uuid: &[u8; 16], worker_nonce: &[u8; 32]) -> Vec<u8> {
+    [MASTER_PROOF_CONTEXT, uuid, worker_nonce].concat()
+}
+
+/// The bytes a worker signs to answer the master's challenge.
+pub fn worker_proof(uuid: &[u8; 16], master_nonce: &[u8; 32]) -> Vec<u8> {
+    [WORKER_PROOF_CONTEXT, uuid, master_nonce].concat()
+}
+
+/// Why a key or signature was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// The armored text is not a usable key.
+    #[error("not a usable OpenPGP {what}: {reason}")]
+    BadKey {
+        /// "public key" or "secret key".
+        what: &'static str,
+        /// The parser's words.
+        reason: String,
+    },
+    /// Signing failed (for example a wrong passphrase).
+    #[error("cannot sign: {0}")]
+    Sign(String),
+    /// The signature is malformed or does not verify with the key.
+    #[error("signature does not verify: {0}")]
+    BadSignature(String),
+}
+
+/// A secret key that signs. Shared behind an `Arc` where several tasks need it.
+pub struct SigningIdentity {
+    key: SignedSecretKey,
+    passphrase: Password,
+}
+
+impl std::fmt::Debug for SigningIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.debug_struct("SigningIdentity").finish_non_exhaustive()
+    }
+}
+
+impl SigningIdentity {
+    /// Parses an ASCII-armored secret key; `passphrase` unlocks it (empty for none).
+    pub fn from_armored(text: &str, passphrase: &str) -> Result<Self, IdentityError> {
+        let bad = |e: pgp::errors::Error| IdentityError::BadKey {
+            what: "secret key",
+            reason: e.to_string(),
+        };
+        let (key, _) =
+            SignedSecretKey::from_armor_single(Cursor::new(text.as_bytes())).map_err(bad)?;
+        key.verify_bindings().map_err(bad)?;
+        let identity = Self {
+            key,
+            passphrase: Password::from(passphrase),
+        };
+        // Fail now, not at the first handshake, if the passphrase is wrong.
+        identity.sign(b"papertrader-self-test")?;
+        Ok(identity)
+    }
+
+    /// Generates an ed25519 key (certify and sign) for `user_id`, without a passphrase.
+    pub fn generate(user_id: &str) -> Result<Self, IdentityError> {
+        let params = SecretKeyParamsBuilder::default()
+            .key_type(KeyType::Ed25519Legacy)
+            .can_certify(true)
+            .can_sign(true)
+            .primary_user_id(user_id.into())
+            .build()
+            .map_err(|e| IdentityError::Sign(e.to_string()))?;
+        let key = params
+            .generate(rand::thread_rng())
+            .map_err(|e| IdentityError::Sign(e.to_string()))?;
+        Ok(Self {
+            key,
+            passphrase: Password::empty(),
+        })
+    }
+
+    /// A binary detached signature over `data`.
+    pub fn sign(&self, data: &[u8]) -> Result<Vec<u8>, IdentityError> {
+        let signature = DetachedSignature::sign_binary_data(
+            rand::thread_rng(),
+            &self.key.primary_key,
+            &self.passphrase,
+            HashAlgorithm::Sha256,
+            data,
+        )
+        .map_err(|e| IdentityError::Sign(e.to_string()))?;
+        signature
+            .to_bytes()
+            .map_err(|e| IdentityError::Sign(e.to_string()))
+    }
+
+    /// The matching public key.
+    pub fn public(&self) -> VerifyingIdentity {
+        VerifyingIdentity {
+            key: SignedPublicKey::from(self.key.clone()),
+        }
+    }
+
+    /// The secret key, ASCII-armored (to store in a 0600 file).
+    pub fn secret_armored(&self) -> Result<String, IdentityError> {
+        self.key
+            .to_armored_string(ArmorOptions::default())
+            .map_err(|e| IdentityError::Sign(e.to_string()))
+    }
+}
+
+/// A public key that verifies.
+#[derive(Debug, Clone)]
+pub struct VerifyingIdentity {
+    key: SignedPublicKey,
+}
+
+impl VerifyingIdentity {
+    /// Parses an ASCII-armored public key and checks its self-signatures.
+    pub fn from_armored(text: &str) -> Result<Self, IdentityError> {
+        let bad = |e: pgp::errors::Error| IdentityError::BadKey {
+            what: "public key",
+            reason: e.to_string(),
+        };
+        let (key, _) =
+            SignedPublicKey::from_armor_single(Cursor::new(text.as_bytes())).map_err(bad)?;
+        key.verify_bindings().map_err(bad)?;
+        Ok(Self { key })
+    }
+
+    /// The key, ASCII-armored.
+    pub fn armored(&self) -> Result<String, IdentityError> {
+        self.key
+            .to_armored_string(ArmorOptions::default())
+            .map_err(|e| IdentityError::BadKey {
+                what: "public key",
+                reason: e.to_string(),
+            })
+    }
+
+    /// Checks a binary detached signature over `data` against the primary key or any subkey.
+    pub fn verify(&self, data: &[u8], signature: &[u8]) -> Result<(), IdentityError> {
+        let signature = DetachedSignature::from_bytes(signature)
+            .map_err(|e| IdentityError::BadSignature(e.to_string()))?;
+        let mut last = match signature.verify(&self.key.primary_key, data) {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        for sub in &self.key.public_subkeys {
+            match signature.verify(&sub.key, data) {
+                Ok(()) => return Ok(()),
+                Err(e) => last = e,
+            }
+        }
+        Err(IdentityError::BadSignature(last.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_sign_and_verify_and_survive_armoring() {
+        let worker = SigningIdentity::generate("worker-a").unwrap();
+        let other = SigningIdentity::generate("worker-b").unwrap();
+        let proof = worker_proof(&[1; 16], &[2; 32]);
+        let sig = worker.sign(&proof).unwrap();
+        let public = VerifyingIdentity::from_armored(&worker.public().armored().unwrap()).unwrap();
+        public.verify(&proof, &sig).unwrap();
+        assert!(
+            public
+                .verify(&worker_proof(&[1; 16], &[3; 32]), &sig)
+                .is_err(),
+            "other nonce"
+        );
+        assert!(
+            public
+                .verify(&master_proof(&[1; 16], &[2; 32]), &sig)
+                .is_err(),
+            "other context"
+        );
+        assert!(other.public().verify(&proof, &sig).is_err(), "other key");
+        assert!(public.verify(&proof, b"garbage").is_err());
+        let reloaded =
+            SigningIdentity::from_armored(&worker.secret_armored().unwrap(), "").unwrap();
+        public
+            .verify(&proof, &reloaded.sign(&proof).unwrap())
+            .unwrap();
+        assert!(VerifyingIdentity::from_armored("not a key").is_err());
+    }
+
+    fn fixture(name: &str) -> String {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/keys/");
+        std::fs::read_to_string(format!("{path}{name}")).expect("fixture")
+    }
+
+    #[test]
+    fn keys_and_signatures_made_by_gpg_work() {
+        let worker = SigningIdentity::from_armored(&fixture("worker.sec.asc"), "").unwrap();
+        let worker_public = VerifyingIdentity::from_armored(&fixture("worker.pub.asc")).unwrap();
+        let data = worker_proof(&[7; 16], &[9; 32]);
+        worker_public
+            .verify(&data, &worker.sign(&data).unwrap())
+            .unwrap();
+
+        // A detached signature written by gpg itself.
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/keys/");
+        let signed = std::fs::read(format!("{dir}gpg-signed.txt")).unwrap();
+        let gpg_sig = std::fs::read(format!("{dir}gpg-signed.txt.sig")).unwrap();
+        worker_public.verify(&signed, &gpg_sig).unwrap();
+        assert!(worker_public.verify(b"tampered", &gpg_sig).is_err());
+
+        // Passphrase-protected secret key: right passphrase works, wrong one is refused up front.
+        let master =
+            SigningIdentity::from_armored(&fixture("master.sec.asc"), "fixture-passphrase")
+                .unwrap();
+        let master_public = VerifyingIdentity::from_armored(&fixture("master.pub.asc")).unwrap();
+        master_public
+            .verify(&data, &master.sign(&data).unwrap())
+            .unwrap();
+        assert!(SigningIdentity::from_armored(&fixture("master.sec.asc"), "wrong").is_err());
+        assert!(worker_public
+            .verify(&data, &master.sign(&data).unwrap())
+            .is_err());
+    }
+}
