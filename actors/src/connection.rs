@@ -13,13 +13,16 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use bytes::BytesMut;
 use futures::future::LocalBoxFuture;
 use papertrader_protocol::state::StateMachine;
-use papertrader_protocol::{limits, Failure, Message, MessageCodec, ProtocolError, Rejected};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, OwnedSemaphorePermit};
-use tokio_util::codec::{Encoder, FramedRead};
+use papertrader_protocol::{
+    limits, Failure, Message, MessageCodec, ProtocolError, ReasonCode, Rejected,
+};
+use tokio::io::AsyncWrite;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_util::codec::FramedRead;
+
+use crate::outbox::Outbox;
 
 /// Who is on the other end of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,9 +72,8 @@ pub struct ConnectionActor<R: Router> {
     peer: Peer,
     router: R,
     state: StateMachine,
-    codec: MessageCodec,
     limits: ConnectionLimits,
-    output: mpsc::Sender<BytesMut>,
+    output: Outbox,
     last_frame: Instant,
     _permit: Option<OwnedSemaphorePermit>,
 }
@@ -90,16 +92,19 @@ impl<R: Router + Unpin> ConnectionActor<R> {
         S: tokio::io::AsyncRead + AsyncWrite + Unpin + 'static,
     {
         let (read_half, write_half) = tokio::io::split(stream);
-        let (output, queue) = mpsc::channel(limits.output_frames.max(1));
-        actix::spawn(write_loop(write_half, queue));
         let codec = MessageCodec::new(limits.max_payload);
+        let output = Outbox::start(
+            write_half,
+            codec,
+            limits.output_frames,
+            limits.write_timeout,
+        );
         ConnectionActor::create(move |ctx| {
             ctx.add_stream(FramedRead::new(read_half, codec));
             ConnectionActor {
                 peer,
                 router,
                 state: StateMachine::new(),
-                codec,
                 limits,
                 output,
                 last_frame: Instant::now(),
@@ -110,56 +115,22 @@ impl<R: Router + Unpin> ConnectionActor<R> {
 
     /// Checks state and limits; `Err` is the Fail reply to send instead of routing.
     fn admit(&self, request: &Message) -> Result<(), Message> {
+        check_request(request)?;
         let instruction = request.instruction();
-        if !instruction.is_request() {
-            return Err(Message::Error(Failure::new(
-                papertrader_protocol::ReasonCode::UnknownInstruction,
-                format!("{} is not a request", instruction.name()),
-            )));
-        }
         self.state
             .check(instruction)
-            .and_then(|()| limits::validate(request))
-            .map_err(|e| instruction.failure_reply(failure_of(&e)))
-    }
-
-    /// One frame's bytes. A reply too large for a frame (a server bug) becomes an `error`
-    /// reply saying so, so the peer is never left waiting.
-    fn encode(&mut self, reply: &Message) -> Option<BytesMut> {
-        let mut buf = BytesMut::new();
-        match self.codec.encode(reply, &mut buf) {
-            Ok(()) => Some(buf),
-            Err(e) => {
-                buf.clear();
-                self.codec
-                    .encode(&Message::Error(failure_of(&e)), &mut buf)
-                    .ok()?;
-                Some(buf)
-            }
-        }
+            .map_err(|e| instruction.failure_reply(e.to_failure()))
     }
 
     /// Encodes replies and queues them in order, waiting for room (bounded output); then
     /// applies any state switch they carry.
     fn send_replies(&mut self, replies: Vec<Message>, ctx: &mut Context<Self>) {
-        let mut frames = Vec::with_capacity(replies.len());
         for reply in &replies {
             if let Message::StateSwitchSuccess(switched) = reply {
                 self.state.switch_to(switched.state);
             }
-            frames.extend(self.encode(reply));
         }
-        let output = self.output.clone();
-        let timeout = self.limits.write_timeout;
-        let send = async move {
-            for frame in frames {
-                match tokio::time::timeout(timeout, output.send(frame)).await {
-                    Ok(Ok(())) => {}
-                    _ => return false,
-                }
-            }
-            true
-        };
+        let send = self.output.send_all(&replies);
         ctx.wait(send.into_actor(self).map(|delivered, _, ctx| {
             if !delivered {
                 ctx.stop();
@@ -168,18 +139,17 @@ impl<R: Router + Unpin> ConnectionActor<R> {
     }
 }
 
-/// The Failure describing a protocol error.
-fn failure_of(error: &ProtocolError) -> Failure {
-    Failure::new(error.reason_code(), error.to_string())
-}
-
-async fn write_loop<W: AsyncWrite + Unpin>(mut writer: W, mut queue: mpsc::Receiver<BytesMut>) {
-    while let Some(frame) = queue.recv().await {
-        if writer.write_all(&frame).await.is_err() {
-            return;
-        }
+/// Checks that `request` is a client request and that its arguments keep the input limits;
+/// `Err` is the reply to send instead of handling it.
+pub fn check_request(request: &Message) -> Result<(), Message> {
+    let instruction = request.instruction();
+    if !instruction.is_request() {
+        return Err(Message::Error(Failure::new(
+            ReasonCode::UnknownInstruction,
+            format!("{} is not a request", instruction.name()),
+        )));
     }
-    let _ = writer.shutdown().await;
+    limits::validate(request).map_err(|e| instruction.failure_reply(e.to_failure()))
 }
 
 impl<R: Router + Unpin> Actor for ConnectionActor<R> {
@@ -199,7 +169,8 @@ impl<R: Router + Unpin> Actor for ConnectionActor<R> {
     }
 }
 
-type Decoded = Result<Result<Message, Rejected>, ProtocolError>;
+/// One item of the frame stream: a message, a refused frame, or a fatal error.
+pub type Decoded = Result<Result<Message, Rejected>, ProtocolError>;
 
 impl<R: Router + Unpin> StreamHandler<Decoded> for ConnectionActor<R> {
     fn handle(&mut self, item: Decoded, ctx: &mut Context<Self>) {
@@ -207,21 +178,12 @@ impl<R: Router + Unpin> StreamHandler<Decoded> for ConnectionActor<R> {
         let request = match item {
             Ok(Ok(request)) => request,
             Ok(Err(rejected)) => {
-                let failure = failure_of(&rejected.error);
-                let reply = match rejected.instruction {
-                    Some(instruction) if instruction.is_request() => {
-                        instruction.failure_reply(failure)
-                    }
-                    _ => Message::Error(failure),
-                };
-                self.send_replies(vec![reply], ctx);
+                self.send_replies(vec![rejected.reply()], ctx);
                 return;
             }
             Err(fatal) => {
                 // The stream is unreadable: say why if there is room, then close.
-                if let Some(frame) = self.encode(&Message::Error(failure_of(&fatal))) {
-                    let _ = self.output.try_send(frame);
-                }
+                self.output.try_send(&Message::Error(fatal.to_failure()));
                 ctx.stop();
                 return;
             }

@@ -10,3 +10,4 @@ pub mod connection;
 pub mod identity;
 pub mod listener;
 pub mod log;
+pub mod outbox;

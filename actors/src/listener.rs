@@ -6,23 +6,24 @@ use std::sync::Arc;
 
 use papertrader_protocol::{Failure, Message, ReasonCode, DEFAULT_MAX_PAYLOAD};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::connection::{ConnectionActor, ConnectionLimits, Peer, Router};
 
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 
-/// Accepts connections forever on the current actix arbiter. Past `max_connections`
-/// concurrent peers, a newcomer gets an `error` (RateLimited) frame and is closed.
-pub async fn serve<R, F>(
-    listener: TcpListener,
-    max_connections: usize,
-    limits: ConnectionLimits,
-    mut make_router: F,
-) where
-    R: Router + Unpin,
-    F: FnMut() -> R + 'static,
+/// Allocates a process-unique connection id.
+pub fn next_connection_id() -> u64 {
+    NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Accepts connections forever on the current actix arbiter and hands each one, with its
+/// [`Peer`] and its connection slot, to `on_accept`. Past `max_connections` concurrent peers,
+/// a newcomer gets an `error` (RateLimited) frame and is closed.
+pub async fn serve_with<F>(listener: TcpListener, max_connections: usize, mut on_accept: F)
+where
+    F: FnMut(TcpStream, Peer, OwnedSemaphorePermit) + 'static,
 {
     let slots = Arc::new(Semaphore::new(max_connections.max(1)));
     loop {
@@ -36,13 +37,11 @@ pub async fn serve<R, F>(
         };
         let _ = stream.set_nodelay(true);
         let peer = Peer {
-            connection_id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
+            connection_id: next_connection_id(),
             addr,
         };
         match slots.clone().try_acquire_owned() {
-            Ok(permit) => {
-                ConnectionActor::start(stream, peer, make_router(), limits, Some(permit));
-            }
+            Ok(permit) => on_accept(stream, peer, permit),
             Err(_) => {
                 actix::spawn(refuse(stream));
             }
@@ -50,7 +49,23 @@ pub async fn serve<R, F>(
     }
 }
 
-async fn refuse(mut stream: tokio::net::TcpStream) {
+/// [`serve_with`] where every peer gets a [`ConnectionActor`] with a fresh router.
+pub async fn serve<R, F>(
+    listener: TcpListener,
+    max_connections: usize,
+    limits: ConnectionLimits,
+    mut make_router: F,
+) where
+    R: Router + Unpin,
+    F: FnMut() -> R + 'static,
+{
+    serve_with(listener, max_connections, move |stream, peer, permit| {
+        ConnectionActor::start(stream, peer, make_router(), limits, Some(permit));
+    })
+    .await
+}
+
+async fn refuse(mut stream: TcpStream) {
     let refusal = Message::Error(Failure::new(
         ReasonCode::RateLimited,
         "too many connections; try again later",

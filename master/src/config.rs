@@ -58,6 +58,14 @@ pub struct MasterConfig {
     pub backfill_days: u32,
     /// Days of tick-resolution history kept; older ticks are pruned (daily and monthly bars stay).
     pub tick_retention_days: u32,
+    /// The master's ASCII-armored OpenPGP secret key. Generated (ed25519, mode 0600) on first
+    /// start if missing; its passphrase, if any, comes from `PAPERTRADER_MASTER_KEY_PASSPHRASE`.
+    pub key_file: PathBuf,
+    /// Where the master's public key is written for workers (`--master-key` of a worker).
+    pub public_key_file: PathBuf,
+    /// Serve every client instruction directly on this port, not only `getWorkerList`.
+    /// Off in deployments (clients go through workers); on for tests and single-box trials.
+    pub direct_clients: bool,
 }
 
 impl Default for MasterConfig {
@@ -87,6 +95,9 @@ impl Default for MasterConfig {
             market_seed: 42,
             backfill_days: 730,
             tick_retention_days: 7,
+            key_file: PathBuf::from("data/master.sec.asc"),
+            public_key_file: PathBuf::from("data/master.pub.asc"),
+            direct_clients: false,
         }
     }
 }
@@ -222,6 +233,15 @@ pub struct MasterArgs {
     /// Maximum concurrent connections [default: 10000].
     #[arg(long, env = "PAPERTRADER_MASTER_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// The master's armored OpenPGP secret key, generated if missing [default: data/master.sec.asc].
+    #[arg(long, env = "PAPERTRADER_MASTER_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Where to write the master's public key for workers [default: data/master.pub.asc].
+    #[arg(long, env = "PAPERTRADER_MASTER_PUBLIC_KEY_FILE")]
+    pub public_key_file: Option<PathBuf>,
+    /// Serve all client instructions directly, not only getWorkerList [default: false].
+    #[arg(long, env = "PAPERTRADER_MASTER_DIRECT_CLIENTS")]
+    pub direct_clients: Option<bool>,
 }
 
 impl MasterArgs {
@@ -254,7 +274,10 @@ impl MasterArgs {
             starting_cash,
             bcrypt_cost,
             market_seed,
-            max_connections
+            max_connections,
+            key_file,
+            public_key_file,
+            direct_clients
         );
         if let Some(path) = &self.assets_file {
             config.assets_file = Some(path.clone());

@@ -265,17 +265,27 @@ impl Services {
 /// The [`Router`] of a client connected directly to the master.
 pub struct MasterRouter {
     services: Services,
+    direct: bool,
 }
 
 impl MasterRouter {
-    /// A router over `services`.
-    pub fn new(services: Services) -> Self {
-        Self { services }
+    /// A router over `services`. Unless `direct`, it serves only `getWorkerList` (spec 3.1.5:
+    /// clients get the worker list from the master and everything else from a worker).
+    pub fn new(services: Services, direct: bool) -> Self {
+        Self { services, direct }
     }
 }
 
 impl Router for MasterRouter {
     fn route(&mut self, request: Message, peer: Peer) -> LocalBoxFuture<'static, Vec<Message>> {
+        if !self.direct && !matches!(request, Message::GetWorkerList(_)) {
+            let failure = Failure::new(
+                ReasonCode::NotAuthorized,
+                "the master only serves getWorkerList; connect to a worker",
+            );
+            let reply = request.instruction().failure_reply(failure);
+            return Box::pin(futures::future::ready(vec![reply]));
+        }
         let services = self.services.clone();
         let origin = Origin {
             connection_id: peer.connection_id,

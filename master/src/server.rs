@@ -6,16 +6,19 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use anyhow::Context as _;
-use papertrader_actors::connection::ConnectionLimits;
+use papertrader_actors::connection::{ConnectionActor, ConnectionLimits};
+use papertrader_actors::identity::SigningIdentity;
 use papertrader_actors::listener;
 use papertrader_actors::log::{LogActor, LogSystem};
-use papertrader_protocol::Money;
+use papertrader_protocol::{MessageType, Money};
 use slog::{info, o, warn, Logger};
+use tokio::net::TcpStream;
 
 use crate::actors::asset_fetcher::AssetFetcherActor;
 use crate::actors::now_ms;
 use crate::actors::session::{SessionActor, SessionSettings};
 use crate::actors::trade_queue::TradeQueueActor;
+use crate::actors::worker_link::{LinkContext, WorkerLinkActor};
 use crate::actors::worker_registry::WorkerRegistryActor;
 use crate::config::MasterConfig;
 use crate::db::{prices, sessions, Db};
@@ -25,6 +28,9 @@ use crate::market::provider::PriceProvider;
 use crate::market::simulated::SimulatedMarket;
 use crate::market::{AssetSpec, PriceBook};
 use crate::router::{MasterRouter, Services};
+
+/// Bytes a `forwardReply` adds around the frame it carries (header, request id, length).
+const LINK_ENVELOPE: usize = 64;
 
 /// Spacing of backfilled intraday points.
 const BACKFILL_TICK_SPACING_MS: i64 = 5 * 60 * 1000;
@@ -136,6 +142,77 @@ fn prepare_database(
     Ok((db, snapshot))
 }
 
+/// Waits for the second byte of the first frame (its messageType) without consuming it.
+async fn first_frame_is_link(stream: &TcpStream, within: Duration) -> bool {
+    let peek = async {
+        let mut first = [0u8; 2];
+        loop {
+            match stream.peek(&mut first).await {
+                Ok(n) if n >= 2 => return first[1] == MessageType::Link as u8,
+                Ok(0) | Err(_) => return false,
+                Ok(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        }
+    };
+    tokio::time::timeout(within, peek).await.unwrap_or(false)
+}
+
+/// Loads the master's key, or generates one (and its public half) on first start.
+pub fn load_or_create_identity(
+    config: &MasterConfig,
+    log: &Logger,
+) -> anyhow::Result<SigningIdentity> {
+    let passphrase = std::env::var("PAPERTRADER_MASTER_KEY_PASSPHRASE").unwrap_or_default();
+    let identity = match std::fs::read_to_string(&config.key_file) {
+        Ok(text) => SigningIdentity::from_armored(&text, &passphrase)
+            .with_context(|| format!("master key {}", config.key_file.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let identity = SigningIdentity::generate("PaperTrader master")?;
+            write_private(&config.key_file, &identity.secret_armored()?)?;
+            info!(log, "generated the master key"; "file" => %config.key_file.display());
+            identity
+        }
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("reading master key {}", config.key_file.display()))
+        }
+    };
+    let public = identity.public().armored()?;
+    if std::fs::read_to_string(&config.public_key_file)
+        .ok()
+        .as_deref()
+        != Some(public.as_str())
+    {
+        if let Some(dir) = config
+            .public_key_file
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&config.public_key_file, public)
+            .with_context(|| format!("writing {}", config.public_key_file.display()))?;
+    }
+    Ok(identity)
+}
+
+/// Writes a secret file readable only by its owner.
+pub fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
 /// Starts the master inside the current actix system and returns once it listens.
 pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<RunningMaster> {
     config.validate()?;
@@ -148,6 +225,7 @@ pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<Runn
     let assets = load_assets(&config)?;
     let starting_cash = config.starting_cash()?;
 
+    let identity = load_or_create_identity(&config, &log)?;
     let (db, snapshot, provider) = {
         let config = config.clone();
         let assets = assets.clone();
@@ -178,7 +256,8 @@ pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<Runn
         log.new(o!("actor" => "trade_queue")),
     )
     .start();
-    let registry = WorkerRegistryActor::default().start();
+    let registry =
+        WorkerRegistryActor::new(db.clone(), log.new(o!("actor" => "worker_registry"))).start();
     let fetcher = AssetFetcherActor::new(
         Box::new(provider),
         assets.clone(),
@@ -198,8 +277,9 @@ pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<Runn
         book,
         db,
         assets: Arc::new(assets),
+        // Leave room for the forwardReply envelope when a data packet crosses a worker link.
         chunk_size: papertrader_protocol::transfer::DEFAULT_CHUNK_SIZE
-            .min(config.max_payload as usize),
+            .min(config.max_payload as usize - LINK_ENVELOPE),
         log: log.clone(),
     };
     let socket = tokio::net::TcpListener::bind(config.listen)
@@ -211,12 +291,31 @@ pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<Runn
         idle_timeout: Duration::from_secs(config.idle_timeout_secs),
         ..ConnectionLimits::default()
     };
-    let router_services = services.clone();
-    actix::spawn(listener::serve(
+    let link = LinkContext {
+        services: services.clone(),
+        registry: services.registry.clone(),
+        fetcher: fetcher.clone(),
+        identity: Arc::new(identity),
+        update_interval_ms: config.update_interval_ms,
+        max_payload: config.max_payload,
+        log: log.new(o!("actor" => "worker_link")),
+    };
+    let direct = config.direct_clients;
+    actix::spawn(listener::serve_with(
         socket,
         config.max_connections,
-        limits,
-        move || MasterRouter::new(router_services.clone()),
+        move |stream, peer, permit| {
+            let link = link.clone();
+            actix::spawn(async move {
+                // Workers and clients share the port: a worker's first frame is a Link message.
+                if first_frame_is_link(&stream, limits.idle_timeout).await {
+                    WorkerLinkActor::start(stream, peer, link, permit);
+                } else {
+                    let router = MasterRouter::new(link.services.clone(), direct);
+                    ConnectionActor::start(stream, peer, router, limits, Some(permit));
+                }
+            });
+        },
     ));
     info!(log, "master listening"; "addr" => %local_addr, "update_interval_ms" => config.update_interval_ms);
     if config.expected_workers > 0 {

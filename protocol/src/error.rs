@@ -118,6 +118,11 @@ impl ProtocolError {
         }
     }
 
+    /// The Failure a peer receives for this error: its reason code and description.
+    pub fn to_failure(&self) -> crate::reason::Failure {
+        crate::reason::Failure::new(self.reason_code(), self.to_string())
+    }
+
     /// True when the byte stream cannot be trusted after this error and the
     /// connection must close (bad version, oversize payload, i/o failure).
     pub fn is_fatal(&self) -> bool {
@@ -129,6 +134,18 @@ impl ProtocolError {
                     ..
                 }
         )
+    }
+}
+
+impl Rejected {
+    /// The reply to send for this refused frame: the request's Fail reply when the header
+    /// named a request, `error` otherwise.
+    pub fn reply(&self) -> crate::instruction::Message {
+        let failure = self.error.to_failure();
+        match self.instruction {
+            Some(instruction) if instruction.is_request() => instruction.failure_reply(failure),
+            _ => crate::instruction::Message::Error(failure),
+        }
     }
 }
 

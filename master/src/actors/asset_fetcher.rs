@@ -101,6 +101,7 @@ impl AssetFetcherActor {
                     }
                     act.book.publish((*snapshot).clone());
                     act.trades.do_send(Settle(snapshot.clone()));
+                    act.listeners.retain(|l| l.connected());
                     for listener in &act.listeners {
                         listener.do_send(TickPublished(snapshot.clone()));
                     }

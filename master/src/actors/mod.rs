@@ -3,6 +3,7 @@
 pub mod asset_fetcher;
 pub mod session;
 pub mod trade_queue;
+pub mod worker_link;
 pub mod worker_registry;
 
 use papertrader_protocol::{Failure, ReasonCode};

@@ -9,6 +9,7 @@ pub mod prices;
 pub mod schema;
 pub mod sessions;
 pub mod settlement;
+pub mod workers;
 
 pub use pool::{AnyConnection, Backend};
 

@@ -94,5 +94,18 @@ diesel::allow_tables_to_appear_in_same_query!(
     transactions,
     assets,
     price_ticks,
-    price_bars
+    price_bars,
+    workers
 );
+
+diesel::table! {
+    workers (uuid) {
+        uuid -> Text,
+        name -> Text,
+        address -> Text,
+        allowed_ips -> Text,
+        public_key -> Text,
+        enabled -> Bool,
+        created_at -> BigInt,
+    }
+}

@@ -34,7 +34,22 @@ async fn spawn_master(db: &TestDb, port: u16) -> Master {
             "--log-file",
             &db.dir.path().join("bin.log").to_string_lossy(),
         ])
-        .args(["--bcrypt-cost", "4", "--update-interval-ms", "150"])
+        .args([
+            "--bcrypt-cost",
+            "4",
+            "--update-interval-ms",
+            "150",
+            "--direct-clients",
+            "true",
+        ])
+        .args([
+            "--key-file",
+            &db.dir.path().join("m.sec.asc").to_string_lossy(),
+        ])
+        .args([
+            "--public-key-file",
+            &db.dir.path().join("m.pub.asc").to_string_lossy(),
+        ])
         .stdout(Stdio::null())
         .spawn()
         .expect("spawn master");

@@ -100,6 +100,9 @@ pub fn test_config(db: &TestDb) -> MasterConfig {
         bcrypt_cost: 4,
         backfill_days: 60,
         max_payload: 4096,
+        key_file: db.dir.path().join("master.sec.asc"),
+        public_key_file: db.dir.path().join("master.pub.asc"),
+        direct_clients: true,
         ..MasterConfig::default()
     }
 }

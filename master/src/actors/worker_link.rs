@@ -1,0 +1,406 @@
+//! `WorkerLinkActor`: the master's end of one worker link (PROTOCOL.md §10).
+//!
+//! Admission: `workerHello` → the UUID must be registered and enabled and the peer address
+//! whitelisted for it → `admissionChallenge` with a fresh nonce and the master's signature over
+//! the worker's nonce → `admissionProof` must verify with the worker's registered key →
+//! `admitted`. Every refusal is logged with its reason and answered with `admissionRefused`
+//! before the link closes. A nonce lives only in this actor for this one exchange, so a
+//! recorded proof cannot be replayed on another link.
+//!
+//! Once admitted: `forward` requests run concurrently through the same [`Services`] as direct
+//! clients (each reply frame goes back as a `forwardReply`), `clientClosed` ends connection-
+//! bound sessions, and every published price tick is pushed (latest only: a tick that finds
+//! the output full is dropped, the next one supersedes it).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use papertrader_actors::connection::{check_request, Decoded, Peer};
+use papertrader_actors::identity::{master_proof, worker_proof, SigningIdentity};
+use papertrader_actors::listener::next_connection_id;
+use papertrader_actors::outbox::Outbox;
+use papertrader_protocol::{
+    AdmissionChallenge, AdmissionProof, Admitted, Failure, Forward, ForwardReply, Message,
+    MessageCodec, PriceTick, ReasonCode, WorkerHello,
+};
+use rand::RngCore;
+use slog::{info, warn, Logger};
+use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_util::codec::FramedRead;
+
+use super::asset_fetcher::{AssetFetcherActor, Subscribe, TickPublished};
+use super::session::{ConnectionClosed, Origin};
+use super::worker_registry::{
+    Lookup, RegisteredWorker, WorkerOffline, WorkerOnline, WorkerRegistryActor,
+};
+use crate::router::Services;
+
+/// How long a connecting worker may take to complete admission.
+const ADMISSION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Everything a link needs from the master.
+#[derive(Clone)]
+pub struct LinkContext {
+    /// Request handling.
+    pub services: Services,
+    /// The registry.
+    pub registry: Addr<WorkerRegistryActor>,
+    /// For price pushes.
+    pub fetcher: Addr<AssetFetcherActor>,
+    /// The master's key.
+    pub identity: Arc<SigningIdentity>,
+    /// Announced in `admitted`.
+    pub update_interval_ms: u64,
+    /// Largest payload.
+    pub max_payload: u32,
+    /// Logger.
+    pub log: Logger,
+}
+
+enum Stage {
+    AwaitHello,
+    Checking,
+    AwaitProof {
+        uuid: uuid::Uuid,
+        nonce: [u8; 32],
+        worker: RegisteredWorker,
+    },
+    Admitted {
+        uuid: uuid::Uuid,
+        name: String,
+    },
+}
+
+/// One worker link on the master.
+pub struct WorkerLinkActor {
+    peer: Peer,
+    link: LinkContext,
+    output: Outbox,
+    stage: Stage,
+    clients: HashMap<u64, u64>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl WorkerLinkActor {
+    /// Starts the actor on a connection whose first frame is a Link message.
+    pub fn start(
+        stream: TcpStream,
+        peer: Peer,
+        link: LinkContext,
+        permit: OwnedSemaphorePermit,
+    ) -> Addr<Self> {
+        let (read_half, write_half) = tokio::io::split(stream);
+        let codec = MessageCodec::new(link.max_payload);
+        let output = Outbox::start(write_half, codec, 256, Duration::from_secs(30));
+        WorkerLinkActor::create(move |ctx| {
+            ctx.add_stream(FramedRead::new(read_half, codec));
+            WorkerLinkActor {
+                peer,
+                link,
+                output,
+                stage: Stage::AwaitHello,
+                clients: HashMap::new(),
+                _permit: permit,
+            }
+        })
+    }
+
+    /// Refuses admission: logs why, tells the worker, closes.
+    fn refuse(&mut self, failure: Failure, ctx: &mut Context<Self>) {
+        warn!(self.link.log, "worker refused"; "peer" => %self.peer.addr, "reason" => failure.code.name(), "detail" => &failure.message);
+        self.output.try_send(&Message::AdmissionRefused(failure));
+        ctx.stop();
+    }
+
+    fn hello(&mut self, hello: WorkerHello, ctx: &mut Context<Self>) {
+        self.stage = Stage::Checking;
+        let uuid = uuid::Uuid::from_bytes(hello.worker_uuid);
+        let registry = self.link.registry.clone();
+        let lookup = async move { registry.send(Lookup { uuid }).await };
+        ctx.wait(lookup.into_actor(self).map(move |found, act, ctx| {
+            let worker = match found {
+                Ok(Ok(Some(worker))) => worker,
+                Ok(Ok(None)) => {
+                    return act.refuse(
+                        Failure::new(
+                            ReasonCode::WorkerUnknown,
+                            format!("worker {uuid} is not registered"),
+                        ),
+                        ctx,
+                    )
+                }
+                _ => {
+                    return act.refuse(
+                        Failure::new(ReasonCode::Unavailable, "the registry is unavailable"),
+                        ctx,
+                    )
+                }
+            };
+            if !worker.enabled {
+                return act.refuse(
+                    Failure::new(
+                        ReasonCode::BootedOff,
+                        format!("worker {} is booted off", worker.name),
+                    ),
+                    ctx,
+                );
+            }
+            let ip = act.peer.addr.ip().to_canonical();
+            if !worker
+                .allowed_ips
+                .iter()
+                .any(|allowed| allowed.to_canonical() == ip)
+            {
+                return act.refuse(
+                    Failure::new(
+                        ReasonCode::AddressNotAllowed,
+                        format!("{ip} is not whitelisted for worker {}", worker.name),
+                    ),
+                    ctx,
+                );
+            }
+            let signature = match act
+                .link
+                .identity
+                .sign(&master_proof(&hello.worker_uuid, &hello.worker_nonce))
+            {
+                Ok(signature) => signature,
+                Err(e) => {
+                    return act.refuse(
+                        Failure::new(ReasonCode::Internal, format!("master cannot sign: {e}")),
+                        ctx,
+                    )
+                }
+            };
+            let mut nonce = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut nonce);
+            act.output
+                .try_send(&Message::AdmissionChallenge(AdmissionChallenge {
+                    master_nonce: nonce,
+                    master_signature: signature,
+                }));
+            act.stage = Stage::AwaitProof {
+                uuid,
+                nonce,
+                worker,
+            };
+        }));
+    }
+
+    fn proof(&mut self, proof: AdmissionProof, ctx: &mut Context<Self>) {
+        let Stage::AwaitProof {
+            uuid,
+            nonce,
+            worker,
+        } = std::mem::replace(&mut self.stage, Stage::Checking)
+        else {
+            return self.refuse(
+                Failure::new(
+                    ReasonCode::HandshakeViolation,
+                    "admissionProof before admissionChallenge",
+                ),
+                ctx,
+            );
+        };
+        if let Err(e) = worker
+            .key
+            .verify(&worker_proof(uuid.as_bytes(), &nonce), &proof.signature)
+        {
+            return self.refuse(
+                Failure::new(
+                    ReasonCode::BadSignature,
+                    format!("worker {}: {e}", worker.name),
+                ),
+                ctx,
+            );
+        }
+        info!(self.link.log, "worker admitted"; "name" => &worker.name, "peer" => %self.peer.addr);
+        self.output.try_send(&Message::Admitted(Admitted {
+            worker_name: worker.name.clone(),
+            update_interval_ms: self.link.update_interval_ms,
+        }));
+        let snapshot = self.link.services.book.snapshot();
+        self.output.try_send(&price_tick(&snapshot));
+        self.link.registry.do_send(WorkerOnline {
+            uuid: uuid.hyphenated().to_string(),
+            name: worker.name.clone(),
+            address: worker.address.clone(),
+            link: ctx.address(),
+        });
+        self.link
+            .fetcher
+            .do_send(Subscribe(ctx.address().recipient()));
+        self.stage = Stage::Admitted {
+            uuid,
+            name: worker.name,
+        };
+    }
+
+    fn forward(&mut self, forward: Forward, uuid: uuid::Uuid, ctx: &mut Context<Self>) {
+        let connection_id = *self
+            .clients
+            .entry(forward.client_connection)
+            .or_insert_with(next_connection_id);
+        let origin = Origin {
+            connection_id,
+            client_ip: forward.client_ip,
+        };
+        let services = self.link.services.clone();
+        let output = self.output.clone();
+        let max = self.link.max_payload;
+        let request_id = forward.request_id;
+        let work = async move {
+            let replies = match Message::from_bytes(&forward.frame, max) {
+                Err(rejected) => vec![rejected.reply()],
+                Ok(request) => match check_request(&request) {
+                    Err(reply) => vec![reply],
+                    Ok(()) => {
+                        services
+                            .handle(
+                                request,
+                                origin,
+                                forward.received_at_ms,
+                                Some(uuid.hyphenated().to_string()),
+                            )
+                            .await
+                    }
+                },
+            };
+            let wrapped: Vec<Message> = replies
+                .iter()
+                .filter_map(|reply| reply.to_bytes(max).ok())
+                .map(|frame| Message::ForwardReply(ForwardReply { request_id, frame }))
+                .collect();
+            output.send_all(&wrapped).await
+        };
+        ctx.spawn(work.into_actor(self).map(|delivered, _, ctx| {
+            if !delivered {
+                ctx.stop();
+            }
+        }));
+    }
+}
+
+fn price_tick(snapshot: &crate::market::book::Snapshot) -> Message {
+    let mut quotes: Vec<_> = snapshot.quotes.values().cloned().collect();
+    quotes.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+    Message::PriceTick(PriceTick {
+        tick: snapshot.tick,
+        at_ms: snapshot.at_ms,
+        quotes,
+    })
+}
+
+impl Actor for WorkerLinkActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_later(ADMISSION_TIMEOUT, |act, ctx| {
+            if !matches!(act.stage, Stage::Admitted { .. }) {
+                act.refuse(
+                    Failure::new(ReasonCode::HandshakeViolation, "admission took too long"),
+                    ctx,
+                );
+            }
+        });
+    }
+
+    fn stopped(&mut self, ctx: &mut Context<Self>) {
+        if let Stage::Admitted { uuid, name } = &self.stage {
+            info!(self.link.log, "worker link closed"; "name" => name);
+            self.link.registry.do_send(WorkerOffline {
+                uuid: uuid.hyphenated().to_string(),
+                link: ctx.address(),
+            });
+        }
+        for (_, connection_id) in self.clients.drain() {
+            self.link
+                .services
+                .sessions
+                .do_send(ConnectionClosed { connection_id });
+        }
+    }
+}
+
+impl StreamHandler<Decoded> for WorkerLinkActor {
+    fn handle(&mut self, item: Decoded, ctx: &mut Context<Self>) {
+        let message = match item {
+            Ok(Ok(message)) => message,
+            Ok(Err(rejected)) => {
+                if matches!(self.stage, Stage::Admitted { .. }) {
+                    self.output.try_send(&rejected.reply());
+                    return;
+                }
+                return self.refuse(rejected.error.to_failure(), ctx);
+            }
+            Err(fatal) => return self.refuse(fatal.to_failure(), ctx),
+        };
+        match (&self.stage, message) {
+            (Stage::AwaitHello, Message::WorkerHello(hello)) => self.hello(hello, ctx),
+            (Stage::AwaitProof { .. }, Message::AdmissionProof(proof)) => self.proof(proof, ctx),
+            (Stage::Admitted { uuid, .. }, Message::Forward(forward)) => {
+                let uuid = *uuid;
+                self.forward(forward, uuid, ctx)
+            }
+            (Stage::Admitted { .. }, Message::ClientClosed(closed)) => {
+                if let Some(connection_id) = self.clients.remove(&closed.client_connection) {
+                    self.link
+                        .services
+                        .sessions
+                        .do_send(ConnectionClosed { connection_id });
+                }
+            }
+            (Stage::Admitted { .. }, other) => {
+                let failure = Failure::new(
+                    ReasonCode::UnknownInstruction,
+                    format!(
+                        "{} is not expected on a worker link",
+                        other.instruction().name()
+                    ),
+                );
+                self.output.try_send(&Message::Error(failure));
+            }
+            (_, other) => {
+                let failure = Failure::new(
+                    ReasonCode::HandshakeViolation,
+                    format!(
+                        "{} is out of order during admission",
+                        other.instruction().name()
+                    ),
+                );
+                self.refuse(failure, ctx)
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+impl Handler<TickPublished> for WorkerLinkActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: TickPublished, _: &mut Context<Self>) {
+        if matches!(self.stage, Stage::Admitted { .. }) {
+            self.output.try_send(&price_tick(&msg.0));
+        }
+    }
+}
+
+/// Close the link now, telling the worker why (boot-off, replacement, shutdown).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CloseLink(pub Failure);
+
+impl Handler<CloseLink> for WorkerLinkActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: CloseLink, ctx: &mut Context<Self>) {
+        self.output.try_send(&Message::LinkClosed(msg.0));
+        ctx.stop();
+    }
+}
