@@ -7,7 +7,9 @@
 #![warn(missing_docs)]
 
 pub mod connection;
+pub mod files;
 pub mod identity;
 pub mod listener;
 pub mod log;
 pub mod outbox;
+pub mod signals;

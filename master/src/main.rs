@@ -12,34 +12,11 @@ fn main() -> anyhow::Result<()> {
     actix::System::new().block_on(async move {
         let master = papertrader_master::server::start(config, logs.clone()).await?;
         println!("papertrader master listening on {}", master.local_addr);
-        shutdown_signal().await;
+        papertrader_actors::signals::shutdown_signal().await;
         println!("shutting down");
         let _ = master.log_actor.send(Flush).await;
         actix::System::current().stop();
         anyhow::Ok(())
     })?;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
 }

@@ -168,7 +168,8 @@ pub fn load_or_create_identity(
             .with_context(|| format!("master key {}", config.key_file.display()))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let identity = SigningIdentity::generate("PaperTrader master")?;
-            write_private(&config.key_file, &identity.secret_armored()?)?;
+            papertrader_actors::files::write_private(&config.key_file, &identity.secret_armored()?)
+                .with_context(|| format!("creating {}", config.key_file.display()))?;
             info!(log, "generated the master key"; "file" => %config.key_file.display());
             identity
         }
@@ -177,40 +178,12 @@ pub fn load_or_create_identity(
                 .with_context(|| format!("reading master key {}", config.key_file.display()))
         }
     };
-    let public = identity.public().armored()?;
-    if std::fs::read_to_string(&config.public_key_file)
-        .ok()
-        .as_deref()
-        != Some(public.as_str())
-    {
-        if let Some(dir) = config
-            .public_key_file
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(&config.public_key_file, public)
-            .with_context(|| format!("writing {}", config.public_key_file.display()))?;
-    }
+    papertrader_actors::files::write_if_changed(
+        &config.public_key_file,
+        &identity.public().armored()?,
+    )
+    .with_context(|| format!("writing {}", config.public_key_file.display()))?;
     Ok(identity)
-}
-
-/// Writes a secret file readable only by its owner.
-pub fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(text.as_bytes())?;
-    Ok(())
 }
 
 /// Starts the master inside the current actix system and returns once it listens.

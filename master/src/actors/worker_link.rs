@@ -66,7 +66,7 @@ enum Stage {
     AwaitProof {
         uuid: uuid::Uuid,
         nonce: [u8; 32],
-        worker: RegisteredWorker,
+        worker: Box<RegisteredWorker>,
     },
     Admitted {
         uuid: uuid::Uuid,
@@ -185,7 +185,7 @@ impl WorkerLinkActor {
             act.stage = Stage::AwaitProof {
                 uuid,
                 nonce,
-                worker,
+                worker: Box::new(worker),
             };
         }));
     }

@@ -1,0 +1,148 @@
+//! Worker configuration: built-in defaults, then a TOML file, then flags / environment
+//! variables (`PAPERTRADER_WORKER_<KEY>`).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use clap::Parser;
+use serde::Deserialize;
+
+/// Every setting of the worker. Field names are the TOML keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Address clients connect to.
+    pub listen: SocketAddr,
+    /// The master's `host:port`.
+    pub master: String,
+    /// Local address the link to the master is made from (must be whitelisted on the master);
+    /// any if unset.
+    pub link_bind_ip: Option<IpAddr>,
+    /// This worker's UUID file: read, or created with a new UUID on first start.
+    pub uuid_file: PathBuf,
+    /// This worker's ASCII-armored OpenPGP secret key; generated (ed25519, 0600) if missing.
+    /// Passphrase from `PAPERTRADER_WORKER_KEY_PASSPHRASE`.
+    pub key_file: PathBuf,
+    /// Where this worker's public key is written, for registering it on the master.
+    pub public_key_file: PathBuf,
+    /// The master's ASCII-armored OpenPGP public key.
+    pub master_key_file: PathBuf,
+    /// Concurrent client connections accepted.
+    pub max_connections: usize,
+    /// Close a client that completes no frame for this long, seconds.
+    pub idle_timeout_secs: u64,
+    /// Largest frame payload, bytes.
+    pub max_payload: u32,
+    /// Cached history replies kept at most (cleared on every price tick anyway).
+    pub cache_max_entries: usize,
+    /// A forwarded request not answered by the master within this long fails with
+    /// Unavailable, seconds.
+    pub request_timeout_secs: u64,
+    /// Memory size of the log system: entries kept before a flush.
+    pub log_memory_entries: usize,
+    /// Log file path.
+    pub log_file: PathBuf,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 2049)),
+            master: "127.0.0.1:2048".to_owned(),
+            link_bind_ip: None,
+            uuid_file: PathBuf::from("data/worker.uuid"),
+            key_file: PathBuf::from("data/worker.sec.asc"),
+            public_key_file: PathBuf::from("data/worker.pub.asc"),
+            master_key_file: PathBuf::from("data/master.pub.asc"),
+            max_connections: 10_000,
+            idle_timeout_secs: 300,
+            max_payload: papertrader_protocol::DEFAULT_MAX_PAYLOAD,
+            cache_max_entries: 10_000,
+            request_timeout_secs: 120,
+            log_memory_entries: 1_024,
+            log_file: PathBuf::from("data/worker.log"),
+        }
+    }
+}
+
+/// Command line of the worker; each flag overrides the config file's key of the same name.
+#[derive(Debug, Clone, Default, Parser)]
+#[command(
+    name = "papertrader-worker",
+    version,
+    about = "PaperTrader worker server"
+)]
+pub struct WorkerArgs {
+    /// TOML config file.
+    #[arg(long, env = "PAPERTRADER_WORKER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Client listen address [default: 0.0.0.0:2049].
+    #[arg(long, env = "PAPERTRADER_WORKER_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Master `host:port` [default: 127.0.0.1:2048].
+    #[arg(long, env = "PAPERTRADER_WORKER_MASTER")]
+    pub master: Option<String>,
+    /// Local IP for the link to the master [default: any].
+    #[arg(long, env = "PAPERTRADER_WORKER_LINK_BIND_IP")]
+    pub link_bind_ip: Option<IpAddr>,
+    /// UUID file, created if missing [default: data/worker.uuid].
+    #[arg(long, env = "PAPERTRADER_WORKER_UUID_FILE")]
+    pub uuid_file: Option<PathBuf>,
+    /// Worker secret key, generated if missing [default: data/worker.sec.asc].
+    #[arg(long, env = "PAPERTRADER_WORKER_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Where to write the worker public key [default: data/worker.pub.asc].
+    #[arg(long, env = "PAPERTRADER_WORKER_PUBLIC_KEY_FILE")]
+    pub public_key_file: Option<PathBuf>,
+    /// The master's public key [default: data/master.pub.asc].
+    #[arg(long, env = "PAPERTRADER_WORKER_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// Log file [default: data/worker.log].
+    #[arg(long, env = "PAPERTRADER_WORKER_LOG_FILE")]
+    pub log_file: Option<PathBuf>,
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    /// The file is not valid TOML for this config.
+    #[error("{0}: {1}")]
+    Parse(PathBuf, toml::de::Error),
+}
+
+impl WorkerArgs {
+    /// Defaults, then the config file, then these flags/variables.
+    pub fn load(&self) -> Result<WorkerConfig, ConfigError> {
+        let mut config = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError::Read(path.clone(), e))?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse(path.clone(), e))?
+            }
+            None => WorkerConfig::default(),
+        };
+        macro_rules! override_keys {
+            ($($key:ident),*) => {$(
+                if let Some(value) = &self.$key {
+                    config.$key = value.clone();
+                }
+            )*};
+        }
+        override_keys!(
+            listen,
+            master,
+            uuid_file,
+            key_file,
+            public_key_file,
+            master_key_file,
+            log_file
+        );
+        if self.link_bind_ip.is_some() {
+            config.link_bind_ip = self.link_bind_ip;
+        }
+        Ok(config)
+    }
+}

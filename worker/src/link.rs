@@ -1,0 +1,416 @@
+//! `MasterLinkActor`: the worker's one authenticated link to the master.
+//!
+//! It connects (from `link_bind_ip` if set), runs the admission handshake of PROTOCOL.md §10
+//! (checking the master's signature over its own nonce first), then multiplexes every client
+//! request as a `forward` with a request id and collects the `forwardReply` frames. Price ticks
+//! update the [`PriceCache`]. When the link drops, every pending request fails with
+//! Unavailable at once, new requests fail the same way until the link is back, and the actor
+//! reconnects with exponential backoff (100 ms doubling to 5 s).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use papertrader_actors::connection::Decoded;
+use papertrader_actors::identity::{
+    master_proof, worker_proof, SigningIdentity, VerifyingIdentity,
+};
+use papertrader_actors::outbox::Outbox;
+use papertrader_protocol::{
+    AdmissionChallenge, AdmissionProof, ClientClosed, Failure, Forward, ForwardReply, Message,
+    MessageCodec, ReasonCode, WorkerHello,
+};
+use rand::RngCore;
+use slog::{info, warn, Logger};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::oneshot;
+use tokio_util::codec::FramedRead;
+
+use crate::cache::PriceCache;
+
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// What the link needs to connect and prove itself.
+#[derive(Clone)]
+pub struct LinkSettings {
+    /// The master's `host:port`.
+    pub master: String,
+    /// Local address to connect from.
+    pub bind_ip: Option<IpAddr>,
+    /// This worker's UUID.
+    pub uuid: uuid::Uuid,
+    /// This worker's key.
+    pub identity: Arc<SigningIdentity>,
+    /// The master's public key.
+    pub master_key: VerifyingIdentity,
+    /// Largest payload.
+    pub max_payload: u32,
+    /// Per-request timeout.
+    pub request_timeout: Duration,
+}
+
+/// Where the link stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkState {
+    /// Not connected; `last_error` says why, if it failed.
+    Down {
+        /// The last failure, for status output and tests.
+        last_error: Option<String>,
+    },
+    /// Handshake in progress.
+    Admitting,
+    /// Admitted by the master.
+    Up {
+        /// The name the master knows this worker by.
+        name: String,
+    },
+}
+
+enum Stage {
+    AwaitChallenge { nonce: [u8; 32] },
+    AwaitAdmitted,
+    Admitted,
+}
+
+struct Pending {
+    replies: Vec<Message>,
+    done: oneshot::Sender<Result<Vec<Message>, Failure>>,
+}
+
+/// The master link actor.
+pub struct MasterLinkActor {
+    settings: LinkSettings,
+    cache: PriceCache,
+    log: Logger,
+    state: LinkState,
+    stage: Option<Stage>,
+    output: Option<Outbox>,
+    stream: Option<SpawnHandle>,
+    pending: HashMap<u64, Pending>,
+    next_request: u64,
+    backoff: Duration,
+    forwarded: u64,
+}
+
+fn unreachable_master() -> Failure {
+    Failure::new(
+        ReasonCode::Unavailable,
+        "the master is unreachable right now; try again shortly",
+    )
+}
+
+async fn open(master: String, bind_ip: Option<IpAddr>) -> std::io::Result<TcpStream> {
+    let addr: SocketAddr = tokio::net::lookup_host(&master)
+        .await?
+        .next()
+        .ok_or_else(|| std::io::Error::other(format!("{master} resolves to no address")))?;
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(ip) = bind_ip {
+        socket.bind(SocketAddr::new(ip, 0))?;
+    }
+    let stream = tokio::time::timeout(Duration::from_secs(10), socket.connect(addr))
+        .await
+        .map_err(|_| std::io::Error::other("connect timed out"))??;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+impl MasterLinkActor {
+    /// A link that starts connecting as soon as the actor starts.
+    pub fn new(settings: LinkSettings, cache: PriceCache, log: Logger) -> Self {
+        Self {
+            settings,
+            cache,
+            log,
+            state: LinkState::Down { last_error: None },
+            stage: None,
+            output: None,
+            stream: None,
+            pending: HashMap::new(),
+            next_request: 1,
+            backoff: MIN_BACKOFF,
+            forwarded: 0,
+        }
+    }
+
+    fn connect(&mut self, ctx: &mut Context<Self>) {
+        self.state = LinkState::Admitting;
+        let connecting = open(self.settings.master.clone(), self.settings.bind_ip);
+        ctx.spawn(
+            connecting
+                .into_actor(self)
+                .map(|result, act, ctx| match result {
+                    Ok(stream) => act.begin_handshake(stream, ctx),
+                    Err(e) => act.lost(
+                        format!("cannot connect to {}: {e}", act.settings.master),
+                        ctx,
+                    ),
+                }),
+        );
+    }
+
+    fn begin_handshake(&mut self, stream: TcpStream, ctx: &mut Context<Self>) {
+        let (read_half, write_half) = tokio::io::split(stream);
+        let codec = MessageCodec::new(self.settings.max_payload);
+        let output = Outbox::start(write_half, codec, 1024, Duration::from_secs(30));
+        let mut nonce = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        output.try_send(&Message::WorkerHello(WorkerHello {
+            worker_uuid: *self.settings.uuid.as_bytes(),
+            worker_nonce: nonce,
+        }));
+        self.output = Some(output);
+        self.stage = Some(Stage::AwaitChallenge { nonce });
+        self.stream = Some(ctx.add_stream(FramedRead::new(read_half, codec)));
+    }
+
+    /// The link is gone (or never came up): fail everything pending, retry later.
+    fn lost(&mut self, why: String, ctx: &mut Context<Self>) {
+        if matches!(self.state, LinkState::Down { .. }) {
+            return; // already down, a reconnect is scheduled
+        }
+        if let Some(handle) = self.stream.take() {
+            ctx.cancel_future(handle);
+        }
+        self.output = None;
+        self.stage = None;
+        for (_, pending) in self.pending.drain() {
+            let _ = pending.done.send(Err(unreachable_master()));
+        }
+        warn!(self.log, "master link down"; "reason" => &why, "retry_in_ms" => self.backoff.as_millis() as u64);
+        self.state = LinkState::Down {
+            last_error: Some(why),
+        };
+        ctx.run_later(self.backoff, |act, ctx| act.connect(ctx));
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+    }
+
+    fn challenge(
+        &mut self,
+        challenge: AdmissionChallenge,
+        nonce: [u8; 32],
+        ctx: &mut Context<Self>,
+    ) {
+        let uuid = *self.settings.uuid.as_bytes();
+        if let Err(e) = self
+            .settings
+            .master_key
+            .verify(&master_proof(&uuid, &nonce), &challenge.master_signature)
+        {
+            return self.lost(format!("the master failed to prove its key: {e}"), ctx);
+        }
+        match self
+            .settings
+            .identity
+            .sign(&worker_proof(&uuid, &challenge.master_nonce))
+        {
+            Ok(signature) => {
+                if let Some(output) = &self.output {
+                    output.try_send(&Message::AdmissionProof(AdmissionProof { signature }));
+                }
+                self.stage = Some(Stage::AwaitAdmitted);
+            }
+            Err(e) => self.lost(format!("cannot sign the challenge: {e}"), ctx),
+        }
+    }
+
+    fn reply(&mut self, reply: ForwardReply) {
+        let Ok(message) = Message::from_bytes(&reply.frame, self.settings.max_payload) else {
+            if let Some(pending) = self.pending.remove(&reply.request_id) {
+                let _ = pending.done.send(Err(Failure::new(
+                    ReasonCode::Malformed,
+                    "the master sent an unreadable reply",
+                )));
+            }
+            return;
+        };
+        let complete = match &message {
+            Message::Data(packet) => packet.number >= packet.max,
+            _ => true,
+        };
+        if complete {
+            if let Some(mut pending) = self.pending.remove(&reply.request_id) {
+                pending.replies.push(message);
+                let _ = pending.done.send(Ok(pending.replies));
+            }
+        } else if let Some(pending) = self.pending.get_mut(&reply.request_id) {
+            pending.replies.push(message);
+        }
+    }
+}
+
+impl Actor for MasterLinkActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.connect(ctx);
+    }
+}
+
+impl StreamHandler<Decoded> for MasterLinkActor {
+    fn handle(&mut self, item: Decoded, ctx: &mut Context<Self>) {
+        let message = match item {
+            Ok(Ok(message)) => message,
+            Ok(Err(rejected)) => {
+                warn!(self.log, "unreadable frame from the master"; "error" => %rejected.error);
+                return;
+            }
+            Err(fatal) => return self.lost(format!("protocol error on the link: {fatal}"), ctx),
+        };
+        match (self.stage.take(), message) {
+            (Some(Stage::AwaitChallenge { nonce }), Message::AdmissionChallenge(challenge)) => {
+                self.challenge(challenge, nonce, ctx)
+            }
+            (Some(Stage::AwaitAdmitted), Message::Admitted(admitted)) => {
+                info!(self.log, "admitted by the master"; "name" => &admitted.worker_name);
+                self.state = LinkState::Up {
+                    name: admitted.worker_name,
+                };
+                self.stage = Some(Stage::Admitted);
+                self.backoff = MIN_BACKOFF;
+            }
+            (_, Message::AdmissionRefused(f)) | (_, Message::LinkClosed(f)) => {
+                self.lost(format!("the master closed the link: {f}"), ctx);
+            }
+            (Some(Stage::Admitted), Message::ForwardReply(reply)) => {
+                self.stage = Some(Stage::Admitted);
+                self.reply(reply);
+            }
+            (Some(Stage::Admitted), Message::PriceTick(tick)) => {
+                self.stage = Some(Stage::Admitted);
+                self.cache.apply(tick);
+            }
+            (stage, other) => {
+                self.stage = stage;
+                warn!(self.log, "unexpected message on the master link"; "instruction" => other.instruction().name());
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        // The master closed the socket: reconnect instead of stopping the actor.
+        self.stream = None;
+        self.lost("the master closed the connection".to_owned(), ctx);
+    }
+}
+
+/// Forward a client request to the master; resolves to its reply frames.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<Message>, Failure>")]
+pub struct Forwarded {
+    /// The request.
+    pub request: Message,
+    /// The worker's id for the client connection.
+    pub client_connection: u64,
+    /// The client's address.
+    pub client_ip: IpAddr,
+    /// When the worker received it, ms.
+    pub received_at_ms: i64,
+}
+
+impl Handler<Forwarded> for MasterLinkActor {
+    type Result = ResponseFuture<Result<Vec<Message>, Failure>>;
+
+    fn handle(&mut self, msg: Forwarded, _: &mut Context<Self>) -> Self::Result {
+        let (Some(output), LinkState::Up { .. }) = (&self.output, &self.state) else {
+            return Box::pin(async { Err(unreachable_master()) });
+        };
+        let frame = match msg.request.to_bytes(self.settings.max_payload) {
+            Ok(frame) => frame,
+            Err(e) => return Box::pin(futures::future::ready(Err(e.to_failure()))),
+        };
+        let request_id = self.next_request;
+        self.next_request += 1;
+        let forward = Message::Forward(Forward {
+            request_id,
+            worker_uuid: *self.settings.uuid.as_bytes(),
+            client_connection: msg.client_connection,
+            client_ip: msg.client_ip,
+            received_at_ms: msg.received_at_ms,
+            frame,
+        });
+        if !output.try_send(&forward) {
+            return Box::pin(async {
+                Err(Failure::new(
+                    ReasonCode::Unavailable,
+                    "the link to the master is congested; try again",
+                ))
+            });
+        }
+        self.forwarded += 1;
+        let (done, replies) = oneshot::channel();
+        self.pending.insert(
+            request_id,
+            Pending {
+                replies: Vec::new(),
+                done,
+            },
+        );
+        let timeout = self.settings.request_timeout;
+        Box::pin(async move {
+            match tokio::time::timeout(timeout, replies).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(_)) => Err(unreachable_master()),
+                Err(_) => Err(Failure::new(
+                    ReasonCode::Unavailable,
+                    "the master did not answer in time",
+                )),
+            }
+        })
+    }
+}
+
+/// A client connection closed (its connection-bound sessions end on the master).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ClientGone {
+    /// The worker's id for the connection.
+    pub client_connection: u64,
+}
+
+impl Handler<ClientGone> for MasterLinkActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ClientGone, _: &mut Context<Self>) {
+        if let (Some(output), LinkState::Up { .. }) = (&self.output, &self.state) {
+            output.try_send(&Message::ClientClosed(ClientClosed {
+                client_connection: msg.client_connection,
+            }));
+        }
+    }
+}
+
+/// The link's state and counters.
+#[derive(Message)]
+#[rtype(result = "LinkStatus")]
+pub struct GetLinkStatus;
+
+/// Answer to [`GetLinkStatus`].
+#[derive(Debug, Clone, PartialEq, Eq, MessageResponse)]
+pub struct LinkStatus {
+    /// Where the link stands.
+    pub state: LinkState,
+    /// Requests forwarded to the master since start.
+    pub forwarded: u64,
+    /// Requests waiting for the master now.
+    pub pending: usize,
+}
+
+impl Handler<GetLinkStatus> for MasterLinkActor {
+    type Result = LinkStatus;
+
+    fn handle(&mut self, _: GetLinkStatus, _: &mut Context<Self>) -> LinkStatus {
+        LinkStatus {
+            state: self.state.clone(),
+            forwarded: self.forwarded,
+            pending: self.pending.len(),
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Starting a worker: identity, master link, client listener.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use anyhow::Context as _;
+use papertrader_actors::connection::ConnectionLimits;
+use papertrader_actors::identity::{SigningIdentity, VerifyingIdentity};
+use papertrader_actors::listener;
+use papertrader_actors::log::{LogActor, LogSystem};
+use slog::{info, o};
+
+use crate::cache::PriceCache;
+use crate::config::WorkerConfig;
+use crate::link::{LinkSettings, MasterLinkActor};
+use crate::router::WorkerRouter;
+
+/// A running worker.
+pub struct RunningWorker {
+    /// Where clients connect (the real port when configured with port 0).
+    pub local_addr: SocketAddr,
+    /// This worker's UUID.
+    pub uuid: uuid::Uuid,
+    /// The master link.
+    pub link: Addr<MasterLinkActor>,
+    /// The price cache.
+    pub cache: PriceCache,
+    /// The log actor.
+    pub log_actor: Addr<LogActor>,
+}
+
+/// Reads the worker's UUID file, or creates it with a new UUID.
+pub fn load_or_create_uuid(path: &std::path::Path) -> anyhow::Result<uuid::Uuid> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .with_context(|| format!("{} holds no UUID", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let uuid = uuid::Uuid::new_v4();
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(path, format!("{uuid}\n"))?;
+            Ok(uuid)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Reads the worker's secret key, or generates one (0600) and writes its public half.
+pub fn load_or_create_identity(config: &WorkerConfig) -> anyhow::Result<SigningIdentity> {
+    let passphrase = std::env::var("PAPERTRADER_WORKER_KEY_PASSPHRASE").unwrap_or_default();
+    let identity = match std::fs::read_to_string(&config.key_file) {
+        Ok(text) => SigningIdentity::from_armored(&text, &passphrase)
+            .with_context(|| format!("worker key {}", config.key_file.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let identity = SigningIdentity::generate("PaperTrader worker")?;
+            papertrader_actors::files::write_private(
+                &config.key_file,
+                &identity.secret_armored()?,
+            )?;
+            identity
+        }
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("reading worker key {}", config.key_file.display()))
+        }
+    };
+    papertrader_actors::files::write_if_changed(
+        &config.public_key_file,
+        &identity.public().armored()?,
+    )?;
+    Ok(identity)
+}
+
+/// Starts a worker inside the current actix system; returns once it listens (the link to
+/// the master comes up in the background and is retried until it does).
+pub async fn start(config: WorkerConfig, logs: LogSystem) -> anyhow::Result<RunningWorker> {
+    let log = logs.logger().new(o!("server" => "worker"));
+    let log_actor = LogActor::new(logs.clone(), Duration::from_secs(5)).start();
+    let uuid = load_or_create_uuid(&config.uuid_file)?;
+    let identity = load_or_create_identity(&config)?;
+    let master_key_text = std::fs::read_to_string(&config.master_key_file).with_context(|| {
+        format!(
+            "reading the master's public key {}",
+            config.master_key_file.display()
+        )
+    })?;
+    let master_key = VerifyingIdentity::from_armored(&master_key_text)?;
+    let cache = PriceCache::new(config.cache_max_entries);
+    let settings = LinkSettings {
+        master: config.master.clone(),
+        bind_ip: config.link_bind_ip,
+        uuid,
+        identity: Arc::new(identity),
+        master_key,
+        max_payload: config.max_payload,
+        request_timeout: Duration::from_secs(config.request_timeout_secs),
+    };
+    let link = MasterLinkActor::new(
+        settings,
+        cache.clone(),
+        log.new(o!("actor" => "master_link")),
+    )
+    .start();
+
+    let socket = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let local_addr = socket.local_addr()?;
+    let limits = ConnectionLimits {
+        max_payload: config.max_payload,
+        idle_timeout: Duration::from_secs(config.idle_timeout_secs),
+        ..ConnectionLimits::default()
+    };
+    let chunk_size =
+        papertrader_protocol::transfer::DEFAULT_CHUNK_SIZE.min(config.max_payload as usize);
+    let (router_link, router_cache) = (link.clone(), cache.clone());
+    actix::spawn(listener::serve(
+        socket,
+        config.max_connections,
+        limits,
+        move || WorkerRouter::new(router_link.clone(), router_cache.clone(), chunk_size),
+    ));
+    info!(log, "worker listening"; "addr" => %local_addr, "uuid" => %uuid, "master" => &config.master);
+    Ok(RunningWorker {
+        local_addr,
+        uuid,
+        link,
+        cache,
+        log_actor,
+    })
+}

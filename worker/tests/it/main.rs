@@ -1,0 +1,6 @@
+//! Worker integration tests: a real master, real workers, real TCP, OpenPGP admission.
+
+mod admission;
+mod cluster;
+mod restart;
+mod support;

@@ -1,0 +1,117 @@
+//! The master restarts under running workers: they fail cleanly meanwhile and re-admit
+//! themselves afterwards, without restarting.
+
+use std::time::Duration;
+
+use papertrader_client::Connection;
+use papertrader_master::db::{workers, Db};
+use papertrader_protocol::*;
+use papertrader_worker::server::{load_or_create_identity, load_or_create_uuid};
+
+use crate::support::*;
+
+/// A master in its own thread and actix system, stopped like a process exits: its
+/// listener, worker links and database pool all go away.
+struct MasterThread {
+    system: actix::System,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl MasterThread {
+    fn start(dir: &std::path::Path, port: u16) -> Self {
+        let mut config = master_config(dir);
+        config.listen = format!("127.0.0.1:{port}").parse().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let system = actix::System::new();
+            system.block_on(async move {
+                let logs = papertrader_actors::log::LogSystem::new(&config.log_file, 64);
+                papertrader_master::server::start(config, logs)
+                    .await
+                    .expect("master starts");
+                tx.send(actix::System::current()).unwrap();
+            });
+            let _ = system.run();
+        });
+        let system = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("master thread started");
+        Self {
+            system,
+            thread: Some(thread),
+        }
+    }
+
+    fn stop(mut self) {
+        self.system.stop();
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+    }
+}
+
+impl Drop for MasterThread {
+    fn drop(&mut self) {
+        self.system.stop();
+    }
+}
+
+#[actix::test]
+async fn workers_readmit_themselves_after_a_master_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let master_addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let first = MasterThread::start(dir.path(), port);
+
+    // Register the worker directly in the master's database (as `papertrader admin` would).
+    let config = worker_config(dir.path(), "w", master_addr);
+    let uuid = load_or_create_uuid(&config.uuid_file).unwrap();
+    let public_key = load_or_create_identity(&config)
+        .unwrap()
+        .public()
+        .armored()
+        .unwrap();
+    let db = Db::open(&dir.path().join("pt.db").to_string_lossy(), 1).unwrap();
+    let row = workers::WorkerRow {
+        uuid: uuid.hyphenated().to_string(),
+        name: "w".into(),
+        address: "127.0.0.1:2049".into(),
+        allowed_ips: "127.0.0.1".into(),
+        public_key,
+        enabled: true,
+        created_at: 0,
+    };
+    assert!(db.run_blocking(|c| workers::insert(c, &row)).unwrap());
+    let worker = start_worker(config).await;
+    wait_link(&worker.link, up).await;
+
+    let mut client = Connection::connect(worker.local_addr).await.unwrap();
+    let session = new_user(&mut client, "quinn").await;
+
+    // Master down: requests fail at once with Unavailable instead of hanging.
+    first.stop();
+    wait_link(&worker.link, |s| !up(s)).await;
+    let resume = Message::LoginWithSession(SessionToken {
+        session_id: session.clone(),
+    });
+    let started = std::time::Instant::now();
+    assert_eq!(
+        client.call(&resume).await.unwrap_err().reason(),
+        Some(ReasonCode::Unavailable)
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    // Master back: the worker re-admits itself and the same client connection works again.
+    let _second = MasterThread::start(dir.path(), port);
+    wait_link(&worker.link, up).await;
+    assert_eq!(
+        client.call(&resume).await.unwrap(),
+        Message::SessionId(SessionToken {
+            session_id: session
+        })
+    );
+}

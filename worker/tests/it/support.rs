@@ -1,0 +1,150 @@
+//! A master and workers in this process, each on an ephemeral loopback port.
+#![allow(dead_code)]
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use actix::Addr;
+use papertrader_actors::log::{Flush, LogSystem};
+use papertrader_client::Connection;
+use papertrader_master::actors::worker_registry::AddWorker;
+use papertrader_master::config::MasterConfig;
+use papertrader_master::server::RunningMaster;
+use papertrader_protocol::password::client_password_hash;
+use papertrader_protocol::*;
+use papertrader_worker::config::WorkerConfig;
+use papertrader_worker::link::{GetLinkStatus, LinkState, MasterLinkActor};
+use papertrader_worker::server::{load_or_create_identity, load_or_create_uuid, RunningWorker};
+
+/// Master settings for tests: SQLite in `dir`, fast ticks, cheap bcrypt.
+pub fn master_config(dir: &Path) -> MasterConfig {
+    MasterConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: dir.join("pt.db").to_string_lossy().into_owned(),
+        database_pool_size: 4,
+        update_interval_ms: 150,
+        log_file: dir.join("master.log"),
+        bcrypt_cost: 4,
+        backfill_days: 40,
+        key_file: dir.join("master.sec.asc"),
+        public_key_file: dir.join("master.pub.asc"),
+        ..MasterConfig::default()
+    }
+}
+
+/// Starts a master in this process.
+pub async fn start_master(dir: &Path) -> RunningMaster {
+    let config = master_config(dir);
+    let logs = LogSystem::new(&config.log_file, 64);
+    papertrader_master::server::start(config, logs)
+        .await
+        .expect("master starts")
+}
+
+/// Worker settings: files under `dir/name`, the master's public key from `dir`.
+pub fn worker_config(dir: &Path, name: &str, master: std::net::SocketAddr) -> WorkerConfig {
+    let home: PathBuf = dir.join(name);
+    WorkerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        master: master.to_string(),
+        uuid_file: home.join("uuid"),
+        key_file: home.join("worker.sec.asc"),
+        public_key_file: home.join("worker.pub.asc"),
+        master_key_file: dir.join("master.pub.asc"),
+        log_file: home.join("worker.log"),
+        request_timeout_secs: 10,
+        ..WorkerConfig::default()
+    }
+}
+
+/// Creates the worker's UUID and key files and registers it on the master, allowing `ips`.
+pub async fn register_worker(
+    master: &RunningMaster,
+    name: &str,
+    config: &WorkerConfig,
+    ips: &[&str],
+) -> uuid::Uuid {
+    let uuid = load_or_create_uuid(&config.uuid_file).unwrap();
+    let identity = load_or_create_identity(config).unwrap();
+    let add = AddWorker {
+        name: name.into(),
+        uuid,
+        address: format!("worker-{name}.test:2049"),
+        allowed_ips: ips.iter().map(|ip| ip.parse::<IpAddr>().unwrap()).collect(),
+        public_key: identity.public().armored().unwrap(),
+    };
+    master
+        .services
+        .registry
+        .send(add)
+        .await
+        .unwrap()
+        .expect("registered");
+    uuid
+}
+
+/// Starts a worker in this process.
+pub async fn start_worker(config: WorkerConfig) -> RunningWorker {
+    let logs = LogSystem::new(&config.log_file, 64);
+    papertrader_worker::server::start(config, logs)
+        .await
+        .expect("worker starts")
+}
+
+/// Waits (bounded) until the link state satisfies `done`; returns the last state.
+pub async fn wait_link(
+    link: &Addr<MasterLinkActor>,
+    done: impl Fn(&LinkState) -> bool,
+) -> LinkState {
+    let mut state = LinkState::Admitting;
+    for _ in 0..400 {
+        state = link.send(GetLinkStatus).await.unwrap().state;
+        if done(&state) {
+            return state;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("link never reached the expected state; last: {state:?}");
+}
+
+/// True when the link is up.
+pub fn up(state: &LinkState) -> bool {
+    matches!(state, LinkState::Up { .. })
+}
+
+/// A Down state whose error mentions `needle`.
+pub fn down_with(needle: &'static str) -> impl Fn(&LinkState) -> bool {
+    move |state| matches!(state, LinkState::Down { last_error: Some(e) } if e.contains(needle))
+}
+
+/// Registers and logs in through `conn`.
+pub async fn new_user(conn: &mut Connection, username: &str) -> String {
+    let hashed = client_password_hash(username, "pw");
+    let register = Register {
+        username: username.into(),
+        email: format!("{username}@example.com"),
+        hashed_password: hashed.clone(),
+    };
+    conn.call(&Message::Register(register))
+        .await
+        .expect("register");
+    match conn
+        .call(&Message::Login(Login {
+            username: username.into(),
+            hashed_password: hashed,
+            is_expirable: true,
+        }))
+        .await
+        .unwrap()
+    {
+        Message::SessionId(t) => t.session_id,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The master's log after a flush.
+pub async fn master_log(master: &RunningMaster, dir: &Path) -> String {
+    master.log_actor.send(Flush).await.unwrap().unwrap();
+    std::fs::read_to_string(dir.join("master.log")).unwrap_or_default()
+}
