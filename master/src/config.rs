@@ -66,6 +66,8 @@ pub struct MasterConfig {
     /// Serve every client instruction directly on this port, not only `getWorkerList`.
     /// Off in deployments (clients go through workers); on for tests and single-box trials.
     pub direct_clients: bool,
+    /// The admin endpoint: a Unix socket (mode 0600) for `papertrader admin`.
+    pub admin_socket: PathBuf,
 }
 
 impl Default for MasterConfig {
@@ -98,6 +100,7 @@ impl Default for MasterConfig {
             key_file: PathBuf::from("data/master.sec.asc"),
             public_key_file: PathBuf::from("data/master.pub.asc"),
             direct_clients: false,
+            admin_socket: PathBuf::from("data/master.admin.sock"),
         }
     }
 }
@@ -239,6 +242,9 @@ pub struct MasterArgs {
     /// Where to write the master's public key for workers [default: data/master.pub.asc].
     #[arg(long, env = "PAPERTRADER_MASTER_PUBLIC_KEY_FILE")]
     pub public_key_file: Option<PathBuf>,
+    /// Admin endpoint Unix socket [default: data/master.admin.sock].
+    #[arg(long, env = "PAPERTRADER_MASTER_ADMIN_SOCKET")]
+    pub admin_socket: Option<PathBuf>,
     /// Serve all client instructions directly, not only getWorkerList [default: false].
     #[arg(long, env = "PAPERTRADER_MASTER_DIRECT_CLIENTS")]
     pub direct_clients: Option<bool>,
@@ -277,7 +283,8 @@ impl MasterArgs {
             max_connections,
             key_file,
             public_key_file,
-            direct_clients
+            direct_clients,
+            admin_socket
         );
         if let Some(path) = &self.assets_file {
             config.assets_file = Some(path.clone());

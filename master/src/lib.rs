@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod actors;
+pub mod admin;
 pub mod config;
 pub mod db;
 pub mod market;

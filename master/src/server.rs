@@ -47,6 +47,8 @@ pub struct RunningMaster {
     pub trades: Addr<TradeQueueActor>,
     /// The asset fetcher.
     pub fetcher: Addr<AssetFetcherActor>,
+    /// The admin endpoint's socket.
+    pub admin_socket: std::path::PathBuf,
 }
 
 /// Loads the asset list named by the config, or the built-in one.
@@ -294,11 +296,19 @@ pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<Runn
     if config.expected_workers > 0 {
         warn!(log, "no workers online yet"; "expected" => config.expected_workers);
     }
+    let admin_socket = crate::admin::serve(
+        &config.admin_socket,
+        services.clone(),
+        log_actor.clone(),
+        log.new(o!("endpoint" => "admin")),
+    )
+    .with_context(|| format!("admin socket {}", config.admin_socket.display()))?;
     Ok(RunningMaster {
         local_addr,
         services,
         log_actor,
         trades,
         fetcher,
+        admin_socket,
     })
 }

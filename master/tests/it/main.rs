@@ -2,6 +2,7 @@
 //! (SQLite always; PostgreSQL when `PAPERTRADER_TEST_POSTGRES_URL` is set).
 
 mod accounts;
+mod admin;
 mod bad_input;
 mod data;
 mod race;

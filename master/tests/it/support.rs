@@ -103,6 +103,7 @@ pub fn test_config(db: &TestDb) -> MasterConfig {
         key_file: db.dir.path().join("master.sec.asc"),
         public_key_file: db.dir.path().join("master.pub.asc"),
         direct_clients: true,
+        admin_socket: db.dir.path().join("admin.sock"),
         ..MasterConfig::default()
     }
 }

@@ -29,6 +29,7 @@ pub fn master_config(dir: &Path) -> MasterConfig {
         backfill_days: 40,
         key_file: dir.join("master.sec.asc"),
         public_key_file: dir.join("master.pub.asc"),
+        admin_socket: dir.join("admin.sock"),
         ..MasterConfig::default()
     }
 }
