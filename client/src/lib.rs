@@ -1,6 +1,10 @@
-//! PaperTrader client library: a connection speaking the wire protocol, request by request.
+//! PaperTrader client library: a protocol [`Connection`], a typed [`Client`] with worker
+//! discovery and failover, and the stored-session file.
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod connection;
+pub mod session_file;
 
+pub use client::{Client, HistoryRange};
 pub use connection::{ClientError, Connection};

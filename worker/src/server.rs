@@ -134,3 +134,20 @@ pub async fn start(config: WorkerConfig, logs: LogSystem) -> anyhow::Result<Runn
         log_actor,
     })
 }
+
+/// Runs a worker with its own actix system until Ctrl-C or SIGTERM, then flushes the log.
+pub fn run(config: WorkerConfig) -> anyhow::Result<()> {
+    let logs = LogSystem::new(&config.log_file, config.log_memory_entries);
+    logs.install_panic_hook();
+    actix::System::new().block_on(async move {
+        let worker = start(config, logs).await?;
+        println!(
+            "papertrader worker {} listening on {}",
+            worker.uuid, worker.local_addr
+        );
+        papertrader_actors::signals::shutdown_signal().await;
+        let _ = worker.log_actor.send(papertrader_actors::log::Flush).await;
+        actix::System::current().stop();
+        anyhow::Ok(())
+    })
+}

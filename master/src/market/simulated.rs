@@ -2,7 +2,7 @@
 //!
 //! The same seed, asset list and sequence of calls give the same prices. Each step moves a
 //! price by a whole number of basis points (±0.2% per live tick, ±1.5% per backfilled
-//! quarter-day) and never below 0.01.
+//! quarter-day), rounded to whole cents like a listed stock, and never below 0.01.
 
 use std::collections::HashMap;
 
@@ -18,6 +18,12 @@ use crate::db::prices::Ohlcv;
 
 const DAY_MS: i64 = 86_400_000;
 const MIN_PRICE: i64 = 10_000;
+/// One cent in micro-units: simulated prices are whole cents.
+const CENT: i64 = 10_000;
+
+fn round_to_cent(micros: i64) -> i64 {
+    (micros + CENT / 2).div_euclid(CENT) * CENT
+}
 
 struct Walk {
     price: i64,
@@ -27,7 +33,7 @@ struct Walk {
 impl Walk {
     fn step(&mut self, max_bps: i64) -> i64 {
         let bps = self.rng.gen_range(-max_bps..=max_bps);
-        self.price = (self.price + self.price * bps / 10_000).max(MIN_PRICE);
+        self.price = round_to_cent(self.price + self.price * bps / 10_000).max(MIN_PRICE);
         self.price
     }
 }
@@ -59,7 +65,7 @@ impl SimulatedMarket {
         self.walks
             .entry(spec.symbol.clone())
             .or_insert_with(|| Walk {
-                price: spec.start_price.micros().max(MIN_PRICE),
+                price: round_to_cent(spec.start_price.micros()).max(MIN_PRICE),
                 rng: StdRng::seed_from_u64(symbol_seed(seed, &spec.symbol)),
             })
     }
@@ -226,7 +232,9 @@ mod tests {
         };
         assert_eq!(run(7), run(7));
         assert_ne!(run(7), run(8));
-        assert!(run(7).iter().all(|p| p.micros() >= MIN_PRICE));
+        assert!(run(7)
+            .iter()
+            .all(|p| p.micros() >= MIN_PRICE && p.micros() % CENT == 0));
     }
 
     #[test]

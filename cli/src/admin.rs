@@ -1,0 +1,219 @@
+//! `papertrader admin …`: typed admin commands sent to the master's admin socket.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use papertrader_master::admin::{request, AdminReply, AdminRequest};
+use serde_json::json;
+
+use crate::output::{self, table};
+use crate::Failed;
+
+/// `papertrader admin`.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// The master's admin socket.
+    #[arg(
+        long,
+        env = "PAPERTRADER_ADMIN_SOCKET",
+        default_value = "data/master.admin.sock"
+    )]
+    socket: PathBuf,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Manage registered workers.
+    #[command(subcommand)]
+    Workers(WorkersCommand),
+    /// Manage sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+    /// The log system.
+    #[command(subcommand)]
+    Log(LogCommand),
+    /// Health and counters of the master.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkersCommand {
+    /// Register a worker.
+    Add {
+        /// Unique name.
+        name: String,
+        /// The worker's UUID (its `uuid_file`).
+        #[arg(long)]
+        uuid: uuid::Uuid,
+        /// `host:port` clients should connect to.
+        #[arg(long)]
+        address: String,
+        /// An address the worker may connect from (repeat for several).
+        #[arg(long = "allow-ip", required = true)]
+        allow_ips: Vec<IpAddr>,
+        /// The worker's ASCII-armored public key file (`gpg --export --armor`).
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// List registered workers and whether they are online.
+    List,
+    /// Unregister a worker (its link closes).
+    Remove {
+        /// Name.
+        name: String,
+    },
+    /// Boot a worker off: its link closes now and it stays out until enabled.
+    Boot {
+        /// Name.
+        name: String,
+    },
+    /// Let a booted-off worker back in.
+    Enable {
+        /// Name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SessionsCommand {
+    /// List live sessions.
+    List,
+    /// Revoke a session by id.
+    Revoke {
+        /// The id from `sessions list`.
+        id: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LogCommand {
+    /// Print the log entries still in memory.
+    Dump,
+}
+
+fn to_request(command: AdminCommand) -> Result<AdminRequest, Failed> {
+    Ok(match command {
+        AdminCommand::Workers(WorkersCommand::Add {
+            name,
+            uuid,
+            address,
+            allow_ips,
+            key,
+        }) => {
+            let public_key = std::fs::read_to_string(&key)
+                .map_err(|e| Failed::refused(format!("reading {}: {e}", key.display())))?;
+            AdminRequest::WorkersAdd {
+                name,
+                uuid,
+                address,
+                allowed_ips: allow_ips,
+                public_key,
+            }
+        }
+        AdminCommand::Workers(WorkersCommand::List) => AdminRequest::WorkersList,
+        AdminCommand::Workers(WorkersCommand::Remove { name }) => {
+            AdminRequest::WorkersRemove { name }
+        }
+        AdminCommand::Workers(WorkersCommand::Boot { name }) => AdminRequest::WorkersBoot { name },
+        AdminCommand::Workers(WorkersCommand::Enable { name }) => {
+            AdminRequest::WorkersEnable { name }
+        }
+        AdminCommand::Sessions(SessionsCommand::List) => AdminRequest::SessionsList,
+        AdminCommand::Sessions(SessionsCommand::Revoke { id }) => {
+            AdminRequest::SessionsRevoke { id }
+        }
+        AdminCommand::Log(LogCommand::Dump) => AdminRequest::LogDump,
+        AdminCommand::Status => AdminRequest::Status,
+    })
+}
+
+/// Runs one admin command.
+pub async fn run(args: AdminArgs, as_json: bool) -> Result<(), Failed> {
+    let request_message = to_request(args.command)?;
+    let reply = request(&args.socket, &request_message)
+        .await
+        .map_err(|e| Failed::unreachable(format!("admin socket {}: {e}", args.socket.display())))?;
+    if let AdminReply::Error { code, message } = &reply {
+        return Err(Failed::refused(format!("{message} [{code}]")));
+    }
+    if as_json {
+        output::json(&serde_json::to_value(&reply).unwrap_or(json!(null)));
+        return Ok(());
+    }
+    match reply {
+        AdminReply::Ok { message } => println!("{message}"),
+        AdminReply::Workers { workers } => table(
+            &[
+                "NAME",
+                "UUID",
+                "ADDRESS",
+                "ALLOWED IPS",
+                "ENABLED",
+                "ONLINE",
+            ],
+            &workers
+                .into_iter()
+                .map(|w| {
+                    vec![
+                        w.name,
+                        w.uuid,
+                        w.address,
+                        w.allowed_ips.join(","),
+                        yes(w.enabled),
+                        yes(w.online),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        ),
+        AdminReply::Sessions { sessions } => table(
+            &["ID", "USER", "CLIENT IP", "CREATED", "EXPIRES", "KIND"],
+            &sessions
+                .into_iter()
+                .map(|s| {
+                    let kind = if s.expirable {
+                        "expirable"
+                    } else {
+                        "connection"
+                    }
+                    .to_owned();
+                    vec![
+                        s.id.to_string(),
+                        s.username,
+                        s.client_ip,
+                        output::time(s.created_at_ms),
+                        output::time(s.expires_at_ms),
+                        kind,
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        ),
+        AdminReply::Log { lines } => lines.iter().for_each(|l| println!("{l}")),
+        AdminReply::Status(s) => table(
+            &[
+                "DATABASE",
+                "TICK",
+                "ASSETS",
+                "WORKERS ONLINE",
+                "QUEUED",
+                "SETTLED",
+            ],
+            &[vec![
+                s.database,
+                s.tick.to_string(),
+                s.assets.to_string(),
+                s.workers_online.to_string(),
+                s.queued_orders.to_string(),
+                s.settled_orders.to_string(),
+            ]],
+        ),
+        AdminReply::Error { .. } => {}
+    }
+    Ok(())
+}
+
+fn yes(value: bool) -> String {
+    if value { "yes" } else { "no" }.to_owned()
+}

@@ -1,0 +1,177 @@
+//! `papertrader up`: a master and N workers in one process, on SQLite and the simulated
+//! market, with worker keys generated and registered on first run.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+use papertrader_actors::log::{Flush, LogSystem};
+use papertrader_master::actors::worker_registry::{AddWorker, ListWorkers, RemoveWorker};
+use papertrader_master::config::MasterConfig;
+use papertrader_worker::config::WorkerConfig;
+use papertrader_worker::link::{GetLinkStatus, LinkState};
+use papertrader_worker::server::{load_or_create_identity, load_or_create_uuid};
+
+/// `papertrader up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Directory for the database, keys, logs and the admin socket.
+    #[arg(long, default_value = "data")]
+    data: PathBuf,
+    /// Number of workers.
+    #[arg(long, default_value_t = 2)]
+    workers: u16,
+    /// Address to bind (127.0.0.1 keeps it on this machine).
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// Master port.
+    #[arg(long, default_value_t = 2048)]
+    master_port: u16,
+    /// Worker ports, comma-separated [default: master port + 1, + 2, …].
+    #[arg(long, value_delimiter = ',')]
+    worker_ports: Vec<u16>,
+    /// Price update interval in ms.
+    #[arg(long, default_value_t = 2000)]
+    update_interval_ms: u64,
+    /// bcrypt cost (lower is faster and weaker; 12 for real use).
+    #[arg(long, default_value_t = 12)]
+    bcrypt_cost: u32,
+}
+
+/// Runs the cluster until Ctrl-C or SIGTERM.
+pub fn run(args: UpArgs) -> anyhow::Result<()> {
+    let data = args.data.clone();
+    let master_config = MasterConfig {
+        listen: SocketAddr::new(args.bind, args.master_port),
+        database_url: data.join("papertrader.db").to_string_lossy().into_owned(),
+        log_file: data.join("master.log"),
+        key_file: data.join("master.sec.asc"),
+        public_key_file: data.join("master.pub.asc"),
+        admin_socket: data.join("master.admin.sock"),
+        update_interval_ms: args.update_interval_ms,
+        bcrypt_cost: args.bcrypt_cost,
+        expected_workers: u32::from(args.workers.max(1)),
+        ..MasterConfig::default()
+    };
+    master_config.validate()?;
+    let logs = LogSystem::new(&master_config.log_file, master_config.log_memory_entries);
+    logs.install_panic_hook();
+    actix::System::new().block_on(async move {
+        let master = papertrader_master::server::start(master_config, logs).await?;
+        let connect_ip = if args.bind.is_unspecified() {
+            IpAddr::from([127, 0, 0, 1])
+        } else {
+            args.bind
+        };
+        let master_addr = SocketAddr::new(connect_ip, master.local_addr.port());
+        let mut workers = Vec::new();
+        for i in 1..=args.workers.max(1) {
+            let name = format!("worker-{i}");
+            let port = args
+                .worker_ports
+                .get(usize::from(i) - 1)
+                .copied()
+                .unwrap_or(args.master_port + i);
+            let home = data.join(&name);
+            let config = WorkerConfig {
+                listen: SocketAddr::new(args.bind, port),
+                master: master_addr.to_string(),
+                uuid_file: home.join("uuid"),
+                key_file: home.join("worker.sec.asc"),
+                public_key_file: home.join("worker.pub.asc"),
+                master_key_file: data.join("master.pub.asc"),
+                log_file: home.join("worker.log"),
+                ..WorkerConfig::default()
+            };
+            register(&master, &name, &config, SocketAddr::new(connect_ip, port)).await?;
+            let worker_logs = LogSystem::new(&config.log_file, config.log_memory_entries);
+            workers.push((
+                name,
+                papertrader_worker::server::start(config, worker_logs).await?,
+            ));
+        }
+        for (name, worker) in &workers {
+            wait_until_up(name, &worker.link).await?;
+        }
+        println!("PaperTrader is up (data in {})", data.display());
+        println!(
+            "  master      {}   (clients ask it for the worker list)",
+            master_addr
+        );
+        for (name, worker) in &workers {
+            println!(
+                "  {name:<10}  {}",
+                SocketAddr::new(connect_ip, worker.local_addr.port())
+            );
+        }
+        println!("  admin       {}", master.admin_socket.display());
+        println!("Try: papertrader register alice --email alice@example.com");
+        println!("Press Ctrl-C to stop.");
+        papertrader_actors::signals::shutdown_signal().await;
+        println!("stopping: flushing logs");
+        for (_, worker) in &workers {
+            let _ = worker.log_actor.send(Flush).await;
+        }
+        let _ = master.log_actor.send(Flush).await;
+        actix::System::current().stop();
+        anyhow::Ok(())
+    })
+}
+
+/// Registers the worker (keys and UUID made on first run); re-registers it if its address changed.
+async fn register(
+    master: &papertrader_master::server::RunningMaster,
+    name: &str,
+    config: &WorkerConfig,
+    address: SocketAddr,
+) -> anyhow::Result<()> {
+    let uuid = load_or_create_uuid(&config.uuid_file)?;
+    let public_key = load_or_create_identity(config)?.public().armored()?;
+    let registry = &master.services.registry;
+    let known = registry
+        .send(ListWorkers)
+        .await?
+        .map_err(|f| anyhow::anyhow!("{f}"))?;
+    let address = address.to_string();
+    if let Some(existing) = known.iter().find(|w| w.name == name) {
+        if existing.uuid == uuid.hyphenated().to_string() && existing.address == address {
+            return Ok(());
+        }
+        registry
+            .send(RemoveWorker {
+                name: name.to_owned(),
+            })
+            .await?
+            .map_err(|f| anyhow::anyhow!("{f}"))?;
+    }
+    let allowed_ips = vec![IpAddr::from([127, 0, 0, 1]), "::1".parse()?];
+    registry
+        .send(AddWorker {
+            name: name.to_owned(),
+            uuid,
+            address,
+            allowed_ips,
+            public_key,
+        })
+        .await?
+        .map_err(|f| anyhow::anyhow!("registering {name}: {f}"))
+}
+
+async fn wait_until_up(
+    name: &str,
+    link: &actix::Addr<papertrader_worker::link::MasterLinkActor>,
+) -> anyhow::Result<()> {
+    for _ in 0..200 {
+        if let LinkState::Up { .. } = link.send(GetLinkStatus).await?.state {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let state = link.send(GetLinkStatus).await?.state;
+    Err(anyhow::anyhow!(
+        "{name} was not admitted by the master: {state:?}"
+    ))
+    .context("starting workers")
+}

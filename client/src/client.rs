@@ -1,0 +1,401 @@
+//! A typed client: finds a worker through the master, logs in, switches states as needed and
+//! fails over to another worker (resuming the session) when one dies.
+//!
+//! Reads are retried once on another worker after a lost connection. Trades are never
+//! retried automatically: if the connection drops after sending an order, the order may have
+//! settled, so the error says so and the caller checks the history.
+
+use papertrader_protocol::data::{
+    AssetInfo, DataBody, History, Portfolio, Quote, TransactionHistory, UserInfo,
+};
+use papertrader_protocol::password::client_password_hash;
+use papertrader_protocol::*;
+
+use crate::connection::{ClientError, Connection};
+
+/// Which history range to ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryRange {
+    /// `getAssetValueDay`.
+    Day,
+    /// `getAssetValueWeek`.
+    Week,
+    /// `getAssetValueMonth`.
+    Month,
+    /// `getAssetValueYear`.
+    Year,
+    /// `getAssetValueAllTime`.
+    AllTime,
+}
+
+/// A client session with a worker.
+pub struct Client {
+    master: Option<String>,
+    workers: Vec<String>,
+    current: usize,
+    conn: Connection,
+    state: ConnectionState,
+    session: Option<String>,
+}
+
+fn unexpected(reply: Message) -> ClientError {
+    ClientError::Unexpected(reply.instruction().name())
+}
+
+fn lost(error: &ClientError) -> bool {
+    matches!(error, ClientError::Io(_) | ClientError::Closed)
+}
+
+impl Client {
+    /// Asks the master for the online workers and connects to the first that answers.
+    pub async fn via_master(master: &str) -> Result<Self, ClientError> {
+        let workers = Self::worker_list(master).await?;
+        if workers.is_empty() {
+            return Err(ClientError::Failed {
+                instruction: "workerList",
+                failure: Failure::new(ReasonCode::Unavailable, "no worker is online"),
+            });
+        }
+        let addresses = workers.into_iter().map(|w| w.address).collect();
+        Self::with_workers(Some(master.to_owned()), addresses).await
+    }
+
+    /// Connects to one worker directly (no failover).
+    pub async fn to_worker(address: &str) -> Result<Self, ClientError> {
+        Self::with_workers(None, vec![address.to_owned()]).await
+    }
+
+    async fn with_workers(
+        master: Option<String>,
+        workers: Vec<String>,
+    ) -> Result<Self, ClientError> {
+        let mut last = ClientError::Closed;
+        for (index, address) in workers.iter().enumerate() {
+            match Connection::connect(address.as_str()).await {
+                Ok(conn) => {
+                    return Ok(Self {
+                        master,
+                        workers,
+                        current: index,
+                        conn,
+                        state: ConnectionState::Command,
+                        session: None,
+                    })
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    /// The online workers, from the master.
+    pub async fn worker_list(master: &str) -> Result<Vec<WorkerEndpoint>, ClientError> {
+        let mut conn = Connection::connect(master).await?;
+        match conn.call(&Message::GetWorkerList(Empty {})).await? {
+            Message::WorkerList(list) => Ok(list.workers),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The worker in use.
+    pub fn worker(&self) -> &str {
+        &self.workers[self.current]
+    }
+
+    /// The session id, once logged in.
+    pub fn session(&self) -> Option<&str> {
+        self.session.as_deref()
+    }
+
+    /// Moves to the next worker that answers (asking the master again for a fresh list when
+    /// there is one), resuming the session there.
+    async fn fail_over(&mut self) -> Result<(), ClientError> {
+        if let Some(master) = &self.master {
+            if let Ok(fresh) = Self::worker_list(master).await {
+                let fresh: Vec<String> = fresh.into_iter().map(|w| w.address).collect();
+                if !fresh.is_empty() {
+                    self.workers = fresh;
+                }
+            }
+        }
+        let count = self.workers.len();
+        let mut last = ClientError::Closed;
+        for step in 1..=count {
+            let index = (self.current + step) % count;
+            match Connection::connect(self.workers[index].as_str()).await {
+                Ok(conn) => {
+                    self.conn = conn;
+                    self.current = index;
+                    self.state = ConnectionState::Command;
+                    if let Some(session) = self.session.clone() {
+                        self.resume(&session).await?;
+                    }
+                    return Ok(());
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    async fn switch_to(&mut self, state: ConnectionState) -> Result<(), ClientError> {
+        if self.state == state {
+            return Ok(());
+        }
+        let session_id = self.session.clone().ok_or_else(not_logged_in)?;
+        self.conn
+            .call(&Message::SwitchState(SwitchState { session_id, state }))
+            .await?;
+        self.state = state;
+        Ok(())
+    }
+
+    /// A Command-state request; not retried on another worker.
+    async fn command(&mut self, request: Message) -> Result<Message, ClientError> {
+        self.switch_to(ConnectionState::Command).await?;
+        self.conn.call(&request).await
+    }
+
+    /// A data request, retried once on another worker if the connection was lost.
+    async fn data(
+        &mut self,
+        request: Message,
+        progress: &mut dyn FnMut(u32, u32),
+    ) -> Result<DataBody, ClientError> {
+        for attempt in 0..2 {
+            let result = async {
+                self.switch_to(ConnectionState::DataTransfer).await?;
+                self.conn.call_data(&request, &mut *progress).await
+            }
+            .await;
+            match result {
+                Err(e) if lost(&e) && attempt == 0 && self.workers.len() > 1 => {
+                    self.fail_over().await?
+                }
+                other => return other,
+            }
+        }
+        Err(ClientError::Closed)
+    }
+
+    /// `register(username, email, hashedPass)`; the password is hashed here.
+    pub async fn register(
+        &mut self,
+        username: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<(), ClientError> {
+        let hashed_password = client_password_hash(username, password);
+        self.command(Message::Register(Register {
+            username: username.into(),
+            email: email.into(),
+            hashed_password,
+        }))
+        .await?;
+        Ok(())
+    }
+
+    /// `login(username, hashedPass, isExpirable)`; returns the session id.
+    pub async fn login(
+        &mut self,
+        username: &str,
+        password: &str,
+        is_expirable: bool,
+    ) -> Result<String, ClientError> {
+        let hashed_password = client_password_hash(username, password);
+        match self
+            .command(Message::Login(Login {
+                username: username.into(),
+                hashed_password,
+                is_expirable,
+            }))
+            .await?
+        {
+            Message::SessionId(t) => {
+                self.session = Some(t.session_id.clone());
+                Ok(t.session_id)
+            }
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// `login(sessionID)`: resume a stored session.
+    pub async fn resume(&mut self, session_id: &str) -> Result<(), ClientError> {
+        self.state = ConnectionState::Command;
+        self.conn
+            .call(&Message::LoginWithSession(SessionToken {
+                session_id: session_id.into(),
+            }))
+            .await?;
+        self.session = Some(session_id.to_owned());
+        Ok(())
+    }
+
+    /// `logout`.
+    pub async fn logout(&mut self) -> Result<(), ClientError> {
+        let session_id = self.session.clone().ok_or_else(not_logged_in)?;
+        self.command(Message::Logout(SessionToken { session_id }))
+            .await?;
+        self.session = None;
+        Ok(())
+    }
+
+    async fn trade(
+        &mut self,
+        buy: bool,
+        symbol: &str,
+        quantity: u64,
+    ) -> Result<TradeReceipt, ClientError> {
+        let session_id = self.session.clone().ok_or_else(not_logged_in)?;
+        let order = TradeOrder {
+            session_id,
+            symbol: symbol.into(),
+            quantity,
+        };
+        let request = if buy {
+            Message::PurchaseAsset(order)
+        } else {
+            Message::SellAsset(order)
+        };
+        match self.command(request).await {
+            Ok(Message::PurchaseSuccess(r)) | Ok(Message::SellSuccess(r)) => Ok(r),
+            Ok(other) => Err(unexpected(other)),
+            Err(e) if lost(&e) => Err(ClientError::Failed {
+                instruction: if buy { "purchaseFail" } else { "sellFail" },
+                failure: Failure::new(
+                    ReasonCode::Unavailable,
+                    "the connection was lost after the order was sent; it may have settled: check your trades",
+                ),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `purchaseAsset`; resolves after settlement.
+    pub async fn buy(&mut self, symbol: &str, quantity: u64) -> Result<TradeReceipt, ClientError> {
+        self.trade(true, symbol, quantity).await
+    }
+
+    /// `sellAsset`; resolves after settlement.
+    pub async fn sell(&mut self, symbol: &str, quantity: u64) -> Result<TradeReceipt, ClientError> {
+        self.trade(false, symbol, quantity).await
+    }
+
+    /// `getAssetValueCurrent`.
+    pub async fn quote(&mut self, symbol: &str) -> Result<Quote, ClientError> {
+        match self
+            .data(
+                Message::GetAssetValueCurrent(AssetQuery {
+                    symbol: symbol.into(),
+                }),
+                &mut |_, _| {},
+            )
+            .await?
+        {
+            DataBody::Quote(q) => Ok(q),
+            _ => Err(ClientError::Unexpected("data")),
+        }
+    }
+
+    /// `getAssetInfo`.
+    pub async fn info(&mut self, symbol: &str) -> Result<AssetInfo, ClientError> {
+        match self
+            .data(
+                Message::GetAssetInfo(AssetQuery {
+                    symbol: symbol.into(),
+                }),
+                &mut |_, _| {},
+            )
+            .await?
+        {
+            DataBody::AssetInfo(i) => Ok(i),
+            _ => Err(ClientError::Unexpected("data")),
+        }
+    }
+
+    /// A history range ending at `date_ms`, with progress `(received, max)` per packet.
+    pub async fn history(
+        &mut self,
+        symbol: &str,
+        range: HistoryRange,
+        date_ms: i64,
+        progress: &mut dyn FnMut(u32, u32),
+    ) -> Result<History, ClientError> {
+        let q = AssetRangeQuery {
+            symbol: symbol.into(),
+            date_ms,
+        };
+        let request = match range {
+            HistoryRange::Day => Message::GetAssetValueDay(q),
+            HistoryRange::Week => Message::GetAssetValueWeek(q),
+            HistoryRange::Month => Message::GetAssetValueMonth(q),
+            HistoryRange::Year => Message::GetAssetValueYear(q),
+            HistoryRange::AllTime => Message::GetAssetValueAllTime(AssetQuery {
+                symbol: symbol.into(),
+            }),
+        };
+        match self.data(request, progress).await? {
+            DataBody::History(h) => Ok(h),
+            _ => Err(ClientError::Unexpected("data")),
+        }
+    }
+
+    fn user_query(&self, username: &str) -> Result<UserQuery, ClientError> {
+        Ok(UserQuery {
+            session_id: self.session.clone().ok_or_else(not_logged_in)?,
+            username: username.into(),
+        })
+    }
+
+    /// `getUserInfo`.
+    pub async fn user_info(&mut self, username: &str) -> Result<UserInfo, ClientError> {
+        match self
+            .data(
+                Message::GetUserInfo(self.user_query(username)?),
+                &mut |_, _| {},
+            )
+            .await?
+        {
+            DataBody::UserInfo(u) => Ok(u),
+            _ => Err(ClientError::Unexpected("data")),
+        }
+    }
+
+    /// `getUserPortfolio`.
+    pub async fn portfolio(&mut self, username: &str) -> Result<Portfolio, ClientError> {
+        match self
+            .data(
+                Message::GetUserPortfolio(self.user_query(username)?),
+                &mut |_, _| {},
+            )
+            .await?
+        {
+            DataBody::Portfolio(p) => Ok(p),
+            _ => Err(ClientError::Unexpected("data")),
+        }
+    }
+
+    /// `getUserTransactionHistory`.
+    pub async fn trades(&mut self, username: &str) -> Result<TransactionHistory, ClientError> {
+        match self
+            .data(
+                Message::GetUserTransactionHistory(self.user_query(username)?),
+                &mut |_, _| {},
+            )
+            .await?
+        {
+            DataBody::Transactions(t) => Ok(t),
+            _ => Err(ClientError::Unexpected("data")),
+        }
+    }
+}
+
+fn not_logged_in() -> ClientError {
+    ClientError::Failed {
+        instruction: "loginFail",
+        failure: Failure::new(
+            ReasonCode::SessionInvalid,
+            "not logged in: run `papertrader login` first",
+        ),
+    }
+}
