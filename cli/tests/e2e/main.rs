@@ -1,0 +1,5 @@
+//! End-to-end tests: the real `papertrader` binary, as separate processes.
+
+mod cluster;
+mod failover;
+mod support;
