@@ -24,7 +24,7 @@ fn the_cli_fails_over_when_a_worker_dies() {
     let mut workers = Vec::new();
     for (i, port) in ports[1..].iter().enumerate() {
         let name = format!("w{i}");
-        let home = format!("{name}");
+        let home = name.clone();
         let listen = format!("127.0.0.1:{port}");
         let files = |f: &str| format!("{home}/{f}");
         let args = [
