@@ -208,3 +208,35 @@ fn golden_vectors_match_the_code_and_the_document() {
         "PROTOCOL.md lacks the exact dump of: {missing:?}"
     );
 }
+
+#[test]
+fn every_instruction_and_reason_code_has_its_row_in_the_document() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/PROTOCOL.md"))
+        .expect("PROTOCOL.md");
+    for &instruction in Instruction::ALL {
+        let row = format!(
+            "| `0x{:04X}` | {} | ",
+            instruction as u16,
+            instruction.name()
+        );
+        assert!(
+            doc.contains(&row),
+            "PROTOCOL.md has no row starting {row:?}"
+        );
+        // The documented argument count is the one the codec enforces.
+        let line = doc
+            .lines()
+            .find(|l| l.starts_with(&row))
+            .unwrap_or_default();
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let count = instruction.argument_count().to_string();
+        assert!(
+            cells.contains(&count.as_str()),
+            "{instruction}: argument count {count} not in {line:?}"
+        );
+    }
+    for &code in ReasonCode::ALL {
+        let row = format!("| {} | {} |", code as u16, code.name());
+        assert!(doc.contains(&row), "PROTOCOL.md has no reason row {row:?}");
+    }
+}
