@@ -38,6 +38,15 @@ pub struct UpArgs {
     /// bcrypt cost (lower is faster and weaker; 12 for real use).
     #[arg(long, default_value_t = 12)]
     bcrypt_cost: u32,
+    /// Price source (yahoo and finnhub need the network; finnhub a key in PAPERTRADER_PROVIDER_API_KEY).
+    #[arg(long, value_enum, default_value = "simulated")]
+    provider: papertrader_master::config::ProviderKind,
+    /// OHLCV CSV file for `--provider csv`.
+    #[arg(long)]
+    csv_file: Option<PathBuf>,
+    /// Asset list file (`SYMBOL,Name[,start price]` per line) [default: built-in list].
+    #[arg(long)]
+    assets_file: Option<PathBuf>,
 }
 
 /// Runs the cluster until Ctrl-C or SIGTERM.
@@ -53,6 +62,9 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         update_interval_ms: args.update_interval_ms,
         bcrypt_cost: args.bcrypt_cost,
         expected_workers: u32::from(args.workers.max(1)),
+        provider: args.provider,
+        csv_file: args.csv_file.clone(),
+        assets_file: args.assets_file.clone(),
         ..MasterConfig::default()
     };
     master_config.validate()?;

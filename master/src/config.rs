@@ -9,6 +9,21 @@ use clap::Parser;
 use papertrader_protocol::Money;
 use serde::Deserialize;
 
+/// Where prices come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// The deterministic simulated market (no network, no key).
+    #[default]
+    Simulated,
+    /// Replay of an OHLCV CSV file (`csv_file`).
+    Csv,
+    /// Yahoo Finance chart API, keyless.
+    Yahoo,
+    /// Finnhub quote API; key in `PAPERTRADER_PROVIDER_API_KEY`.
+    Finnhub,
+}
+
 /// Every setting of the master. Field names are the TOML keys.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -68,6 +83,24 @@ pub struct MasterConfig {
     pub direct_clients: bool,
     /// The admin endpoint: a Unix socket (mode 0600) for `papertrader admin`.
     pub admin_socket: PathBuf,
+    /// Price source: simulated, csv, yahoo or finnhub.
+    pub provider: ProviderKind,
+    /// Override of the HTTP provider's base URL (for tests and proxies).
+    pub provider_base_url: Option<String>,
+    /// HTTP provider request timeout, milliseconds.
+    pub provider_timeout_ms: u64,
+    /// A provider price older than this is refused (kept stale), hours.
+    pub max_price_age_hours: u64,
+    /// Requests per minute the provider allows, when not its documented default (a paid plan).
+    pub provider_requests_per_minute: Option<u32>,
+    /// The CSV file of the csv provider.
+    pub csv_file: Option<PathBuf>,
+    /// CSV rows advanced per update interval.
+    pub csv_speed: u32,
+    /// Start the CSV replay over at its end (else stop; prices go stale).
+    pub csv_loop: bool,
+    /// Simulated market moves only 14:30–21:00 UTC on weekdays.
+    pub simulated_trading_hours: bool,
 }
 
 impl Default for MasterConfig {
@@ -101,6 +134,15 @@ impl Default for MasterConfig {
             public_key_file: PathBuf::from("data/master.pub.asc"),
             direct_clients: false,
             admin_socket: PathBuf::from("data/master.admin.sock"),
+            provider: ProviderKind::Simulated,
+            provider_base_url: None,
+            provider_timeout_ms: 5_000,
+            max_price_age_hours: 96,
+            provider_requests_per_minute: None,
+            csv_file: None,
+            csv_speed: 1,
+            csv_loop: true,
+            simulated_trading_hours: false,
         }
     }
 }
@@ -242,6 +284,15 @@ pub struct MasterArgs {
     /// Where to write the master's public key for workers [default: data/master.pub.asc].
     #[arg(long, env = "PAPERTRADER_MASTER_PUBLIC_KEY_FILE")]
     pub public_key_file: Option<PathBuf>,
+    /// Price source [default: simulated].
+    #[arg(long, env = "PAPERTRADER_MASTER_PROVIDER", value_enum)]
+    pub provider: Option<ProviderKind>,
+    /// Base URL of the HTTP provider [default: the provider's public API].
+    #[arg(long, env = "PAPERTRADER_MASTER_PROVIDER_BASE_URL")]
+    pub provider_base_url: Option<String>,
+    /// OHLCV CSV file for the csv provider.
+    #[arg(long, env = "PAPERTRADER_MASTER_CSV_FILE")]
+    pub csv_file: Option<PathBuf>,
     /// Admin endpoint Unix socket [default: data/master.admin.sock].
     #[arg(long, env = "PAPERTRADER_MASTER_ADMIN_SOCKET")]
     pub admin_socket: Option<PathBuf>,
@@ -284,8 +335,15 @@ impl MasterArgs {
             key_file,
             public_key_file,
             direct_clients,
-            admin_socket
+            admin_socket,
+            provider
         );
+        if self.provider_base_url.is_some() {
+            config.provider_base_url = self.provider_base_url.clone();
+        }
+        if self.csv_file.is_some() {
+            config.csv_file = self.csv_file.clone();
+        }
         if let Some(path) = &self.assets_file {
             config.assets_file = Some(path.clone());
         }

@@ -25,7 +25,6 @@ use crate::db::{prices, sessions, Db};
 use crate::market::assets::{default_assets, parse_asset_list};
 use crate::market::book::Snapshot;
 use crate::market::provider::PriceProvider;
-use crate::market::simulated::SimulatedMarket;
 use crate::market::{AssetSpec, PriceBook};
 use crate::router::{MasterRouter, Services};
 
@@ -67,13 +66,9 @@ fn borrowed(points: &[(String, prices::Ohlcv)]) -> Vec<(&str, prices::Ohlcv)> {
     points.iter().map(|(s, p)| (s.as_str(), *p)).collect()
 }
 
-/// Opens the database and prepares history; blocking (run before or beside the actors).
-fn prepare_database(
-    config: &MasterConfig,
-    assets: &[AssetSpec],
-    provider: &mut dyn PriceProvider,
-    log: &Logger,
-) -> anyhow::Result<(Db, Snapshot)> {
+/// Opens the database, registers the assets and ends the previous run's connection-bound
+/// sessions. Blocking.
+fn open_database(config: &MasterConfig, assets: &[AssetSpec], log: &Logger) -> anyhow::Result<Db> {
     let db = Db::open(&config.database_url, config.database_pool_size)
         .context("opening the database")?;
     info!(log, "database ready"; "backend" => db.backend_name());
@@ -92,30 +87,45 @@ fn prepare_database(
     if ended > 0 {
         info!(log, "ended sessions bound to connections of the previous run"; "count" => ended);
     }
-    let mut latest = db.run_blocking(prices::latest_ticks)?;
+    Ok(db)
+}
+
+/// Backfills history for assets that have none, then returns the latest stored price of
+/// every asset as the starting snapshot (and lets the provider continue from it).
+async fn prepare_history(
+    db: &Db,
+    config: &MasterConfig,
+    assets: &[AssetSpec],
+    provider: &mut dyn PriceProvider,
+    log: &Logger,
+) -> anyhow::Result<Snapshot> {
+    let mut latest = db.run(prices::latest_ticks).await?;
     let missing: Vec<AssetSpec> = assets
         .iter()
         .filter(|a| !latest.iter().any(|(s, _)| s == &a.symbol))
         .cloned()
         .collect();
     if !missing.is_empty() {
-        let now = now_ms();
-        let history = provider.backfill(
-            &missing,
-            now,
-            config.backfill_days,
-            BACKFILL_TICK_SPACING_MS,
-        );
-        db.run_blocking(|c| {
+        let history = provider
+            .backfill(
+                &missing,
+                now_ms(),
+                config.backfill_days,
+                BACKFILL_TICK_SPACING_MS,
+            )
+            .await;
+        let counts = (history.daily.len(), history.ticks.len());
+        db.run(move |c| {
             use diesel::Connection;
             c.transaction(|c| {
                 prices::insert_bars(c, prices::DAILY, &borrowed(&history.daily))?;
                 prices::insert_bars(c, prices::MONTHLY, &borrowed(&history.monthly))?;
                 prices::insert_ticks(c, &borrowed(&history.ticks))
             })
-        })?;
-        info!(log, "history backfilled"; "provider" => provider.name(), "assets" => missing.len(), "days" => config.backfill_days);
-        latest = db.run_blocking(prices::latest_ticks)?;
+        })
+        .await?;
+        info!(log, "history backfilled"; "provider" => provider.name(), "assets" => missing.len(), "daily_bars" => counts.0, "intraday_points" => counts.1);
+        latest = db.run(prices::latest_ticks).await?;
     }
     provider.resume_from(
         &latest
@@ -127,21 +137,19 @@ fn prepare_database(
     for (symbol, point) in latest {
         let close = Money(point.close);
         snapshot.at_ms = snapshot.at_ms.max(point.at);
-        snapshot.quotes.insert(
-            symbol.clone(),
-            papertrader_protocol::data::Quote {
-                symbol,
-                open: close,
-                high: close,
-                low: close,
-                close,
-                volume: 0,
-                at_ms: point.at,
-                stale: false,
-            },
-        );
+        let quote = papertrader_protocol::data::Quote {
+            symbol: symbol.clone(),
+            open: close,
+            high: close,
+            low: close,
+            close,
+            volume: 0,
+            at_ms: point.at,
+            stale: false,
+        };
+        snapshot.quotes.insert(symbol, quote);
     }
-    Ok((db, snapshot))
+    Ok(snapshot)
 }
 
 /// Waits for the second byte of the first frame (its messageType) without consuming it.
@@ -201,17 +209,12 @@ pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<Runn
     let starting_cash = config.starting_cash()?;
 
     let identity = load_or_create_identity(&config, &log)?;
-    let (db, snapshot, provider) = {
-        let config = config.clone();
-        let assets = assets.clone();
-        let log = log.clone();
-        tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            let mut provider = SimulatedMarket::new(config.market_seed);
-            let (db, snapshot) = prepare_database(&config, &assets, &mut provider, &log)?;
-            Ok((db, snapshot, provider))
-        })
-        .await??
+    let mut provider = crate::market::build_provider(&config, &assets)?;
+    let db = {
+        let (config, assets, log) = (config.clone(), assets.clone(), log.clone());
+        tokio::task::spawn_blocking(move || open_database(&config, &assets, &log)).await??
     };
+    let snapshot = prepare_history(&db, &config, &assets, provider.as_mut(), &log).await?;
     let book = PriceBook::default();
     book.publish(snapshot);
 
@@ -234,7 +237,7 @@ pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<Runn
     let registry =
         WorkerRegistryActor::new(db.clone(), log.new(o!("actor" => "worker_registry"))).start();
     let fetcher = AssetFetcherActor::new(
-        Box::new(provider),
+        provider,
         assets.clone(),
         db.clone(),
         book.clone(),

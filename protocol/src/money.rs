@@ -92,9 +92,100 @@ impl FromStr for Money {
     }
 }
 
+impl Money {
+    /// Parses a decimal number as external sources write it (`189.25000762939453`, `-0.5`,
+    /// `1.2e3`, `7`) and rounds it to the nearest micro-unit, halves away from zero. For
+    /// prices read from a provider's JSON text: the value never passes through a float.
+    /// `None` for anything that is not a finite decimal number or does not fit.
+    pub fn from_decimal_rounded(text: &str) -> Option<Money> {
+        let text = text.trim();
+        let (negative, body) = match text.as_bytes().first()? {
+            b'-' => (true, &text[1..]),
+            b'+' => (false, &text[1..]),
+            _ => (false, text),
+        };
+        let (mantissa, exponent) = match body.find(['e', 'E']) {
+            Some(i) => (&body[..i], body[i + 1..].parse::<i32>().ok()?),
+            None => (body, 0),
+        };
+        let (whole, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        if (whole.is_empty() && frac.is_empty())
+            || !whole
+                .bytes()
+                .chain(frac.bytes())
+                .all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        // value = digits × 10^(exponent − frac.len()); micros = value × 10^6.
+        let digits = format!("{whole}{frac}");
+        let digits = digits.trim_start_matches('0');
+        let shift = exponent - frac.len() as i32 + 6;
+        let mut micros: i128 = 0;
+        let mut round_up = false;
+        if shift >= 0 {
+            for b in digits.bytes() {
+                micros = micros.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
+            }
+            micros = micros.checked_mul(10i128.checked_pow(shift as u32)?)?;
+        } else {
+            let keep = digits.len() as i64 + i64::from(shift);
+            if keep >= 0 {
+                let (kept, dropped) = digits.split_at(keep as usize);
+                for b in kept.bytes() {
+                    micros = micros.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
+                }
+                round_up = dropped.as_bytes().first().is_some_and(|&d| d >= b'5');
+            } else {
+                round_up = false; // far below one micro-unit
+            }
+        }
+        if round_up {
+            micros += 1;
+        }
+        let micros = i64::try_from(if negative { -micros } else { micros }).ok()?;
+        Some(Money(micros))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provider_decimals_round_to_micro_units_without_floats() {
+        for (text, micros) in [
+            ("189.25000762939453", 189_250_008),
+            ("189.2500004", 189_250_000),
+            ("189.2500005", 189_250_001),
+            ("-0.0000005", -1),
+            ("7", 7_000_000),
+            ("1.5e2", 150_000_000),
+            ("2.5E-3", 2_500),
+            ("0.00000049", 0),
+            ("1e-20", 0),
+            (".5", 500_000),
+        ] {
+            assert_eq!(
+                Money::from_decimal_rounded(text),
+                Some(Money(micros)),
+                "{text}"
+            );
+        }
+        for bad in [
+            "",
+            "-",
+            "abc",
+            "1.2.3",
+            "1e",
+            "nan",
+            "inf",
+            "1e400",
+            "99999999999999999999",
+        ] {
+            assert_eq!(Money::from_decimal_rounded(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn formats_and_parses_back() {

@@ -4,6 +4,7 @@
 //!
 //! A failed fetch keeps the last good prices, marked stale, and is logged once per episode.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use crate::db::prices::{self, Ohlcv};
 use crate::db::{AnyConnection, Db, DbError};
 use crate::market::book::Snapshot;
 use crate::market::simulated::{day_start, month_start};
-use crate::market::{AssetSpec, PriceBook, PriceProvider, ProviderQuote};
+use crate::market::{AssetSpec, FetchOutcome, PriceBook, PriceProvider, ProviderQuote};
 
 /// Ticks between prunes of old tick-resolution history.
 const PRUNE_EVERY_TICKS: u64 = 1_000;
@@ -37,7 +38,7 @@ pub struct AssetFetcherActor {
     interval: Duration,
     tick_retention_ms: i64,
     listeners: Vec<Recipient<TickPublished>>,
-    failing: bool,
+    failing: BTreeSet<String>,
     log: Logger,
 }
 
@@ -64,7 +65,7 @@ impl AssetFetcherActor {
             interval,
             tick_retention_ms: tick_retention_days as i64 * 86_400_000,
             listeners: Vec::new(),
-            failing: false,
+            failing: BTreeSet::new(),
             log,
         }
     }
@@ -72,23 +73,9 @@ impl AssetFetcherActor {
     fn tick(&mut self, ctx: &mut Context<Self>) {
         let at_ms = now_ms();
         let fetch = self.provider.fetch(&self.assets, at_ms);
-        ctx.wait(fetch.into_actor(self).then(move |result, act, _| {
-            let fresh = match result {
-                Ok(quotes) => {
-                    if act.failing {
-                        info!(act.log, "price provider recovered"; "provider" => act.provider.name());
-                        act.failing = false;
-                    }
-                    quotes
-                }
-                Err(e) => {
-                    if !act.failing {
-                        warn!(act.log, "price fetch failed; keeping last prices as stale"; "provider" => act.provider.name(), "error" => %e);
-                        act.failing = true;
-                    }
-                    Vec::new()
-                }
-            };
+        ctx.wait(fetch.into_actor(self).then(move |outcome, act, _| {
+            act.log_failures(&outcome);
+            let fresh = outcome.quotes;
             let previous = act.book.snapshot();
             let snapshot = Arc::new(previous.advance(previous.tick + 1, at_ms, &fresh, &act.symbols));
             let db = act.db.clone();
@@ -107,6 +94,32 @@ impl AssetFetcherActor {
                     }
                 })
         }));
+    }
+}
+
+impl AssetFetcherActor {
+    /// Logs failures once per episode: the first failure of a symbol is logged (symbols that
+    /// start failing for the same reason share one line); later failures stay quiet until the
+    /// symbol recovers, which is logged once.
+    fn log_failures(&mut self, outcome: &FetchOutcome) {
+        let mut started: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for (symbol, error) in &outcome.failed {
+            if self.failing.insert(symbol.clone()) {
+                started.entry(error.to_string()).or_default().push(symbol);
+            }
+        }
+        for (reason, symbols) in started {
+            warn!(self.log, "prices unavailable; keeping the last ones as stale"; "provider" => self.provider.name(), "reason" => reason, "symbols" => symbols.join(","));
+        }
+        let recovered: Vec<&str> = outcome
+            .quotes
+            .iter()
+            .filter(|q| self.failing.remove(&q.symbol))
+            .map(|q| q.symbol.as_str())
+            .collect();
+        if !recovered.is_empty() {
+            info!(self.log, "prices recovered"; "provider" => self.provider.name(), "symbols" => recovered.join(","));
+        }
     }
 }
 

@@ -1,4 +1,10 @@
 //! The price-provider trait: anything that can give the latest price of the listed assets.
+//!
+//! A provider answers per symbol: a fetch returns the quotes it got and the symbols it could
+//! not price (with why). The fetcher keeps the last good price of a failed symbol, marks it
+//! stale, and logs the failure once per episode.
+
+use std::time::Duration;
 
 use futures::future::LocalBoxFuture;
 use papertrader_protocol::Money;
@@ -13,22 +19,59 @@ pub struct ProviderQuote {
     pub symbol: String,
     /// Latest price.
     pub price: Money,
-    /// Units traded since the previous tick.
+    /// Units traded since the previous tick (0 when the source does not say).
     pub volume: u64,
 }
 
-/// Why a fetch failed. The fetcher keeps the last good prices and marks them stale.
-#[derive(Debug, Clone, thiserror::Error)]
+/// Why a symbol (or the whole provider) could not be priced.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
-    /// The provider answered nothing usable in time.
+    /// No answer in time.
     #[error("timed out")]
     Timeout,
-    /// Rate limited; retry after the given seconds if known.
-    #[error("rate limited")]
-    RateLimited(Option<u64>),
-    /// Anything else.
-    #[error("{0}")]
-    Other(String),
+    /// Rate limited (HTTP 429); retry after the given time if the provider said.
+    #[error("rate limited{}", .0.map(|d| format!(", retry after {} s", d.as_secs())).unwrap_or_default())]
+    RateLimited(Option<Duration>),
+    /// The provider failed (HTTP 5xx) or could not be reached.
+    #[error("provider unavailable: {0}")]
+    Unavailable(String),
+    /// The answer was not in the documented shape.
+    #[error("malformed answer: {0}")]
+    Malformed(String),
+    /// The provider does not know the symbol.
+    #[error("unknown symbol")]
+    UnknownSymbol,
+    /// The price is zero, negative or old.
+    #[error("unusable price: {0}")]
+    BadPrice(String),
+    /// Waiting after earlier failures; no request was made.
+    #[error("backing off after failures ({0})")]
+    BackingOff(String),
+    /// A CSV replay has no more rows.
+    #[error("replay finished")]
+    Exhausted,
+}
+
+/// What one fetch produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FetchOutcome {
+    /// Fresh quotes.
+    pub quotes: Vec<ProviderQuote>,
+    /// Symbols that could not be priced this time, with why.
+    pub failed: Vec<(String, ProviderError)>,
+}
+
+impl FetchOutcome {
+    /// Every symbol of `assets` failed for the same reason.
+    pub fn all_failed(assets: &[AssetSpec], error: ProviderError) -> Self {
+        Self {
+            quotes: Vec::new(),
+            failed: assets
+                .iter()
+                .map(|a| (a.symbol.clone(), error.clone()))
+                .collect(),
+        }
+    }
 }
 
 /// Backfilled history for a first start.
@@ -42,28 +85,70 @@ pub struct Backfill {
     pub ticks: Vec<(String, Ohlcv)>,
 }
 
+/// How many requests a provider may make, as it documents it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests allowed…
+    pub requests: u32,
+    /// …per this window.
+    pub per: Duration,
+}
+
 /// A source of prices.
 pub trait PriceProvider {
-    /// A short name for logs.
+    /// A short name for logs and config errors.
     fn name(&self) -> &'static str;
 
-    /// Latest prices of `assets` at `at_ms`. Symbols missing from the answer keep their last
-    /// price (marked stale).
-    fn fetch(
-        &mut self,
-        assets: &[AssetSpec],
-        at_ms: i64,
-    ) -> LocalBoxFuture<'static, Result<Vec<ProviderQuote>, ProviderError>>;
+    /// Latest prices of `assets` at `at_ms`.
+    fn fetch(&mut self, assets: &[AssetSpec], at_ms: i64) -> LocalBoxFuture<'static, FetchOutcome>;
 
-    /// History to store on a first start, ending at `now_ms`.
+    /// History to store on a first start, ending at `now_ms` (empty if the source has none).
     fn backfill(
         &mut self,
         assets: &[AssetSpec],
         now_ms: i64,
         days: u32,
         tick_spacing_ms: i64,
-    ) -> Backfill;
+    ) -> LocalBoxFuture<'static, Backfill>;
 
     /// Continue from stored last prices after a restart, so the series has no jump.
-    fn resume_from(&mut self, last_prices: &[(String, Money)]);
+    fn resume_from(&mut self, _last_prices: &[(String, Money)]) {}
+
+    /// The provider's request limit and how many requests one fetch of `symbols` makes.
+    fn rate_limit(&self, _symbols: usize) -> Option<(RateLimit, u32)> {
+        None
+    }
+}
+
+/// Refuses a configuration whose fetches would exceed the provider's rate limit (or
+/// `per_minute`, when the plan allows more or less than the documented default).
+pub fn check_rate_limit(
+    provider: &dyn PriceProvider,
+    symbols: usize,
+    interval: Duration,
+    per_minute: Option<u32>,
+) -> Result<(), String> {
+    let Some((documented, per_fetch)) = provider.rate_limit(symbols) else {
+        return Ok(());
+    };
+    let limit = per_minute
+        .map(|requests| RateLimit {
+            requests,
+            per: Duration::from_secs(60),
+        })
+        .unwrap_or(documented);
+    let window_ms = limit.per.as_millis();
+    let needed = (u128::from(per_fetch) * window_ms).div_ceil(interval.as_millis().max(1));
+    if needed <= u128::from(limit.requests) {
+        return Ok(());
+    }
+    let min_interval_ms =
+        (window_ms * u128::from(per_fetch)).div_ceil(u128::from(limit.requests).max(1));
+    Err(format!(
+        "{} allows {} requests per {} s; {symbols} assets every {} ms need {needed}. Raise update_interval_ms to at least {min_interval_ms} or list fewer assets",
+        provider.name(),
+        limit.requests,
+        limit.per.as_secs(),
+        interval.as_millis(),
+    ))
 }

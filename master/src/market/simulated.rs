@@ -6,13 +6,15 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Datelike, TimeZone, Utc};
+use chrono::Weekday;
+use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
 use futures::future::{ready, LocalBoxFuture};
 use papertrader_protocol::Money;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::provider::{Backfill, PriceProvider, ProviderError, ProviderQuote};
+use super::bars::{self, fold};
+use super::provider::{Backfill, FetchOutcome, PriceProvider, ProviderQuote};
 use super::AssetSpec;
 use crate::db::prices::Ohlcv;
 
@@ -42,6 +44,18 @@ impl Walk {
 pub struct SimulatedMarket {
     seed: u64,
     walks: HashMap<String, Walk>,
+    trading_hours: bool,
+}
+
+/// True from 14:30 to 21:00 UTC, Monday to Friday (the New York session in winter; holidays
+/// and daylight saving time are ignored).
+pub fn market_open(at_ms: i64) -> bool {
+    let Some(at) = Utc.timestamp_millis_opt(at_ms).single() else {
+        return false;
+    };
+    let minute = at.hour() * 60 + at.minute();
+    !matches!(at.weekday(), Weekday::Sat | Weekday::Sun)
+        && (14 * 60 + 30..21 * 60).contains(&minute)
 }
 
 fn symbol_seed(seed: u64, symbol: &str) -> u64 {
@@ -52,12 +66,19 @@ fn symbol_seed(seed: u64, symbol: &str) -> u64 {
 }
 
 impl SimulatedMarket {
-    /// A market for `seed`.
+    /// A market for `seed`, moving around the clock.
     pub fn new(seed: u64) -> Self {
         Self {
             seed,
             walks: HashMap::new(),
+            trading_hours: false,
         }
+    }
+
+    /// Moves prices only while [`market_open`]; outside it every quote repeats with volume 0.
+    pub fn with_trading_hours(mut self, enabled: bool) -> Self {
+        self.trading_hours = enabled;
+        self
     }
 
     fn walk(&mut self, spec: &AssetSpec) -> &mut Walk {
@@ -85,29 +106,22 @@ pub fn month_start(ms: i64) -> i64 {
         .unwrap_or(ms)
 }
 
-fn fold(bar: &mut Ohlcv, p: &Ohlcv) {
-    bar.high = bar.high.max(p.high);
-    bar.low = bar.low.min(p.low);
-    bar.close = p.close;
-    bar.volume = bar.volume.saturating_add(p.volume);
-}
-
 impl PriceProvider for SimulatedMarket {
     fn name(&self) -> &'static str {
         "simulated"
     }
 
-    fn fetch(
-        &mut self,
-        assets: &[AssetSpec],
-        _at_ms: i64,
-    ) -> LocalBoxFuture<'static, Result<Vec<ProviderQuote>, ProviderError>> {
+    fn fetch(&mut self, assets: &[AssetSpec], at_ms: i64) -> LocalBoxFuture<'static, FetchOutcome> {
+        let moving = !self.trading_hours || market_open(at_ms);
         let quotes = assets
             .iter()
             .map(|spec| {
                 let walk = self.walk(spec);
-                let price = walk.step(20);
-                let volume = walk.rng.gen_range(10..1_000);
+                let (price, volume) = if moving {
+                    (walk.step(20), walk.rng.gen_range(10..1_000))
+                } else {
+                    (walk.price, 0)
+                };
                 ProviderQuote {
                     symbol: spec.symbol.clone(),
                     price: Money(price),
@@ -115,10 +129,44 @@ impl PriceProvider for SimulatedMarket {
                 }
             })
             .collect();
-        Box::pin(ready(Ok(quotes)))
+        Box::pin(ready(FetchOutcome {
+            quotes,
+            failed: Vec::new(),
+        }))
     }
 
     fn backfill(
+        &mut self,
+        assets: &[AssetSpec],
+        now_ms: i64,
+        days: u32,
+        tick_spacing_ms: i64,
+    ) -> LocalBoxFuture<'static, Backfill> {
+        Box::pin(ready(self.generate_history(
+            assets,
+            now_ms,
+            days,
+            tick_spacing_ms,
+        )))
+    }
+
+    fn resume_from(&mut self, last_prices: &[(String, Money)]) {
+        for (symbol, price) in last_prices {
+            let seed = symbol_seed(self.seed, symbol) ^ price.micros() as u64;
+            self.walks.insert(
+                symbol.clone(),
+                Walk {
+                    price: price.micros().max(MIN_PRICE),
+                    rng: StdRng::seed_from_u64(seed),
+                },
+            );
+        }
+    }
+}
+
+impl SimulatedMarket {
+    /// Daily bars for `days` days, monthly bars, and 24 h of intraday points ending at `now_ms`.
+    pub fn generate_history(
         &mut self,
         assets: &[AssetSpec],
         now_ms: i64,
@@ -182,33 +230,13 @@ impl PriceProvider for SimulatedMarket {
                 at += spacing;
             }
             daily.extend(today_bar);
-            let mut monthly: Vec<Ohlcv> = Vec::new();
-            for bar in &daily {
-                let month = month_start(bar.at);
-                match monthly.last_mut() {
-                    Some(m) if m.at == month => fold(m, bar),
-                    _ => monthly.push(Ohlcv { at: month, ..*bar }),
-                }
-            }
+            let monthly = bars::aggregate(&daily, month_start);
             out.daily
                 .extend(daily.into_iter().map(|b| (spec.symbol.clone(), b)));
             out.monthly
                 .extend(monthly.into_iter().map(|b| (spec.symbol.clone(), b)));
         }
         out
-    }
-
-    fn resume_from(&mut self, last_prices: &[(String, Money)]) {
-        for (symbol, price) in last_prices {
-            let seed = symbol_seed(self.seed, symbol) ^ price.micros() as u64;
-            self.walks.insert(
-                symbol.clone(),
-                Walk {
-                    price: price.micros().max(MIN_PRICE),
-                    rng: StdRng::seed_from_u64(seed),
-                },
-            );
-        }
     }
 }
 
@@ -224,9 +252,9 @@ mod tests {
             let mut m = SimulatedMarket::new(seed);
             let mut all = Vec::new();
             for i in 0..20 {
-                let quotes = futures::executor::block_on(m.fetch(&assets, i))
-                    .expect("simulated never fails");
-                all.extend(quotes.into_iter().map(|q| q.price));
+                let outcome = futures::executor::block_on(m.fetch(&assets, i));
+                assert!(outcome.failed.is_empty());
+                all.extend(outcome.quotes.into_iter().map(|q| q.price));
             }
             all
         };
@@ -241,7 +269,7 @@ mod tests {
     fn backfill_covers_every_range() {
         let assets = default_assets();
         let now = 1_767_225_600_000 + 13 * 3_600_000; // 2026-01-01 13:00 UTC
-        let b = SimulatedMarket::new(1).backfill(&assets[..2], now, 400, 300_000);
+        let b = SimulatedMarket::new(1).generate_history(&assets[..2], now, 400, 300_000);
         let daily: Vec<_> = b.daily.iter().filter(|(s, _)| s == "AAPL").collect();
         assert_eq!(daily.len(), 401, "400 past days plus today");
         assert!(daily.windows(2).all(|w| w[1].1.at - w[0].1.at == DAY_MS));
@@ -256,6 +284,28 @@ mod tests {
         for (_, bar) in daily.iter().chain(monthly.iter()) {
             assert!(bar.low <= bar.open.min(bar.close) && bar.high >= bar.open.max(bar.close));
         }
+    }
+
+    #[test]
+    fn trading_hours_hold_prices_outside_the_session() {
+        let assets = default_assets();
+        let saturday_noon = 1_767_960_000_000; // 2026-01-09 12:00 UTC is a Friday
+        let friday_15h = saturday_noon + 3 * 3_600_000; // 15:00 UTC Friday, open
+        let friday_22h = saturday_noon + 10 * 3_600_000; // 22:00 UTC Friday, closed
+        assert!(
+            market_open(friday_15h)
+                && !market_open(friday_22h)
+                && !market_open(saturday_noon + 86_400_000)
+        );
+        let mut m = SimulatedMarket::new(3).with_trading_hours(true);
+        let at =
+            |m: &mut SimulatedMarket, t| futures::executor::block_on(m.fetch(&assets, t)).quotes;
+        let closed1 = at(&mut m, friday_22h);
+        let closed2 = at(&mut m, friday_22h + 60_000);
+        assert_eq!(closed1, closed2);
+        assert!(closed1.iter().all(|q| q.volume == 0));
+        let open = at(&mut m, friday_15h);
+        assert_ne!(open, closed2);
     }
 
     #[test]

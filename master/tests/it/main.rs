@@ -5,6 +5,7 @@ mod accounts;
 mod admin;
 mod bad_input;
 mod data;
+mod providers;
 mod race;
 mod restart;
 mod support;

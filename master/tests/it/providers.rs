@@ -1,0 +1,570 @@
+//! Price providers against a local HTTP server serving the providers' documented shapes:
+//! success, 429, 5xx, timeout, malformed bodies, unknown symbols, old prices; and what the
+//! master makes of failures (stale prices, refused trades, one log line per episode).
+
+use std::time::Duration;
+
+use papertrader_client::Connection;
+use papertrader_master::config::{MasterConfig, ProviderKind};
+use papertrader_master::market::finnhub::Finnhub;
+use papertrader_master::market::provider::check_rate_limit;
+use papertrader_master::market::yahoo::Yahoo;
+use papertrader_master::market::{build_provider, AssetSpec, PriceProvider, ProviderError};
+use papertrader_protocol::*;
+use wiremock::matchers::{header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::*;
+
+const LONG: Duration = Duration::from_secs(10 * 365 * 86_400);
+
+fn fixture(name: &str) -> String {
+    let now = chrono::Utc::now().timestamp().to_string();
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/providers/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+    .replace("REGULAR_MARKET_TIME", &now)
+    .replace("QUOTE_TIME", &now)
+}
+
+fn assets(symbols: &[&str]) -> Vec<AssetSpec> {
+    symbols
+        .iter()
+        .map(|s| AssetSpec {
+            symbol: (*s).into(),
+            name: (*s).into(),
+            start_price: Money::from_units(1),
+        })
+        .collect()
+}
+
+async fn serve(server: &MockServer, route: &str, response: ResponseTemplate) {
+    Mock::given(method("GET"))
+        .and(path(route))
+        .respond_with(response)
+        .mount(server)
+        .await;
+}
+
+async fn requests(server: &MockServer) -> usize {
+    server
+        .received_requests()
+        .await
+        .map(|r| r.len())
+        .unwrap_or(0)
+}
+
+fn failure<'a>(
+    outcome: &'a papertrader_master::market::FetchOutcome,
+    symbol: &str,
+) -> &'a ProviderError {
+    &outcome
+        .failed
+        .iter()
+        .find(|(s, _)| s == symbol)
+        .unwrap_or_else(|| panic!("{symbol} did not fail: {outcome:?}"))
+        .1
+}
+
+#[actix::test]
+async fn yahoo_prices_what_it_can_and_says_why_for_the_rest() {
+    let server = MockServer::start().await;
+    serve(
+        &server,
+        "/v8/finance/chart/AAPL",
+        ResponseTemplate::new(200).set_body_string(fixture("yahoo_chart_aapl.json")),
+    )
+    .await;
+    serve(
+        &server,
+        "/v8/finance/chart/NOPE",
+        ResponseTemplate::new(404).set_body_string(fixture("yahoo_chart_not_found.json")),
+    )
+    .await;
+    serve(
+        &server,
+        "/v8/finance/chart/KO",
+        ResponseTemplate::new(200).set_body_string("{\"chart\": {\"result\": ["),
+    )
+    .await;
+    serve(&server, "/v8/finance/chart/IBM", ResponseTemplate::new(503)).await;
+    let mut yahoo = Yahoo::new(&server.uri(), Duration::from_secs(2), LONG).unwrap();
+
+    let outcome = yahoo
+        .fetch(
+            &assets(&["AAPL", "NOPE", "KO", "IBM"]),
+            chrono::Utc::now().timestamp_millis(),
+        )
+        .await;
+    assert_eq!(outcome.quotes.len(), 1);
+    // 189.25000762939453 in the JSON text becomes exactly 189.250008: no float on the way.
+    assert_eq!(
+        (
+            outcome.quotes[0].symbol.as_str(),
+            outcome.quotes[0].price,
+            outcome.quotes[0].volume
+        ),
+        ("AAPL", Money(189_250_008), 98_000)
+    );
+    assert_eq!(failure(&outcome, "NOPE"), &ProviderError::UnknownSymbol);
+    assert!(matches!(
+        failure(&outcome, "KO"),
+        ProviderError::Malformed(_)
+    ));
+    assert!(matches!(
+        failure(&outcome, "IBM"),
+        ProviderError::Unavailable(_)
+    ));
+
+    // One symbol's 5xx does not stop the others: the next fetch asks again.
+    let before = requests(&server).await;
+    let again = yahoo
+        .fetch(
+            &assets(&["AAPL", "IBM"]),
+            chrono::Utc::now().timestamp_millis(),
+        )
+        .await;
+    assert_eq!(again.quotes.len(), 1);
+    assert_eq!(requests(&server).await, before + 2);
+
+    // An old price is refused (and so kept stale by the fetcher).
+    let mut strict = Yahoo::new(
+        &server.uri(),
+        Duration::from_secs(2),
+        Duration::from_secs(3600),
+    )
+    .unwrap();
+    let later = chrono::Utc::now().timestamp_millis() + 2 * 3_600_000;
+    assert!(matches!(
+        failure(&strict.fetch(&assets(&["AAPL"]), later).await, "AAPL"),
+        ProviderError::BadPrice(_)
+    ));
+}
+
+#[actix::test]
+async fn rate_limits_and_outages_back_off_without_more_requests() {
+    let server = MockServer::start().await;
+    serve(
+        &server,
+        "/v8/finance/chart/AAPL",
+        ResponseTemplate::new(429).insert_header("Retry-After", "1"),
+    )
+    .await;
+    let mut yahoo = Yahoo::new(&server.uri(), Duration::from_secs(2), LONG).unwrap();
+    let now = || chrono::Utc::now().timestamp_millis();
+    let first = yahoo.fetch(&assets(&["AAPL"]), now()).await;
+    assert_eq!(
+        failure(&first, "AAPL"),
+        &ProviderError::RateLimited(Some(Duration::from_secs(1)))
+    );
+    let waiting = yahoo.fetch(&assets(&["AAPL"]), now()).await;
+    assert!(matches!(
+        failure(&waiting, "AAPL"),
+        ProviderError::BackingOff(_)
+    ));
+    assert_eq!(requests(&server).await, 1, "no request while backing off");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    yahoo.fetch(&assets(&["AAPL"]), now()).await;
+    assert_eq!(requests(&server).await, 2, "asks again after Retry-After");
+
+    // A provider that does not answer in time: Timeout, then backing off.
+    let slow = MockServer::start().await;
+    serve(
+        &slow,
+        "/v8/finance/chart/AAPL",
+        ResponseTemplate::new(200)
+            .set_body_string(fixture("yahoo_chart_aapl.json"))
+            .set_delay(Duration::from_secs(3)),
+    )
+    .await;
+    let mut yahoo = Yahoo::new(&slow.uri(), Duration::from_millis(200), LONG).unwrap();
+    assert_eq!(
+        failure(&yahoo.fetch(&assets(&["AAPL"]), now()).await, "AAPL"),
+        &ProviderError::Timeout
+    );
+    assert!(matches!(
+        failure(&yahoo.fetch(&assets(&["AAPL"]), now()).await, "AAPL"),
+        ProviderError::BackingOff(_)
+    ));
+}
+
+#[actix::test]
+async fn yahoo_backfills_daily_and_monthly_bars() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v8/finance/chart/AAPL"))
+        .and(query_param("interval", "1d"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(fixture("yahoo_chart_daily.json")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v8/finance/chart/AAPL"))
+        .and(query_param("interval", "5m"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(fixture("yahoo_chart_aapl.json")))
+        .mount(&server)
+        .await;
+    let mut yahoo = Yahoo::new(&server.uri(), Duration::from_secs(2), LONG).unwrap();
+    let history = yahoo.backfill(&assets(&["AAPL"]), 0, 730, 300_000).await;
+    let days: Vec<i64> = history.daily.iter().map(|(_, b)| b.at).collect();
+    assert_eq!(
+        days,
+        [
+            1_706_659_200_000,
+            1_706_745_600_000,
+            1_706_832_000_000,
+            1_709_164_800_000
+        ]
+    ); // Jan 31, Feb 1, Feb 2, Feb 29 2024
+    let months: Vec<(i64, i64, i64)> = history
+        .monthly
+        .iter()
+        .map(|(_, b)| (b.at, b.open, b.close))
+        .collect();
+    assert_eq!(
+        months,
+        [
+            (1_704_067_200_000, 186_000_000, 184_400_000),
+            (1_706_745_600_000, 184_000_000, 180_750_000)
+        ]
+    );
+    assert_eq!(
+        history.ticks.len(),
+        2,
+        "intraday rows with a null are skipped"
+    );
+}
+
+#[actix::test]
+async fn finnhub_sends_its_key_in_a_header_and_refuses_zero_and_old_prices() {
+    let server = MockServer::start().await;
+    let key = "test-key-123";
+    Mock::given(method("GET"))
+        .and(path("/api/v1/quote"))
+        .and(query_param("symbol", "AAPL"))
+        .and(header("X-Finnhub-Token", key))
+        .respond_with(ResponseTemplate::new(200).set_body_string(fixture("finnhub_quote.json")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/quote"))
+        .and(query_param("symbol", "ZZZZ"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(fixture("finnhub_unknown.json")))
+        .mount(&server)
+        .await;
+    let mut finnhub =
+        Finnhub::new(&server.uri(), key.into(), Duration::from_secs(2), LONG).unwrap();
+    let outcome = finnhub
+        .fetch(
+            &assets(&["AAPL", "ZZZZ"]),
+            chrono::Utc::now().timestamp_millis(),
+        )
+        .await;
+    assert_eq!(outcome.quotes[0].price, Money(261_740_000));
+    assert_eq!(failure(&outcome, "ZZZZ"), &ProviderError::UnknownSymbol);
+    for request in server.received_requests().await.unwrap() {
+        assert!(
+            !request.url.as_str().contains(key),
+            "the key stays out of URLs"
+        );
+    }
+    assert!(!format!("{finnhub:?}").contains(key), "nor in Debug output");
+    let mut strict = Finnhub::new(
+        &server.uri(),
+        key.into(),
+        Duration::from_secs(2),
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let later = chrono::Utc::now().timestamp_millis() + 3_600_000;
+    assert!(matches!(
+        failure(&strict.fetch(&assets(&["AAPL"]), later).await, "AAPL"),
+        ProviderError::BadPrice(_)
+    ));
+}
+
+#[test]
+fn configurations_beyond_a_rate_limit_are_refused_with_the_way_out() {
+    let finnhub = Finnhub::new(
+        "http://127.0.0.1:9",
+        "k".into(),
+        Duration::from_secs(1),
+        LONG,
+    )
+    .unwrap();
+    assert!(
+        check_rate_limit(&finnhub, 10, Duration::from_secs(10), None).is_ok(),
+        "60 requests a minute exactly"
+    );
+    let refused = check_rate_limit(&finnhub, 10, Duration::from_secs(5), None).unwrap_err();
+    assert!(refused.contains("at least 10000"), "{refused}");
+    assert!(
+        check_rate_limit(&finnhub, 10, Duration::from_secs(5), Some(300)).is_ok(),
+        "a paid plan's limit"
+    );
+
+    std::env::remove_var(papertrader_master::market::API_KEY_ENV);
+    let config = MasterConfig {
+        provider: ProviderKind::Finnhub,
+        ..MasterConfig::default()
+    };
+    let missing_key = build_provider(&config, &assets(&["AAPL"]))
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        missing_key.contains("PAPERTRADER_PROVIDER_API_KEY"),
+        "{missing_key}"
+    );
+    let no_file = MasterConfig {
+        provider: ProviderKind::Csv,
+        ..MasterConfig::default()
+    };
+    assert!(build_provider(&no_file, &assets(&["AAPL"])).is_err());
+}
+
+/// A master on Yahoo-shaped prices served locally.
+async fn master_on(server: &MockServer, db: &TestDb) -> papertrader_master::server::RunningMaster {
+    let assets_file = db.dir.path().join("assets.txt");
+    std::fs::write(&assets_file, "AAPL,Apple\nMSFT,Microsoft\n").unwrap();
+    master_with(MasterConfig {
+        provider: ProviderKind::Yahoo,
+        provider_base_url: Some(server.uri()),
+        assets_file: Some(assets_file),
+        update_interval_ms: 100,
+        provider_requests_per_minute: Some(10_000),
+        ..test_config(db)
+    })
+    .await
+}
+
+#[actix::test]
+async fn a_failing_symbol_goes_stale_its_trades_are_refused_and_it_is_logged_once() {
+    let db = databases("stale").remove(0);
+    let server = MockServer::start().await;
+    serve(
+        &server,
+        "/v8/finance/chart/AAPL",
+        ResponseTemplate::new(200).set_body_string(fixture("yahoo_chart_aapl.json")),
+    )
+    .await;
+    // MSFT answers twice (backfill and first tick), then fails.
+    Mock::given(method("GET"))
+        .and(path("/v8/finance/chart/MSFT"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string(fixture("yahoo_chart_aapl.json").replace("AAPL", "MSFT")),
+        )
+        .up_to_n_times(3)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    serve(
+        &server,
+        "/v8/finance/chart/MSFT",
+        ResponseTemplate::new(500),
+    )
+    .await;
+    let master = master_on(&server, &db).await;
+    let mut c = Connection::connect(master.local_addr).await.unwrap();
+    let s = new_user(&mut c, "uma").await;
+    // Wait (bounded) until MSFT is stale in the book.
+    for _ in 0..100 {
+        if master.services.book.quote("MSFT").is_some_and(|q| q.stale) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        master
+            .services
+            .book
+            .quote("MSFT")
+            .expect("had a price")
+            .stale
+    );
+    assert_eq!(
+        reason(order(&mut c, true, &s, "MSFT", 1).await),
+        ReasonCode::StalePrice
+    );
+    assert!(
+        matches!(
+            order(&mut c, true, &s, "AAPL", 1).await.unwrap(),
+            Message::PurchaseSuccess(_)
+        ),
+        "other symbols trade on"
+    );
+    // Several more failing ticks, one log line for the episode.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let log = {
+        master
+            .log_actor
+            .send(papertrader_actors::log::Flush)
+            .await
+            .unwrap()
+            .unwrap();
+        std::fs::read_to_string(db.dir.path().join("master.log")).unwrap()
+    };
+    let episodes = log
+        .lines()
+        .filter(|l| l.contains("prices unavailable") && l.contains("MSFT"))
+        .count();
+    assert_eq!(episodes, 1, "{log}");
+}
+
+#[actix::test]
+async fn provider_calls_do_not_grow_with_the_number_of_clients() {
+    let db = databases("provider_calls").remove(0);
+    let server = MockServer::start().await;
+    for symbol in ["AAPL", "MSFT"] {
+        serve(
+            &server,
+            &format!("/v8/finance/chart/{symbol}"),
+            ResponseTemplate::new(200).set_body_string(fixture("yahoo_chart_aapl.json")),
+        )
+        .await;
+    }
+    let master = master_on(&server, &db).await;
+    let calls_per_tick = |clients: usize| {
+        let master = &master;
+        let server = &server;
+        async move {
+            let (tick0, calls0) = (master.services.book.snapshot().tick, requests(server).await);
+            let mut tasks = Vec::new();
+            for i in 0..clients {
+                let addr = master.local_addr;
+                tasks.push(tokio::spawn(async move {
+                    let mut c = Connection::connect(addr).await.unwrap();
+                    let s = new_user(&mut c, &format!("c{clients}x{i}")).await;
+                    switch(&mut c, &s, ConnectionState::DataTransfer)
+                        .await
+                        .unwrap();
+                    for _ in 0..5 {
+                        c.call_data(
+                            &Message::GetAssetValueCurrent(AssetQuery {
+                                symbol: "AAPL".into(),
+                            }),
+                            |_, _| {},
+                        )
+                        .await
+                        .unwrap();
+                    }
+                }));
+            }
+            for task in tasks {
+                task.await.unwrap();
+            }
+            // Measure over at least 10 ticks, so a fetch in flight at either end barely counts.
+            while master.services.book.snapshot().tick < tick0 + 10 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let (tick1, calls1) = (master.services.book.snapshot().tick, requests(server).await);
+            (calls1 - calls0) as f64 / (tick1 - tick0).max(1) as f64
+        }
+    };
+    let one = calls_per_tick(1).await;
+    let hundred = calls_per_tick(100).await;
+    // Two assets: two provider calls per tick, whether 1 or 100 clients read prices.
+    assert!((1.5..=2.5).contains(&one), "{one}");
+    assert!((1.5..=2.5).contains(&hundred), "{hundred}");
+}
+
+#[actix::test]
+async fn history_answers_at_range_edges_first_day_month_boundary_and_leap_day() {
+    let db = databases("history_edges").remove(0);
+    let server = MockServer::start().await;
+    for symbol in ["AAPL", "MSFT"] {
+        let route = format!("/v8/finance/chart/{symbol}");
+        Mock::given(method("GET"))
+            .and(path(route.as_str()))
+            .and(query_param("interval", "1d"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_string(fixture("yahoo_chart_daily.json")),
+            )
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        serve(
+            &server,
+            &route,
+            ResponseTemplate::new(200).set_body_string(fixture("yahoo_chart_aapl.json")),
+        )
+        .await;
+    }
+    let master = master_on(&server, &db).await;
+    let mut c = Connection::connect(master.local_addr).await.unwrap();
+    let s = new_user(&mut c, "vera").await;
+    switch(&mut c, &s, ConnectionState::DataTransfer)
+        .await
+        .unwrap();
+    let ms = |y: i32, m: u32, d: u32, h: u32| {
+        chrono::NaiveDate::from_ymd_opt(y, m, d)
+            .unwrap()
+            .and_hms_opt(h, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_millis()
+    };
+    let day = 86_400_000;
+    let (jan31, feb1, feb2, feb29) = (
+        ms(2024, 1, 31, 0),
+        ms(2024, 2, 1, 0),
+        ms(2024, 2, 2, 0),
+        ms(2024, 2, 29, 0),
+    );
+    async fn bar_times(c: &mut Connection, request: Message) -> Result<Vec<i64>, ReasonCode> {
+        match c.call_data(&request, |_, _| {}).await {
+            Ok(papertrader_protocol::DataBody::History(h)) => {
+                Ok(h.bars.iter().map(|b| b.at_ms).collect())
+            }
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.reason().expect("a Fail reply")),
+        }
+    }
+    let q = |date_ms| AssetRangeQuery {
+        symbol: "AAPL".into(),
+        date_ms,
+    };
+    // The first stored day: a week ending there holds just that day.
+    assert_eq!(
+        bar_times(&mut c, Message::GetAssetValueWeek(q(jan31 + day - 1))).await,
+        Ok(vec![jan31])
+    );
+    // Across a month boundary, and the leap day.
+    assert_eq!(
+        bar_times(&mut c, Message::GetAssetValueWeek(q(feb1 + 12 * 3_600_000))).await,
+        Ok(vec![jan31, feb1])
+    );
+    assert_eq!(
+        bar_times(&mut c, Message::GetAssetValueWeek(q(feb29 + day - 1))).await,
+        Ok(vec![feb29])
+    );
+    assert_eq!(
+        bar_times(&mut c, Message::GetAssetValueMonth(q(feb29 + day - 1))).await,
+        Ok(vec![jan31, feb1, feb2, feb29])
+    );
+    assert_eq!(
+        bar_times(&mut c, Message::GetAssetValueYear(q(feb29))).await,
+        Ok(vec![ms(2024, 1, 1, 0), feb1])
+    );
+    // A week with no data, and a day with no intraday points: dataFail(NoData).
+    assert_eq!(
+        bar_times(&mut c, Message::GetAssetValueWeek(q(jan31 - 2 * day))).await,
+        Err(ReasonCode::NoData)
+    );
+    assert_eq!(
+        bar_times(&mut c, Message::GetAssetValueDay(q(feb29 + 12 * 3_600_000))).await,
+        Err(ReasonCode::NoData)
+    );
+    // All time: every monthly bar, the backfilled months first.
+    let all = bar_times(
+        &mut c,
+        Message::GetAssetValueAllTime(AssetQuery {
+            symbol: "AAPL".into(),
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(&all[..2], &[ms(2024, 1, 1, 0), feb1]);
+}
