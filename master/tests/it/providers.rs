@@ -568,3 +568,58 @@ async fn history_answers_at_range_edges_first_day_month_boundary_and_leap_day() 
     .unwrap();
     assert_eq!(&all[..2], &[ms(2024, 1, 1, 0), feb1]);
 }
+
+#[actix::test]
+async fn finnhub_faults_map_to_the_same_errors() {
+    let cases: Vec<(ResponseTemplate, fn(&ProviderError) -> bool)> = vec![
+        (
+            ResponseTemplate::new(429).insert_header("Retry-After", "30"),
+            |e| *e == ProviderError::RateLimited(Some(Duration::from_secs(30))),
+        ),
+        (ResponseTemplate::new(429), |e| {
+            *e == ProviderError::RateLimited(None)
+        }),
+        (ResponseTemplate::new(502), |e| {
+            matches!(e, ProviderError::Unavailable(_))
+        }),
+        (
+            ResponseTemplate::new(200).set_body_string("{\"c\": 1"),
+            |e| matches!(e, ProviderError::Malformed(_)),
+        ),
+        (
+            ResponseTemplate::new(200).set_body_string("{\"c\": \"abc\", \"t\": 5}"),
+            |e| matches!(e, ProviderError::Malformed(_)),
+        ),
+        (
+            ResponseTemplate::new(200)
+                .set_body_string(fixture("finnhub_quote.json"))
+                .set_delay(Duration::from_secs(3)),
+            |e| *e == ProviderError::Timeout,
+        ),
+    ];
+    for (response, expected) in cases {
+        let server = MockServer::start().await;
+        serve(&server, "/api/v1/quote", response).await;
+        let mut finnhub =
+            Finnhub::new(&server.uri(), "k".into(), Duration::from_millis(300), LONG).unwrap();
+        let outcome = finnhub
+            .fetch(&assets(&["AAPL"]), chrono::Utc::now().timestamp_millis())
+            .await;
+        let error = failure(&outcome, "AAPL");
+        assert!(expected(error), "unexpected {error:?}");
+        // Each of these pauses the provider: the next fetch makes no request.
+        let before = requests(&server).await;
+        let next = finnhub
+            .fetch(&assets(&["AAPL"]), chrono::Utc::now().timestamp_millis())
+            .await;
+        let paused = matches!(failure(&next, "AAPL"), ProviderError::BackingOff(_));
+        assert_eq!(paused, http_provider_wide(error), "{error:?}");
+        if paused {
+            assert_eq!(requests(&server).await, before);
+        }
+    }
+}
+
+fn http_provider_wide(error: &ProviderError) -> bool {
+    papertrader_master::market::http::is_provider_wide(error)
+}
