@@ -23,3 +23,29 @@ pub async fn shutdown_signal() {
         let _ = ctrl_c.await;
     }
 }
+
+/// Runs a server with its own actix system until Ctrl-C or SIGTERM: sets up the log system
+/// (and its panic hook), awaits `start`, prints `banner(&server)`, waits for the signal, then
+/// flushes the log through the actor `log_actor(&server)` returns.
+pub fn run_until_signal<S, Fut>(
+    log_file: &std::path::Path,
+    log_memory_entries: usize,
+    start: impl FnOnce(crate::log::LogSystem) -> Fut,
+    banner: impl FnOnce(&S) -> String,
+    log_actor: impl FnOnce(&S) -> actix::Addr<crate::log::LogActor>,
+) -> anyhow::Result<()>
+where
+    Fut: std::future::Future<Output = anyhow::Result<S>>,
+{
+    let logs = crate::log::LogSystem::new(log_file, log_memory_entries);
+    logs.install_panic_hook();
+    actix::System::new().block_on(async move {
+        let server = start(logs).await?;
+        println!("{}", banner(&server));
+        shutdown_signal().await;
+        println!("shutting down");
+        let _ = log_actor(&server).send(crate::log::Flush).await;
+        actix::System::current().stop();
+        anyhow::Ok(())
+    })
+}

@@ -15,6 +15,7 @@ use tokio::net::{UnixListener, UnixStream};
 
 use crate::actors::session::{ListSessions, Revoke};
 use crate::actors::trade_queue::GetQueueStats;
+use crate::actors::worker_registry::WorkerStatus;
 use crate::actors::worker_registry::{
     AddWorker, ListOnline, ListWorkers, RemoveWorker, SetWorkerEnabled,
 };
@@ -67,23 +68,6 @@ pub enum AdminRequest {
     Status,
 }
 
-/// A worker row of `workers list`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WorkerInfo {
-    /// Name.
-    pub name: String,
-    /// UUID.
-    pub uuid: String,
-    /// Client-facing address.
-    pub address: String,
-    /// Whitelisted addresses.
-    pub allowed_ips: Vec<String>,
-    /// Not booted off.
-    pub enabled: bool,
-    /// Admitted now.
-    pub online: bool,
-}
-
 /// A session row of `sessions list`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
@@ -130,7 +114,7 @@ pub enum AdminReply {
     /// `workers list`.
     Workers {
         /// Rows.
-        workers: Vec<WorkerInfo>,
+        workers: Vec<WorkerStatus>,
     },
     /// `sessions list`.
     Sessions {
@@ -210,19 +194,7 @@ pub async fn execute(
             }
         }
         AdminRequest::WorkersList => match registry.send(ListWorkers).await {
-            Ok(Ok(rows)) => AdminReply::Workers {
-                workers: rows
-                    .into_iter()
-                    .map(|w| WorkerInfo {
-                        name: w.name,
-                        uuid: w.uuid,
-                        address: w.address,
-                        allowed_ips: w.allowed_ips,
-                        enabled: w.enabled,
-                        online: w.online,
-                    })
-                    .collect(),
-            },
+            Ok(Ok(workers)) => AdminReply::Workers { workers },
             Ok(Err(f)) => failed(f),
             Err(_) => mailbox(),
         },

@@ -148,8 +148,23 @@ pub fn history(
     })))
 }
 
-fn unknown_user(username: &str) -> Failure {
-    Failure::new(ReasonCode::UnknownUser, format!("no user named {username}"))
+/// The account named `username` and whether `viewer` owns it, or the `dataFail` for an
+/// unknown user.
+fn account_seen_by(
+    conn: &mut AnyConnection,
+    viewer: &LiveSession,
+    username: &str,
+) -> Result<Result<(accounts::Account, bool), Failure>, DbError> {
+    Ok(match accounts::find_by_username(conn, username)? {
+        Some(account) => {
+            let owner = account.id == viewer.account_id;
+            Ok((account, owner))
+        }
+        None => Err(Failure::new(
+            ReasonCode::UnknownUser,
+            format!("no user named {username}"),
+        )),
+    })
 }
 
 /// `getUserInfo`: private fields only for the owner.
@@ -158,10 +173,10 @@ pub fn user_info(
     viewer: &LiveSession,
     username: &str,
 ) -> Result<Answer, DbError> {
-    let Some(account) = accounts::find_by_username(conn, username)? else {
-        return Ok(Err(unknown_user(username)));
+    let (account, owner) = match account_seen_by(conn, viewer, username)? {
+        Ok(seen) => seen,
+        Err(failure) => return Ok(Err(failure)),
     };
-    let owner = account.id == viewer.account_id;
     Ok(Ok(DataBody::UserInfo(UserInfo {
         username: account.username,
         created_at_ms: account.created_at,
@@ -179,10 +194,10 @@ pub fn portfolio(
     viewer: &LiveSession,
     username: &str,
 ) -> Result<Answer, DbError> {
-    let Some(account) = accounts::find_by_username(conn, username)? else {
-        return Ok(Err(unknown_user(username)));
+    let (account, owner) = match account_seen_by(conn, viewer, username)? {
+        Ok(seen) => seen,
+        Err(failure) => return Ok(Err(failure)),
     };
-    let owner = account.id == viewer.account_id;
     let snapshot = book.snapshot();
     let holdings = accounts::holdings_of(conn, account.id)?
         .into_iter()
@@ -208,10 +223,10 @@ pub fn transactions(
     viewer: &LiveSession,
     username: &str,
 ) -> Result<Answer, DbError> {
-    let Some(account) = accounts::find_by_username(conn, username)? else {
-        return Ok(Err(unknown_user(username)));
+    let (account, owner) = match account_seen_by(conn, viewer, username)? {
+        Ok(seen) => seen,
+        Err(failure) => return Ok(Err(failure)),
     };
-    let owner = account.id == viewer.account_id;
     let entries = accounts::transactions_of(conn, account.id)?
         .into_iter()
         .map(|row| Transaction {

@@ -318,15 +318,12 @@ pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<Runn
 
 /// Runs a master with its own actix system until Ctrl-C or SIGTERM, then flushes the log.
 pub fn run(config: MasterConfig) -> anyhow::Result<()> {
-    let logs = LogSystem::new(&config.log_file, config.log_memory_entries);
-    logs.install_panic_hook();
-    actix::System::new().block_on(async move {
-        let master = start(config, logs).await?;
-        println!("papertrader master listening on {}", master.local_addr);
-        papertrader_actors::signals::shutdown_signal().await;
-        println!("shutting down");
-        let _ = master.log_actor.send(papertrader_actors::log::Flush).await;
-        actix::System::current().stop();
-        anyhow::Ok(())
-    })
+    let (log_file, entries) = (config.log_file.clone(), config.log_memory_entries);
+    papertrader_actors::signals::run_until_signal(
+        &log_file,
+        entries,
+        |logs| start(config, logs),
+        |master: &RunningMaster| format!("papertrader master listening on {}", master.local_addr),
+        |master| master.log_actor.clone(),
+    )
 }

@@ -137,17 +137,17 @@ pub async fn start(config: WorkerConfig, logs: LogSystem) -> anyhow::Result<Runn
 
 /// Runs a worker with its own actix system until Ctrl-C or SIGTERM, then flushes the log.
 pub fn run(config: WorkerConfig) -> anyhow::Result<()> {
-    let logs = LogSystem::new(&config.log_file, config.log_memory_entries);
-    logs.install_panic_hook();
-    actix::System::new().block_on(async move {
-        let worker = start(config, logs).await?;
-        println!(
-            "papertrader worker {} listening on {}",
-            worker.uuid, worker.local_addr
-        );
-        papertrader_actors::signals::shutdown_signal().await;
-        let _ = worker.log_actor.send(papertrader_actors::log::Flush).await;
-        actix::System::current().stop();
-        anyhow::Ok(())
-    })
+    let (log_file, entries) = (config.log_file.clone(), config.log_memory_entries);
+    papertrader_actors::signals::run_until_signal(
+        &log_file,
+        entries,
+        |logs| start(config, logs),
+        |worker: &RunningWorker| {
+            format!(
+                "papertrader worker {} listening on {}",
+                worker.uuid, worker.local_addr
+            )
+        },
+        |worker| worker.log_actor.clone(),
+    )
 }

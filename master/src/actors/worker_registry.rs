@@ -32,8 +32,8 @@ pub struct RegisteredWorker {
     pub enabled: bool,
 }
 
-/// One row of `workers list`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One row of `workers list` (also its admin-endpoint JSON form).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WorkerStatus {
     /// Name.
     pub name: String,

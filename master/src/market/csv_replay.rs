@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use futures::future::{ready, LocalBoxFuture};
 use papertrader_protocol::Money;
 
-use super::provider::{Backfill, FetchOutcome, PriceProvider, ProviderError, ProviderQuote};
+use super::provider::{FetchOutcome, PriceProvider, ProviderError, ProviderQuote};
 use super::AssetSpec;
 
 /// One row of a replay.
@@ -140,17 +140,6 @@ impl PriceProvider for CsvReplay {
         }
         self.step += self.speed;
         Box::pin(ready(outcome))
-    }
-
-    fn backfill(
-        &mut self,
-        _assets: &[AssetSpec],
-        _now_ms: i64,
-        _days: u32,
-        _spacing: i64,
-    ) -> LocalBoxFuture<'static, Backfill> {
-        // A replay has no past before its first row: history accumulates as it plays.
-        Box::pin(ready(Backfill::default()))
     }
 }
 

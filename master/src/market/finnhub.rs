@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 use super::http::{self, Backoff};
 use papertrader_protocol::Money;
 
-use super::provider::{Backfill, FetchOutcome, PriceProvider, ProviderError, RateLimit};
+use super::provider::{FetchOutcome, PriceProvider, ProviderError, RateLimit};
 use super::AssetSpec;
 
 /// Default base URL.
@@ -114,16 +114,6 @@ impl PriceProvider for Finnhub {
                 max_age,
             )
         })
-    }
-
-    fn backfill(
-        &mut self,
-        _assets: &[AssetSpec],
-        _now_ms: i64,
-        _days: u32,
-        _spacing: i64,
-    ) -> LocalBoxFuture<'static, Backfill> {
-        Box::pin(futures::future::ready(Backfill::default()))
     }
 
     fn rate_limit(&self, symbols: usize) -> Option<(RateLimit, u32)> {

@@ -102,14 +102,17 @@ pub trait PriceProvider {
     /// Latest prices of `assets` at `at_ms`.
     fn fetch(&mut self, assets: &[AssetSpec], at_ms: i64) -> LocalBoxFuture<'static, FetchOutcome>;
 
-    /// History to store on a first start, ending at `now_ms` (empty if the source has none).
+    /// History to store on a first start, ending at `now_ms`. None by default: history then
+    /// accumulates from the provider's ticks.
     fn backfill(
         &mut self,
-        assets: &[AssetSpec],
-        now_ms: i64,
-        days: u32,
-        tick_spacing_ms: i64,
-    ) -> LocalBoxFuture<'static, Backfill>;
+        _assets: &[AssetSpec],
+        _now_ms: i64,
+        _days: u32,
+        _tick_spacing_ms: i64,
+    ) -> LocalBoxFuture<'static, Backfill> {
+        Box::pin(futures::future::ready(Backfill::default()))
+    }
 
     /// Continue from stored last prices after a restart, so the series has no jump.
     fn resume_from(&mut self, _last_prices: &[(String, Money)]) {}

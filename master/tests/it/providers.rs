@@ -571,7 +571,8 @@ async fn history_answers_at_range_edges_first_day_month_boundary_and_leap_day() 
 
 #[actix::test]
 async fn finnhub_faults_map_to_the_same_errors() {
-    let cases: Vec<(ResponseTemplate, fn(&ProviderError) -> bool)> = vec![
+    type Case = (ResponseTemplate, fn(&ProviderError) -> bool);
+    let cases: Vec<Case> = vec![
         (
             ResponseTemplate::new(429).insert_header("Retry-After", "30"),
             |e| *e == ProviderError::RateLimited(Some(Duration::from_secs(30))),
