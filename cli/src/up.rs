@@ -44,6 +44,9 @@ pub struct UpArgs {
     /// OHLCV CSV file for `--provider csv`.
     #[arg(long)]
     csv_file: Option<PathBuf>,
+    /// Database instead of `DATA/papertrader.db`: `postgres://…` or a SQLite path.
+    #[arg(long, env = "PAPERTRADER_MASTER_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
     /// Asset list file (`SYMBOL,Name[,start price]` per line) [default: built-in list].
     #[arg(long)]
     assets_file: Option<PathBuf>,
@@ -54,7 +57,10 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     let data = args.data.clone();
     let master_config = MasterConfig {
         listen: SocketAddr::new(args.bind, args.master_port),
-        database_url: data.join("papertrader.db").to_string_lossy().into_owned(),
+        database_url: args
+            .database_url
+            .clone()
+            .unwrap_or_else(|| data.join("papertrader.db").to_string_lossy().into_owned()),
         log_file: data.join("master.log"),
         key_file: data.join("master.sec.asc"),
         public_key_file: data.join("master.pub.asc"),

@@ -50,10 +50,10 @@ pub struct MasterConfig {
     pub starting_cash: String,
     /// bcrypt cost factor for stored password hashes (4–31).
     pub bcrypt_cost: u32,
-    /// Password hashes computed at once (defaults to the number of cores).
+    /// Password-hashing threads, run at low priority (defaults to the number of cores).
     pub max_parallel_hashes: usize,
-    /// Logins/registrations allowed to wait for a hashing slot; beyond it they are refused
-    /// with RateLimited so a login flood cannot starve trading.
+    /// Logins/registrations in progress (hashing or waiting to) at most; beyond it they are
+    /// refused with RateLimited so a login flood cannot starve trading.
     pub max_waiting_hashes: usize,
     /// Lifetime of an expirable session, hours.
     pub session_ttl_hours: u64,

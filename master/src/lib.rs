@@ -9,6 +9,7 @@ pub mod actors;
 pub mod admin;
 pub mod config;
 pub mod db;
+pub mod hash_pool;
 pub mod market;
 pub mod queries;
 pub mod router;

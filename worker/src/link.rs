@@ -32,6 +32,8 @@ use crate::cache::PriceCache;
 
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Frames the link may queue towards the master.
+const LINK_OUTBOX_FRAMES: usize = 16_384;
 
 /// What the link needs to connect and prove itself.
 #[derive(Clone)]
@@ -159,7 +161,14 @@ impl MasterLinkActor {
     fn begin_handshake(&mut self, stream: TcpStream, ctx: &mut Context<Self>) {
         let (read_half, write_half) = tokio::io::split(stream);
         let codec = MessageCodec::new(self.settings.max_payload);
-        let output = Outbox::start(write_half, codec, 1024, Duration::from_secs(30));
+        // Forwards are small (~100 bytes): 16 384 queued frames bound the memory to a few MiB
+        // while letting thousands of client requests be in flight at once.
+        let output = Outbox::start(
+            write_half,
+            codec,
+            LINK_OUTBOX_FRAMES,
+            Duration::from_secs(30),
+        );
         let mut nonce = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         output.try_send(&Message::WorkerHello(WorkerHello {

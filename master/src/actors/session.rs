@@ -1,7 +1,7 @@
 //! `SessionActor`: accounts (register, third-party accounts, passwords) and sessions (login,
 //! resume, authenticate, logout, expiry, revocation, connection-bound sessions).
 //!
-//! bcrypt runs on the blocking pool, at most `max_parallel_hashes` at once; beyond
+//! bcrypt runs on [`HashPool`]'s low-priority threads (`max_parallel_hashes` of them); beyond
 //! `max_waiting_hashes` waiting requests new ones are refused with RateLimited, so a login
 //! flood cannot starve anything else. Session tokens are 128 random bits; only their SHA-256
 //! is stored or kept in memory.
@@ -17,12 +17,12 @@ use papertrader_protocol::{Failure, Money, ReasonCode};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use slog::{info, warn, Logger};
-use tokio::sync::Semaphore;
 
 use super::{now_ms, unavailable};
 use crate::db::accounts::{self, NewAccount, Taken};
 use crate::db::sessions::{self, NewSession, SessionRecord};
 use crate::db::{Db, DbError};
+use crate::hash_pool::HashPool;
 
 /// Settings of the session actor.
 #[derive(Debug, Clone)]
@@ -82,7 +82,7 @@ fn new_token() -> String {
 pub struct SessionActor {
     db: Db,
     settings: SessionSettings,
-    hashing: Arc<Semaphore>,
+    hashing: HashPool,
     waiting: Arc<AtomicUsize>,
     live: HashMap<String, LiveSession>,
     by_connection: HashMap<u64, Vec<String>>,
@@ -94,7 +94,8 @@ impl SessionActor {
     pub fn new(db: Db, settings: SessionSettings, log: Logger) -> Self {
         Self {
             db,
-            hashing: Arc::new(Semaphore::new(settings.max_parallel_hashes.max(1))),
+            hashing: HashPool::new(settings.max_parallel_hashes)
+                .unwrap_or_else(|_| HashPool::new(1).expect("one hashing thread")),
             waiting: Arc::new(AtomicUsize::new(0)),
             settings,
             live: HashMap::new(),
@@ -125,7 +126,7 @@ impl SessionActor {
 
     fn hasher(&self) -> Hasher {
         Hasher {
-            slots: self.hashing.clone(),
+            pool: self.hashing.clone(),
             waiting: self.waiting.clone(),
             max_waiting: self.settings.max_waiting_hashes,
             cost: self.settings.bcrypt_cost,
@@ -146,10 +147,10 @@ impl Actor for SessionActor {
     type Context = Context<Self>;
 }
 
-/// Bounded access to bcrypt on the blocking pool.
+/// Bounded access to bcrypt on the low-priority hashing threads.
 #[derive(Clone)]
 struct Hasher {
-    slots: Arc<Semaphore>,
+    pool: HashPool,
     waiting: Arc<AtomicUsize>,
     max_waiting: usize,
     cost: u32,
@@ -167,13 +168,10 @@ impl Hasher {
                 "too many logins in progress; try again shortly",
             ));
         }
-        let permit = self.slots.clone().acquire_owned().await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
-        let _permit = permit.map_err(|_| Failure::new(ReasonCode::Internal, "hashing stopped"))?;
         let cost = self.cost;
-        tokio::task::spawn_blocking(move || work(cost))
-            .await
-            .map_err(|_| Failure::new(ReasonCode::Internal, "password hashing failed"))
+        let result = self.pool.run(move || work(cost)).await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        result.ok_or_else(|| Failure::new(ReasonCode::Internal, "password hashing stopped"))
     }
 
     async fn hash(&self, hashed_password: String) -> Result<String, Failure> {

@@ -114,6 +114,7 @@ impl Handler<Settle> for TradeQueueActor {
         let db = self.db.clone();
         let tick = snapshot.tick as i64;
         let count = orders.len();
+        let started = std::time::Instant::now();
         let work = async move {
             db.run(move |c| settlement::settle(c, &orders, &prices, tick, now_ms()))
                 .await
@@ -123,7 +124,8 @@ impl Handler<Settle> for TradeQueueActor {
             Ok(outcomes) => {
                 let settled = outcomes.iter().filter(|o| o.is_ok()).count();
                 act.settled_total += settled as u64;
-                info!(act.log, "batch settled"; "tick" => tick, "orders" => count, "settled" => settled);
+                let ms = started.elapsed().as_millis() as u64;
+                info!(act.log, "batch settled"; "tick" => tick, "orders" => count, "settled" => settled, "ms" => ms);
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(outcome);
                 }

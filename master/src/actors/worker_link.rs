@@ -276,11 +276,17 @@ impl WorkerLinkActor {
                 .collect();
             output.send_all(&wrapped).await
         };
-        ctx.spawn(work.into_actor(self).map(|delivered, _, ctx| {
-            if !delivered {
-                ctx.stop();
+        // A task of its own, not an item of this actor's context: actix polls every context item
+        // on each wake-up, which made thousands of in-flight requests cost O(n) per wake.
+        let link = ctx.address();
+        actix::spawn(async move {
+            if !work.await {
+                link.do_send(CloseLink(Failure::new(
+                    ReasonCode::Unavailable,
+                    "the worker stopped reading",
+                )));
             }
-        }));
+        });
     }
 }
 

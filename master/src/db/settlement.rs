@@ -1,19 +1,103 @@
 //! Settling one batch of orders in one database transaction.
 //!
-//! Cost grows with the distinct accounts and (account, symbol) pairs of the batch: one read of
-//! their cash, one of their holdings, one UPDATE per changed account and holding, and
-//! multi-row INSERTs of the transaction rows.
+//! A batch costs a handful of statements whatever its size: one read of the accounts' cash,
+//! one of their holdings, one multi-row `UPDATE … FROM (VALUES …)` for cash, one multi-row
+//! `INSERT … ON CONFLICT DO UPDATE` for holdings, one `DELETE` of emptied holdings and
+//! multi-row INSERTs of the transaction rows (each chunked to stay under bound-parameter
+//! limits). All values are bound parameters.
 
 use std::collections::{BTreeMap, HashMap};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
 use papertrader_protocol::data::Side;
 use papertrader_protocol::{Failure, Money, ReasonCode, TradeReceipt};
 
 use super::accounts::TransactionRow;
 use super::schema::{accounts, holdings, transactions};
 use super::{with_backend, AnyConnection, DbError};
+
+/// Ids per `IN (…)` read (well under SQLite's and PostgreSQL's bound-parameter limits).
+const READ_CHUNK: usize = 10_000;
+/// Rows per multi-row write (at most 3 parameters a row here).
+const WRITE_CHUNK: usize = 5_000;
+
+/// `(?, ?, …), (…)` for SQLite or `($1, $2, …), (…)` for PostgreSQL: `rows` tuples of `columns`.
+fn placeholders(rows: usize, columns: usize, numbered: bool) -> String {
+    let mut out = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        out.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            if column > 0 {
+                out.push_str(", ");
+            }
+            if numbered {
+                out.push_str(&format!("${}", row * columns + column + 1));
+            } else {
+                out.push('?');
+            }
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// Builds a boxed raw query for backend `$db` whose values are all bound, never interpolated.
+macro_rules! bound {
+    ($db:ty, $sql:expr, $rows:expr, |$q:ident, $row:pat_param| $bind:expr) => {{
+        let mut $q = diesel::sql_query($sql).into_boxed::<$db>();
+        for $row in $rows {
+            $q = $bind;
+        }
+        $q
+    }};
+}
+
+/// New cash of many accounts in one statement.
+fn write_cash(conn: &mut AnyConnection, rows: &[(i64, i64)]) -> Result<(), DbError> {
+    let sql = |numbered| {
+        format!("UPDATE accounts SET cash = v.column2 FROM (VALUES {}) AS v WHERE accounts.id = v.column1", placeholders(rows.len(), 2, numbered))
+    };
+    match conn {
+        AnyConnection::Postgresql(c) => bound!(diesel::pg::Pg, sql(true), rows, |q, (id, cash)| q
+            .bind::<BigInt, _>(*id)
+            .bind::<BigInt, _>(*cash))
+        .execute(c)?,
+        AnyConnection::Sqlite(c) => {
+            bound!(diesel::sqlite::Sqlite, sql(false), rows, |q, (id, cash)| q
+                .bind::<BigInt, _>(*id)
+                .bind::<BigInt, _>(*cash))
+            .execute(c)?
+        }
+    };
+    Ok(())
+}
+
+/// New quantities of many holdings in one statement (inserted or updated).
+fn write_holdings(conn: &mut AnyConnection, rows: &[(i64, &str, i64)]) -> Result<(), DbError> {
+    let sql = |numbered| {
+        format!(
+            "INSERT INTO holdings (account_id, symbol, quantity) VALUES {} ON CONFLICT (account_id, symbol) DO UPDATE SET quantity = excluded.quantity",
+            placeholders(rows.len(), 3, numbered)
+        )
+    };
+    match conn {
+        AnyConnection::Postgresql(c) => bound!(diesel::pg::Pg, sql(true), rows, |q, (a, s, n)| q
+            .bind::<BigInt, _>(*a)
+            .bind::<Text, _>(s.to_string())
+            .bind::<BigInt, _>(*n))
+        .execute(c)?,
+        AnyConnection::Sqlite(c) => {
+            bound!(diesel::sqlite::Sqlite, sql(false), rows, |q, (a, s, n)| q
+                .bind::<BigInt, _>(*a)
+                .bind::<Text, _>(s.to_string())
+                .bind::<BigInt, _>(*n))
+            .execute(c)?
+        }
+    };
+    Ok(())
+}
 
 /// One queued order.
 #[derive(Debug, Clone)]
@@ -76,19 +160,24 @@ fn settle_in_transaction(
     account_ids.sort_unstable();
     account_ids.dedup();
 
-    let mut cash: HashMap<i64, i64> = accounts::table
-        .filter(accounts::id.eq_any(&account_ids))
-        .select((accounts::id, accounts::cash))
-        .load::<(i64, i64)>(conn)?
-        .into_iter()
-        .collect();
-    let stored_holdings: HashMap<(i64, String), i64> = holdings::table
-        .filter(holdings::account_id.eq_any(&account_ids))
-        .select((holdings::account_id, holdings::symbol, holdings::quantity))
-        .load::<(i64, String, i64)>(conn)?
-        .into_iter()
-        .map(|(a, s, q)| ((a, s), q))
-        .collect();
+    let mut cash: HashMap<i64, i64> = HashMap::with_capacity(account_ids.len());
+    let mut stored_holdings: HashMap<(i64, String), i64> = HashMap::new();
+    for ids in account_ids.chunks(READ_CHUNK) {
+        cash.extend(
+            accounts::table
+                .filter(accounts::id.eq_any(ids))
+                .select((accounts::id, accounts::cash))
+                .load::<(i64, i64)>(conn)?,
+        );
+        stored_holdings.extend(
+            holdings::table
+                .filter(holdings::account_id.eq_any(ids))
+                .select((holdings::account_id, holdings::symbol, holdings::quantity))
+                .load::<(i64, String, i64)>(conn)?
+                .into_iter()
+                .map(|(a, s, q)| ((a, s), q)),
+        );
+    }
     let mut held = stored_holdings.clone();
     let last_id: Option<i64> = transactions::table
         .select(diesel::dsl::max(transactions::id))
@@ -132,38 +221,29 @@ fn settle_in_transaction(
         }
     }
 
-    for (account_id, new_cash) in &changed_accounts {
-        diesel::update(accounts::table.find(account_id))
-            .set(accounts::cash.eq(new_cash))
-            .execute(conn)?;
+    let cash_rows: Vec<(i64, i64)> = changed_accounts.into_iter().collect();
+    for chunk in cash_rows.chunks(WRITE_CHUNK) {
+        write_cash(conn, chunk)?;
     }
-    for ((account_id, symbol), quantity) in &held {
-        let key = holdings::table
-            .filter(holdings::account_id.eq(account_id))
-            .filter(holdings::symbol.eq(symbol));
-        match stored_holdings.get(&(*account_id, symbol.clone())) {
-            Some(old) if old == quantity => {}
-            Some(_) if *quantity == 0 => {
-                diesel::delete(key).execute(conn)?;
-            }
-            Some(_) => {
-                diesel::update(key)
-                    .set(holdings::quantity.eq(quantity))
-                    .execute(conn)?;
-            }
-            None if *quantity == 0 => {}
-            None => {
-                diesel::insert_into(holdings::table)
-                    .values((
-                        holdings::account_id.eq(account_id),
-                        holdings::symbol.eq(symbol),
-                        holdings::quantity.eq(quantity),
-                    ))
-                    .execute(conn)?;
-            }
+    let changed_holdings: Vec<(i64, &str, i64)> = held
+        .iter()
+        .filter(|(key, quantity)| stored_holdings.get(*key) != Some(*quantity))
+        .map(|((account, symbol), quantity)| (*account, symbol.as_str(), *quantity))
+        .collect();
+    for chunk in changed_holdings.chunks(WRITE_CHUNK) {
+        write_holdings(conn, chunk)?;
+    }
+    if changed_holdings.iter().any(|(_, _, q)| *q == 0) {
+        for ids in account_ids.chunks(READ_CHUNK) {
+            diesel::delete(
+                holdings::table
+                    .filter(holdings::quantity.eq(0))
+                    .filter(holdings::account_id.eq_any(ids)),
+            )
+            .execute(conn)?;
         }
     }
-    for chunk in rows.chunks(500) {
+    for chunk in rows.chunks(WRITE_CHUNK) {
         with_backend!(conn, |c| diesel::insert_into(transactions::table)
             .values(chunk)
             .execute(c))?;
