@@ -55,10 +55,17 @@ pub struct MasterConfig {
     /// Logins/registrations in progress (hashing or waiting to) at most; beyond it they are
     /// refused with RateLimited so a login flood cannot starve trading.
     pub max_waiting_hashes: usize,
-    /// Lifetime of an expirable session, hours.
-    pub session_ttl_hours: u64,
-    /// Lifetime cap of a connection-bound (non-expirable) session, hours.
-    pub connection_session_ttl_hours: u64,
+    /// Failed logins allowed per account within `login_failure_window_secs`; more are refused
+    /// with RateLimited until the oldest ages out.
+    pub login_failures_per_account: u32,
+    /// Failed logins allowed per client address within the window.
+    pub login_failures_per_address: u32,
+    /// The failed-login window, seconds.
+    pub login_failure_window_secs: u64,
+    /// Lifetime of an expirable session, seconds (7 days by default).
+    pub session_ttl_secs: u64,
+    /// Lifetime cap of a connection-bound (non-expirable) session, seconds (1 day by default).
+    pub connection_session_ttl_secs: u64,
     /// Concurrent connections accepted; more are refused.
     pub max_connections: usize,
     /// Close a connection that completes no frame for this long, seconds.
@@ -121,8 +128,11 @@ impl Default for MasterConfig {
                 .map(|n| n.get())
                 .unwrap_or(2),
             max_waiting_hashes: 256,
-            session_ttl_hours: 24 * 7,
-            connection_session_ttl_hours: 24,
+            login_failures_per_account: 5,
+            login_failures_per_address: 20,
+            login_failure_window_secs: 60,
+            session_ttl_secs: 7 * 86_400,
+            connection_session_ttl_secs: 86_400,
             max_connections: 10_000,
             idle_timeout_secs: 300,
             max_payload: papertrader_protocol::DEFAULT_MAX_PAYLOAD,

@@ -10,6 +10,7 @@ pub mod admin;
 pub mod config;
 pub mod db;
 pub mod hash_pool;
+pub mod login_throttle;
 pub mod market;
 pub mod queries;
 pub mod router;

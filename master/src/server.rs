@@ -222,12 +222,18 @@ pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<Runn
         bcrypt_cost: config.bcrypt_cost,
         max_parallel_hashes: config.max_parallel_hashes,
         max_waiting_hashes: config.max_waiting_hashes,
-        session_ttl: Duration::from_secs(config.session_ttl_hours * 3600),
-        connection_session_ttl: Duration::from_secs(config.connection_session_ttl_hours * 3600),
+        session_ttl: Duration::from_secs(config.session_ttl_secs),
+        connection_session_ttl: Duration::from_secs(config.connection_session_ttl_secs),
         starting_cash,
+        login_failures: (
+            config.login_failures_per_account,
+            config.login_failures_per_address,
+            Duration::from_secs(config.login_failure_window_secs),
+        ),
     };
-    let sessions =
-        SessionActor::new(db.clone(), settings, log.new(o!("actor" => "session"))).start();
+    let sessions = SessionActor::new(db.clone(), settings, log.new(o!("actor" => "session")))
+        .context("starting the password-hashing threads")?
+        .start();
     let trades = TradeQueueActor::new(
         db.clone(),
         config.trade_queue_capacity,

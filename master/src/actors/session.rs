@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use papertrader_protocol::{Failure, Money, ReasonCode};
@@ -23,6 +23,7 @@ use crate::db::accounts::{self, NewAccount, Taken};
 use crate::db::sessions::{self, NewSession, SessionRecord};
 use crate::db::{Db, DbError};
 use crate::hash_pool::HashPool;
+use crate::login_throttle::LoginThrottle;
 
 /// Settings of the session actor.
 #[derive(Debug, Clone)]
@@ -39,6 +40,8 @@ pub struct SessionSettings {
     pub connection_session_ttl: Duration,
     /// Cash of new accounts.
     pub starting_cash: Money,
+    /// Failed logins allowed per account, per address, within a window.
+    pub login_failures: (u32, u32, Duration),
 }
 
 /// Where a request came from.
@@ -86,22 +89,25 @@ pub struct SessionActor {
     waiting: Arc<AtomicUsize>,
     live: HashMap<String, LiveSession>,
     by_connection: HashMap<u64, Vec<String>>,
+    throttle: LoginThrottle,
     log: Logger,
 }
 
 impl SessionActor {
     /// A session actor over `db`.
-    pub fn new(db: Db, settings: SessionSettings, log: Logger) -> Self {
-        Self {
+    /// Fails only if the hashing threads cannot be started.
+    pub fn new(db: Db, settings: SessionSettings, log: Logger) -> std::io::Result<Self> {
+        let (per_account, per_address, window) = settings.login_failures;
+        Ok(Self {
             db,
-            hashing: HashPool::new(settings.max_parallel_hashes)
-                .unwrap_or_else(|_| HashPool::new(1).expect("one hashing thread")),
+            hashing: HashPool::new(settings.max_parallel_hashes)?,
             waiting: Arc::new(AtomicUsize::new(0)),
             settings,
             live: HashMap::new(),
             by_connection: HashMap::new(),
+            throttle: LoginThrottle::new(per_account, per_address, window),
             log,
-        }
+        })
     }
 
     fn remember(&mut self, hash: String, session: LiveSession) {
@@ -354,6 +360,18 @@ impl Handler<Login> for SessionActor {
     type Result = ResponseActFuture<Self, Result<String, Failure>>;
 
     fn handle(&mut self, msg: Login, _: &mut Context<Self>) -> Self::Result {
+        let (username, address) = (msg.username.clone(), msg.origin.client_ip.to_string());
+        if let Some((what, wait)) = self.throttle.check(&username, &address, Instant::now()) {
+            warn!(self.log, "login throttled"; "by" => what, "address" => &address);
+            let message = format!(
+                "too many failed logins for this {what}; try again in {} s",
+                wait.as_secs().max(1)
+            );
+            return Box::pin(fut::ready(Err(Failure::new(
+                ReasonCode::RateLimited,
+                message,
+            ))));
+        }
         let hasher = self.hasher();
         let db = self.db.clone();
         let fail = self.db_failure("login");
@@ -417,7 +435,14 @@ impl Handler<Login> for SessionActor {
             };
             Ok((token, hash, live))
         };
-        Box::pin(work.into_actor(self).map(|result, act, _| {
+        Box::pin(work.into_actor(self).map(move |result, act, _| {
+            match &result {
+                Err(f) if f.code == ReasonCode::BadCredentials => {
+                    act.throttle.failed(&username, &address, Instant::now())
+                }
+                Ok(_) => act.throttle.succeeded(&username),
+                Err(_) => {}
+            }
             let (token, hash, live) = result?;
             info!(act.log, "login"; "username" => &live.username, "expirable" => live.is_expirable);
             act.remember(hash, live);

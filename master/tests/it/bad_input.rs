@@ -184,3 +184,121 @@ async fn bad_frames_get_reasons_and_never_stop_the_master() {
         ReasonCode::UsernameTaken
     );
 }
+
+#[actix::test]
+async fn slow_clients_floods_and_brute_force_are_cut_off_while_others_are_served() {
+    let db = databases("limits").remove(0);
+    let master = master_with(papertrader_master::config::MasterConfig {
+        idle_timeout_secs: 1,
+        max_connections: 4,
+        login_failures_per_account: 3,
+        login_failures_per_address: 6,
+        session_ttl_secs: 1,
+        ..test_config(&db)
+    })
+    .await;
+    let mut healthy = Connection::connect(master.local_addr).await.unwrap();
+    register(&mut healthy, "walt").await.unwrap();
+    register(&mut healthy, "xena").await.unwrap();
+
+    // A client dribbling one byte at a time never completes a frame: closed at the idle timeout.
+    let mut slow = TcpStream::connect(master.local_addr).await.unwrap();
+    let frame = Message::GetWorkerList(Empty {})
+        .to_bytes(DEFAULT_MAX_PAYLOAD)
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut closed = false;
+    for byte in frame.iter().take(frame.len() - 1) {
+        if slow.write_all(&[*byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+        // Meanwhile everyone else is served.
+        assert!(healthy
+            .call(&Message::GetWorkerList(Empty {}))
+            .await
+            .is_ok());
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let mut probe = [0u8; 1];
+        if let Ok(Ok(0)) =
+            tokio::time::timeout(std::time::Duration::from_millis(1), slow.read(&mut probe)).await
+        {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "the slow client was not disconnected");
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    drop(slow);
+
+    // Connection flood: past the limit (4, `healthy` is one) a newcomer gets `error` RateLimited.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await; // the slow client's slot frees
+    let mut kept = Vec::new();
+    for _ in 0..3 {
+        kept.push(TcpStream::connect(master.local_addr).await.unwrap());
+    }
+    let mut extra = TcpStream::connect(master.local_addr).await.unwrap();
+    assert_eq!(
+        code(read_reply(&mut extra).await),
+        (Instruction::Error, ReasonCode::RateLimited)
+    );
+    drop(kept);
+
+    // An expired session is refused as such.
+    let session = login(&mut healthy, "xena", true).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    // (The idle timeout has closed `healthy` meanwhile, as it should: reconnect.)
+    let mut healthy = Connection::connect(master.local_addr).await.unwrap();
+    let resume = Message::LoginWithSession(SessionToken {
+        session_id: session,
+    });
+    assert_eq!(
+        reason(healthy.call(&resume).await),
+        ReasonCode::SessionExpired
+    );
+
+    // Brute force: 3 failures lock the account (even the right password waits), not others.
+    let wrong = |u: &str| {
+        Message::Login(Login {
+            username: u.into(),
+            hashed_password: pass("mallory"),
+            is_expirable: true,
+        })
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            reason(healthy.call(&wrong("walt")).await),
+            ReasonCode::BadCredentials
+        );
+    }
+    assert_eq!(
+        reason(login(&mut healthy, "walt", true).await),
+        ReasonCode::RateLimited
+    );
+    assert!(
+        login(&mut healthy, "xena", true).await.is_ok(),
+        "other accounts are not locked"
+    );
+    // …and 6 failures from one address lock that address for every account.
+    for _ in 0..3 {
+        assert_eq!(
+            reason(healthy.call(&wrong("xena")).await),
+            ReasonCode::BadCredentials
+        );
+    }
+    register(&mut healthy, "yuri").await.unwrap();
+    assert_eq!(
+        reason(login(&mut healthy, "yuri", true).await),
+        ReasonCode::RateLimited
+    );
+    let log = {
+        master
+            .log_actor
+            .send(papertrader_actors::log::Flush)
+            .await
+            .unwrap()
+            .unwrap();
+        std::fs::read_to_string(db.dir.path().join("master.log")).unwrap()
+    };
+    assert!(log.contains("login throttled"));
+}

@@ -4,7 +4,9 @@
 mod accounts;
 mod admin;
 mod bad_input;
+mod crash;
 mod data;
+mod invariants;
 mod providers;
 mod race;
 mod restart;

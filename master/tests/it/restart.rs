@@ -1,70 +1,12 @@
 //! Restart: the real binary, stopped with SIGTERM and started again on the same database.
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use papertrader_client::Connection;
 use papertrader_protocol::data::DataBody;
 use papertrader_protocol::*;
 
 use crate::support::*;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Master(Child);
-
-impl Drop for Master {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn spawn_master(db: &TestDb, port: u16) -> Master {
-    let child = Command::new(env!("CARGO_BIN_EXE_papertrader-master"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--database-url", &db.url])
-        .args([
-            "--log-file",
-            &db.dir.path().join("bin.log").to_string_lossy(),
-        ])
-        .args([
-            "--bcrypt-cost",
-            "4",
-            "--update-interval-ms",
-            "150",
-            "--direct-clients",
-            "true",
-        ])
-        .args([
-            "--key-file",
-            &db.dir.path().join("m.sec.asc").to_string_lossy(),
-        ])
-        .args([
-            "--public-key-file",
-            &db.dir.path().join("m.pub.asc").to_string_lossy(),
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn master");
-    let master = Master(child);
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return master;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("master did not start listening");
-}
 
 fn stop(mut master: Master) {
     let pid = master.0.id().to_string();

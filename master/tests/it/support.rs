@@ -2,7 +2,9 @@
 //! protocol shortcuts.
 #![allow(dead_code)]
 
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use diesel::prelude::*;
 use diesel::Connection as _;
@@ -209,4 +211,65 @@ pub fn user_query(session: &str, username: &str) -> UserQuery {
         session_id: session.into(),
         username: username.into(),
     }
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A master process, killed when dropped.
+pub struct Master(pub Child);
+
+impl Drop for Master {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the `papertrader-master` binary on `db` at `port` (direct clients on) and waits
+/// until it listens.
+pub async fn spawn_master(db: &TestDb, port: u16) -> Master {
+    let child = Command::new(env!("CARGO_BIN_EXE_papertrader-master"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--database-url", &db.url])
+        .args([
+            "--log-file",
+            &db.dir.path().join("bin.log").to_string_lossy(),
+        ])
+        .args([
+            "--bcrypt-cost",
+            "4",
+            "--update-interval-ms",
+            "150",
+            "--direct-clients",
+            "true",
+        ])
+        .args([
+            "--key-file",
+            &db.dir.path().join("m.sec.asc").to_string_lossy(),
+        ])
+        .args([
+            "--public-key-file",
+            &db.dir.path().join("m.pub.asc").to_string_lossy(),
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn master");
+    let master = Master(child);
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return master;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("master did not start listening");
 }
