@@ -64,10 +64,13 @@ pub fn asset_info(assets: &[AssetSpec], book: &PriceBook, symbol: &str) -> Answe
 }
 
 /// `getAssetValueCurrent`.
-pub fn current(book: &PriceBook, symbol: &str) -> Answer {
+pub fn current(assets: &[AssetSpec], book: &PriceBook, symbol: &str) -> Answer {
+    if !assets.iter().any(|a| a.symbol == symbol) {
+        return Err(unknown_asset(symbol));
+    }
     book.quote(symbol)
         .map(DataBody::Quote)
-        .ok_or_else(|| unknown_asset(symbol))
+        .ok_or_else(|| Failure::new(ReasonCode::NoData, format!("no price for {symbol} yet")))
 }
 
 /// Start of the UTC month `n` months before the month starting at `month_start_ms`.
@@ -248,6 +251,33 @@ pub fn transactions(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn current_tells_unknown_assets_from_assets_without_a_price_yet() {
+        let assets = vec![AssetSpec {
+            symbol: "AAPL".into(),
+            name: "Apple".into(),
+            start_price: Money::from_units(1),
+        }];
+        let book = PriceBook::default();
+        assert_eq!(
+            current(&assets, &book, "ZZZ").unwrap_err().code,
+            ReasonCode::UnknownAsset
+        );
+        assert_eq!(
+            current(&assets, &book, "AAPL").unwrap_err().code,
+            ReasonCode::NoData
+        );
+        let fresh = [crate::market::ProviderQuote {
+            symbol: "AAPL".into(),
+            price: Money(5),
+            volume: 1,
+        }];
+        book.publish(book.snapshot().advance(1, 0, &fresh, &["AAPL".to_owned()]));
+        assert!(
+            matches!(current(&assets, &book, "AAPL"), Ok(DataBody::Quote(q)) if q.close == Money(5))
+        );
+    }
 
     #[test]
     fn windows_follow_the_documented_rules() {

@@ -161,7 +161,9 @@ impl Services {
             Message::GetAssetInfo(q) => {
                 self.data(queries::asset_info(&self.assets, &self.book, &q.symbol))
             }
-            Message::GetAssetValueCurrent(q) => self.data(queries::current(&self.book, &q.symbol)),
+            Message::GetAssetValueCurrent(q) => {
+                self.data(queries::current(&self.assets, &self.book, &q.symbol))
+            }
             Message::GetAssetValueDay(q) => self.history(q.symbol, Range::Day, q.date_ms).await,
             Message::GetAssetValueWeek(q) => self.history(q.symbol, Range::Week, q.date_ms).await,
             Message::GetAssetValueMonth(q) => self.history(q.symbol, Range::Month, q.date_ms).await,
