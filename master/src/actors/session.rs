@@ -149,8 +149,55 @@ impl SessionActor {
     }
 }
 
+/// Cached sessions kept at most; past it, expirable ones are dropped (they reload from the
+/// database when next used). Connection-bound ones are never dropped: their binding to a
+/// connection exists only here.
+const MAX_CACHED_SESSIONS: usize = 200_000;
+/// How often expired sessions leave the cache.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// Drops expired sessions from `live` (and their connection bindings), then expirable ones if
+/// more than `max` remain. Returns how many were dropped.
+fn prune_cache(
+    live: &mut HashMap<String, LiveSession>,
+    by_connection: &mut HashMap<u64, Vec<String>>,
+    now_ms: i64,
+    max: usize,
+) -> usize {
+    let before = live.len();
+    live.retain(|_, s| s.expires_at > now_ms);
+    if live.len() > max {
+        let excess = live.len() - max;
+        let evict: Vec<String> = live
+            .iter()
+            .filter(|(_, s)| s.connection.is_none())
+            .map(|(h, _)| h.clone())
+            .take(excess)
+            .collect();
+        for hash in evict {
+            live.remove(&hash);
+        }
+    }
+    by_connection.retain(|_, hashes| {
+        hashes.retain(|h| live.contains_key(h));
+        !hashes.is_empty()
+    });
+    before - live.len()
+}
+
 impl Actor for SessionActor {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(PRUNE_EVERY, |act, _| {
+            prune_cache(
+                &mut act.live,
+                &mut act.by_connection,
+                now_ms(),
+                MAX_CACHED_SESSIONS,
+            );
+        });
+    }
 }
 
 /// Bounded access to bcrypt on the low-priority hashing threads.
@@ -669,5 +716,44 @@ impl Handler<Revoke> for SessionActor {
                 .map_err(fail)?;
             Ok(changed > 0)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(id: i64, expires_at: i64, connection: Option<u64>) -> LiveSession {
+        LiveSession {
+            session_id: id,
+            account_id: 1,
+            username: "u".into(),
+            expires_at,
+            is_expirable: connection.is_none(),
+            connection,
+        }
+    }
+
+    #[test]
+    fn the_cache_forgets_expired_sessions_and_stays_bounded_without_losing_bindings() {
+        let mut live = HashMap::new();
+        let mut by_connection = HashMap::new();
+        live.insert("old".to_owned(), session(1, 100, Some(7)));
+        by_connection.insert(7, vec!["old".to_owned()]);
+        live.insert("bound".to_owned(), session(2, 10_000, Some(8)));
+        by_connection.insert(8, vec!["bound".to_owned()]);
+        for i in 0..5 {
+            live.insert(format!("e{i}"), session(10 + i, 10_000, None));
+        }
+        assert_eq!(prune_cache(&mut live, &mut by_connection, 500, 3), 4);
+        assert!(
+            !live.contains_key("old") && !by_connection.contains_key(&7),
+            "expired: gone with its binding"
+        );
+        assert!(
+            live.contains_key("bound") && by_connection.contains_key(&8),
+            "bound sessions are never evicted"
+        );
+        assert_eq!(live.len(), 3);
     }
 }
