@@ -6,6 +6,7 @@
 //! - [`log::LogActor`]: the bounded in-memory log system of spec 3.1.4, fed by a slog drain.
 #![warn(missing_docs)]
 
+pub mod admin_socket;
 pub mod connection;
 pub mod files;
 pub mod identity;

@@ -26,6 +26,16 @@ pub struct AdminArgs {
 
 #[derive(Debug, Subcommand)]
 enum AdminCommand {
+    #[command(flatten)]
+    Master(MasterCommand),
+    /// Commands for a worker's own admin socket (pass its `--socket`).
+    #[command(subcommand)]
+    Worker(WorkerCommand),
+}
+
+/// Commands for the master's admin socket.
+#[derive(Debug, Subcommand)]
+enum MasterCommand {
     /// Manage registered workers.
     #[command(subcommand)]
     Workers(WorkersCommand),
@@ -37,6 +47,14 @@ enum AdminCommand {
     Log(LogCommand),
     /// Health and counters of the master.
     Status,
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkerCommand {
+    /// The worker's link to the master, counters and cache.
+    Status,
+    /// The worker's log entries still in memory.
+    Log,
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,9 +112,9 @@ enum LogCommand {
     Dump,
 }
 
-fn to_request(command: AdminCommand) -> Result<AdminRequest, Failed> {
+fn to_request(command: MasterCommand) -> Result<AdminRequest, Failed> {
     Ok(match command {
-        AdminCommand::Workers(WorkersCommand::Add {
+        MasterCommand::Workers(WorkersCommand::Add {
             name,
             uuid,
             address,
@@ -113,26 +131,80 @@ fn to_request(command: AdminCommand) -> Result<AdminRequest, Failed> {
                 public_key,
             }
         }
-        AdminCommand::Workers(WorkersCommand::List) => AdminRequest::WorkersList,
-        AdminCommand::Workers(WorkersCommand::Remove { name }) => {
+        MasterCommand::Workers(WorkersCommand::List) => AdminRequest::WorkersList,
+        MasterCommand::Workers(WorkersCommand::Remove { name }) => {
             AdminRequest::WorkersRemove { name }
         }
-        AdminCommand::Workers(WorkersCommand::Boot { name }) => AdminRequest::WorkersBoot { name },
-        AdminCommand::Workers(WorkersCommand::Enable { name }) => {
+        MasterCommand::Workers(WorkersCommand::Boot { name }) => AdminRequest::WorkersBoot { name },
+        MasterCommand::Workers(WorkersCommand::Enable { name }) => {
             AdminRequest::WorkersEnable { name }
         }
-        AdminCommand::Sessions(SessionsCommand::List) => AdminRequest::SessionsList,
-        AdminCommand::Sessions(SessionsCommand::Revoke { id }) => {
+        MasterCommand::Sessions(SessionsCommand::List) => AdminRequest::SessionsList,
+        MasterCommand::Sessions(SessionsCommand::Revoke { id }) => {
             AdminRequest::SessionsRevoke { id }
         }
-        AdminCommand::Log(LogCommand::Dump) => AdminRequest::LogDump,
-        AdminCommand::Status => AdminRequest::Status,
+        MasterCommand::Log(LogCommand::Dump) => AdminRequest::LogDump,
+        MasterCommand::Status => AdminRequest::Status,
     })
+}
+
+/// Runs one command against a worker's admin socket.
+async fn run_worker(
+    socket: &std::path::Path,
+    command: WorkerCommand,
+    as_json: bool,
+) -> Result<(), Failed> {
+    use papertrader_worker::admin::{request, WorkerAdminReply, WorkerAdminRequest};
+    let message = match command {
+        WorkerCommand::Status => WorkerAdminRequest::Status,
+        WorkerCommand::Log => WorkerAdminRequest::LogDump,
+    };
+    let reply = request(socket, &message)
+        .await
+        .map_err(|e| Failed::unreachable(format!("admin socket {}: {e}", socket.display())))?;
+    if let WorkerAdminReply::Error { code, message } = &reply {
+        return Err(Failed::refused(format!("{message} [{code}]")));
+    }
+    if as_json {
+        output::json(&serde_json::to_value(&reply).unwrap_or(json!(null)));
+        return Ok(());
+    }
+    match reply {
+        WorkerAdminReply::Status(s) => table(
+            &[
+                "UUID",
+                "LINK",
+                "NAME",
+                "FORWARDED",
+                "PENDING",
+                "CACHE HITS",
+                "TICK",
+                "LAST ERROR",
+            ],
+            &[vec![
+                s.uuid,
+                s.link,
+                s.name.unwrap_or_default(),
+                s.forwarded.to_string(),
+                s.pending.to_string(),
+                s.cache_hits.to_string(),
+                s.tick.to_string(),
+                s.last_error.unwrap_or_default(),
+            ]],
+        ),
+        WorkerAdminReply::Log { lines } => lines.iter().for_each(|l| println!("{l}")),
+        WorkerAdminReply::Error { .. } => {}
+    }
+    Ok(())
 }
 
 /// Runs one admin command.
 pub async fn run(args: AdminArgs, as_json: bool) -> Result<(), Failed> {
-    let request_message = to_request(args.command)?;
+    let command = match args.command {
+        AdminCommand::Worker(command) => return run_worker(&args.socket, command, as_json).await,
+        AdminCommand::Master(command) => command,
+    };
+    let request_message = to_request(command)?;
     let reply = request(&args.socket, &request_message)
         .await
         .map_err(|e| Failed::unreachable(format!("admin socket {}: {e}", args.socket.display())))?;

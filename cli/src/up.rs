@@ -101,6 +101,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
                 public_key_file: home.join("worker.pub.asc"),
                 master_key_file: data.join("master.pub.asc"),
                 log_file: home.join("worker.log"),
+                admin_socket: home.join("worker.admin.sock"),
                 ..WorkerConfig::default()
             };
             register(&master, &name, &config, SocketAddr::new(connect_ip, port)).await?;

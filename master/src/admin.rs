@@ -1,17 +1,15 @@
-//! The master's admin endpoint: a Unix socket (mode 0600, so only the machine's admin user can
-//! use it) speaking one JSON request per line and one JSON reply per line. Each request becomes
-//! a typed actor message (`AddWorker`, `ListWorkers`, `SetWorkerEnabled`, `RemoveWorker`,
+//! The master's admin endpoint (the shared `admin_socket`: a 0600 Unix socket, one JSON
+//! request and reply per line). Each request becomes a typed actor message (`AddWorker`, `ListWorkers`, `SetWorkerEnabled`, `RemoveWorker`,
 //! `ListSessions`, `Revoke`, `Dump`, `GetQueueStats`).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use actix::Addr;
+use papertrader_actors::admin_socket::{self, AdminCommand};
 use papertrader_actors::log::{Dump, LogActor};
 use serde::{Deserialize, Serialize};
-use slog::{info, warn, Logger};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{UnixListener, UnixStream};
+use slog::Logger;
 
 use crate::actors::session::{ListSessions, Revoke};
 use crate::actors::trade_queue::GetQueueStats;
@@ -279,86 +277,31 @@ async fn set_enabled(services: &Services, name: String, enabled: bool) -> AdminR
     }
 }
 
-/// Binds the admin socket (replacing a stale one), restricts it to the owner, and serves it
-/// on the current arbiter.
+impl AdminCommand for AdminRequest {
+    type Reply = AdminReply;
+
+    fn malformed(reason: String) -> AdminReply {
+        AdminReply::Error {
+            code: "Malformed".into(),
+            message: reason,
+        }
+    }
+}
+
+/// Serves the master's admin socket at `path` on the current arbiter.
 pub fn serve(
     path: &Path,
     services: Services,
     log_actor: Addr<LogActor>,
     log: Logger,
 ) -> std::io::Result<PathBuf> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    if path.exists() {
-        std::fs::remove_file(path)?;
-    }
-    let listener = UnixListener::bind(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    info!(log, "admin endpoint ready"; "socket" => %path.display());
-    actix::spawn(async move {
-        loop {
-            match listener.accept().await {
-                Ok((stream, _)) => {
-                    actix::spawn(serve_one(
-                        stream,
-                        services.clone(),
-                        log_actor.clone(),
-                        log.clone(),
-                    ));
-                }
-                Err(e) => {
-                    warn!(log, "admin accept failed"; "error" => %e);
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-            }
-        }
-    });
-    Ok(path.to_path_buf())
+    admin_socket::serve(path, log, move |request: AdminRequest| {
+        let (services, log_actor) = (services.clone(), log_actor.clone());
+        async move { execute(&services, &log_actor, request).await }
+    })
 }
 
-async fn serve_one(stream: UnixStream, services: Services, log_actor: Addr<LogActor>, log: Logger) {
-    let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        let reply = match serde_json::from_str::<AdminRequest>(&line) {
-            Ok(request) => {
-                // Log which command ran, never its arguments (a public key, a session id).
-                let name = format!("{request:?}");
-                let name = name
-                    .split(|c: char| !c.is_alphanumeric())
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
-                info!(log, "admin command"; "command" => name);
-                execute(&services, &log_actor, request).await
-            }
-            Err(e) => AdminReply::Error {
-                code: "Malformed".into(),
-                message: e.to_string(),
-            },
-        };
-        let mut text = serde_json::to_string(&reply).unwrap_or_else(|e| {
-            format!("{{\"reply\":\"error\",\"code\":\"Internal\",\"message\":\"{e}\"}}")
-        });
-        text.push('\n');
-        if write.write_all(text.as_bytes()).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// Sends one request to an admin socket and reads the reply (for the CLI and tests).
+/// Sends one request to a master's admin socket (for the CLI and tests).
 pub async fn request(path: &Path, request: &AdminRequest) -> std::io::Result<AdminReply> {
-    let mut stream = UnixStream::connect(path).await?;
-    let mut line = serde_json::to_string(request).map_err(std::io::Error::other)?;
-    line.push('\n');
-    stream.write_all(line.as_bytes()).await?;
-    let mut reply = String::new();
-    BufReader::new(stream).read_line(&mut reply).await?;
-    serde_json::from_str(&reply).map_err(std::io::Error::other)
+    admin_socket::request(path, request).await
 }

@@ -42,6 +42,8 @@ pub struct WorkerConfig {
     pub log_memory_entries: usize,
     /// Log file path.
     pub log_file: PathBuf,
+    /// The admin endpoint: a Unix socket (mode 0600) for `papertrader admin worker …`.
+    pub admin_socket: PathBuf,
 }
 
 impl Default for WorkerConfig {
@@ -61,6 +63,7 @@ impl Default for WorkerConfig {
             request_timeout_secs: 120,
             log_memory_entries: 1_024,
             log_file: PathBuf::from("data/worker.log"),
+            admin_socket: PathBuf::from("data/worker.admin.sock"),
         }
     }
 }
@@ -100,6 +103,9 @@ pub struct WorkerArgs {
     /// Log file [default: data/worker.log].
     #[arg(long, env = "PAPERTRADER_WORKER_LOG_FILE")]
     pub log_file: Option<PathBuf>,
+    /// Admin endpoint Unix socket [default: data/worker.admin.sock].
+    #[arg(long, env = "PAPERTRADER_WORKER_ADMIN_SOCKET")]
+    pub admin_socket: Option<PathBuf>,
 }
 
 /// Why a configuration was refused.
@@ -138,7 +144,8 @@ impl WorkerArgs {
             key_file,
             public_key_file,
             master_key_file,
-            log_file
+            log_file,
+            admin_socket
         );
         if self.link_bind_ip.is_some() {
             config.link_bind_ip = self.link_bind_ip;

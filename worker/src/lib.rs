@@ -2,6 +2,7 @@
 //! master over one authenticated link, and answers price reads from its cache.
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod cache;
 pub mod config;
 pub mod link;

@@ -29,6 +29,8 @@ pub struct RunningWorker {
     pub cache: PriceCache,
     /// The log actor.
     pub log_actor: Addr<LogActor>,
+    /// The admin endpoint's socket.
+    pub admin_socket: std::path::PathBuf,
 }
 
 /// Reads the worker's UUID file, or creates it with a new UUID.
@@ -126,12 +128,25 @@ pub async fn start(config: WorkerConfig, logs: LogSystem) -> anyhow::Result<Runn
         move || WorkerRouter::new(router_link.clone(), router_cache.clone(), chunk_size),
     ));
     info!(log, "worker listening"; "addr" => %local_addr, "uuid" => %uuid, "master" => &config.master);
+    let admin = crate::admin::WorkerAdmin {
+        uuid,
+        link: link.clone(),
+        cache: cache.clone(),
+        log_actor: log_actor.clone(),
+    };
+    let admin_socket = crate::admin::serve(
+        &config.admin_socket,
+        admin,
+        log.new(o!("endpoint" => "admin")),
+    )
+    .with_context(|| format!("admin socket {}", config.admin_socket.display()))?;
     Ok(RunningWorker {
         local_addr,
         uuid,
         link,
         cache,
         log_actor,
+        admin_socket,
     })
 }
 

@@ -101,6 +101,22 @@ fn up_register_trade_read_stop_and_start_again() {
         "{human}"
     );
 
+    // Each worker of `up` has its own admin socket.
+    let status = admin_json(
+        dir.path(),
+        &[
+            "admin",
+            "--socket",
+            "data/worker-1/worker.admin.sock",
+            "worker",
+            "status",
+        ],
+    );
+    assert_eq!(
+        (status["link"].as_str(), status["name"].as_str()),
+        (Some("up"), Some("worker-1"))
+    );
+
     // The README's session, verbatim.
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();

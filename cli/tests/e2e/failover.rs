@@ -43,6 +43,8 @@ fn the_cli_fails_over_when_a_worker_dies() {
             "data/master.pub.asc",
             "--log-file",
             &files("worker.log"),
+            "--admin-socket",
+            &files("worker.admin.sock"),
         ];
         // First start creates the UUID and key files (the link is refused until registered).
         let worker = Server::start(dir.path(), &args, "listening");

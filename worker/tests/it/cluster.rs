@@ -221,3 +221,60 @@ async fn two_workers_serve_clients_and_share_sessions() {
         Message::PurchaseSuccess(_)
     ));
 }
+
+#[actix::test]
+async fn the_worker_admin_socket_reports_status_and_log() {
+    use papertrader_worker::admin::{request, WorkerAdminReply, WorkerAdminRequest};
+    let dir = tempfile::tempdir().unwrap();
+    let master = start_master(dir.path()).await;
+    let config = worker_config(dir.path(), "adm", master.local_addr);
+    let uuid = register_worker(&master, "adm", &config, &["127.0.0.1"]).await;
+    let worker = start_worker(config.clone()).await;
+    wait_link(&worker.link, up).await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&worker.admin_socket)
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+    }
+    let WorkerAdminReply::Status(status) =
+        request(&worker.admin_socket, &WorkerAdminRequest::Status)
+            .await
+            .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (status.link.as_str(), status.name.as_deref(), status.uuid),
+        ("up", Some("adm"), uuid.hyphenated().to_string())
+    );
+    let WorkerAdminReply::Log { lines } =
+        request(&worker.admin_socket, &WorkerAdminRequest::LogDump)
+            .await
+            .unwrap()
+    else {
+        panic!()
+    };
+    assert!(
+        lines.iter().any(|l| l.contains("admitted by the master")),
+        "{lines:?}"
+    );
+    // A second server may not take over a socket the first still answers on.
+    let taken = papertrader_worker::admin::serve(
+        &worker.admin_socket,
+        papertrader_worker::admin::WorkerAdmin {
+            uuid,
+            link: worker.link.clone(),
+            cache: worker.cache.clone(),
+            log_actor: worker.log_actor.clone(),
+        },
+        slog::Logger::root(slog::Discard, slog::o!()),
+    );
+    assert_eq!(taken.unwrap_err().kind(), std::io::ErrorKind::AddrInUse);
+}

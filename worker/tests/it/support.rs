@@ -54,6 +54,7 @@ pub fn worker_config(dir: &Path, name: &str, master: std::net::SocketAddr) -> Wo
         public_key_file: home.join("worker.pub.asc"),
         master_key_file: dir.join("master.pub.asc"),
         log_file: home.join("worker.log"),
+        admin_socket: home.join("worker.admin.sock"),
         request_timeout_secs: 10,
         ..WorkerConfig::default()
     }
