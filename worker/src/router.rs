@@ -5,8 +5,8 @@ use actix::Addr;
 use futures::future::{ready, LocalBoxFuture};
 use papertrader_actors::connection::{Peer, Router};
 use papertrader_protocol::data::DataBody;
-use papertrader_protocol::transfer::split_body;
-use papertrader_protocol::{Failure, Message, ReasonCode};
+use papertrader_protocol::transfer::{split_body, Progress, Reassembler};
+use papertrader_protocol::{Failure, Instruction, Message, ReasonCode};
 
 use crate::cache::PriceCache;
 use crate::link::{ClientGone, Forwarded, MasterLinkActor};
@@ -36,68 +36,84 @@ impl WorkerRouter {
     }
 
     /// The reply from the cache, if it has one.
-    fn cached_reply(&self, request: &Message) -> Option<Vec<Message>> {
-        match request {
-            Message::GetAssetValueCurrent(q) => {
-                Some(self.packets(&DataBody::Quote(self.cache.quote(&q.symbol)?)))
+    fn cached_reply(&self, key: &CacheKey) -> Option<Vec<Message>> {
+        match key {
+            CacheKey::Quote(symbol) => {
+                Some(self.packets(&DataBody::Quote(self.cache.quote(symbol)?)))
             }
-            Message::GetAssetInfo(q) => {
-                Some(self.packets(&DataBody::AssetInfo(self.cache.asset_info(&q.symbol)?)))
+            CacheKey::Info(symbol) => {
+                Some(self.packets(&DataBody::AssetInfo(self.cache.asset_info(symbol)?)))
             }
-            Message::GetAssetValueDay(q)
-            | Message::GetAssetValueWeek(q)
-            | Message::GetAssetValueMonth(q)
-            | Message::GetAssetValueYear(q) => {
-                self.cache
-                    .history(request.instruction(), &q.symbol, q.date_ms)
+            CacheKey::History(instruction, symbol, date_ms) => {
+                self.cache.history(*instruction, symbol, *date_ms)
             }
-            Message::GetAssetValueAllTime(q) => {
-                self.cache.history(request.instruction(), &q.symbol, 0)
-            }
-            _ => None,
         }
     }
 }
 
-/// What of a master reply the cache keeps.
-fn remember(cache: &PriceCache, request: &Message, replies: &[Message]) {
-    let instruction = request.instruction();
-    let key = match request {
+/// Where the cache keeps the answer to a price request.
+enum CacheKey {
+    /// `getAssetValueCurrent`: the pushed quote.
+    Quote(String),
+    /// `getAssetInfo`: the remembered name plus the pushed quote.
+    Info(String),
+    /// A history request (`AllTime` with date 0), until the next tick.
+    History(Instruction, String, i64),
+}
+
+/// The cache key of `request`, if its answer can be cached.
+fn cache_key(request: &Message) -> Option<CacheKey> {
+    Some(match request {
+        Message::GetAssetValueCurrent(q) => CacheKey::Quote(q.symbol.clone()),
+        Message::GetAssetInfo(q) => CacheKey::Info(q.symbol.clone()),
         Message::GetAssetValueDay(q)
         | Message::GetAssetValueWeek(q)
         | Message::GetAssetValueMonth(q)
-        | Message::GetAssetValueYear(q) => Some((q.symbol.clone(), q.date_ms)),
-        Message::GetAssetValueAllTime(q) => Some((q.symbol.clone(), 0)),
-        _ => None,
-    };
+        | Message::GetAssetValueYear(q) => {
+            CacheKey::History(request.instruction(), q.symbol.clone(), q.date_ms)
+        }
+        Message::GetAssetValueAllTime(q) => {
+            CacheKey::History(request.instruction(), q.symbol.clone(), 0)
+        }
+        _ => return None,
+    })
+}
+
+/// Keeps what a master reply to a cacheable request tells (failures are not cached).
+fn remember(cache: &PriceCache, key: &CacheKey, replies: &[Message]) {
     if !replies.iter().all(|r| matches!(r, Message::Data(_))) {
-        return; // failures are not cached
+        return;
     }
-    if let Some((symbol, date_ms)) = key {
-        cache.remember_history(instruction, &symbol, date_ms, replies.to_vec());
-    } else if let Message::GetAssetInfo(_) = request {
-        let mut reassembler = papertrader_protocol::transfer::Reassembler::default();
-        for reply in replies {
-            if let Message::Data(packet) = reply {
-                if let Ok(papertrader_protocol::transfer::Progress::Complete(
-                    DataBody::AssetInfo(info),
-                )) = reassembler.push(packet.clone())
-                {
-                    cache.remember_info(&info);
+    match key {
+        CacheKey::History(instruction, symbol, date_ms) => {
+            cache.remember_history(*instruction, symbol, *date_ms, replies.to_vec())
+        }
+        CacheKey::Info(_) => {
+            let mut reassembler = Reassembler::default();
+            for reply in replies {
+                if let Message::Data(packet) = reply {
+                    if let Ok(Progress::Complete(DataBody::AssetInfo(info))) =
+                        reassembler.push(packet.clone())
+                    {
+                        cache.remember_info(&info);
+                    }
                 }
             }
         }
+        // Quotes come from the master's pushes, not from replies.
+        CacheKey::Quote(_) => {}
     }
 }
 
 impl Router for WorkerRouter {
     fn route(&mut self, request: Message, peer: Peer) -> LocalBoxFuture<'static, Vec<Message>> {
-        if let Some(replies) = self.cached_reply(&request) {
+        let key = cache_key(&request);
+        if let Some(replies) = key.as_ref().and_then(|key| self.cached_reply(key)) {
             return Box::pin(ready(replies));
         }
         let instruction = request.instruction();
         let forwarded = self.link.send(Forwarded {
-            request: request.clone(),
+            request,
             client_connection: peer.connection_id,
             client_ip: peer.addr.ip(),
             received_at_ms: chrono::Utc::now().timestamp_millis(),
@@ -112,7 +128,9 @@ impl Router for WorkerRouter {
             });
             match result {
                 Ok(replies) => {
-                    remember(&cache, &request, &replies);
+                    if let Some(key) = &key {
+                        remember(&cache, key, &replies);
+                    }
                     replies
                 }
                 Err(failure) => vec![instruction.failure_reply(failure)],
