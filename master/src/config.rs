@@ -44,7 +44,8 @@ pub struct MasterConfig {
     pub log_file: PathBuf,
     /// Flush the log at least this often, milliseconds.
     pub log_flush_interval_ms: u64,
-    /// Number of workers expected (spec 2.3.2); a warning is logged while fewer are online.
+    /// Number of workers expected (spec 2.3.2, at least 1); logged at start, and
+    /// `papertrader admin status` shows how many are online.
     pub expected_workers: u32,
     /// Cash of a new account, decimal (`"100000.00"`).
     pub starting_cash: String,

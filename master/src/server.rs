@@ -302,9 +302,8 @@ pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<Runn
         },
     ));
     info!(log, "master listening"; "addr" => %local_addr, "update_interval_ms" => config.update_interval_ms);
-    if config.expected_workers > 0 {
-        warn!(log, "no workers online yet"; "expected" => config.expected_workers);
-    }
+    // `expected_workers` is at least 1 (validated) and none can be online before we listen.
+    warn!(log, "no workers online yet"; "expected" => config.expected_workers);
     let admin_socket = crate::admin::serve(
         &config.admin_socket,
         services.clone(),
