@@ -94,7 +94,7 @@ pub(crate) use arguments;
 pub fn encode_bincode<T: Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
     options(u64::MAX)
         .serialize_into(out, value)
-        .map_err(|e| ProtocolError::Io(std::io::Error::other(e.to_string())))
+        .map_err(|e| ProtocolError::Io(std::io::Error::other(format!("encoding arguments: {e}"))))
 }
 
 #[doc(hidden)]
@@ -104,6 +104,30 @@ pub fn decode_bincode<T: DeserializeOwned>(
 ) -> Result<T, ProtocolError> {
     decode(payload).map_err(|e| ProtocolError::Arguments {
         instruction,
-        reason: e.to_string(),
+        reason: describe_decode_error(&e, payload.len()),
     })
+}
+
+/// Says in words what was wrong with a payload that bincode refused. bincode's own text for
+/// the commonest case (the payload ends too early) is `io error: ` with nothing after it.
+pub fn describe_decode_error(error: &bincode::Error, payload_len: usize) -> String {
+    use bincode::ErrorKind;
+    match error.as_ref() {
+        ErrorKind::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => format!(
+            "the payload ({payload_len} bytes) ends before all arguments were read"
+        ),
+        ErrorKind::Io(e) => format!("reading the payload: {e}"),
+        ErrorKind::SizeLimit => format!(
+            "a length prefix asks for more bytes than the payload ({payload_len} bytes) holds"
+        ),
+        ErrorKind::InvalidUtf8Encoding(e) => format!("a string is not valid UTF-8: {e}"),
+        ErrorKind::InvalidBoolEncoding(b) => format!("a bool must be 0 or 1, found {b}"),
+        ErrorKind::InvalidTagEncoding(tag) => {
+            format!("an option tag or enum variant index {tag} is out of range")
+        }
+        ErrorKind::Custom(text) if text.contains("bytes remaining") => format!(
+            "trailing bytes after the last argument (payload of {payload_len} bytes)"
+        ),
+        other => other.to_string(),
+    }
 }

@@ -8,6 +8,9 @@ use crate::error::{ProtocolError, Rejected};
 use crate::header::{RawHeader, DEFAULT_MAX_PAYLOAD, HEADER_LEN};
 use crate::instruction::Message;
 
+/// Most buffer space reserved ahead of the bytes of an incomplete frame.
+pub const RESERVE_STEP: usize = 64 * 1024;
+
 /// Frames a byte stream into messages.
 ///
 /// Each decoded item is `Ok(message)` or `Err(Rejected)` for a complete frame that was
@@ -50,7 +53,9 @@ impl Decoder for MessageCodec {
         raw.check_framing(self.max_payload)?;
         let total = HEADER_LEN + raw.data_size as usize;
         if src.len() < total {
-            src.reserve(total - src.len());
+            // Grow with the bytes that arrive, not with what the header announces: a peer that
+            // announces 1 MiB and then stalls holds what it sent, not 1 MiB.
+            src.reserve((total - src.len()).min(RESERVE_STEP));
             return Ok(None);
         }
         src.advance(HEADER_LEN);

@@ -213,11 +213,11 @@ fn payloads_that_are_not_the_arguments_are_refused() {
     let mut huge_len = payload.to_vec();
     huge_len[..8].copy_from_slice(&u64::MAX.to_be_bytes());
     let bad_utf8 = [0, 0, 0, 0, 0, 0, 0, 2, 0xC3, 0x28];
-    for bad in [
-        &payload[..payload.len() - 1],
-        &trailing[..],
-        &huge_len[..],
-        &bad_utf8[..],
+    for (bad, says) in [
+        (&payload[..payload.len() - 1], "ends before all arguments were read"),
+        (&trailing[..], "trailing bytes after the last argument"),
+        (&huge_len[..], "ends before all arguments were read"),
+        (&bad_utf8[..], "not valid UTF-8"),
     ] {
         let mut h = header;
         h.data_size = bad.len() as u32;
@@ -228,6 +228,10 @@ fn payloads_that_are_not_the_arguments_are_refused() {
             "{}",
             r.error
         );
+        // The reason names what was wrong (bincode alone says `io error: ` for a short payload).
+        let text = r.error.to_string();
+        assert!(text.contains(says), "{text:?} should say {says:?}");
+        assert!(!text.contains("io error"), "{text:?}");
         assert_eq!(r.error.reason_code(), ReasonCode::Malformed);
         assert_eq!(
             Instruction::LoginWithSession
