@@ -5,24 +5,27 @@
 //! - a refused frame (unknown instruction, bad arguments, wrong state, broken limit) gets its
 //!   Fail reply with a reason code and the connection goes on; a fatal framing error (bad
 //!   version byte, oversize `dataSize`) gets an `error` reply and the connection closes;
-//! - output is bounded: replies wait for room in a small channel to the writer task, and a
-//!   peer that does not read for `write_timeout` is disconnected;
-//! - a peer that completes no frame for `idle_timeout` is disconnected.
+//! - output is bounded (see [`Outbox`]): a peer that takes no bytes of a reply for
+//!   `min(write_timeout, idle_timeout)` is disconnected, even while it keeps sending;
+//! - a peer whose first frame is not complete within `first_frame_timeout` of connecting, or
+//!   that completes no frame for `idle_timeout`, is disconnected;
+//! - a connection evicted by the server's incomplete-frame budget closes at once.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
 use futures::future::LocalBoxFuture;
 use papertrader_protocol::state::StateMachine;
-use papertrader_protocol::{
-    limits, Failure, Message, MessageCodec, ProtocolError, ReasonCode, Rejected,
-};
+use papertrader_protocol::{limits, Failure, Message, MessageCodec, ReasonCode};
 use tokio::io::AsyncWrite;
-use tokio::sync::OwnedSemaphorePermit;
-use tokio_util::codec::FramedRead;
+use tokio::time::Instant;
 
-use crate::outbox::Outbox;
+use crate::frame_budget::FrameBudget;
+pub use crate::input::Decoded;
+use crate::input::Input;
+use crate::outbox::{Outbox, OutboxLimits};
+use crate::slots::Slot;
 
 /// Who is on the other end of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,22 +51,44 @@ pub trait Router: 'static {
 pub struct ConnectionLimits {
     /// Largest payload accepted or sent.
     pub max_payload: u32,
+    /// Disconnect when the first frame is not complete this long after connecting.
+    pub first_frame_timeout: Duration,
     /// Disconnect when no complete frame arrives for this long.
     pub idle_timeout: Duration,
-    /// Disconnect when a reply cannot be queued for this long (the peer does not read).
+    /// Disconnect when the peer takes no bytes of a reply for this long (it does not read).
     pub write_timeout: Duration,
     /// Frames queued for the socket at most.
     pub output_frames: usize,
+    /// Reply bytes queued for the socket at most.
+    pub max_unsent_bytes: usize,
 }
 
 impl Default for ConnectionLimits {
     fn default() -> Self {
         Self {
             max_payload: papertrader_protocol::DEFAULT_MAX_PAYLOAD,
+            first_frame_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(300),
             write_timeout: Duration::from_secs(30),
             output_frames: 64,
+            max_unsent_bytes: 1 << 20,
         }
+    }
+}
+
+impl ConnectionLimits {
+    /// The output bounds of a connection with these limits.
+    pub fn outbox(&self) -> OutboxLimits {
+        OutboxLimits {
+            frames: self.output_frames,
+            max_unsent_bytes: self.max_unsent_bytes,
+            write_timeout: self.write_timeout,
+        }
+    }
+
+    /// How long a reply may wait for the peer to take bytes before the connection ends.
+    fn reply_patience(&self) -> Duration {
+        self.write_timeout.min(self.idle_timeout)
     }
 }
 
@@ -74,41 +99,75 @@ pub struct ConnectionActor<R: Router> {
     state: StateMachine,
     limits: ConnectionLimits,
     output: Outbox,
-    last_frame: Instant,
-    _permit: Option<OwnedSemaphorePermit>,
+    accepted_at: Instant,
+    last_frame: Option<Instant>,
+    _slot: Slot,
 }
 
 impl<R: Router + Unpin> ConnectionActor<R> {
-    /// Starts the actor for a connected socket. `permit` (from the listener's connection
-    /// limit) is released when the actor stops.
+    /// Starts the actor for a connected socket. Its `slot` is given back when the actor stops.
     pub fn start<S>(
         stream: S,
         peer: Peer,
         router: R,
         limits: ConnectionLimits,
-        permit: Option<OwnedSemaphorePermit>,
+        budget: &FrameBudget,
+        slot: Slot,
     ) -> Addr<Self>
     where
         S: tokio::io::AsyncRead + AsyncWrite + Unpin + 'static,
     {
         let (read_half, write_half) = tokio::io::split(stream);
-        let codec = MessageCodec::new(limits.max_payload);
-        let output = Outbox::start(
+        let input = Input::new(read_half, limits.max_payload, budget);
+        Self::start_with(
+            input,
             write_half,
-            codec,
-            limits.output_frames,
-            limits.write_timeout,
-        );
+            peer,
+            Instant::now(),
+            router,
+            limits,
+            slot,
+        )
+    }
+
+    /// Starts the actor over an [`Input`] (which may hold an already-read first frame) and a
+    /// writer; `accepted_at` is when the peer connected, for the first-frame deadline.
+    pub fn start_with<Rd, W>(
+        input: Input<Rd>,
+        writer: W,
+        peer: Peer,
+        accepted_at: Instant,
+        router: R,
+        limits: ConnectionLimits,
+        slot: Slot,
+    ) -> Addr<Self>
+    where
+        Rd: tokio::io::AsyncRead + Unpin + 'static,
+        W: AsyncWrite + Unpin + 'static,
+    {
+        let codec = MessageCodec::new(limits.max_payload);
+        let output = Outbox::start(writer, codec, limits.outbox());
+        let evicted = input.evicted();
+        let writer_closed = output.closed();
         ConnectionActor::create(move |ctx| {
-            ctx.add_stream(FramedRead::new(read_half, codec));
+            ctx.add_stream(input.into_stream());
+            // Evicted by the incomplete-frame budget, or the writer gave up on the peer.
+            let gone = async move {
+                tokio::select! {
+                    _ = evicted.cancelled() => {}
+                    _ = writer_closed => {}
+                }
+            };
+            ctx.spawn(fut::wrap_future::<_, Self>(gone).map(|_, _, ctx| ctx.stop()));
             ConnectionActor {
                 peer,
                 router,
                 state: StateMachine::new(),
                 limits,
                 output,
-                last_frame: Instant::now(),
-                _permit: permit,
+                accepted_at,
+                last_frame: None,
+                _slot: slot,
             }
         })
     }
@@ -123,18 +182,23 @@ impl<R: Router + Unpin> ConnectionActor<R> {
     }
 
     /// Encodes replies and queues them in order, waiting for room (bounded output); then
-    /// applies any state switch they carry.
+    /// applies any state switch they carry. A peer that takes no room in time is dropped.
     fn send_replies(&mut self, replies: Vec<Message>, ctx: &mut Context<Self>) {
         for reply in &replies {
             if let Message::StateSwitchSuccess(switched) = reply {
                 self.state.switch_to(switched.state);
             }
         }
-        let send = self.output.send_all(&replies);
-        ctx.wait(send.into_actor(self).map(|delivered, _, ctx| {
+        let deadline = Instant::now() + self.limits.reply_patience();
+        let send = self.output.send_all_until(&replies, deadline);
+        ctx.wait(send.into_actor(self).map(|delivered, act, ctx| {
             if !delivered {
+                act.output.abort();
                 ctx.stop();
             }
+            // The idle clock measures the peer's silence since our last answer, so a request
+            // that took long to answer does not count against the peer.
+            act.last_frame = Some(Instant::now());
         }));
     }
 }
@@ -156,9 +220,18 @@ impl<R: Router + Unpin> Actor for ConnectionActor<R> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let check_every = (self.limits.idle_timeout / 4).max(Duration::from_millis(50));
+        let shortest = self
+            .limits
+            .first_frame_timeout
+            .min(self.limits.idle_timeout);
+        let check_every = (shortest / 4).max(Duration::from_millis(20));
         ctx.run_interval(check_every, |act, ctx| {
-            if act.last_frame.elapsed() >= act.limits.idle_timeout {
+            let silent = match act.last_frame {
+                None => act.accepted_at.elapsed() >= act.limits.first_frame_timeout,
+                Some(last) => last.elapsed() >= act.limits.idle_timeout,
+            };
+            if silent {
+                act.output.abort();
                 ctx.stop();
             }
         });
@@ -169,12 +242,9 @@ impl<R: Router + Unpin> Actor for ConnectionActor<R> {
     }
 }
 
-/// One item of the frame stream: a message, a refused frame, or a fatal error.
-pub type Decoded = Result<Result<Message, Rejected>, ProtocolError>;
-
 impl<R: Router + Unpin> StreamHandler<Decoded> for ConnectionActor<R> {
     fn handle(&mut self, item: Decoded, ctx: &mut Context<Self>) {
-        self.last_frame = Instant::now();
+        self.last_frame = Some(Instant::now());
         let request = match item {
             Ok(Ok(request)) => request,
             Ok(Err(rejected)) => {

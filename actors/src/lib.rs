@@ -1,16 +1,21 @@
 //! Actors shared by the PaperTrader master and worker.
 //!
 //! - [`connection::ConnectionActor`]: one per TCP peer; protocol codec, state machine, input
-//!   limits, ordered replies, bounded output, idle timeout. It routes each request through a
-//!   [`connection::Router`], which is what differs between master and worker.
+//!   limits, ordered replies, bounded output, first-frame and idle deadlines. It routes each
+//!   request through a [`connection::Router`], which is what differs between master and worker.
+//! - [`listener`], [`slots`], [`frame_budget`], [`outbox`], [`input`]: what keeps a server's
+//!   connections bounded (per address, in all, in buffered input and in queued output).
 //! - [`log::LogActor`]: the bounded in-memory log system of spec 3.1.4, fed by a slog drain.
 #![warn(missing_docs)]
 
 pub mod admin_socket;
 pub mod connection;
 pub mod files;
+pub mod frame_budget;
 pub mod identity;
+pub mod input;
 pub mod listener;
 pub mod log;
 pub mod outbox;
 pub mod signals;
+pub mod slots;

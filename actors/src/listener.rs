@@ -1,15 +1,16 @@
-//! The accept loop: a TCP listener, a cap on concurrent connections, one
-//! [`ConnectionActor`] per accepted peer.
+//! The accept loop: a TCP listener, caps on connections in all and per client address, and
+//! a [`ConnectionActor`] (or whatever the server decides) per accepted peer.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::time::Duration;
 
 use papertrader_protocol::{Failure, Message, ReasonCode, DEFAULT_MAX_PAYLOAD};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::connection::{ConnectionActor, ConnectionLimits, Peer, Router};
+use crate::frame_budget::FrameBudget;
+use crate::slots::{AddressLimiter, Slot, SlotPool};
 
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -19,19 +20,17 @@ pub fn next_connection_id() -> u64 {
 }
 
 /// Accepts connections forever on the current actix arbiter and hands each one, with its
-/// [`Peer`] and its connection slot, to `on_accept`. Past `max_connections` concurrent peers,
-/// a newcomer gets an `error` (RateLimited) frame and is closed.
-pub async fn serve_with<F>(listener: TcpListener, max_connections: usize, mut on_accept: F)
+/// [`Peer`], to `on_accept`, which decides whether to let it in.
+pub async fn serve_with<F>(listener: TcpListener, mut on_accept: F)
 where
-    F: FnMut(TcpStream, Peer, OwnedSemaphorePermit) + 'static,
+    F: FnMut(TcpStream, Peer) + 'static,
 {
-    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
     loop {
         let (stream, addr) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(_) => {
                 // Out of file descriptors or a peer reset during accept: back off briefly.
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
@@ -40,39 +39,72 @@ where
             connection_id: next_connection_id(),
             addr,
         };
-        match slots.clone().try_acquire_owned() {
-            Ok(permit) => on_accept(stream, peer, permit),
-            Err(_) => {
-                actix::spawn(refuse(stream));
-            }
-        }
+        on_accept(stream, peer);
     }
 }
 
-/// [`serve_with`] where every peer gets a [`ConnectionActor`] with a fresh router.
+/// Limits of a server's accept loop.
+#[derive(Debug, Clone)]
+pub struct Admission {
+    /// Connections at once, in all.
+    pub connections: SlotPool,
+    /// Connections at once per client address.
+    pub addresses: AddressLimiter,
+    /// Bytes of incomplete frames held at once, across connections.
+    pub budget: FrameBudget,
+}
+
+/// [`serve_with`] where every peer within the limits gets a [`ConnectionActor`] with a fresh
+/// router. A peer past its address's limit or past `admission.connections` gets `error`
+/// (RateLimited) and is closed.
 pub async fn serve<R, F>(
     listener: TcpListener,
-    max_connections: usize,
+    admission: Admission,
     limits: ConnectionLimits,
     mut make_router: F,
 ) where
     R: Router + Unpin,
     F: FnMut() -> R + 'static,
 {
-    serve_with(listener, max_connections, move |stream, peer, permit| {
-        ConnectionActor::start(stream, peer, make_router(), limits, Some(permit));
+    let Admission {
+        connections,
+        addresses,
+        budget,
+    } = admission;
+    serve_with(listener, move |stream, peer| {
+        let Some(address) = addresses.try_admit(peer.addr.ip()) else {
+            actix::spawn(refuse(stream, TOO_MANY_FROM_ADDRESS));
+            return;
+        };
+        let Some(place) = connections.try_take() else {
+            actix::spawn(refuse(stream, TOO_MANY));
+            return;
+        };
+        let slot = Slot::new(place, address);
+        ConnectionActor::start(stream, peer, make_router(), limits, &budget, slot);
     })
     .await
 }
 
-async fn refuse(mut stream: TcpStream) {
-    let refusal = Message::Error(Failure::new(
-        ReasonCode::RateLimited,
-        "too many connections; try again later",
-    ));
-    if let Ok(bytes) = refusal.to_bytes(DEFAULT_MAX_PAYLOAD) {
-        let _ =
-            tokio::time::timeout(std::time::Duration::from_secs(1), stream.write_all(&bytes)).await;
+/// The refusal when a server holds all the connections it may.
+pub const TOO_MANY: &str = "too many connections; try again later";
+/// The refusal when an address holds all the connections it may.
+pub const TOO_MANY_FROM_ADDRESS: &str = "too many connections from your address";
+
+/// The `error` (RateLimited) a refused peer gets.
+pub fn refusal(why: &str) -> Message {
+    Message::Error(Failure::new(ReasonCode::RateLimited, why))
+}
+
+/// Writes `message` (giving up after a second) and closes the connection.
+pub async fn write_and_close<W: AsyncWrite + Unpin>(mut writer: W, message: &Message) {
+    if let Ok(bytes) = message.to_bytes(DEFAULT_MAX_PAYLOAD) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), writer.write_all(&bytes)).await;
     }
-    let _ = stream.shutdown().await;
+    let _ = writer.shutdown().await;
+}
+
+/// Tells a peer it was not let in (`error`, RateLimited, saying `why`) and closes.
+pub async fn refuse(stream: TcpStream, why: &str) {
+    write_and_close(stream, &refusal(why)).await
 }

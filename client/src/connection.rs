@@ -57,6 +57,14 @@ impl Connection {
         })
     }
 
+    /// Wraps an already connected stream (for example one bound to a chosen local address).
+    pub fn from_stream(stream: TcpStream) -> Result<Self, ClientError> {
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            framed: Framed::new(stream, MessageCodec::default()),
+        })
+    }
+
     /// Sends one message without waiting for a reply.
     pub async fn send(&mut self, message: &Message) -> Result<(), ClientError> {
         self.framed.send(message).await?;

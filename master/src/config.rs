@@ -67,10 +67,25 @@ pub struct MasterConfig {
     pub session_ttl_secs: u64,
     /// Lifetime cap of a connection-bound (non-expirable) session, seconds (1 day by default).
     pub connection_session_ttl_secs: u64,
-    /// Concurrent connections accepted; more are refused.
+    /// Concurrent client connections accepted; more are refused with RateLimited.
     pub max_connections: usize,
+    /// Concurrent client connections accepted from one IP address; more are refused.
+    pub max_connections_per_address: usize,
+    /// Connections kept for peers from registered worker addresses (their links and their
+    /// handshakes), apart from `max_connections`, so a flood cannot lock a worker out.
+    pub max_worker_links: usize,
+    /// Close a connection whose first frame is not complete this long after it connected,
+    /// seconds (at most `idle_timeout_secs` is used).
+    pub first_frame_timeout_secs: u64,
     /// Close a connection that completes no frame for this long, seconds.
     pub idle_timeout_secs: u64,
+    /// Close a connection that takes no bytes of a reply for this long, seconds.
+    pub write_timeout_secs: u64,
+    /// Reply bytes queued for one client connection at most.
+    pub max_unsent_bytes: usize,
+    /// Bytes of incomplete frames held across all connections at most; past it the slowest
+    /// are closed.
+    pub max_partial_frame_bytes: usize,
     /// Largest frame payload, bytes.
     pub max_payload: u32,
     /// Orders waiting for the next tick at most; more are refused with QueueFull.
@@ -135,7 +150,13 @@ impl Default for MasterConfig {
             session_ttl_secs: 7 * 86_400,
             connection_session_ttl_secs: 86_400,
             max_connections: 10_000,
+            max_connections_per_address: 256,
+            max_worker_links: 64,
+            first_frame_timeout_secs: 10,
             idle_timeout_secs: 300,
+            write_timeout_secs: 30,
+            max_unsent_bytes: 1 << 20,
+            max_partial_frame_bytes: papertrader_actors::frame_budget::DEFAULT_PARTIAL_FRAME_BYTES,
             max_payload: papertrader_protocol::DEFAULT_MAX_PAYLOAD,
             trade_queue_capacity: 100_000,
             market_seed: 42,
@@ -240,6 +261,12 @@ impl MasterConfig {
         if self.max_payload < 4096 {
             return invalid("max_payload", "must be at least 4096 bytes");
         }
+        if self.first_frame_timeout_secs == 0 {
+            return invalid("first_frame_timeout_secs", "must be at least 1");
+        }
+        if self.write_timeout_secs == 0 {
+            return invalid("write_timeout_secs", "must be at least 1");
+        }
         Ok(())
     }
 }
@@ -286,9 +313,12 @@ pub struct MasterArgs {
     /// Seed of the simulated market [default: 42].
     #[arg(long, env = "PAPERTRADER_MASTER_MARKET_SEED")]
     pub market_seed: Option<u64>,
-    /// Maximum concurrent connections [default: 10000].
+    /// Maximum concurrent client connections [default: 10000].
     #[arg(long, env = "PAPERTRADER_MASTER_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Maximum concurrent client connections from one IP address [default: 256].
+    #[arg(long, env = "PAPERTRADER_MASTER_MAX_CONNECTIONS_PER_ADDRESS")]
+    pub max_connections_per_address: Option<usize>,
     /// The master's armored OpenPGP secret key, generated if missing [default: data/master.sec.asc].
     #[arg(long, env = "PAPERTRADER_MASTER_KEY_FILE")]
     pub key_file: Option<PathBuf>,
@@ -343,6 +373,7 @@ impl MasterArgs {
             bcrypt_cost,
             market_seed,
             max_connections,
+            max_connections_per_address,
             key_file,
             public_key_file,
             direct_clients,

@@ -5,6 +5,7 @@
 //! messages.
 #![warn(missing_docs)]
 
+pub mod accept;
 pub mod actors;
 pub mod admin;
 pub mod config;

@@ -6,27 +6,28 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use anyhow::Context as _;
-use papertrader_actors::connection::{ConnectionActor, ConnectionLimits};
+use papertrader_actors::connection::ConnectionLimits;
+use papertrader_actors::frame_budget::FrameBudget;
 use papertrader_actors::identity::SigningIdentity;
-use papertrader_actors::listener;
 use papertrader_actors::log::{LogActor, LogSystem};
-use papertrader_protocol::{MessageType, Money};
+use papertrader_actors::slots::{AddressLimiter, SlotPool};
+use papertrader_protocol::Money;
 use slog::{info, o, warn, Logger};
-use tokio::net::TcpStream;
 
+use crate::accept::AcceptPolicy;
 use crate::actors::asset_fetcher::AssetFetcherActor;
 use crate::actors::now_ms;
 use crate::actors::session::{SessionActor, SessionSettings};
 use crate::actors::trade_queue::TradeQueueActor;
-use crate::actors::worker_link::{LinkContext, WorkerLinkActor};
-use crate::actors::worker_registry::WorkerRegistryActor;
+use crate::actors::worker_link::LinkContext;
+use crate::actors::worker_registry::{WorkerAddresses, WorkerRegistryActor};
 use crate::config::MasterConfig;
 use crate::db::{prices, sessions, Db};
 use crate::market::assets::{default_assets, parse_asset_list};
 use crate::market::book::Snapshot;
 use crate::market::provider::PriceProvider;
 use crate::market::{AssetSpec, PriceBook};
-use crate::router::{MasterRouter, Services};
+use crate::router::Services;
 
 /// Bytes a `forwardReply` adds around the frame it carries (header, request id, length).
 const LINK_ENVELOPE: usize = 64;
@@ -152,21 +153,6 @@ async fn prepare_history(
     Ok(snapshot)
 }
 
-/// Waits for the second byte of the first frame (its messageType) without consuming it.
-async fn first_frame_is_link(stream: &TcpStream, within: Duration) -> bool {
-    let peek = async {
-        let mut first = [0u8; 2];
-        loop {
-            match stream.peek(&mut first).await {
-                Ok(n) if n >= 2 => return first[1] == MessageType::Link as u8,
-                Ok(0) | Err(_) => return false,
-                Ok(_) => tokio::time::sleep(Duration::from_millis(5)).await,
-            }
-        }
-    };
-    tokio::time::timeout(within, peek).await.unwrap_or(false)
-}
-
 /// Loads the master's key, or generates one (and its public half) on first start.
 pub fn load_or_create_identity(
     config: &MasterConfig,
@@ -240,8 +226,13 @@ pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<Runn
         log.new(o!("actor" => "trade_queue")),
     )
     .start();
-    let registry =
-        WorkerRegistryActor::new(db.clone(), log.new(o!("actor" => "worker_registry"))).start();
+    let worker_addresses = WorkerAddresses::default();
+    let registry = WorkerRegistryActor::new(
+        db.clone(),
+        worker_addresses.clone(),
+        log.new(o!("actor" => "worker_registry")),
+    )
+    .start();
     let fetcher = AssetFetcherActor::new(
         provider,
         assets.clone(),
@@ -270,11 +261,6 @@ pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<Runn
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let local_addr = socket.local_addr()?;
-    let limits = ConnectionLimits {
-        max_payload: config.max_payload,
-        idle_timeout: Duration::from_secs(config.idle_timeout_secs),
-        ..ConnectionLimits::default()
-    };
     let link = LinkContext {
         services: services.clone(),
         registry: services.registry.clone(),
@@ -284,22 +270,30 @@ pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<Runn
         max_payload: config.max_payload,
         log: log.new(o!("actor" => "worker_link")),
     };
-    let direct = config.direct_clients;
-    actix::spawn(listener::serve_with(
-        socket,
-        config.max_connections,
-        move |stream, peer, permit| {
-            let link = link.clone();
-            actix::spawn(async move {
-                // Workers and clients share the port: a worker's first frame is a Link message.
-                if first_frame_is_link(&stream, limits.idle_timeout).await {
-                    WorkerLinkActor::start(stream, peer, link, permit);
-                } else {
-                    let router = MasterRouter::new(link.services.clone(), direct);
-                    ConnectionActor::start(stream, peer, router, limits, Some(permit));
-                }
-            });
+    let policy = AcceptPolicy {
+        clients: SlotPool::new(config.max_connections),
+        worker_links: SlotPool::new(config.max_worker_links),
+        addresses: AddressLimiter::new(config.max_connections_per_address),
+        worker_addresses,
+        budget: FrameBudget::new(config.max_partial_frame_bytes),
+        limits: ConnectionLimits {
+            max_payload: config.max_payload,
+            first_frame_timeout: Duration::from_secs(
+                config
+                    .first_frame_timeout_secs
+                    .min(config.idle_timeout_secs),
+            ),
+            idle_timeout: Duration::from_secs(config.idle_timeout_secs),
+            write_timeout: Duration::from_secs(config.write_timeout_secs),
+            max_unsent_bytes: config.max_unsent_bytes,
+            ..ConnectionLimits::default()
         },
+    };
+    actix::spawn(crate::accept::serve(
+        socket,
+        policy,
+        link,
+        config.direct_clients,
     ));
     info!(log, "master listening"; "addr" => %local_addr, "update_interval_ms" => config.update_interval_ms);
     // `expected_workers` is at least 1 (validated) and none can be online before we listen.

@@ -113,9 +113,9 @@ pub fn decode_bincode<T: DeserializeOwned>(
 pub fn describe_decode_error(error: &bincode::Error, payload_len: usize) -> String {
     use bincode::ErrorKind;
     match error.as_ref() {
-        ErrorKind::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => format!(
-            "the payload ({payload_len} bytes) ends before all arguments were read"
-        ),
+        ErrorKind::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            format!("the payload ({payload_len} bytes) ends before all arguments were read")
+        }
         ErrorKind::Io(e) => format!("reading the payload: {e}"),
         ErrorKind::SizeLimit => format!(
             "a length prefix asks for more bytes than the payload ({payload_len} bytes) holds"
@@ -125,9 +125,9 @@ pub fn describe_decode_error(error: &bincode::Error, payload_len: usize) -> Stri
         ErrorKind::InvalidTagEncoding(tag) => {
             format!("an option tag or enum variant index {tag} is out of range")
         }
-        ErrorKind::Custom(text) if text.contains("bytes remaining") => format!(
-            "trailing bytes after the last argument (payload of {payload_len} bytes)"
-        ),
+        ErrorKind::Custom(text) if text.contains("bytes remaining") => {
+            format!("trailing bytes after the last argument (payload of {payload_len} bytes)")
+        }
         other => other.to_string(),
     }
 }

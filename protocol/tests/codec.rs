@@ -214,7 +214,10 @@ fn payloads_that_are_not_the_arguments_are_refused() {
     huge_len[..8].copy_from_slice(&u64::MAX.to_be_bytes());
     let bad_utf8 = [0, 0, 0, 0, 0, 0, 0, 2, 0xC3, 0x28];
     for (bad, says) in [
-        (&payload[..payload.len() - 1], "ends before all arguments were read"),
+        (
+            &payload[..payload.len() - 1],
+            "ends before all arguments were read",
+        ),
         (&trailing[..], "trailing bytes after the last argument"),
         (&huge_len[..], "ends before all arguments were read"),
         (&bad_utf8[..], "not valid UTF-8"),

@@ -27,10 +27,22 @@ pub struct WorkerConfig {
     pub public_key_file: PathBuf,
     /// The master's ASCII-armored OpenPGP public key.
     pub master_key_file: PathBuf,
-    /// Concurrent client connections accepted.
+    /// Concurrent client connections accepted; more are refused with RateLimited.
     pub max_connections: usize,
+    /// Concurrent client connections accepted from one IP address; more are refused.
+    pub max_connections_per_address: usize,
+    /// Close a client whose first frame is not complete this long after it connected, seconds
+    /// (at most `idle_timeout_secs` is used).
+    pub first_frame_timeout_secs: u64,
     /// Close a client that completes no frame for this long, seconds.
     pub idle_timeout_secs: u64,
+    /// Close a client that takes no bytes of a reply for this long, seconds.
+    pub write_timeout_secs: u64,
+    /// Reply bytes queued for one client at most.
+    pub max_unsent_bytes: usize,
+    /// Bytes of incomplete frames held across all clients at most; past it the slowest are
+    /// closed.
+    pub max_partial_frame_bytes: usize,
     /// Largest frame payload, bytes.
     pub max_payload: u32,
     /// Cached history replies kept at most (cleared on every price tick anyway).
@@ -57,7 +69,12 @@ impl Default for WorkerConfig {
             public_key_file: PathBuf::from("data/worker.pub.asc"),
             master_key_file: PathBuf::from("data/master.pub.asc"),
             max_connections: 10_000,
+            max_connections_per_address: 512,
+            first_frame_timeout_secs: 10,
             idle_timeout_secs: 300,
+            write_timeout_secs: 30,
+            max_unsent_bytes: 1 << 20,
+            max_partial_frame_bytes: papertrader_actors::frame_budget::DEFAULT_PARTIAL_FRAME_BYTES,
             max_payload: papertrader_protocol::DEFAULT_MAX_PAYLOAD,
             cache_max_entries: 10_000,
             request_timeout_secs: 120,

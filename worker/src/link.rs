@@ -17,7 +17,7 @@ use papertrader_actors::connection::Decoded;
 use papertrader_actors::identity::{
     master_proof, worker_proof, SigningIdentity, VerifyingIdentity,
 };
-use papertrader_actors::outbox::Outbox;
+use papertrader_actors::outbox::{Outbox, OutboxLimits};
 use papertrader_protocol::{
     AdmissionChallenge, AdmissionProof, ClientClosed, Failure, Forward, ForwardReply, Message,
     MessageCodec, ReasonCode, WorkerHello,
@@ -32,8 +32,14 @@ use crate::cache::PriceCache;
 
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// Frames the link may queue towards the master.
-const LINK_OUTBOX_FRAMES: usize = 16_384;
+/// What the link may queue towards the master: forwards are small (~100 bytes), so 16 384
+/// frames bound the memory to a few MiB while letting thousands of client requests be in
+/// flight at once.
+const LINK_OUTBOX: OutboxLimits = OutboxLimits {
+    frames: 16_384,
+    max_unsent_bytes: 64 << 20,
+    write_timeout: Duration::from_secs(30),
+};
 
 /// What the link needs to connect and prove itself.
 #[derive(Clone)]
@@ -161,14 +167,7 @@ impl MasterLinkActor {
     fn begin_handshake(&mut self, stream: TcpStream, ctx: &mut Context<Self>) {
         let (read_half, write_half) = tokio::io::split(stream);
         let codec = MessageCodec::new(self.settings.max_payload);
-        // Forwards are small (~100 bytes): 16 384 queued frames bound the memory to a few MiB
-        // while letting thousands of client requests be in flight at once.
-        let output = Outbox::start(
-            write_half,
-            codec,
-            LINK_OUTBOX_FRAMES,
-            Duration::from_secs(30),
-        );
+        let output = Outbox::start(write_half, codec, LINK_OUTBOX);
         let mut nonce = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         output.try_send(&Message::WorkerHello(WorkerHello {

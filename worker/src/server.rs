@@ -7,9 +7,11 @@ use std::time::Duration;
 use actix::prelude::*;
 use anyhow::Context as _;
 use papertrader_actors::connection::ConnectionLimits;
+use papertrader_actors::frame_budget::FrameBudget;
 use papertrader_actors::identity::{SigningIdentity, VerifyingIdentity};
-use papertrader_actors::listener;
+use papertrader_actors::listener::{self, Admission};
 use papertrader_actors::log::{LogActor, LogSystem};
+use papertrader_actors::slots::{AddressLimiter, SlotPool};
 use slog::{info, o};
 
 use crate::cache::PriceCache;
@@ -115,18 +117,27 @@ pub async fn start(config: WorkerConfig, logs: LogSystem) -> anyhow::Result<Runn
     let local_addr = socket.local_addr()?;
     let limits = ConnectionLimits {
         max_payload: config.max_payload,
+        first_frame_timeout: Duration::from_secs(
+            config
+                .first_frame_timeout_secs
+                .min(config.idle_timeout_secs),
+        ),
         idle_timeout: Duration::from_secs(config.idle_timeout_secs),
+        write_timeout: Duration::from_secs(config.write_timeout_secs),
+        max_unsent_bytes: config.max_unsent_bytes,
         ..ConnectionLimits::default()
+    };
+    let admission = Admission {
+        connections: SlotPool::new(config.max_connections),
+        addresses: AddressLimiter::new(config.max_connections_per_address),
+        budget: FrameBudget::new(config.max_partial_frame_bytes),
     };
     let chunk_size =
         papertrader_protocol::transfer::DEFAULT_CHUNK_SIZE.min(config.max_payload as usize);
     let (router_link, router_cache) = (link.clone(), cache.clone());
-    actix::spawn(listener::serve(
-        socket,
-        config.max_connections,
-        limits,
-        move || WorkerRouter::new(router_link.clone(), router_cache.clone(), chunk_size),
-    ));
+    actix::spawn(listener::serve(socket, admission, limits, move || {
+        WorkerRouter::new(router_link.clone(), router_cache.clone(), chunk_size)
+    }));
     info!(log, "worker listening"; "addr" => %local_addr, "uuid" => %uuid, "master" => &config.master);
     let admin = crate::admin::WorkerAdmin {
         uuid,

@@ -19,17 +19,19 @@ use std::time::Duration;
 use actix::prelude::*;
 use papertrader_actors::connection::{check_request, Decoded, Peer};
 use papertrader_actors::identity::{master_proof, worker_proof, SigningIdentity};
+use papertrader_actors::input::Input;
 use papertrader_actors::listener::next_connection_id;
 use papertrader_actors::outbox::Outbox;
+use papertrader_actors::outbox::OutboxLimits;
+use papertrader_actors::slots::Slot;
 use papertrader_protocol::{
     AdmissionChallenge, AdmissionProof, Admitted, Failure, Forward, ForwardReply, Message,
     MessageCodec, PriceTick, ReasonCode, WorkerHello,
 };
 use rand::RngCore;
 use slog::{info, warn, Logger};
+use tokio::io::ReadHalf;
 use tokio::net::TcpStream;
-use tokio::sync::OwnedSemaphorePermit;
-use tokio_util::codec::FramedRead;
 
 use super::asset_fetcher::{AssetFetcherActor, Subscribe, TickPublished};
 use super::session::{ConnectionClosed, Origin};
@@ -40,6 +42,13 @@ use crate::router::Services;
 
 /// How long a connecting worker may take to complete admission.
 const ADMISSION_TIMEOUT: Duration = Duration::from_secs(10);
+/// Output towards one worker: it carries the replies of all that worker's clients, so it is
+/// far larger than a client connection's.
+const LINK_OUTBOX: OutboxLimits = OutboxLimits {
+    frames: 4_096,
+    max_unsent_bytes: 64 << 20,
+    write_timeout: Duration::from_secs(30),
+};
 
 /// Everything a link needs from the master.
 #[derive(Clone)]
@@ -81,29 +90,40 @@ pub struct WorkerLinkActor {
     output: Outbox,
     stage: Stage,
     clients: HashMap<u64, u64>,
-    _permit: OwnedSemaphorePermit,
+    _slot: Slot,
 }
 
 impl WorkerLinkActor {
-    /// Starts the actor on a connection whose first frame is a Link message.
-    pub fn start(
-        stream: TcpStream,
+    /// Starts the actor on a connection whose first frame (already read into `input`) is a
+    /// Link message. The connection's `slot` is given back when the link ends.
+    pub fn start<W>(
+        input: Input<ReadHalf<TcpStream>>,
+        writer: W,
         peer: Peer,
         link: LinkContext,
-        permit: OwnedSemaphorePermit,
-    ) -> Addr<Self> {
-        let (read_half, write_half) = tokio::io::split(stream);
+        slot: Slot,
+    ) -> Addr<Self>
+    where
+        W: tokio::io::AsyncWrite + Unpin + 'static,
+    {
         let codec = MessageCodec::new(link.max_payload);
-        let output = Outbox::start(write_half, codec, 256, Duration::from_secs(30));
+        let output = Outbox::start(writer, codec, LINK_OUTBOX);
+        let evicted = input.evicted();
         WorkerLinkActor::create(move |ctx| {
-            ctx.add_stream(FramedRead::new(read_half, codec));
+            ctx.add_stream(input.into_stream());
+            ctx.spawn(
+                fut::wrap_future::<_, Self>(evicted.cancelled_owned()).map(|_, act, ctx| {
+                    act.output.abort();
+                    ctx.stop()
+                }),
+            );
             WorkerLinkActor {
                 peer,
                 link,
                 output,
                 stage: Stage::AwaitHello,
                 clients: HashMap::new(),
-                _permit: permit,
+                _slot: slot,
             }
         })
     }

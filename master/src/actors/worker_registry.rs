@@ -4,8 +4,9 @@
 //! OpenPGP key are admitted (see `worker_link`). Booting a worker off disables it, closes its
 //! link at once and removes it from the list clients get; it stays off until re-enabled.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use actix::prelude::*;
 use papertrader_actors::identity::VerifyingIdentity;
@@ -49,6 +50,23 @@ pub struct WorkerStatus {
     pub online: bool,
 }
 
+/// The addresses enabled, registered workers may connect from: shared with the accept loop,
+/// which keeps places for them before they have said who they are.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerAddresses(Arc<RwLock<HashSet<IpAddr>>>);
+
+impl WorkerAddresses {
+    /// True when some enabled worker may connect from `ip`.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let set = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        set.contains(&ip.to_canonical())
+    }
+
+    fn replace(&self, ips: HashSet<IpAddr>) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = ips;
+    }
+}
+
 struct Online {
     name: String,
     address: String,
@@ -59,17 +77,41 @@ struct Online {
 pub struct WorkerRegistryActor {
     db: Db,
     online: BTreeMap<String, Online>,
+    addresses: WorkerAddresses,
     log: Logger,
 }
 
 impl WorkerRegistryActor {
-    /// A registry over `db`.
-    pub fn new(db: Db, log: Logger) -> Self {
+    /// A registry over `db`, keeping `addresses` equal to the whitelists of enabled workers.
+    pub fn new(db: Db, addresses: WorkerAddresses, log: Logger) -> Self {
         Self {
             db,
             online: BTreeMap::new(),
+            addresses,
             log,
         }
+    }
+
+    /// Reloads [`WorkerAddresses`] from the database.
+    fn refresh_addresses(&self, ctx: &mut Context<Self>) {
+        let db = self.db.clone();
+        let addresses = self.addresses.clone();
+        let log = self.log.clone();
+        ctx.spawn(
+            async move {
+                match db.run(workers::list).await {
+                    Ok(rows) => addresses.replace(
+                        rows.iter()
+                            .filter(|r| r.enabled)
+                            .flat_map(|r| parse_ips(&r.allowed_ips))
+                            .map(|ip| ip.to_canonical())
+                            .collect(),
+                    ),
+                    Err(e) => warn!(log, "cannot load worker addresses"; "error" => %e),
+                }
+            }
+            .into_actor(self),
+        );
     }
 
     fn db_failure(&self) -> impl Fn(crate::db::DbError) -> Failure {
@@ -83,6 +125,23 @@ impl WorkerRegistryActor {
 
 impl Actor for WorkerRegistryActor {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.refresh_addresses(ctx);
+    }
+}
+
+/// The registrations changed: reload [`WorkerAddresses`].
+#[derive(Message)]
+#[rtype(result = "()")]
+struct RefreshAddresses;
+
+impl Handler<RefreshAddresses> for WorkerRegistryActor {
+    type Result = ();
+
+    fn handle(&mut self, _: RefreshAddresses, ctx: &mut Context<Self>) {
+        self.refresh_addresses(ctx);
+    }
 }
 
 fn parse_ips(list: &str) -> Vec<IpAddr> {
@@ -110,10 +169,11 @@ pub struct AddWorker {
 impl Handler<AddWorker> for WorkerRegistryActor {
     type Result = ResponseFuture<Result<(), Failure>>;
 
-    fn handle(&mut self, msg: AddWorker, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: AddWorker, ctx: &mut Context<Self>) -> Self::Result {
         let db = self.db.clone();
         let fail = self.db_failure();
         let log = self.log.clone();
+        let me = ctx.address();
         Box::pin(async move {
             VerifyingIdentity::from_armored(&msg.public_key)
                 .map_err(|e| Failure::new(ReasonCode::InvalidArgument, e.to_string()))?;
@@ -148,6 +208,7 @@ impl Handler<AddWorker> for WorkerRegistryActor {
                 ));
             }
             info!(log, "worker registered"; "name" => msg.name, "uuid" => %msg.uuid);
+            me.do_send(RefreshAddresses);
             Ok(())
         })
     }
@@ -326,8 +387,9 @@ impl Handler<SetWorkerEnabled> for WorkerRegistryActor {
                 .await
                 .map_err(fail)
         };
-        Box::pin(update.into_actor(self).map(move |found, act, _| {
+        Box::pin(update.into_actor(self).map(move |found, act, ctx| {
             let found = found?;
+            act.refresh_addresses(ctx);
             if found && !msg.enabled {
                 act.boot(
                     &msg.name,
@@ -376,8 +438,9 @@ impl Handler<RemoveWorker> for WorkerRegistryActor {
                 .await
                 .map_err(fail)
         };
-        Box::pin(delete.into_actor(self).map(move |found, act, _| {
+        Box::pin(delete.into_actor(self).map(move |found, act, ctx| {
             let found = found?;
+            act.refresh_addresses(ctx);
             act.boot(
                 &msg.name,
                 Failure::new(ReasonCode::WorkerUnknown, "the worker was unregistered"),

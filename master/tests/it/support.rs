@@ -273,3 +273,29 @@ pub async fn spawn_master(db: &TestDb, port: u16) -> Master {
     }
     panic!("master did not start listening");
 }
+
+/// A TCP connection to `to` made from the local address `from` (any 127.x.y.z works on
+/// loopback), so a test can be several clients at several addresses.
+pub async fn connect_from(from: &str, to: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(std::net::SocketAddr::new(from.parse().expect("ip"), 0))
+        .expect("bind");
+    socket.connect(to).await.expect("connect")
+}
+
+/// True once the peer has closed `stream` (reads return end of stream or an error) within
+/// `within`; whatever the server had sent before is drained and ignored.
+pub async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let drain = async {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(within, drain).await.is_ok()
+}

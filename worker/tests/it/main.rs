@@ -3,4 +3,5 @@
 mod admission;
 mod cluster;
 mod restart;
+mod slots;
 mod support;

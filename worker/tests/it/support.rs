@@ -36,7 +36,11 @@ pub fn master_config(dir: &Path) -> MasterConfig {
 
 /// Starts a master in this process.
 pub async fn start_master(dir: &Path) -> RunningMaster {
-    let config = master_config(dir);
+    start_master_with(master_config(dir)).await
+}
+
+/// Starts a master with the given settings in this process.
+pub async fn start_master_with(config: MasterConfig) -> RunningMaster {
     let logs = LogSystem::new(&config.log_file, 64);
     papertrader_master::server::start(config, logs)
         .await
@@ -149,4 +153,22 @@ pub async fn new_user(conn: &mut Connection, username: &str) -> String {
 pub async fn master_log(master: &RunningMaster, dir: &Path) -> String {
     master.log_actor.send(Flush).await.unwrap().unwrap();
     std::fs::read_to_string(dir.join("master.log")).unwrap_or_default()
+}
+
+/// A TCP connection to `to` made from the local address `from` (any 127.x.y.z on loopback).
+pub async fn connect_from(from: &str, to: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(std::net::SocketAddr::new(from.parse().expect("ip"), 0))
+        .expect("bind");
+    socket.connect(to).await.expect("connect")
+}
+
+/// The `error` reply a refused connection gets, if it gets one within a second.
+pub async fn refusal(stream: tokio::net::TcpStream) -> Option<Failure> {
+    let mut conn = Connection::from_stream(stream).ok()?;
+    match tokio::time::timeout(Duration::from_secs(1), conn.receive()).await {
+        Ok(Ok(Message::Error(failure))) => Some(failure),
+        _ => None,
+    }
 }
