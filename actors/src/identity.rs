@@ -10,7 +10,9 @@ use pgp::composed::{
 };
 use pgp::crypto::hash::HashAlgorithm;
 use pgp::ser::Serialize;
-use pgp::types::Password;
+use pgp::types::{KeyDetails, Password, SigningKey};
+
+use crate::key_validity::{self, primary_state, subkey_state, Unusable};
 
 /// Signed by the master: `MASTER_PROOF_CONTEXT ‖ uuid ‖ workerNonce`.
 pub const MASTER_PROOF_CONTEXT: &[u8] = b"papertrader-master-proof-v1";
@@ -44,6 +46,56 @@ pub enum IdentityError {
     /// The signature is malformed or does not verify with the key.
     #[error("signature does not verify: {0}")]
     BadSignature(String),
+    /// The key is genuine but may not sign now (expired, revoked, or no signing key).
+    #[error("the key may not sign now: {0}")]
+    NotValid(String),
+}
+
+impl IdentityError {
+    /// True for [`IdentityError::NotValid`]: the key is expired, revoked or cannot sign.
+    pub fn is_not_valid(&self) -> bool {
+        matches!(self, Self::NotValid(_))
+    }
+}
+
+/// Which keys of a certificate may sign now: the primary (when flagged for signing) and every
+/// signing subkey that is neither revoked nor expired. An expired or revoked primary key
+/// makes the whole certificate unusable.
+fn usable_signers(
+    details: &pgp::composed::SignedKeyDetails,
+    primary_created: pgp::types::Timestamp,
+    subkeys: impl Iterator<Item = (usize, pgp::types::Timestamp, Vec<pgp::packet::Signature>)>,
+    now: u32,
+) -> Result<(bool, Vec<usize>), IdentityError> {
+    let primary = primary_state(details, primary_created);
+    match primary.refusal(now) {
+        Some(why @ (Unusable::Revoked | Unusable::Expired { .. })) => {
+            return Err(IdentityError::NotValid(format!("the primary key: {why}")))
+        }
+        _ => {}
+    }
+    let mut reasons = Vec::new();
+    let subkeys: Vec<usize> = subkeys
+        .filter_map(|(i, created, signatures)| {
+            match subkey_state(&signatures, created).refusal(now) {
+                None => Some(i),
+                Some(Unusable::CannotSign) => None,
+                Some(why) => {
+                    reasons.push(format!("signing subkey {}: {why}", i + 1));
+                    None
+                }
+            }
+        })
+        .collect();
+    if !primary.can_sign && subkeys.is_empty() {
+        let detail = if reasons.is_empty() {
+            "no key or subkey is flagged for signing".to_owned()
+        } else {
+            reasons.join("; ")
+        };
+        return Err(IdentityError::NotValid(detail));
+    }
+    Ok((primary.can_sign, subkeys))
 }
 
 /// A secret key that signs. Shared behind an `Arc` where several tasks need it.
@@ -96,19 +148,45 @@ impl SigningIdentity {
         })
     }
 
-    /// A binary detached signature over `data`.
+    /// A binary detached signature over `data`, made by the primary key when it may sign,
+    /// else by the first signing subkey that is valid now.
     pub fn sign(&self, data: &[u8]) -> Result<Vec<u8>, IdentityError> {
-        let signature = DetachedSignature::sign_binary_data(
+        let subkeys = self
+            .key
+            .secret_subkeys
+            .iter()
+            .enumerate()
+            .map(|(i, sub)| (i, sub.key.created_at(), sub.signatures.clone()));
+        let (primary, subkeys) = usable_signers(
+            &self.key.details,
+            self.key.primary_key.created_at(),
+            subkeys,
+            key_validity::now(),
+        )?;
+        let signature = if primary {
+            self.sign_with(&self.key.primary_key, data)
+        } else {
+            let sub = &self.key.secret_subkeys[subkeys[0]];
+            self.sign_with(&sub.key, data)
+        }?;
+        signature
+            .to_bytes()
+            .map_err(|e| IdentityError::Sign(e.to_string()))
+    }
+
+    fn sign_with(
+        &self,
+        key: &impl SigningKey,
+        data: &[u8],
+    ) -> Result<DetachedSignature, IdentityError> {
+        DetachedSignature::sign_binary_data(
             rand::thread_rng(),
-            &self.key.primary_key,
+            key,
             &self.passphrase,
             HashAlgorithm::Sha256,
             data,
         )
-        .map_err(|e| IdentityError::Sign(e.to_string()))?;
-        signature
-            .to_bytes()
-            .map_err(|e| IdentityError::Sign(e.to_string()))
+        .map_err(|e| IdentityError::Sign(e.to_string()))
     }
 
     /// The matching public key.
@@ -155,21 +233,49 @@ impl VerifyingIdentity {
             })
     }
 
-    /// Checks a binary detached signature over `data` against the primary key or any subkey.
+    /// Checks that the key may sign now (see [`IdentityError::NotValid`]).
+    pub fn check_valid(&self) -> Result<(), IdentityError> {
+        self.signers(key_validity::now()).map(|_| ())
+    }
+
+    fn signers(&self, now: u32) -> Result<(bool, Vec<usize>), IdentityError> {
+        let subkeys = self
+            .key
+            .public_subkeys
+            .iter()
+            .enumerate()
+            .map(|(i, sub)| (i, sub.key.created_at(), sub.signatures.clone()));
+        usable_signers(
+            &self.key.details,
+            self.key.primary_key.created_at(),
+            subkeys,
+            now,
+        )
+    }
+
+    /// Checks a binary detached signature over `data` made by a key of this certificate
+    /// that may sign now: the primary key or a valid signing subkey. A signature by an
+    /// expired or revoked key, or by a key not flagged for signing, does not verify.
     pub fn verify(&self, data: &[u8], signature: &[u8]) -> Result<(), IdentityError> {
+        let (primary, subkeys) = self.signers(key_validity::now())?;
         let signature = DetachedSignature::from_bytes(signature)
             .map_err(|e| IdentityError::BadSignature(e.to_string()))?;
-        let mut last = match signature.verify(&self.key.primary_key, data) {
-            Ok(()) => return Ok(()),
-            Err(e) => e,
-        };
-        for sub in &self.key.public_subkeys {
-            match signature.verify(&sub.key, data) {
+        let mut last = None;
+        if primary {
+            match signature.verify(&self.key.primary_key, data) {
                 Ok(()) => return Ok(()),
-                Err(e) => last = e,
+                Err(e) => last = Some(e.to_string()),
             }
         }
-        Err(IdentityError::BadSignature(last.to_string()))
+        for i in subkeys {
+            match signature.verify(&self.key.public_subkeys[i].key, data) {
+                Ok(()) => return Ok(()),
+                Err(e) => last = Some(e.to_string()),
+            }
+        }
+        Err(IdentityError::BadSignature(
+            last.unwrap_or_else(|| "no key may sign".to_owned()),
+        ))
     }
 }
 
@@ -240,5 +346,57 @@ mod tests {
         assert!(worker_public
             .verify(&data, &master.sign(&data).unwrap())
             .is_err());
+    }
+
+    #[test]
+    fn expired_and_revoked_keys_and_keys_that_cannot_sign_are_not_valid() {
+        let not_valid = |name: &str| {
+            let key = VerifyingIdentity::from_armored(&fixture(name)).expect("parses");
+            let error = key.check_valid().expect_err(name);
+            assert!(error.is_not_valid(), "{name}: {error}");
+            error.to_string()
+        };
+        assert!(not_valid("expired.pub.asc").contains("expired at 2020-01-03"));
+        assert!(not_valid("revoked.pub.asc").contains("revoked"));
+        // A certify-only primary whose signing subkeys expired has nothing left to sign with.
+        assert!(not_valid("subexpired.pub.asc").contains("signing subkey 1: it expired"));
+        // Their secret halves cannot sign either: a worker holding one fails at start.
+        for name in ["expired.sec.asc", "revoked.sec.asc", "subexpired.sec.asc"] {
+            let error = SigningIdentity::from_armored(&fixture(name), "").expect_err(name);
+            assert!(error.is_not_valid(), "{name}: {error}");
+        }
+        // The gpg-made keys of the other tests are valid.
+        for name in ["worker.pub.asc", "master.pub.asc", "subsign.pub.asc"] {
+            VerifyingIdentity::from_armored(&fixture(name))
+                .unwrap()
+                .check_valid()
+                .expect(name);
+        }
+    }
+
+    #[test]
+    fn a_signing_subkey_signs_and_a_certify_only_primary_does_not() {
+        let secret = SigningIdentity::from_armored(&fixture("subsign.sec.asc"), "").unwrap();
+        let public = VerifyingIdentity::from_armored(&fixture("subsign.pub.asc")).unwrap();
+        let data = worker_proof(&[3; 16], &[4; 32]);
+        public.verify(&data, &secret.sign(&data).unwrap()).unwrap();
+        // A signature by the certify-only primary key is genuine but not accepted.
+        let by_primary = DetachedSignature::sign_binary_data(
+            rand::thread_rng(),
+            &secret.key.primary_key,
+            &Password::empty(),
+            HashAlgorithm::Sha256,
+            &data[..],
+        )
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+        assert!(public.verify(&data, &by_primary).is_err());
+        // And a signature by an expired key does not verify, even though its maths does.
+        let expired = VerifyingIdentity::from_armored(&fixture("expired.pub.asc")).unwrap();
+        assert!(expired
+            .verify(&data, &by_primary)
+            .unwrap_err()
+            .is_not_valid());
     }
 }

@@ -14,6 +14,7 @@ pub mod files;
 pub mod frame_budget;
 pub mod identity;
 pub mod input;
+pub mod key_validity;
 pub mod listener;
 pub mod log;
 pub mod outbox;

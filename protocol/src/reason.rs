@@ -95,6 +95,8 @@ reason_codes! {
     HandshakeViolation = 63,
     /// An admin booted the worker off.
     BootedOff = 64,
+    /// The worker's registered OpenPGP key is expired, revoked or may not sign.
+    KeyNotValid = 65,
 }
 
 impl From<ReasonCode> for u16 {

@@ -229,11 +229,14 @@ impl WorkerLinkActor {
             .key
             .verify(&worker_proof(uuid.as_bytes(), &nonce), &proof.signature)
         {
+            // An expired or revoked key is checked at every admission, not only at `workers add`.
+            let code = if e.is_not_valid() {
+                ReasonCode::KeyNotValid
+            } else {
+                ReasonCode::BadSignature
+            };
             return self.refuse(
-                Failure::new(
-                    ReasonCode::BadSignature,
-                    format!("worker {}: {e}", worker.name),
-                ),
+                Failure::new(code, format!("worker {}: {e}", worker.name)),
                 ctx,
             );
         }

@@ -176,6 +176,7 @@ impl Handler<AddWorker> for WorkerRegistryActor {
         let me = ctx.address();
         Box::pin(async move {
             VerifyingIdentity::from_armored(&msg.public_key)
+                .and_then(|key| key.check_valid().map(|()| key))
                 .map_err(|e| Failure::new(ReasonCode::InvalidArgument, e.to_string()))?;
             if msg.allowed_ips.is_empty() {
                 return Err(Failure::new(

@@ -174,3 +174,109 @@ async fn keys_made_by_gpg_are_admitted() {
     let worker = start_worker(config).await;
     wait_link(&worker.link, up).await;
 }
+
+#[actix::test]
+async fn expired_revoked_and_non_signing_keys_are_refused_at_registration_and_admission() {
+    use papertrader_master::actors::worker_registry::AddWorker;
+    use papertrader_master::db::workers::{self, WorkerRow};
+    use pgp::composed::{Deserializable, DetachedSignature, SignedSecretKey};
+    use pgp::ser::Serialize;
+
+    let dir = tempfile::tempdir().unwrap();
+    let master = start_master(dir.path()).await;
+    let fixture = |name: &str| {
+        std::fs::read_to_string(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/keys/").to_owned() + name,
+        )
+        .unwrap()
+    };
+
+    // `workers add` refuses them, saying why.
+    for (name, says) in [
+        ("expired", "expired at 2020-01-03"),
+        ("revoked", "revoked"),
+        ("subexpired", "signing subkey 1: it expired"),
+    ] {
+        let add = AddWorker {
+            name: name.into(),
+            uuid: uuid::Uuid::new_v4(),
+            address: format!("{name}.test:2049"),
+            allowed_ips: vec!["127.0.0.1".parse().unwrap()],
+            public_key: fixture(&format!("{name}.pub.asc")),
+        };
+        let refused = master
+            .services
+            .registry
+            .send(add)
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(refused.code, ReasonCode::InvalidArgument, "{name}");
+        assert!(
+            refused.message.contains(says),
+            "{name}: {}",
+            refused.message
+        );
+    }
+
+    // A key that was registered while valid and has expired since (here: written straight
+    // into the table) is refused at admission, even with a signature whose maths is right.
+    let uuid = uuid::Uuid::new_v4();
+    let row = WorkerRow {
+        uuid: uuid.hyphenated().to_string(),
+        name: "lapsed".into(),
+        address: "lapsed.test:2049".into(),
+        allowed_ips: "127.0.0.1".into(),
+        public_key: fixture("expired.pub.asc"),
+        enabled: true,
+        created_at: 0,
+    };
+    assert!(master
+        .services
+        .db
+        .run(move |c| workers::insert(c, &row))
+        .await
+        .unwrap());
+    let (mut link, challenge, _) = challenge(&master, uuid).await;
+    let (secret, _) =
+        SignedSecretKey::from_armor_single(std::io::Cursor::new(fixture("expired.sec.asc")))
+            .unwrap();
+    let signature = DetachedSignature::sign_binary_data(
+        rand::thread_rng(),
+        &secret.primary_key,
+        &pgp::types::Password::empty(),
+        pgp::crypto::hash::HashAlgorithm::Sha256,
+        &worker_proof(uuid.as_bytes(), &challenge.master_nonce)[..],
+    )
+    .unwrap()
+    .to_bytes()
+    .unwrap();
+    link.send(&Message::AdmissionProof(AdmissionProof { signature }))
+        .await
+        .unwrap();
+    let Message::AdmissionRefused(refusal) = link.receive().await.unwrap() else {
+        panic!("an expired key was admitted")
+    };
+    assert_eq!(refusal.code, ReasonCode::KeyNotValid);
+    assert!(refusal.message.contains("expired"), "{}", refusal.message);
+
+    // A worker holding an expired key refuses to start, naming the reason.
+    let config = worker_config(dir.path(), "stale", master.local_addr);
+    std::fs::create_dir_all(config.key_file.parent().unwrap()).unwrap();
+    std::fs::write(&config.key_file, fixture("expired.sec.asc")).unwrap();
+    let logs = papertrader_actors::log::LogSystem::new(&config.log_file, 16);
+    let error = papertrader_worker::server::start(config, logs)
+        .await
+        .err()
+        .expect("a worker with an expired key started");
+    assert!(format!("{error:#}").contains("may not sign"), "{error:#}");
+
+    // A certify-only key with a valid signing subkey is admitted: the worker signs with the
+    // subkey.
+    let config = worker_config(dir.path(), "subsign", master.local_addr);
+    std::fs::create_dir_all(config.key_file.parent().unwrap()).unwrap();
+    std::fs::write(&config.key_file, fixture("subsign.sec.asc")).unwrap();
+    register_worker(&master, "subsign", &config, &["127.0.0.1"]).await;
+    let worker = start_worker(config).await;
+    wait_link(&worker.link, up).await;
+}
