@@ -68,11 +68,8 @@ fn usable_signers(
     now: u32,
 ) -> Result<(bool, Vec<usize>), IdentityError> {
     let primary = primary_state(details, primary_created);
-    match primary.refusal(now) {
-        Some(why @ (Unusable::Revoked | Unusable::Expired { .. })) => {
-            return Err(IdentityError::NotValid(format!("the primary key: {why}")))
-        }
-        _ => {}
+    if let Some(why @ (Unusable::Revoked | Unusable::Expired { .. })) = primary.refusal(now) {
+        return Err(IdentityError::NotValid(format!("the primary key: {why}")));
     }
     let mut reasons = Vec::new();
     let subkeys: Vec<usize> = subkeys
