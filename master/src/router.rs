@@ -1,26 +1,30 @@
 //! The master's one dispatch point: each request becomes typed messages to the actors, and
 //! their answers become reply frames.
 
+use std::cell::RefCell;
 use std::future::Future;
+use std::rc::Rc;
 use std::sync::Arc;
 
-use actix::{Addr, Handler};
+use actix::{Addr, Handler, Recipient};
 use futures::future::LocalBoxFuture;
 use papertrader_actors::connection::{Peer, Router};
 use papertrader_protocol::data::{DataBody, Side};
 use papertrader_protocol::transfer::split_body;
 use papertrader_protocol::{
-    Empty, Failure, Message, ReasonCode, SessionToken, StateSwitched, TradeOrder, TradeReceipt,
-    UserQuery, WorkerList,
+    ConnectionState, Empty, Failure, Message, MessageType, ReasonCode, SessionToken, StateSwitched,
+    TradeOrder, TradeReceipt, UserQuery, WorkerList,
 };
 use slog::{warn, Logger};
 
 use crate::actors::session::{
-    self, Authenticate, ConnectionClosed, LiveSession, Origin, SessionActor,
+    self, Authenticate, CloseDataState, ConnectionClosed, DataStateHolder, EndDataStates,
+    LiveSession, OpenDataState, Origin, SessionActor,
 };
 use crate::actors::trade_queue::{PlaceOrder, TradeQueueActor};
 use crate::actors::worker_registry::{ListOnline, WorkerRegistryActor};
 use crate::actors::{now_ms, unavailable};
+use crate::data_states::Grant;
 use crate::db::settlement::Order;
 use crate::db::{AnyConnection, Db, DbError};
 use crate::market::{AssetSpec, PriceBook};
@@ -63,21 +67,37 @@ where
     })
 }
 
+/// Where a request came from and when.
+#[derive(Clone)]
+pub struct RequestContext {
+    /// The connection (for connection-bound sessions) and client address.
+    pub origin: Origin,
+    /// When it was received (by the worker, for forwarded requests), ms.
+    pub received_at_ms: i64,
+    /// The worker that forwarded it, if any.
+    pub via: Option<Forwarder>,
+}
+
+/// The worker side of a forwarded request.
+#[derive(Clone)]
+pub struct Forwarder {
+    /// The forwarding worker's UUID.
+    pub worker_uuid: String,
+    /// Its link on this master.
+    pub link_id: u64,
+    /// The worker's id for the client connection.
+    pub client_connection: u64,
+    /// The forward's request id.
+    pub request_id: u64,
+    /// Where to tell the worker that a DataTransfer state ended.
+    pub link: Recipient<EndDataStates>,
+}
+
 impl Services {
-    /// Answers one request from `origin`, received at `received_at_ms`. Never fails: every
-    /// error becomes the instruction's Fail reply.
-    pub async fn handle(
-        &self,
-        request: Message,
-        origin: Origin,
-        received_at_ms: i64,
-        worker_uuid: Option<String>,
-    ) -> Vec<Message> {
+    /// Answers one request. Never fails: every error becomes the instruction's Fail reply.
+    pub async fn handle(&self, request: Message, context: RequestContext) -> Vec<Message> {
         let instruction = request.instruction();
-        match self
-            .answer(request, origin, received_at_ms, worker_uuid)
-            .await
-        {
+        match self.answer(request, context).await {
             Ok(replies) => replies,
             Err(failure) => vec![instruction.failure_reply(failure)],
         }
@@ -86,11 +106,12 @@ impl Services {
     async fn answer(
         &self,
         request: Message,
-        origin: Origin,
-        received_at_ms: i64,
-        worker_uuid: Option<String>,
+        context: RequestContext,
     ) -> Result<Vec<Message>, Failure> {
         let one = |m| Ok(vec![m]);
+        let origin = context.origin;
+        let received_at_ms = context.received_at_ms;
+        let worker_uuid = context.via.as_ref().map(|v| v.worker_uuid.clone());
         match request {
             Message::Register(r) => {
                 let msg = session::Register {
@@ -145,7 +166,8 @@ impl Services {
                 one(Message::SellSuccess(receipt))
             }
             Message::SwitchState(s) => {
-                self.authenticate(s.session_id).await?;
+                self.switch_state(s.session_id, s.state, context.via)
+                    .await?;
                 one(Message::StateSwitchSuccess(StateSwitched {
                     state: s.state,
                 }))
@@ -187,6 +209,39 @@ impl Services {
 
     async fn authenticate(&self, token: String) -> Result<LiveSession, Failure> {
         ask(&self.sessions, Authenticate { token }).await
+    }
+
+    /// DataTransfer needs a live session, and a worker connection's grant is remembered so
+    /// the worker hears when that session ends. Command needs none: leaving DataTransfer must
+    /// work even after the session ended, and every Command instruction checks its own.
+    async fn switch_state(
+        &self,
+        token: String,
+        state: ConnectionState,
+        via: Option<Forwarder>,
+    ) -> Result<(), Failure> {
+        match state {
+            ConnectionState::DataTransfer => {
+                let holder = via.map(|v| DataStateHolder {
+                    grant: Grant {
+                        link_id: v.link_id,
+                        client_connection: v.client_connection,
+                        grant: v.request_id,
+                    },
+                    link: v.link,
+                });
+                ask(&self.sessions, OpenDataState { token, holder }).await?;
+            }
+            ConnectionState::Command => {
+                if let Some(v) = via {
+                    self.sessions.do_send(CloseDataState {
+                        link_id: v.link_id,
+                        client_connection: v.client_connection,
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn trade(
@@ -268,13 +323,18 @@ impl Services {
 pub struct MasterRouter {
     services: Services,
     direct: bool,
+    data_session: Rc<RefCell<Option<String>>>,
 }
 
 impl MasterRouter {
     /// A router over `services`. Unless `direct`, it serves only `getWorkerList` (spec 3.1.5:
     /// clients get the worker list from the master and everything else from a worker).
     pub fn new(services: Services, direct: bool) -> Self {
-        Self { services, direct }
+        Self {
+            services,
+            direct,
+            data_session: Rc::default(),
+        }
     }
 }
 
@@ -289,11 +349,37 @@ impl Router for MasterRouter {
             return Box::pin(futures::future::ready(vec![reply]));
         }
         let services = self.services.clone();
-        let origin = Origin {
-            connection_id: peer.connection_id,
-            client_ip: peer.addr.ip(),
+        let context = RequestContext {
+            origin: Origin {
+                connection_id: peer.connection_id,
+                client_ip: peer.addr.ip(),
+            },
+            received_at_ms: now_ms(),
+            via: None,
         };
-        Box::pin(async move { services.handle(request, origin, now_ms(), None).await })
+        let data_session = self.data_session.clone();
+        Box::pin(async move {
+            let instruction = request.instruction();
+            // Every data request needs the session that opened DataTransfer to be alive still.
+            if instruction.message_type() == MessageType::DataRequest {
+                let token = data_session.borrow().clone().unwrap_or_default();
+                if let Err(failure) = services.authenticate(token).await {
+                    return vec![instruction.failure_reply(failure)];
+                }
+            }
+            let switch = match &request {
+                Message::SwitchState(s) => Some((s.session_id.clone(), s.state)),
+                _ => None,
+            };
+            let replies = services.handle(request, context).await;
+            if let (Some((token, state)), Some(Message::StateSwitchSuccess(_))) =
+                (switch, replies.first())
+            {
+                *data_session.borrow_mut() =
+                    (state == ConnectionState::DataTransfer).then_some(token);
+            }
+            replies
+        })
     }
 
     fn disconnected(&mut self, peer: Peer) {

@@ -183,6 +183,10 @@ instruction_table! {
     LinkClosed(Failure) = 0x0409, Link, "linkClosed";
     /// Link: worker → master, a client connection closed.
     ClientClosed(ClientClosed) = 0x040A, Link, "clientClosed";
+    /// Link: master → worker, sessions behind DataTransfer states have ended.
+    DataStateEnded(DataStateEnded) = 0x040B, Link, "dataStateEnded";
+    /// Link: worker → master, a `dataStateEnded` is applied.
+    DataStateEndedAck(DataStateEndedAck) = 0x040C, Link, "dataStateEndedAck";
 }
 
 impl Instruction {

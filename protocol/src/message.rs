@@ -225,6 +225,37 @@ arguments! {
     }
 }
 
+/// One client connection whose DataTransfer state ended with its session.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DataStateEnd {
+    /// The worker's id for the client connection (as in its `forward`s).
+    pub client_connection: u64,
+    /// The `requestId` of the `switchState` forward that opened the state.
+    pub grant: u64,
+    /// Why: SessionInvalid (logged out, revoked, its connection closed) or SessionExpired.
+    pub reason: crate::reason::ReasonCode,
+}
+
+arguments! {
+    /// Link: master → worker, the sessions behind these client connections' DataTransfer
+    /// state have ended; their data requests must be refused from now on. The worker answers
+    /// with [`DataStateEndedAck`] once it has applied it.
+    pub struct DataStateEnded {
+        /// Echoed by the acknowledgement.
+        pub seq: u64,
+        /// The connections and why.
+        pub ends: Vec<DataStateEnd>,
+    }
+}
+
+arguments! {
+    /// Link: worker → master, [`DataStateEnded`] `seq` is applied.
+    pub struct DataStateEndedAck {
+        /// The `seq` of the applied message.
+        pub seq: u64,
+    }
+}
+
 arguments! {
     /// Link: new prices, pushed by the master to every worker once per update interval.
     pub struct PriceTick {

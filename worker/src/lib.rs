@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod cache;
 pub mod config;
+pub mod grants;
 pub mod link;
 pub mod router;
 pub mod server;

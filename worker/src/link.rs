@@ -19,8 +19,8 @@ use papertrader_actors::identity::{
 };
 use papertrader_actors::outbox::{Outbox, OutboxLimits};
 use papertrader_protocol::{
-    AdmissionChallenge, AdmissionProof, ClientClosed, Failure, Forward, ForwardReply, Message,
-    MessageCodec, ReasonCode, WorkerHello,
+    AdmissionChallenge, AdmissionProof, ClientClosed, DataStateEndedAck, Failure, Forward,
+    ForwardReply, Message, MessageCodec, ReasonCode, WorkerHello,
 };
 use rand::RngCore;
 use slog::{info, warn, Logger};
@@ -29,6 +29,7 @@ use tokio::sync::oneshot;
 use tokio_util::codec::FramedRead;
 
 use crate::cache::PriceCache;
+use crate::grants::DataGrants;
 
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -92,6 +93,7 @@ struct Pending {
 pub struct MasterLinkActor {
     settings: LinkSettings,
     cache: PriceCache,
+    grants: DataGrants,
     log: Logger,
     state: LinkState,
     stage: Option<Stage>,
@@ -132,10 +134,11 @@ async fn open(master: String, bind_ip: Option<IpAddr>) -> std::io::Result<TcpStr
 
 impl MasterLinkActor {
     /// A link that starts connecting as soon as the actor starts.
-    pub fn new(settings: LinkSettings, cache: PriceCache, log: Logger) -> Self {
+    pub fn new(settings: LinkSettings, cache: PriceCache, grants: DataGrants, log: Logger) -> Self {
         Self {
             settings,
             cache,
+            grants,
             log,
             state: LinkState::Down { last_error: None },
             stage: None,
@@ -278,6 +281,7 @@ impl StreamHandler<Decoded> for MasterLinkActor {
             }
             (Some(Stage::AwaitAdmitted), Message::Admitted(admitted)) => {
                 info!(self.log, "admitted by the master"; "name" => &admitted.worker_name);
+                self.grants.new_epoch();
                 self.state = LinkState::Up {
                     name: admitted.worker_name,
                 };
@@ -295,6 +299,15 @@ impl StreamHandler<Decoded> for MasterLinkActor {
                 self.stage = Some(Stage::Admitted);
                 self.cache.apply(tick);
             }
+            (Some(Stage::Admitted), Message::DataStateEnded(ended)) => {
+                self.stage = Some(Stage::Admitted);
+                self.grants.end(&ended.ends);
+                if let Some(output) = &self.output {
+                    output.try_send(&Message::DataStateEndedAck(DataStateEndedAck {
+                        seq: ended.seq,
+                    }));
+                }
+            }
             (stage, other) => {
                 self.stage = stage;
                 warn!(self.log, "unexpected message on the master link"; "instruction" => other.instruction().name());
@@ -309,9 +322,20 @@ impl StreamHandler<Decoded> for MasterLinkActor {
     }
 }
 
+/// The master's answer to a forwarded request.
+#[derive(Debug)]
+pub struct Answer {
+    /// The reply frames.
+    pub replies: Vec<Message>,
+    /// The id the request was forwarded with.
+    pub request_id: u64,
+    /// The link epoch it was forwarded in (see [`DataGrants`]).
+    pub epoch: u64,
+}
+
 /// Forward a client request to the master; resolves to its reply frames.
 #[derive(Message)]
-#[rtype(result = "Result<Vec<Message>, Failure>")]
+#[rtype(result = "Result<Answer, Failure>")]
 pub struct Forwarded {
     /// The request.
     pub request: Message,
@@ -324,7 +348,7 @@ pub struct Forwarded {
 }
 
 impl Handler<Forwarded> for MasterLinkActor {
-    type Result = ResponseFuture<Result<Vec<Message>, Failure>>;
+    type Result = ResponseFuture<Result<Answer, Failure>>;
 
     fn handle(&mut self, msg: Forwarded, _: &mut Context<Self>) -> Self::Result {
         let (Some(output), LinkState::Up { .. }) = (&self.output, &self.state) else {
@@ -362,9 +386,14 @@ impl Handler<Forwarded> for MasterLinkActor {
             },
         );
         let timeout = self.settings.request_timeout;
+        let epoch = self.grants.epoch();
         Box::pin(async move {
             match tokio::time::timeout(timeout, replies).await {
-                Ok(Ok(result)) => result,
+                Ok(Ok(result)) => result.map(|replies| Answer {
+                    replies,
+                    request_id,
+                    epoch,
+                }),
                 Ok(Err(_)) => Err(unreachable_master()),
                 Err(_) => Err(Failure::new(
                     ReasonCode::Unavailable,

@@ -16,6 +16,7 @@ use slog::{info, o};
 
 use crate::cache::PriceCache;
 use crate::config::WorkerConfig;
+use crate::grants::DataGrants;
 use crate::link::{LinkSettings, MasterLinkActor};
 use crate::router::WorkerRouter;
 
@@ -104,9 +105,11 @@ pub async fn start(config: WorkerConfig, logs: LogSystem) -> anyhow::Result<Runn
         max_payload: config.max_payload,
         request_timeout: Duration::from_secs(config.request_timeout_secs),
     };
+    let grants = DataGrants::default();
     let link = MasterLinkActor::new(
         settings,
         cache.clone(),
+        grants.clone(),
         log.new(o!("actor" => "master_link")),
     )
     .start();
@@ -136,7 +139,12 @@ pub async fn start(config: WorkerConfig, logs: LogSystem) -> anyhow::Result<Runn
         papertrader_protocol::transfer::DEFAULT_CHUNK_SIZE.min(config.max_payload as usize);
     let (router_link, router_cache) = (link.clone(), cache.clone());
     actix::spawn(listener::serve(socket, admission, limits, move || {
-        WorkerRouter::new(router_link.clone(), router_cache.clone(), chunk_size)
+        WorkerRouter::new(
+            router_link.clone(),
+            router_cache.clone(),
+            grants.clone(),
+            chunk_size,
+        )
     }));
     info!(log, "worker listening"; "addr" => %local_addr, "uuid" => %uuid, "master" => &config.master);
     let admin = crate::admin::WorkerAdmin {

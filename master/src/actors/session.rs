@@ -7,21 +7,24 @@
 //! is stored or kept in memory.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use papertrader_protocol::{Failure, Money, ReasonCode};
+use papertrader_protocol::{DataStateEnd, Failure, Money, ReasonCode};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use slog::{info, warn, Logger};
 
 use super::{now_ms, unavailable};
+use crate::data_states::{DataStates, Grant};
 use crate::db::accounts::{self, NewAccount, Taken};
 use crate::db::sessions::{self, NewSession, SessionRecord};
 use crate::db::{Db, DbError};
+use crate::ended_sessions::EndedSessions;
 use crate::hash_pool::HashPool;
 use crate::login_throttle::LoginThrottle;
 
@@ -88,8 +91,13 @@ pub struct SessionActor {
     hashing: HashPool,
     waiting: Arc<AtomicUsize>,
     live: HashMap<String, LiveSession>,
+    hash_of: HashMap<i64, String>,
     by_connection: HashMap<u64, Vec<String>>,
+    ended: EndedSessions,
+    data_states: DataStates,
+    links: HashMap<u64, Recipient<EndDataStates>>,
     throttle: LoginThrottle,
+    me: Option<Addr<SessionActor>>,
     log: Logger,
 }
 
@@ -104,8 +112,13 @@ impl SessionActor {
             waiting: Arc::new(AtomicUsize::new(0)),
             settings,
             live: HashMap::new(),
+            hash_of: HashMap::new(),
             by_connection: HashMap::new(),
+            ended: EndedSessions::default(),
+            data_states: DataStates::default(),
+            links: HashMap::new(),
             throttle: LoginThrottle::new(per_account, per_address, window),
+            me: None,
             log,
         })
     }
@@ -117,17 +130,87 @@ impl SessionActor {
                 .or_default()
                 .push(hash.clone());
         }
+        self.hash_of.insert(session.session_id, hash.clone());
         self.live.insert(hash, session);
     }
 
     fn forget(&mut self, hash: &str) -> Option<LiveSession> {
         let session = self.live.remove(hash)?;
+        self.hash_of.remove(&session.session_id);
         if let Some(connection) = session.connection {
             if let Some(list) = self.by_connection.get_mut(&connection) {
                 list.retain(|h| h != hash);
             }
         }
         Some(session)
+    }
+
+    /// Ends sessions now: every later request with them fails, on every worker. They are
+    /// marked ended in memory at once, then stored, and every worker holding one of their
+    /// DataTransfer states is told. The future resolves once the end is stored and every such
+    /// worker has acknowledged (or had its link closed for not doing so in time); it fails
+    /// with Unavailable only if the end could not be stored (it is retried in the background,
+    /// and the sessions stay ended in this process meanwhile).
+    fn end_sessions(
+        &mut self,
+        session_ids: Vec<i64>,
+        reason: ReasonCode,
+    ) -> impl Future<Output = Result<usize, Failure>> + 'static {
+        let mut grants = Vec::new();
+        for &id in &session_ids {
+            self.ended.end(id);
+            if let Some(hash) = self.hash_of.get(&id).cloned() {
+                self.forget(&hash);
+            }
+            grants.extend(self.data_states.take_session(id));
+        }
+        let told = self.tell_workers(grants, reason);
+        let db = self.db.clone();
+        let fail = self.db_failure("end sessions");
+        let me = self.me.clone();
+        async move {
+            let ids = session_ids.clone();
+            let stored = db.run(move |c| sessions::deactivate(c, &ids)).await;
+            if stored.is_ok() {
+                if let Some(me) = &me {
+                    me.do_send(EndsStored(session_ids));
+                }
+            }
+            told.await;
+            stored.map_err(fail)
+        }
+    }
+
+    /// Tells the workers of `grants` that those DataTransfer states ended; resolves when all
+    /// have acknowledged (each link enforces its own deadline).
+    fn tell_workers(
+        &self,
+        grants: Vec<Grant>,
+        reason: ReasonCode,
+    ) -> impl Future<Output = ()> + 'static {
+        let mut by_link: HashMap<u64, Vec<DataStateEnd>> = HashMap::new();
+        for grant in grants {
+            by_link
+                .entry(grant.link_id)
+                .or_default()
+                .push(DataStateEnd {
+                    client_connection: grant.client_connection,
+                    grant: grant.grant,
+                    reason,
+                });
+        }
+        let sends: Vec<_> = by_link
+            .into_iter()
+            .filter_map(|(link_id, ends)| {
+                let link = self.links.get(&link_id)?.clone();
+                Some(async move {
+                    let _ = link.send(EndDataStates(ends)).await;
+                })
+            })
+            .collect();
+        async move {
+            futures::future::join_all(sends).await;
+        }
     }
 
     fn hasher(&self) -> Hasher {
@@ -155,6 +238,52 @@ impl SessionActor {
 const MAX_CACHED_SESSIONS: usize = 200_000;
 /// How often expired sessions leave the cache.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// How often sessions that expired while holding a worker's DataTransfer state are reported,
+/// and unstored ends are retried.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+impl SessionActor {
+    /// Tells workers about sessions that expired while they held DataTransfer states, and
+    /// retries storing ends that failed to store.
+    fn sweep(&mut self, ctx: &mut Context<Self>) {
+        let expired = self.data_states.take_expired(now_ms());
+        if !expired.is_empty() {
+            ctx.spawn(
+                self.tell_workers(expired, ReasonCode::SessionExpired)
+                    .into_actor(self),
+            );
+        }
+        let unstored = self.ended.unstored();
+        if !unstored.is_empty() {
+            let db = self.db.clone();
+            let log = self.log.clone();
+            let me = ctx.address();
+            ctx.spawn(
+                async move {
+                    let ids = unstored.clone();
+                    match db.run(move |c| sessions::deactivate(c, &ids)).await {
+                        Ok(_) => me.do_send(EndsStored(unstored)),
+                        Err(e) => warn!(log, "ended sessions still not stored"; "count" => unstored.len(), "error" => %e),
+                    }
+                }
+                .into_actor(self),
+            );
+        }
+    }
+}
+
+/// The end of these sessions is in the database.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct EndsStored(Vec<i64>);
+
+impl Handler<EndsStored> for SessionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: EndsStored, _: &mut Context<Self>) {
+        self.ended.stored(&msg.0);
+    }
+}
 
 /// Drops expired sessions from `live` (and their connection bindings), then expirable ones if
 /// more than `max` remain. Returns how many were dropped.
@@ -189,6 +318,7 @@ impl Actor for SessionActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        self.me = Some(ctx.address());
         ctx.run_interval(PRUNE_EVERY, |act, _| {
             prune_cache(
                 &mut act.live,
@@ -196,7 +326,9 @@ impl Actor for SessionActor {
                 now_ms(),
                 MAX_CACHED_SESSIONS,
             );
+            act.hash_of.retain(|_, hash| act.live.contains_key(hash));
         });
+        ctx.run_interval(SWEEP_EVERY, |act, ctx| act.sweep(ctx));
     }
 }
 
@@ -507,7 +639,8 @@ pub struct Authenticate {
 }
 
 impl SessionActor {
-    /// Looks a token up in memory, then in the database; checks activity and expiry.
+    /// Looks a token up in memory, then in the database; checks activity and expiry. A
+    /// session that ended in this process is never revived by a read that raced its end.
     fn authenticate(
         &mut self,
         token: &str,
@@ -524,18 +657,28 @@ impl SessionActor {
         let db = self.db.clone();
         let fail = self.db_failure("authenticate");
         let lookup_hash = hash.clone();
+        let ticket = self.ended.begin_load();
         let work = async move {
             db.run(move |c| sessions::find_by_token_hash(c, &lookup_hash))
                 .await
                 .map_err(fail)
         };
         Box::pin(work.into_actor(self).map(move |found, act, _| {
+            // Asked before the read is marked finished: finishing it may forget the end.
+            let ended = matches!(&found, Ok(Some(r)) if act.ended.is_ended(r.id));
+            act.ended.finish_load(ticket);
             let record = found?.ok_or_else(invalid_session)?;
-            if !record.is_active {
+            // A connection-bound session lives only in this cache while its connection is
+            // open; one found only in the database has lost its connection.
+            if !record.is_active || !record.is_expirable || ended {
                 return Err(invalid_session());
             }
             if record.expires_at <= now {
                 return Err(expired());
+            }
+            if let Some(cached) = act.live.get(&hash) {
+                // Another request loaded it meanwhile.
+                return Ok(cached.clone());
             }
             let live = LiveSession {
                 session_id: record.id,
@@ -573,8 +716,9 @@ impl Handler<Authenticate> for SessionActor {
     }
 }
 
-/// `login(sessionID)`: resume a live session, possibly from another connection or worker.
-/// A connection-bound session is re-bound to the resuming connection.
+/// `login(sessionID)`: resume a live expirable session, possibly from another connection or
+/// worker. A connection-bound session cannot be moved: it lives exactly as long as the
+/// connection that logged in, so resuming it elsewhere is refused (NotAuthorized).
 #[derive(Message)]
 #[rtype(result = "Result<LiveSession, Failure>")]
 pub struct Resume {
@@ -588,14 +732,15 @@ impl Handler<Resume> for SessionActor {
     type Result = ResponseActFuture<Self, Result<LiveSession, Failure>>;
 
     fn handle(&mut self, msg: Resume, _: &mut Context<Self>) -> Self::Result {
-        let hash = token_hash(&msg.token);
         let origin = msg.origin;
-        Box::pin(self.authenticate(&msg.token).map(move |result, act, _| {
-            let mut live = result?;
-            if !live.is_expirable {
-                act.forget(&hash);
-                live.connection = Some(origin.connection_id);
-                act.remember(hash, live.clone());
+        Box::pin(self.authenticate(&msg.token).map(move |result, _, _| {
+            let live = result?;
+            if !live.is_expirable && live.connection != Some(origin.connection_id) {
+                return Err(Failure::new(
+                    ReasonCode::NotAuthorized,
+                    "a connection-bound session (isExpirable = false) ends with the connection \
+                     that logged in and cannot be resumed elsewhere; log in again",
+                ));
             }
             Ok(live)
         }))
@@ -614,17 +759,13 @@ impl Handler<Logout> for SessionActor {
     type Result = ResponseActFuture<Self, Result<(), Failure>>;
 
     fn handle(&mut self, msg: Logout, _: &mut Context<Self>) -> Self::Result {
-        let db = self.db.clone();
-        let fail = self.db_failure("logout");
         Box::pin(self.authenticate(&msg.token).then(move |result, act, _| {
-            let hash = token_hash(&msg.token);
-            act.forget(&hash);
-            let work = async move {
-                let live = result?;
-                db.run(move |c| sessions::deactivate(c, &[live.session_id]))
-                    .await
-                    .map_err(fail)?;
-                Ok(())
+            let work: futures::future::LocalBoxFuture<'static, Result<(), Failure>> = match result {
+                Ok(live) => {
+                    let ended = act.end_sessions(vec![live.session_id], ReasonCode::SessionInvalid);
+                    Box::pin(async move { ended.await.map(|_| ()) })
+                }
+                Err(failure) => Box::pin(fut::ready(Err(failure))),
             };
             work.into_actor(act)
         }))
@@ -648,18 +789,18 @@ impl Handler<ConnectionClosed> for SessionActor {
         };
         let ids: Vec<i64> = hashes
             .iter()
-            .filter_map(|h| self.live.remove(h))
+            .filter_map(|h| self.live.get(h))
             .map(|s| s.session_id)
             .collect();
         if ids.is_empty() {
             return;
         }
-        let db = self.db.clone();
         let log = self.log.clone();
+        let ended = self.end_sessions(ids, ReasonCode::SessionInvalid);
         ctx.spawn(
             async move {
-                if let Err(e) = db.run(move |c| sessions::deactivate(c, &ids)).await {
-                    warn!(log, "could not end connection-bound sessions"; "error" => %e);
+                if let Err(e) = ended.await {
+                    warn!(log, "could not store the end of connection-bound sessions"; "error" => %e);
                 }
             }
             .into_actor(self),
@@ -698,26 +839,88 @@ impl Handler<Revoke> for SessionActor {
     type Result = ResponseFuture<Result<bool, Failure>>;
 
     fn handle(&mut self, msg: Revoke, _: &mut Context<Self>) -> Self::Result {
-        let cached: Vec<String> = self
-            .live
-            .iter()
-            .filter(|(_, s)| s.session_id == msg.session_id)
-            .map(|(h, _)| h.clone())
-            .collect();
-        for hash in cached {
-            self.forget(&hash);
-        }
-        let db = self.db.clone();
-        let fail = self.db_failure("revoke");
-        Box::pin(async move {
-            let changed = db
-                .run(move |c| sessions::deactivate(c, &[msg.session_id]))
-                .await
-                .map_err(fail)?;
-            Ok(changed > 0)
-        })
+        let ended = self.end_sessions(vec![msg.session_id], ReasonCode::SessionInvalid);
+        Box::pin(async move { Ok(ended.await? > 0) })
     }
 }
+
+/// Open (or re-open) a client connection's DataTransfer state with a session: resolves to the
+/// live session, and remembers the worker connection's grant so that the worker is told when
+/// the session ends.
+#[derive(Message)]
+#[rtype(result = "Result<LiveSession, Failure>")]
+pub struct OpenDataState {
+    /// The session's token.
+    pub token: String,
+    /// The worker connection and where to tell it (none for a direct client).
+    pub holder: Option<DataStateHolder>,
+}
+
+/// A worker client connection that holds a DataTransfer state, and its link.
+#[derive(Clone)]
+pub struct DataStateHolder {
+    /// The connection and the grant.
+    pub grant: Grant,
+    /// The link actor to tell.
+    pub link: Recipient<EndDataStates>,
+}
+
+impl Handler<OpenDataState> for SessionActor {
+    type Result = ResponseActFuture<Self, Result<LiveSession, Failure>>;
+
+    fn handle(&mut self, msg: OpenDataState, _: &mut Context<Self>) -> Self::Result {
+        Box::pin(self.authenticate(&msg.token).map(move |result, act, _| {
+            let live = result?;
+            if let Some(holder) = msg.holder {
+                act.links.insert(holder.grant.link_id, holder.link);
+                act.data_states
+                    .open(live.session_id, live.expires_at, holder.grant);
+            }
+            Ok(live)
+        }))
+    }
+}
+
+/// A worker client connection left DataTransfer state, or closed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CloseDataState {
+    /// The worker link.
+    pub link_id: u64,
+    /// The worker's id for the connection.
+    pub client_connection: u64,
+}
+
+impl Handler<CloseDataState> for SessionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: CloseDataState, _: &mut Context<Self>) {
+        self.data_states.close(msg.link_id, msg.client_connection);
+    }
+}
+
+/// A worker link closed: its connections' DataTransfer states are gone.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct LinkClosed {
+    /// The link.
+    pub link_id: u64,
+}
+
+impl Handler<LinkClosed> for SessionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: LinkClosed, _: &mut Context<Self>) {
+        self.data_states.close_link(msg.link_id);
+        self.links.remove(&msg.link_id);
+    }
+}
+
+/// To a worker link: these DataTransfer states ended; resolves once the worker has applied
+/// it (or the link gave up on the worker).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct EndDataStates(pub Vec<DataStateEnd>);
 
 #[cfg(test)]
 mod tests {

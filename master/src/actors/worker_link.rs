@@ -25,23 +25,27 @@ use papertrader_actors::outbox::Outbox;
 use papertrader_actors::outbox::OutboxLimits;
 use papertrader_actors::slots::Slot;
 use papertrader_protocol::{
-    AdmissionChallenge, AdmissionProof, Admitted, Failure, Forward, ForwardReply, Message,
-    MessageCodec, PriceTick, ReasonCode, WorkerHello,
+    AdmissionChallenge, AdmissionProof, Admitted, DataStateEnded, Failure, Forward, ForwardReply,
+    Message, MessageCodec, PriceTick, ReasonCode, WorkerHello,
 };
 use rand::RngCore;
 use slog::{info, warn, Logger};
 use tokio::io::ReadHalf;
 use tokio::net::TcpStream;
+use tokio::sync::oneshot;
 
 use super::asset_fetcher::{AssetFetcherActor, Subscribe, TickPublished};
-use super::session::{ConnectionClosed, Origin};
+use super::session::{CloseDataState, ConnectionClosed, EndDataStates, LinkClosed, Origin};
 use super::worker_registry::{
     Lookup, RegisteredWorker, WorkerOffline, WorkerOnline, WorkerRegistryActor,
 };
-use crate::router::Services;
+use crate::router::{Forwarder, RequestContext, Services};
 
 /// How long a connecting worker may take to complete admission.
 const ADMISSION_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a worker may take to acknowledge a `dataStateEnded` before its link is closed
+/// (which ends every DataTransfer state it holds anyway).
+const DATA_STATE_ACK_TIMEOUT: Duration = Duration::from_secs(2);
 /// Output towards one worker: it carries the replies of all that worker's clients, so it is
 /// far larger than a client connection's.
 const LINK_OUTBOX: OutboxLimits = OutboxLimits {
@@ -90,6 +94,8 @@ pub struct WorkerLinkActor {
     output: Outbox,
     stage: Stage,
     clients: HashMap<u64, u64>,
+    unacknowledged: HashMap<u64, oneshot::Sender<()>>,
+    next_seq: u64,
     _slot: Slot,
 }
 
@@ -123,6 +129,8 @@ impl WorkerLinkActor {
                 output,
                 stage: Stage::AwaitHello,
                 clients: HashMap::new(),
+                unacknowledged: HashMap::new(),
+                next_seq: 1,
                 _slot: slot,
             }
         })
@@ -267,9 +275,19 @@ impl WorkerLinkActor {
             .clients
             .entry(forward.client_connection)
             .or_insert_with(next_connection_id);
-        let origin = Origin {
-            connection_id,
-            client_ip: forward.client_ip,
+        let context = RequestContext {
+            origin: Origin {
+                connection_id,
+                client_ip: forward.client_ip,
+            },
+            received_at_ms: forward.received_at_ms,
+            via: Some(Forwarder {
+                worker_uuid: uuid.hyphenated().to_string(),
+                link_id: self.peer.connection_id,
+                client_connection: forward.client_connection,
+                request_id: forward.request_id,
+                link: ctx.address().recipient(),
+            }),
         };
         let services = self.link.services.clone();
         let output = self.output.clone();
@@ -280,16 +298,7 @@ impl WorkerLinkActor {
                 Err(rejected) => vec![rejected.reply()],
                 Ok(request) => match check_request(&request) {
                     Err(reply) => vec![reply],
-                    Ok(()) => {
-                        services
-                            .handle(
-                                request,
-                                origin,
-                                forward.received_at_ms,
-                                Some(uuid.hyphenated().to_string()),
-                            )
-                            .await
-                    }
+                    Ok(()) => services.handle(request, context).await,
                 },
             };
             let wrapped: Vec<Message> = replies
@@ -345,11 +354,12 @@ impl Actor for WorkerLinkActor {
                 link: ctx.address(),
             });
         }
+        let sessions = &self.link.services.sessions;
+        sessions.do_send(LinkClosed {
+            link_id: self.peer.connection_id,
+        });
         for (_, connection_id) in self.clients.drain() {
-            self.link
-                .services
-                .sessions
-                .do_send(ConnectionClosed { connection_id });
+            sessions.do_send(ConnectionClosed { connection_id });
         }
     }
 }
@@ -375,11 +385,18 @@ impl StreamHandler<Decoded> for WorkerLinkActor {
                 self.forward(forward, uuid, ctx)
             }
             (Stage::Admitted { .. }, Message::ClientClosed(closed)) => {
+                let sessions = &self.link.services.sessions;
+                sessions.do_send(CloseDataState {
+                    link_id: self.peer.connection_id,
+                    client_connection: closed.client_connection,
+                });
                 if let Some(connection_id) = self.clients.remove(&closed.client_connection) {
-                    self.link
-                        .services
-                        .sessions
-                        .do_send(ConnectionClosed { connection_id });
+                    sessions.do_send(ConnectionClosed { connection_id });
+                }
+            }
+            (Stage::Admitted { .. }, Message::DataStateEndedAck(ack)) => {
+                if let Some(done) = self.unacknowledged.remove(&ack.seq) {
+                    let _ = done.send(());
                 }
             }
             (Stage::Admitted { .. }, other) => {
@@ -420,6 +437,58 @@ impl Handler<TickPublished> for WorkerLinkActor {
     }
 }
 
+impl Handler<EndDataStates> for WorkerLinkActor {
+    type Result = ResponseFuture<()>;
+
+    /// Tells the worker, and resolves once it has acknowledged; a worker that does not within
+    /// [`DATA_STATE_ACK_TIMEOUT`] (or cannot be told) loses its link, which ends all its
+    /// DataTransfer states.
+    fn handle(&mut self, msg: EndDataStates, ctx: &mut Context<Self>) -> Self::Result {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let (done, acknowledged) = oneshot::channel();
+        let told = self
+            .output
+            .try_send(&Message::DataStateEnded(DataStateEnded {
+                seq,
+                ends: msg.0,
+            }));
+        if !told {
+            self.close(
+                Failure::new(ReasonCode::Unavailable, "the worker stopped reading"),
+                ctx,
+            );
+            return Box::pin(async {});
+        }
+        self.unacknowledged.insert(seq, done);
+        let link = ctx.address();
+        Box::pin(async move {
+            if tokio::time::timeout(DATA_STATE_ACK_TIMEOUT, acknowledged)
+                .await
+                .is_err()
+            {
+                link.do_send(CloseLink(Failure::new(
+                    ReasonCode::Unavailable,
+                    "the worker did not acknowledge the end of sessions in time",
+                )));
+                // Wait for the close, so the caller's answer comes after it.
+                let _ = link.send(Ping).await;
+            }
+        })
+    }
+}
+
+/// Answered after everything sent to the link before it.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Ping;
+
+impl Handler<Ping> for WorkerLinkActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Ping, _: &mut Context<Self>) {}
+}
+
 /// Close the link now, telling the worker why (boot-off, replacement, shutdown).
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -429,7 +498,13 @@ impl Handler<CloseLink> for WorkerLinkActor {
     type Result = ();
 
     fn handle(&mut self, msg: CloseLink, ctx: &mut Context<Self>) {
-        self.output.try_send(&Message::LinkClosed(msg.0));
+        self.close(msg.0, ctx);
+    }
+}
+
+impl WorkerLinkActor {
+    fn close(&mut self, why: Failure, ctx: &mut Context<Self>) {
+        self.output.try_send(&Message::LinkClosed(why));
         ctx.stop();
     }
 }

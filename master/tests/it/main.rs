@@ -11,5 +11,6 @@ mod peers;
 mod providers;
 mod race;
 mod restart;
+mod revocation;
 mod support;
 mod trading;

@@ -253,6 +253,34 @@ pub fn message_of(instruction: Instruction) -> BoxedStrategy<Message> {
         I::ClientClosed => any::<u64>()
             .prop_map(|client_connection| Message::ClientClosed(ClientClosed { client_connection }))
             .boxed(),
+        I::DataStateEnded => (
+            any::<u64>(),
+            proptest::collection::vec(
+                (
+                    any::<u64>(),
+                    any::<u64>(),
+                    proptest::sample::select(ReasonCode::ALL),
+                ),
+                0..5,
+            ),
+        )
+            .prop_map(|(seq, ends)| {
+                Message::DataStateEnded(DataStateEnded {
+                    seq,
+                    ends: ends
+                        .into_iter()
+                        .map(|(client_connection, grant, reason)| DataStateEnd {
+                            client_connection,
+                            grant,
+                            reason,
+                        })
+                        .collect(),
+                })
+            })
+            .boxed(),
+        I::DataStateEndedAck => any::<u64>()
+            .prop_map(|seq| Message::DataStateEndedAck(DataStateEndedAck { seq }))
+            .boxed(),
     }
 }
 

@@ -3,5 +3,6 @@
 mod admission;
 mod cluster;
 mod restart;
+mod sessions;
 mod slots;
 mod support;

@@ -1,0 +1,251 @@
+//! Sessions end everywhere at once: a logout or revocation through one worker ends the session
+//! on every worker — including connections in DataTransfer state reading from a worker's
+//! cache — and a connection-bound session ends with its connection, however other connections
+//! race to use it. 100 trials each.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use papertrader_client::{ClientError, Connection};
+use papertrader_master::actors::session::{ListSessions, Revoke};
+use papertrader_protocol::*;
+
+use crate::support::*;
+
+const TRIALS: usize = 100;
+
+fn code<T>(result: Result<T, ClientError>) -> Result<(), ReasonCode> {
+    result.map(|_| ()).map_err(|e| {
+        e.reason()
+            .unwrap_or_else(|| panic!("not a Fail reply: {e}"))
+    })
+}
+
+async fn switch(
+    conn: &mut Connection,
+    session: &str,
+    state: ConnectionState,
+) -> Result<(), ReasonCode> {
+    code(
+        conn.call(&Message::SwitchState(SwitchState {
+            session_id: session.into(),
+            state,
+        }))
+        .await,
+    )
+}
+
+async fn quote(conn: &mut Connection) -> Result<(), ReasonCode> {
+    let request = Message::GetAssetValueCurrent(AssetQuery {
+        symbol: "AAPL".into(),
+    });
+    code(conn.call_data(&request, |_, _| {}).await)
+}
+
+/// Reads quotes in DataTransfer state on `conn` until 3 reads after `ended` is set; returns
+/// (when sent, outcome) of each read.
+async fn read_quotes(
+    conn: &mut Connection,
+    ended: &Cell<Option<Instant>>,
+) -> Vec<(Instant, Result<(), ReasonCode>)> {
+    let mut sent = Vec::new();
+    let mut after = 0;
+    while after < 3 {
+        if ended.get().is_some() {
+            after += 1;
+        }
+        let at = Instant::now();
+        sent.push((at, quote(conn).await));
+    }
+    sent
+}
+
+#[actix::test]
+async fn an_ended_session_is_refused_on_every_worker_even_from_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = start_master(dir.path()).await;
+    let mut workers = Vec::new();
+    for name in ["a", "b"] {
+        let config = worker_config(dir.path(), name, master.local_addr);
+        register_worker(&master, name, &config, &["127.0.0.1"]).await;
+        let worker = start_worker(config).await;
+        wait_link(&worker.link, up).await;
+        workers.push(worker);
+    }
+    let (a, b) = (workers[0].local_addr, workers[1].local_addr);
+    let mut owner = Connection::connect(b).await.unwrap();
+    new_user(&mut owner, "sven").await;
+    let hashed = papertrader_protocol::password::client_password_hash("sven", "pw");
+    for trial in 0..TRIALS {
+        let Message::SessionId(token) = owner
+            .call(&Message::Login(Login {
+                username: "sven".into(),
+                hashed_password: hashed.clone(),
+                is_expirable: true,
+            }))
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        let session = token.session_id;
+        // Two connections on each worker read quotes from the cache in DataTransfer state.
+        let mut readers = Vec::new();
+        for addr in [a, a, b, b] {
+            let mut conn = Connection::connect(addr).await.unwrap();
+            switch(&mut conn, &session, ConnectionState::DataTransfer)
+                .await
+                .unwrap();
+            readers.push(conn);
+        }
+        let ended = Rc::new(Cell::new(None));
+        let reads =
+            futures::future::join_all(readers.iter_mut().map(|conn| read_quotes(conn, &ended)));
+        let end = async {
+            tokio::time::sleep(Duration::from_millis((trial % 4) as u64)).await;
+            if trial % 2 == 0 {
+                let logout = Message::Logout(SessionToken {
+                    session_id: session.clone(),
+                });
+                owner.call(&logout).await.unwrap();
+            } else {
+                let live = master.services.sessions.send(ListSessions).await.unwrap();
+                let id = live
+                    .unwrap()
+                    .iter()
+                    .find(|s| s.username == "sven")
+                    .unwrap()
+                    .id;
+                let revoked = master.services.sessions.send(Revoke { session_id: id });
+                assert!(revoked.await.unwrap().unwrap());
+            }
+            ended.set(Some(Instant::now()));
+        };
+        let (reads, ()) = futures::join!(reads, end);
+        let ended_at = ended.get().unwrap();
+        for (reader, sent) in reads.iter().enumerate() {
+            for (at, outcome) in sent.iter().filter(|(at, _)| *at > ended_at) {
+                assert_eq!(
+                    *outcome,
+                    Err(ReasonCode::SessionInvalid),
+                    "trial {trial}, reader {reader}: a read {:?} after the end",
+                    *at - ended_at
+                );
+            }
+        }
+        // A new switchState with a live session brings a connection back.
+        let fresh = {
+            let Message::SessionId(t) = owner
+                .call(&Message::Login(Login {
+                    username: "sven".into(),
+                    hashed_password: hashed.clone(),
+                    is_expirable: true,
+                }))
+                .await
+                .unwrap()
+            else {
+                panic!()
+            };
+            t.session_id
+        };
+        if trial % 25 == 0 {
+            let conn = &mut readers[0];
+            switch(conn, &fresh, ConnectionState::DataTransfer)
+                .await
+                .unwrap();
+            quote(conn).await.unwrap();
+            // …and leaving DataTransfer works even with the dead session.
+            switch(conn, &session, ConnectionState::Command)
+                .await
+                .unwrap();
+        }
+        owner
+            .call(&Message::Logout(SessionToken { session_id: fresh }))
+            .await
+            .unwrap();
+    }
+}
+
+#[actix::test]
+async fn a_connection_bound_session_ends_with_its_connection_whoever_uses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = start_master(dir.path()).await;
+    let config = worker_config(dir.path(), "a", master.local_addr);
+    register_worker(&master, "a", &config, &["127.0.0.1"]).await;
+    let worker = start_worker(config).await;
+    wait_link(&worker.link, up).await;
+    let addr = worker.local_addr;
+    let mut setup = Connection::connect(addr).await.unwrap();
+    new_user(&mut setup, "tove").await;
+    let hashed = papertrader_protocol::password::client_password_hash("tove", "pw");
+
+    for trial in 0..TRIALS {
+        let mut bound = Connection::connect(addr).await.unwrap();
+        let Message::SessionId(token) = bound
+            .call(&Message::Login(Login {
+                username: "tove".into(),
+                hashed_password: hashed.clone(),
+                is_expirable: false,
+            }))
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        let session = token.session_id;
+        // Another connection uses the session while the bound one is open…
+        let mut other = Connection::connect(addr).await.unwrap();
+        switch(&mut other, &session, ConnectionState::DataTransfer)
+            .await
+            .unwrap();
+        quote(&mut other).await.unwrap();
+        // …but cannot take it over.
+        let resume = Message::LoginWithSession(SessionToken {
+            session_id: session.clone(),
+        });
+        let mut third = Connection::connect(addr).await.unwrap();
+        assert_eq!(
+            code(third.call(&resume).await),
+            Err(ReasonCode::NotAuthorized)
+        );
+
+        // The bound connection closes while the others race to use the session.
+        drop(bound);
+        let started = Instant::now();
+        let mut dead_since = None;
+        let mut dead_checks = 0;
+        while started.elapsed() < Duration::from_secs(5) {
+            let read = quote(&mut other).await;
+            let third_try = switch(&mut third, &session, ConnectionState::DataTransfer).await;
+            if third_try.is_ok() {
+                switch(&mut third, &session, ConnectionState::Command)
+                    .await
+                    .unwrap();
+            }
+            match (read, third_try, dead_since) {
+                (Err(ReasonCode::SessionInvalid), Err(ReasonCode::SessionInvalid), None) => {
+                    dead_since = Some(Instant::now())
+                }
+                (Err(_), Err(_), Some(_)) => {}
+                (read, switch, Some(since)) => panic!(
+                    "trial {trial}: revived {:?} after its end: read {read:?}, switch {switch:?}",
+                    since.elapsed()
+                ),
+                _ => {}
+            }
+            if dead_since.is_some() {
+                dead_checks += 1;
+                if dead_checks > 5 {
+                    break;
+                }
+            }
+        }
+        let dead_since = dead_since.unwrap_or_else(|| panic!("trial {trial}: never ended"));
+        assert!(
+            dead_since - started < Duration::from_secs(2),
+            "trial {trial}: ended {:?} after the close",
+            dead_since - started
+        );
+    }
+}
