@@ -56,13 +56,22 @@ pub struct MasterConfig {
     /// Logins/registrations in progress (hashing or waiting to) at most; beyond it they are
     /// refused with RateLimited so a login flood cannot starve trading.
     pub max_waiting_hashes: usize,
-    /// Failed logins allowed per account within `login_failure_window_secs`; more are refused
-    /// with RateLimited until the oldest ages out.
+    /// Failed logins allowed per account and client address before back-off (RateLimited with
+    /// the wait; one attempt per back-off period, doubling from 1 s).
+    pub login_failures_per_account_address: u32,
+    /// Failed logins allowed per account from addresses it has never logged in from.
     pub login_failures_per_account: u32,
-    /// Failed logins allowed per client address within the window.
+    /// Failed logins allowed per client address on accounts it has never logged in to.
     pub login_failures_per_address: u32,
-    /// The failed-login window, seconds.
+    /// First back-off period, milliseconds; it doubles with every further failure.
+    pub login_backoff_base_ms: u64,
+    /// Longest back-off period, seconds.
+    pub login_backoff_max_secs: u64,
+    /// Failures are forgotten this long after the last one, seconds.
     pub login_failure_window_secs: u64,
+    /// An address is one an account "has logged in from" when a session of it was created from
+    /// there within this many days.
+    pub login_known_address_days: u32,
     /// Lifetime of an expirable session, seconds (7 days by default).
     pub session_ttl_secs: u64,
     /// Lifetime cap of a connection-bound (non-expirable) session, seconds (1 day by default).
@@ -144,9 +153,13 @@ impl Default for MasterConfig {
                 .map(|n| n.get())
                 .unwrap_or(2),
             max_waiting_hashes: 256,
-            login_failures_per_account: 5,
-            login_failures_per_address: 20,
-            login_failure_window_secs: 60,
+            login_failures_per_account_address: 5,
+            login_failures_per_account: 20,
+            login_failures_per_address: 50,
+            login_backoff_base_ms: 1_000,
+            login_backoff_max_secs: 900,
+            login_failure_window_secs: 3600,
+            login_known_address_days: 90,
             session_ttl_secs: 7 * 86_400,
             connection_session_ttl_secs: 86_400,
             max_connections: 10_000,

@@ -23,6 +23,7 @@ use crate::actors::worker_link::LinkContext;
 use crate::actors::worker_registry::{WorkerAddresses, WorkerRegistryActor};
 use crate::config::MasterConfig;
 use crate::db::{prices, sessions, Db};
+use crate::login_throttle::ThrottleSettings;
 use crate::market::assets::{default_assets, parse_asset_list};
 use crate::market::book::Snapshot;
 use crate::market::provider::PriceProvider;
@@ -211,11 +212,15 @@ pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<Runn
         session_ttl: Duration::from_secs(config.session_ttl_secs),
         connection_session_ttl: Duration::from_secs(config.connection_session_ttl_secs),
         starting_cash,
-        login_failures: (
-            config.login_failures_per_account,
-            config.login_failures_per_address,
-            Duration::from_secs(config.login_failure_window_secs),
-        ),
+        throttle: ThrottleSettings {
+            per_account_address: config.login_failures_per_account_address,
+            per_account: config.login_failures_per_account,
+            per_address: config.login_failures_per_address,
+            backoff_base: Duration::from_millis(config.login_backoff_base_ms),
+            backoff_max: Duration::from_secs(config.login_backoff_max_secs),
+            memory: Duration::from_secs(config.login_failure_window_secs),
+        },
+        known_address_ttl: Duration::from_secs(u64::from(config.login_known_address_days) * 86_400),
     };
     let sessions = SessionActor::new(db.clone(), settings, log.new(o!("actor" => "session")))
         .context("starting the password-hashing threads")?

@@ -26,7 +26,7 @@ use crate::db::sessions::{self, NewSession, SessionRecord};
 use crate::db::{Db, DbError};
 use crate::ended_sessions::EndedSessions;
 use crate::hash_pool::HashPool;
-use crate::login_throttle::LoginThrottle;
+use crate::login_throttle::{LoginThrottle, Outcome, Refusal, ThrottleSettings};
 
 /// Settings of the session actor.
 #[derive(Debug, Clone)]
@@ -43,8 +43,11 @@ pub struct SessionSettings {
     pub connection_session_ttl: Duration,
     /// Cash of new accounts.
     pub starting_cash: Money,
-    /// Failed logins allowed per account, per address, within a window.
-    pub login_failures: (u32, u32, Duration),
+    /// Password-guess throttling.
+    pub throttle: ThrottleSettings,
+    /// An address counts as one the account logs in from when a session of the account was
+    /// created from it within this long.
+    pub known_address_ttl: Duration,
 }
 
 /// Where a request came from.
@@ -105,7 +108,7 @@ impl SessionActor {
     /// A session actor over `db`.
     /// Fails only if the hashing threads cannot be started.
     pub fn new(db: Db, settings: SessionSettings, log: Logger) -> std::io::Result<Self> {
-        let (per_account, per_address, window) = settings.login_failures;
+        let throttle = settings.throttle;
         Ok(Self {
             db,
             hashing: HashPool::new(settings.max_parallel_hashes)?,
@@ -117,7 +120,7 @@ impl SessionActor {
             ended: EndedSessions::default(),
             data_states: DataStates::default(),
             links: HashMap::new(),
-            throttle: LoginThrottle::new(per_account, per_address, window),
+            throttle: LoginThrottle::new(throttle),
             me: None,
             log,
         })
@@ -535,22 +538,89 @@ fn bad_credentials() -> Failure {
     )
 }
 
+fn throttled(refusal: Refusal) -> Failure {
+    Failure::new(ReasonCode::RateLimited, refusal.message())
+}
+
 impl Handler<Login> for SessionActor {
     type Result = ResponseActFuture<Self, Result<String, Failure>>;
 
+    /// Throttle (account + address) → look the account up, and whether it has logged in from
+    /// this address before → throttle (account, address, for unknown pairs) → bcrypt → store
+    /// the session. Every reservation is given back however the attempt ends.
     fn handle(&mut self, msg: Login, _: &mut Context<Self>) -> Self::Result {
-        let (username, address) = (msg.username.clone(), msg.origin.client_ip.to_string());
-        if let Some((what, wait)) = self.throttle.check(&username, &address, Instant::now()) {
-            warn!(self.log, "login throttled"; "by" => what, "address" => &address);
-            let message = format!(
-                "too many failed logins for this {what}; try again in {} s",
-                wait.as_secs().max(1)
-            );
-            return Box::pin(fut::ready(Err(Failure::new(
-                ReasonCode::RateLimited,
-                message,
-            ))));
-        }
+        let address = msg.origin.client_ip.to_string();
+        let mut attempt = match self.throttle.begin(&msg.username, &address, Instant::now()) {
+            Ok(attempt) => attempt,
+            Err(refusal) => {
+                warn!(self.log, "login throttled"; "by" => refusal.by, "address" => &address);
+                return Box::pin(fut::ready(Err(throttled(refusal))));
+            }
+        };
+        let db = self.db.clone();
+        let fail = self.db_failure("login");
+        let since = now_ms().saturating_sub(self.settings.known_address_ttl.as_millis() as i64);
+        let username = msg.username.clone();
+        let lookup_address = address.clone();
+        let lookup = async move {
+            db.run(move |c| {
+                let account = accounts::find_by_username(c, &username)?;
+                let known = match &account {
+                    Some(a) => sessions::has_logged_in_from(c, a.id, &lookup_address, since)?,
+                    None => false,
+                };
+                Ok((account, known))
+            })
+            .await
+            .map_err(fail)
+        };
+        Box::pin(lookup.into_actor(self).then(move |found, act, _| {
+            let now = Instant::now();
+            let widened = found.and_then(|(account, known)| {
+                act.throttle
+                    .widen(&mut attempt, known, now)
+                    .map(|()| account)
+                    .map_err(|refusal| {
+                        warn!(act.log, "login throttled"; "by" => refusal.by, "address" => &address);
+                        throttled(refusal)
+                    })
+            });
+            let account = match widened {
+                Ok(account) => account,
+                Err(failure) => {
+                    // A refusal by `widen` has already given the attempt back.
+                    if failure.code != ReasonCode::RateLimited {
+                        act.throttle.finish(attempt, Outcome::Abandoned, now);
+                    }
+                    return Box::pin(fut::ready(Err(failure)))
+                        as ResponseActFuture<Self, Result<String, Failure>>;
+                }
+            };
+            let work = act.password_login(msg, account);
+            Box::pin(work.into_actor(act).map(move |result, act, _| {
+                let outcome = match &result {
+                    Ok(_) => Outcome::Succeeded,
+                    Err(f) if f.code == ReasonCode::BadCredentials => Outcome::Failed,
+                    Err(_) => Outcome::Abandoned,
+                };
+                act.throttle.finish(attempt, outcome, Instant::now());
+                let (token, hash, live) = result?;
+                info!(act.log, "login"; "username" => &live.username, "expirable" => live.is_expirable);
+                act.remember(hash, live);
+                Ok(token)
+            }))
+        }))
+    }
+}
+
+impl SessionActor {
+    /// Checks the password of `account` (a dummy check when there is none, so timing does not
+    /// tell) and stores a new session: its token, the token's hash, the live session.
+    fn password_login(
+        &self,
+        msg: Login,
+        account: Option<accounts::Account>,
+    ) -> impl Future<Output = Result<(String, String, LiveSession), Failure>> + 'static {
         let hasher = self.hasher();
         let db = self.db.clone();
         let fail = self.db_failure("login");
@@ -559,12 +629,7 @@ impl Handler<Login> for SessionActor {
         } else {
             self.settings.connection_session_ttl
         };
-        let work = async move {
-            let username = msg.username.clone();
-            let account = db
-                .run(move |c| accounts::find_by_username(c, &username))
-                .await
-                .map_err(&fail)?;
+        async move {
             let verified = hasher
                 .verify(
                     msg.hashed_password,
@@ -613,20 +678,7 @@ impl Handler<Login> for SessionActor {
                 connection: (!msg.is_expirable).then_some(msg.origin.connection_id),
             };
             Ok((token, hash, live))
-        };
-        Box::pin(work.into_actor(self).map(move |result, act, _| {
-            match &result {
-                Err(f) if f.code == ReasonCode::BadCredentials => {
-                    act.throttle.failed(&username, &address, Instant::now())
-                }
-                Ok(_) => act.throttle.succeeded(&username),
-                Err(_) => {}
-            }
-            let (token, hash, live) = result?;
-            info!(act.log, "login"; "username" => &live.username, "expirable" => live.is_expirable);
-            act.remember(hash, live);
-            Ok(token)
-        }))
+        }
     }
 }
 

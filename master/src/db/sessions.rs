@@ -92,6 +92,23 @@ pub fn find_by_token_hash(
         .optional()?)
 }
 
+/// True when `account_id` has had a session created from `client_ip` since `since_ms`: the
+/// login throttle treats such an address as the owner's.
+pub fn has_logged_in_from(
+    conn: &mut AnyConnection,
+    account_id: i64,
+    client_ip: &str,
+    since_ms: i64,
+) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        sessions::table
+            .filter(sessions::account_id.eq(account_id))
+            .filter(sessions::client_ip.eq(client_ip))
+            .filter(sessions::created_at.gt(since_ms)),
+    ))
+    .get_result(conn)?)
+}
+
 /// Marks sessions inactive; returns how many changed.
 pub fn deactivate(conn: &mut AnyConnection, ids: &[i64]) -> Result<usize, DbError> {
     Ok(

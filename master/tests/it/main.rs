@@ -13,4 +13,5 @@ mod race;
 mod restart;
 mod revocation;
 mod support;
+mod throttle;
 mod trading;
