@@ -190,6 +190,7 @@ pub async fn drive(plan: Plan, ready: Ready) -> OpStats {
                     session_id: session.clone(),
                     symbol: plan.symbols[0].clone(),
                     quantity: 1,
+                    client_order_id: None,
                 };
                 let message = if holding {
                     Message::SellAsset(order)

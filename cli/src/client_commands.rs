@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 use papertrader_client::session_file::{self, StoredSession};
-use papertrader_client::{Client, HistoryRange};
+use papertrader_client::{new_order_id, Client, HistoryRange};
 use papertrader_protocol::data::{Quote, Side};
 use papertrader_protocol::{Money, TradeReceipt};
 use serde_json::{json, Value};
@@ -120,6 +120,11 @@ pub enum ClientCommand {
         symbol: String,
         /// Whole units.
         quantity: u64,
+        /// The order's id (1–64 of A-Z a-z 0-9 . _ : -) [default: a fresh random one]. An order
+        /// sent again with the same id is never traded twice: use the id printed by an order
+        /// whose outcome was unknown to learn what became of it.
+        #[arg(long)]
+        order_id: Option<String>,
         #[command(flatten)]
         conn: ConnArgs,
     },
@@ -129,6 +134,11 @@ pub enum ClientCommand {
         symbol: String,
         /// Whole units.
         quantity: u64,
+        /// The order's id (1–64 of A-Z a-z 0-9 . _ : -) [default: a fresh random one]. An order
+        /// sent again with the same id is never traded twice: use the id printed by an order
+        /// whose outcome was unknown to learn what became of it.
+        #[arg(long)]
+        order_id: Option<String>,
         #[command(flatten)]
         conn: ConnArgs,
     },
@@ -223,9 +233,43 @@ fn quote_json(q: &Quote) -> Value {
            "low": money(q.low), "volume": q.volume, "at": time(q.at_ms), "stale": q.stale})
 }
 
-fn receipt_json(side: &str, r: &TradeReceipt) -> Value {
-    json!({"transaction_id": r.transaction_id, "side": side, "symbol": r.symbol, "quantity": r.quantity,
-           "price": money(r.price), "cash_after": money(r.cash_after), "settled_at": time(r.settled_at_ms)})
+fn receipt_json(side: &str, order_id: &str, r: &TradeReceipt) -> Value {
+    json!({"transaction_id": r.transaction_id, "order_id": order_id, "side": side, "symbol": r.symbol,
+           "quantity": r.quantity, "price": money(r.price), "cash_after": money(r.cash_after),
+           "settled_at": time(r.settled_at_ms)})
+}
+
+/// `buy` / `sell`: places the order under its id (resending it with that id while its outcome
+/// is unknown) and shows the receipt.
+async fn trade(
+    side: Side,
+    symbol: &str,
+    quantity: u64,
+    order_id: Option<String>,
+    conn: &ConnArgs,
+    show: &dyn Fn(Value, &dyn Fn()),
+) -> Result<(), Failed> {
+    let order_id = order_id.unwrap_or_else(new_order_id);
+    if let Err(e) = papertrader_protocol::limits::check_client_order_id(&order_id) {
+        return Err(Failed::usage(format!("--order-id: {e}")));
+    }
+    let (mut client, _) = logged_in(conn).await?;
+    let r = client.place(side, symbol, quantity, &order_id).await?;
+    let (name, verb) = match side {
+        Side::Buy => ("buy", "bought"),
+        Side::Sell => ("sell", "sold"),
+    };
+    show(receipt_json(name, &order_id, &r), &|| {
+        println!(
+            "{verb} {} {} at {} (cash now {}), transaction #{}, order id {order_id}",
+            r.quantity,
+            r.symbol,
+            money(r.price),
+            money(r.cash_after),
+            r.transaction_id
+        )
+    });
+    Ok(())
 }
 
 /// Runs one client command.
@@ -415,39 +459,15 @@ pub async fn run(command: ClientCommand, as_json: bool) -> Result<(), Failed> {
         ClientCommand::Buy {
             symbol,
             quantity,
+            order_id,
             conn,
-        } => {
-            let (mut client, _) = logged_in(&conn).await?;
-            let r = client.buy(&symbol, quantity).await?;
-            show(receipt_json("buy", &r), &|| {
-                println!(
-                    "bought {} {} at {} (cash now {}), transaction #{}",
-                    r.quantity,
-                    r.symbol,
-                    money(r.price),
-                    money(r.cash_after),
-                    r.transaction_id
-                )
-            });
-        }
+        } => trade(Side::Buy, &symbol, quantity, order_id, &conn, &show).await?,
         ClientCommand::Sell {
             symbol,
             quantity,
+            order_id,
             conn,
-        } => {
-            let (mut client, _) = logged_in(&conn).await?;
-            let r = client.sell(&symbol, quantity).await?;
-            show(receipt_json("sell", &r), &|| {
-                println!(
-                    "sold {} {} at {} (cash now {}), transaction #{}",
-                    r.quantity,
-                    r.symbol,
-                    money(r.price),
-                    money(r.cash_after),
-                    r.transaction_id
-                )
-            });
-        }
+        } => trade(Side::Sell, &symbol, quantity, order_id, &conn, &show).await?,
         ClientCommand::Portfolio { user, conn } => {
             let (mut client, stored) = logged_in(&conn).await?;
             let p = client

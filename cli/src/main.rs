@@ -55,6 +55,14 @@ impl Failed {
         }
     }
 
+    /// Exit code 2: bad usage (an argument the command cannot use).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
     /// Exit code 3: could not reach the service.
     pub fn unreachable(message: impl Into<String>) -> Self {
         Self {

@@ -1,12 +1,12 @@
 //! A typed client: finds a worker through the master, logs in, switches states as needed and
 //! fails over to another worker (resuming the session) when one dies.
 //!
-//! Reads are retried once on another worker after a lost connection. Trades are never
-//! retried automatically: if the connection drops after sending an order, the order may have
-//! settled, so the error says so and the caller checks the history.
+//! Reads are retried once on another worker after a lost connection. Every order carries a
+//! client order id, so an order whose outcome is unknown (the connection or the master went
+//! away after it was sent) is sent again with the same id: it is never traded twice.
 
 use papertrader_protocol::data::{
-    AssetInfo, DataBody, History, Portfolio, Quote, TransactionHistory, UserInfo,
+    AssetInfo, DataBody, History, Portfolio, Quote, Side, TransactionHistory, UserInfo,
 };
 use papertrader_protocol::password::client_password_hash;
 use papertrader_protocol::*;
@@ -240,45 +240,88 @@ impl Client {
         Ok(())
     }
 
-    async fn trade(
+    /// Places an order with the client id `order_id` (see [`new_order_id`]) and waits for its
+    /// settlement. The id makes the order idempotent, so when its outcome is unknown — the
+    /// connection or the master went away after it was sent (`OutcomeUnknown`), or it could not
+    /// be placed right now (`Unavailable`) — it is sent again with the same id, on another
+    /// worker if need be, for up to about ten seconds: the answer is then the original outcome
+    /// if it settled, or the trade, placed once, if it did not.
+    pub async fn place(
         &mut self,
-        buy: bool,
+        side: Side,
         symbol: &str,
         quantity: u64,
+        order_id: &str,
     ) -> Result<TradeReceipt, ClientError> {
         let session_id = self.session.clone().ok_or_else(not_logged_in)?;
         let order = TradeOrder {
             session_id,
             symbol: symbol.into(),
             quantity,
+            client_order_id: Some(order_id.to_owned()),
         };
-        let request = if buy {
-            Message::PurchaseAsset(order)
-        } else {
-            Message::SellAsset(order)
+        let request = match side {
+            Side::Buy => Message::PurchaseAsset(order),
+            Side::Sell => Message::SellAsset(order),
         };
-        match self.command(request).await {
-            Ok(Message::PurchaseSuccess(r)) | Ok(Message::SellSuccess(r)) => Ok(r),
-            Ok(other) => Err(unexpected(other)),
-            Err(e) if lost(&e) => Err(ClientError::Failed {
-                instruction: if buy { "purchaseFail" } else { "sellFail" },
-                failure: Failure::new(
-                    ReasonCode::Unavailable,
-                    "the connection was lost after the order was sent; it may have settled: check your trades",
+        let mut pause = std::time::Duration::from_millis(200);
+        let mut last = None;
+        for _ in 0..RESEND_ATTEMPTS {
+            let result = match self.command(request.clone()).await {
+                Ok(Message::PurchaseSuccess(r)) | Ok(Message::SellSuccess(r)) => return Ok(r),
+                Ok(other) => return Err(unexpected(other)),
+                Err(e) => e,
+            };
+            let resend = match &result {
+                e if lost(e) => {
+                    // Reconnect (another worker when there is one) before sending it again.
+                    let _ = self.fail_over().await;
+                    true
+                }
+                e => matches!(
+                    e.reason(),
+                    Some(ReasonCode::OutcomeUnknown | ReasonCode::Unavailable)
                 ),
-            }),
-            Err(e) => Err(e),
+            };
+            if !resend {
+                return Err(result);
+            }
+            last = Some(result);
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_secs(3));
         }
+        let instruction = match side {
+            Side::Buy => "purchaseFail",
+            Side::Sell => "sellFail",
+        };
+        let reason = match last.as_ref().and_then(ClientError::reason) {
+            Some(ReasonCode::Unavailable) => ReasonCode::Unavailable,
+            _ => ReasonCode::OutcomeUnknown,
+        };
+        let message = if reason == ReasonCode::Unavailable {
+            format!("the order (id {order_id}) could not be placed: nothing was traded")
+        } else {
+            format!(
+                "no answer for the order (id {order_id}): it may have settled; check your trades, \
+                 or send it again with this id"
+            )
+        };
+        Err(ClientError::Failed {
+            instruction,
+            failure: Failure::new(reason, message),
+        })
     }
 
-    /// `purchaseAsset`; resolves after settlement.
+    /// `purchaseAsset` with a fresh order id; resolves after settlement (see [`Client::place`]).
     pub async fn buy(&mut self, symbol: &str, quantity: u64) -> Result<TradeReceipt, ClientError> {
-        self.trade(true, symbol, quantity).await
+        self.place(Side::Buy, symbol, quantity, &new_order_id())
+            .await
     }
 
-    /// `sellAsset`; resolves after settlement.
+    /// `sellAsset` with a fresh order id; resolves after settlement (see [`Client::place`]).
     pub async fn sell(&mut self, symbol: &str, quantity: u64) -> Result<TradeReceipt, ClientError> {
-        self.trade(false, symbol, quantity).await
+        self.place(Side::Sell, symbol, quantity, &new_order_id())
+            .await
     }
 
     /// `getAssetValueCurrent`.
@@ -388,6 +431,14 @@ impl Client {
             _ => Err(ClientError::Unexpected("data")),
         }
     }
+}
+
+/// Times an order whose outcome is unknown is sent again (pauses 0.2 s doubling to 3 s).
+const RESEND_ATTEMPTS: usize = 6;
+
+/// A fresh client order id: 32 random lowercase hex characters.
+pub fn new_order_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
 }
 
 fn not_logged_in() -> ClientError {

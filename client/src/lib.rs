@@ -6,5 +6,5 @@ pub mod client;
 pub mod connection;
 pub mod session_file;
 
-pub use client::{Client, HistoryRange};
+pub use client::{new_order_id, Client, HistoryRange};
 pub use connection::{ClientError, Connection};

@@ -15,7 +15,9 @@
 //! address guessing many accounts after 50, without touching the users behind the same NAT who
 //! have logged in from it before. Attempts *in flight* count against the allowance: an attempt
 //! reserves its place before bcrypt runs, so a hundred parallel guesses cannot all pass a limit
-//! of five. A key's failures are forgotten `memory` after its last failure; a successful login
+//! of five (the session actor holds back an attempt whose account + address allowance is taken
+//! only by attempts still running, and lets it go when one finishes: parallel logins with the
+//! right password all succeed, just not all at once). A key's failures are forgotten `memory` after its last failure; a successful login
 //! forgives its account + address key.
 
 use std::collections::HashMap;
@@ -92,8 +94,8 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
         self.base.saturating_mul(factor).min(self.max)
     }
 
-    /// How long `key` must wait before an attempt may start, if it must.
-    fn wait(&mut self, key: &K, now: Instant) -> Option<Duration> {
+    /// Whether an attempt on `key` must wait, and for what.
+    fn wait(&mut self, key: &K, now: Instant) -> Option<Blocked> {
         let record = self.records.get_mut(key)?;
         if record
             .last_failure
@@ -108,11 +110,11 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
         if record.failures < self.allowance || record.in_flight > 0 {
             // Within the allowance but all of it is in flight, or past it with an attempt
             // already running: wait for those to finish.
-            return Some(self.base);
+            return Some(Blocked::InFlight);
         }
         let (last_failure, over) = (record.last_failure?, record.failures - self.allowance + 1);
         let ready = last_failure + self.backoff(over);
-        (now < ready).then(|| ready - now)
+        (now < ready).then(|| Blocked::BackOff(ready - now))
     }
 
     fn reserve(&mut self, key: &K, now: Instant) {
@@ -154,23 +156,59 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
     }
 }
 
+/// [`Refusal::by`] of the account + address limit.
+pub const PAIR: &str = "account and address";
+/// [`Refusal::by`] of the account limit.
+pub const ACCOUNT: &str = "account";
+/// [`Refusal::by`] of the address limit.
+pub const ADDRESS: &str = "address";
+
+/// Why an attempt may not start now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Blocked {
+    /// The allowance is taken by attempts still running: it may start when they finish.
+    InFlight,
+    /// Past the allowance: not before this long.
+    BackOff(Duration),
+}
+
 /// Which limit refused an attempt, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refusal {
     /// "account and address", "account" or "address".
     pub by: &'static str,
-    /// How long until an attempt may start again.
-    pub wait: Duration,
+    /// How long until an attempt may start again; `None` when the limit's allowance is taken
+    /// by attempts still running (it may start as soon as one of them finishes).
+    pub wait: Option<Duration>,
 }
 
 impl Refusal {
+    fn from(by: &'static str, blocked: Blocked) -> Self {
+        let wait = match blocked {
+            Blocked::InFlight => None,
+            Blocked::BackOff(wait) => Some(wait),
+        };
+        Self { by, wait }
+    }
+
+    /// True when only attempts still running stand in the way.
+    pub fn is_busy(&self) -> bool {
+        self.wait.is_none()
+    }
+
     /// The text a client gets with RateLimited.
     pub fn message(&self) -> String {
-        format!(
-            "too many failed logins for this {}; try again in {} s",
-            self.by,
-            self.wait.as_secs().max(1)
-        )
+        match self.wait {
+            Some(wait) => format!(
+                "too many failed logins for this {}; try again in {} s",
+                self.by,
+                wait.as_secs().max(1)
+            ),
+            None => format!(
+                "too many logins in progress for this {}; try again shortly",
+                self.by
+            ),
+        }
     }
 }
 
@@ -192,6 +230,13 @@ pub struct Attempt {
     pair: (String, String),
     /// Set when the account+address pair has never logged in (the wide keys count).
     wide: bool,
+}
+
+impl Attempt {
+    /// True once the attempt also holds places on the account and address keys.
+    pub fn is_wide(&self) -> bool {
+        self.wide
+    }
 }
 
 /// The three limiters.
@@ -220,11 +265,8 @@ impl LoginThrottle {
         now: Instant,
     ) -> Result<Attempt, Refusal> {
         let pair = (username.to_owned(), address.to_owned());
-        if let Some(wait) = self.pairs.wait(&pair, now) {
-            return Err(Refusal {
-                by: "account and address",
-                wait,
-            });
+        if let Some(blocked) = self.pairs.wait(&pair, now) {
+            return Err(Refusal::from(PAIR, blocked));
         }
         self.pairs.reserve(&pair, now);
         Ok(Attempt { pair, wide: false })
@@ -243,16 +285,12 @@ impl LoginThrottle {
             return Ok(());
         }
         let (account, address) = (&attempt.pair.0, &attempt.pair.1);
-        let refusal = if let Some(wait) = self.accounts.wait(account, now) {
-            Some(Refusal {
-                by: "account",
-                wait,
-            })
+        let refusal = if let Some(blocked) = self.accounts.wait(account, now) {
+            Some(Refusal::from(ACCOUNT, blocked))
         } else {
-            self.addresses.wait(address, now).map(|wait| Refusal {
-                by: "address",
-                wait,
-            })
+            self.addresses
+                .wait(address, now)
+                .map(|blocked| Refusal::from(ADDRESS, blocked))
         };
         if let Some(refusal) = refusal {
             self.pairs.release(&attempt.pair, false, now);
@@ -314,12 +352,13 @@ mod tests {
             }
         }
         assert_eq!((running.len(), refused), (3, 97));
+        assert!(t.begin("ann", "10.0.0.1", now).unwrap_err().is_busy());
         for a in running {
             t.finish(a, Outcome::Failed, now);
         }
         // Past the allowance: one attempt per back-off period, doubling.
         let wait = t.begin("ann", "10.0.0.1", now).unwrap_err().wait;
-        assert_eq!(wait, Duration::from_secs(1));
+        assert_eq!(wait, Some(Duration::from_secs(1)));
         let later = now + Duration::from_secs(1);
         let a = t
             .begin("ann", "10.0.0.1", later)
@@ -328,7 +367,7 @@ mod tests {
         t.finish(a, Outcome::Failed, later);
         assert_eq!(
             t.begin("ann", "10.0.0.1", later).unwrap_err().wait,
-            Duration::from_secs(2)
+            Some(Duration::from_secs(2))
         );
     }
 

@@ -26,7 +26,7 @@ use crate::actors::worker_registry::{ListOnline, WorkerRegistryActor};
 use crate::actors::{now_ms, unavailable};
 use crate::data_states::Grant;
 use crate::db::settlement::Order;
-use crate::db::{AnyConnection, Db, DbError};
+use crate::db::{order_ids, AnyConnection, Db, DbError};
 use crate::market::{AssetSpec, PriceBook};
 use crate::queries::{self, Answer, Range};
 
@@ -267,8 +267,36 @@ impl Services {
             placed_at,
             client_ip: origin.client_ip.to_string(),
             worker_uuid,
+            client_order_id: order.client_order_id,
         };
+        if let Some(stored) = self.stored_order(&order).await? {
+            return stored;
+        }
         ask(&self.trades, PlaceOrder(order)).await
+    }
+
+    /// The stored outcome of an earlier order with this order's client id, if there is one
+    /// (answered at once; settlement checks again for repeats still in flight).
+    async fn stored_order(
+        &self,
+        order: &Order,
+    ) -> Result<Option<Result<TradeReceipt, Failure>>, Failure> {
+        let Some(id) = order.client_order_id.clone() else {
+            return Ok(None);
+        };
+        let account = order.account_id;
+        let lookup = id.clone();
+        let found = self
+            .db
+            .run(move |c| order_ids::find(c, &[(account, lookup.as_str())]))
+            .await
+            .map_err(|e| {
+                warn!(self.log, "order id lookup failed"; "error" => %e);
+                unavailable()
+            })?;
+        Ok(found
+            .get(&(account, id.clone()))
+            .map(|stored| stored.outcome_for(order, &id)))
     }
 
     fn data(&self, answer: Answer) -> Result<Vec<Message>, Failure> {

@@ -35,16 +35,26 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, bincode::Error> {
 /// `COUNT` is the spec's `argumentCount`: the number of top-level arguments. Most types are
 /// plain bincode structs declared with the `arguments!` macro; `data` packets are raw bytes.
 pub trait Arguments: Sized {
-    /// Number of top-level arguments.
+    /// Number of top-level arguments (the shortest form when there are several).
     const COUNT: u16;
+    /// Every argumentCount a frame of this shape may carry: an instruction with optional
+    /// trailing arguments accepts several.
+    const COUNTS: &'static [u16] = &[Self::COUNT];
+
+    /// The argumentCount of this value's frame.
+    fn argument_count(&self) -> u16 {
+        Self::COUNT
+    }
 
     /// Appends the payload bytes.
     fn encode_payload(&self, out: &mut Vec<u8>) -> Result<(), ProtocolError>;
 
-    /// Parses a payload. `number` and `max` are the header's packet fields.
+    /// Parses a payload. `count` is the header's argumentCount (one of [`Arguments::COUNTS`]),
+    /// `number` and `max` its packet fields.
     fn decode_payload(
         instruction: Instruction,
         payload: &[u8],
+        count: u16,
         number: u32,
         max: u32,
     ) -> Result<Self, ProtocolError>;
@@ -80,6 +90,7 @@ macro_rules! arguments {
             fn decode_payload(
                 instruction: $crate::instruction::Instruction,
                 payload: &[u8],
+                _count: u16,
                 _number: u32,
                 _max: u32,
             ) -> Result<Self, $crate::error::ProtocolError> {

@@ -173,13 +173,18 @@ impl RawHeader {
                 ),
             ));
         }
-        if self.argument_count != instruction.argument_count() {
+        if !instruction.argument_counts().contains(&self.argument_count) {
+            let counts: Vec<String> = instruction
+                .argument_counts()
+                .iter()
+                .map(u16::to_string)
+                .collect();
             return Err(ProtocolError::header(
                 HeaderField::ArgumentCount,
                 format!(
                     "{} takes {} arguments, frame says {}",
                     instruction.name(),
-                    instruction.argument_count(),
+                    counts.join(" or "),
                     self.argument_count
                 ),
             ));

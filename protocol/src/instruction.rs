@@ -47,10 +47,18 @@ macro_rules! instruction_table {
                 }
             }
 
-            /// The argumentCount every frame of this instruction carries.
+            /// The argumentCount of this instruction's frames (the shortest form where
+            /// trailing arguments are optional; see [`Instruction::argument_counts`]).
             pub fn argument_count(self) -> u16 {
                 match self {
                     $(Self::$variant => <$args as Arguments>::COUNT,)*
+                }
+            }
+
+            /// Every argumentCount a frame of this instruction may carry.
+            pub fn argument_counts(self) -> &'static [u16] {
+                match self {
+                    $(Self::$variant => <$args as Arguments>::COUNTS,)*
                 }
             }
         }
@@ -81,11 +89,19 @@ macro_rules! instruction_table {
                 }
             }
 
+            /// The argumentCount of this message's frame.
+            pub fn argument_count(&self) -> u16 {
+                match self {
+                    $(Self::$variant(args) => args.argument_count(),)*
+                }
+            }
+
             fn decode_payload(header: &Header, payload: &[u8]) -> Result<Self, ProtocolError> {
                 let (number, max) = (header.data_message_number, header.data_message_max);
+                let count = header.argument_count;
                 match header.instruction {
                     $(Instruction::$variant => {
-                        <$args>::decode_payload(header.instruction, payload, number, max)
+                        <$args>::decode_payload(header.instruction, payload, count, number, max)
                             .map(Self::$variant)
                     })*
                 }
@@ -243,7 +259,7 @@ impl Message {
             message_type: instruction.message_type(),
             instruction,
             data_size: payload.len() as u32,
-            argument_count: instruction.argument_count(),
+            argument_count: self.argument_count(),
             data_message_number: number,
             data_message_max: max,
         };

@@ -16,6 +16,8 @@ pub const MAX_SYMBOL_CHARS: usize = 16;
 pub const SESSION_ID_CHARS: usize = 32;
 /// Length of a client password hash: 64 lowercase hex characters.
 pub const HASHED_PASSWORD_CHARS: usize = 64;
+/// Longest client order id.
+pub const MAX_CLIENT_ORDER_ID_CHARS: usize = 64;
 
 fn invalid(argument: &'static str, code: ReasonCode, reason: impl Into<String>) -> ProtocolError {
     ProtocolError::InvalidArgument {
@@ -135,6 +137,24 @@ pub fn check_hashed_password(hashed: &str) -> Result<(), ProtocolError> {
     Ok(())
 }
 
+/// 1–64 characters of `A-Z a-z 0-9 . _ : -`.
+pub fn check_client_order_id(id: &str) -> Result<(), ProtocolError> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_CLIENT_ORDER_ID_CHARS
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "clientOrderId",
+            ReasonCode::InvalidArgument,
+            format!("must be 1 to {MAX_CLIENT_ORDER_ID_CHARS} characters of A-Z a-z 0-9 . _ : -"),
+        ))
+    }
+}
+
 /// Checks every argument of a request against the limits above. Non-request messages pass.
 pub fn validate(message: &Message) -> Result<(), ProtocolError> {
     match message {
@@ -151,7 +171,10 @@ pub fn validate(message: &Message) -> Result<(), ProtocolError> {
         Message::PurchaseAsset(a) | Message::SellAsset(a) => {
             check_session_id(&a.session_id)?;
             check_symbol(&a.symbol)?;
-            check_quantity(a.quantity)
+            check_quantity(a.quantity)?;
+            a.client_order_id
+                .as_deref()
+                .map_or(Ok(()), check_client_order_id)
         }
         Message::SwitchState(a) => check_session_id(&a.session_id),
         Message::GetAssetInfo(a)

@@ -56,15 +56,73 @@ arguments! {
     }
 }
 
-arguments! {
-    /// `purchaseAsset(sessionID, name, quantity)` and `sellAsset(sessionID, name, quantity)`.
-    pub struct TradeOrder {
-        /// The caller's session.
-        pub session_id: String,
-        /// Asset symbol.
-        pub symbol: String,
-        /// Whole units to buy or sell, 1..=1,000,000,000.
-        pub quantity: u64,
+/// `purchaseAsset(sessionID, name, quantity[, clientOrderId])` and
+/// `sellAsset(sessionID, name, quantity[, clientOrderId])`.
+///
+/// argumentCount 3 is the spec's form; 4 adds the client's id for the order, which makes the
+/// order idempotent: the same id again (same account) returns the first one's outcome instead
+/// of trading again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TradeOrder {
+    /// The caller's session.
+    pub session_id: String,
+    /// Asset symbol.
+    pub symbol: String,
+    /// Whole units to buy or sell, 1..=1,000,000,000.
+    pub quantity: u64,
+    /// The client's id for this order (1–64 characters of `A-Z a-z 0-9 . _ : -`), if any.
+    pub client_order_id: Option<String>,
+}
+
+impl Arguments for TradeOrder {
+    const COUNT: u16 = 3;
+    const COUNTS: &'static [u16] = &[3, 4];
+
+    fn argument_count(&self) -> u16 {
+        if self.client_order_id.is_some() {
+            4
+        } else {
+            3
+        }
+    }
+
+    fn encode_payload(&self, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
+        let base = (&self.session_id, &self.symbol, self.quantity);
+        match &self.client_order_id {
+            None => crate::arguments::encode_bincode(&base, out),
+            Some(id) => crate::arguments::encode_bincode(&(base.0, base.1, base.2, id), out),
+        }
+    }
+
+    fn decode_payload(
+        instruction: Instruction,
+        payload: &[u8],
+        count: u16,
+        _number: u32,
+        _max: u32,
+    ) -> Result<Self, ProtocolError> {
+        if count == 4 {
+            let (session_id, symbol, quantity, id) =
+                crate::arguments::decode_bincode::<(String, String, u64, String)>(
+                    instruction,
+                    payload,
+                )?;
+            Ok(Self {
+                session_id,
+                symbol,
+                quantity,
+                client_order_id: Some(id),
+            })
+        } else {
+            let (session_id, symbol, quantity) =
+                crate::arguments::decode_bincode::<(String, String, u64)>(instruction, payload)?;
+            Ok(Self {
+                session_id,
+                symbol,
+                quantity,
+                client_order_id: None,
+            })
+        }
     }
 }
 
@@ -293,6 +351,7 @@ impl Arguments for DataPacket {
     fn decode_payload(
         _instruction: Instruction,
         payload: &[u8],
+        _count: u16,
         number: u32,
         max: u32,
     ) -> Result<Self, ProtocolError> {

@@ -85,6 +85,10 @@ reason_codes! {
     Unavailable = 50,
     /// An unexpected server error; nothing was changed.
     Internal = 51,
+    /// The order reached the master but its outcome is unknown (the master or the link went
+    /// away before answering): it may have settled. Send it again with the same
+    /// `clientOrderId` to learn the outcome, or read the transaction history.
+    OutcomeUnknown = 52,
     /// The worker UUID is not registered.
     WorkerUnknown = 60,
     /// The worker connects from an address not whitelisted for its UUID.

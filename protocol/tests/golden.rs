@@ -43,6 +43,16 @@ fn vectors() -> Vec<(&'static str, Message)> {
                 session_id: SESSION.into(),
                 symbol: "AAPL".into(),
                 quantity: 10,
+                client_order_id: None,
+            }),
+        ),
+        (
+            "purchaseAsset with clientOrderId",
+            Message::PurchaseAsset(TradeOrder {
+                session_id: SESSION.into(),
+                symbol: "AAPL".into(),
+                quantity: 10,
+                client_order_id: Some("order-1".into()),
             }),
         ),
         (
@@ -186,7 +196,7 @@ fn golden_vectors_match_the_code_and_the_document() {
     let print = std::env::var_os("GOLDEN_PRINT").is_some();
     let mut missing = Vec::new();
     for (name, message) in vectors() {
-        assert_eq!(message.instruction().name(), name);
+        assert!(name.starts_with(message.instruction().name()), "{name}");
         let bytes = message.to_bytes(DEFAULT_MAX_PAYLOAD).unwrap();
         assert_eq!(
             Message::from_bytes(&bytes, DEFAULT_MAX_PAYLOAD).unwrap(),
@@ -229,7 +239,12 @@ fn every_instruction_and_reason_code_has_its_row_in_the_document() {
             .find(|l| l.starts_with(&row))
             .unwrap_or_default();
         let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-        let count = instruction.argument_count().to_string();
+        let counts: Vec<String> = instruction
+            .argument_counts()
+            .iter()
+            .map(u16::to_string)
+            .collect();
+        let count = counts.join(" or ");
         assert!(
             cells.contains(&count.as_str()),
             "{instruction}: argument count {count} not in {line:?}"

@@ -86,7 +86,29 @@ enum Stage {
 
 struct Pending {
     replies: Vec<Message>,
+    /// A purchase or sale: once sent, its outcome is unknown if no answer comes.
+    is_trade: bool,
     done: oneshot::Sender<Result<Vec<Message>, Failure>>,
+}
+
+/// The failure of a forwarded request that got no answer: an order that reached the master
+/// may have settled (OutcomeUnknown); anything else simply failed (Unavailable).
+fn no_answer(is_trade: bool, why: &str) -> Failure {
+    if is_trade {
+        Failure::new(
+            ReasonCode::OutcomeUnknown,
+            format!(
+                "{why} after the order was sent: it may have settled; send it again with the same \
+                 clientOrderId to learn the outcome, or check your trades"
+            ),
+        )
+    } else {
+        Failure::new(ReasonCode::Unavailable, format!("{why}; try again shortly"))
+    }
+}
+
+fn is_trade(request: &Message) -> bool {
+    matches!(request, Message::PurchaseAsset(_) | Message::SellAsset(_))
 }
 
 /// The master link actor.
@@ -193,7 +215,8 @@ impl MasterLinkActor {
         self.output = None;
         self.stage = None;
         for (_, pending) in self.pending.drain() {
-            let _ = pending.done.send(Err(unreachable_master()));
+            let failure = no_answer(pending.is_trade, "the link to the master was lost");
+            let _ = pending.done.send(Err(failure));
         }
         warn!(self.log, "master link down"; "reason" => &why, "retry_in_ms" => self.backoff.as_millis() as u64);
         self.state = LinkState::Down {
@@ -350,7 +373,7 @@ pub struct Forwarded {
 impl Handler<Forwarded> for MasterLinkActor {
     type Result = ResponseFuture<Result<Answer, Failure>>;
 
-    fn handle(&mut self, msg: Forwarded, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Forwarded, ctx: &mut Context<Self>) -> Self::Result {
         let (Some(output), LinkState::Up { .. }) = (&self.output, &self.state) else {
             return Box::pin(async { Err(unreachable_master()) });
         };
@@ -378,15 +401,18 @@ impl Handler<Forwarded> for MasterLinkActor {
         }
         self.forwarded += 1;
         let (done, replies) = oneshot::channel();
+        let trade = is_trade(&msg.request);
         self.pending.insert(
             request_id,
             Pending {
                 replies: Vec::new(),
+                is_trade: trade,
                 done,
             },
         );
         let timeout = self.settings.request_timeout;
         let epoch = self.grants.epoch();
+        let link = ctx.address();
         Box::pin(async move {
             match tokio::time::timeout(timeout, replies).await {
                 Ok(Ok(result)) => result.map(|replies| Answer {
@@ -394,13 +420,27 @@ impl Handler<Forwarded> for MasterLinkActor {
                     request_id,
                     epoch,
                 }),
-                Ok(Err(_)) => Err(unreachable_master()),
-                Err(_) => Err(Failure::new(
-                    ReasonCode::Unavailable,
-                    "the master did not answer in time",
-                )),
+                Ok(Err(_)) => Err(no_answer(trade, "the link to the master was lost")),
+                Err(_) => {
+                    // A reply that comes later finds nothing waiting and is dropped.
+                    link.do_send(Expired(request_id));
+                    Err(no_answer(trade, "the master did not answer in time"))
+                }
             }
         })
+    }
+}
+
+/// A forwarded request timed out: forget it.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Expired(u64);
+
+impl Handler<Expired> for MasterLinkActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Expired, _: &mut Context<Self>) {
+        self.pending.remove(&msg.0);
     }
 }
 

@@ -130,3 +130,134 @@ impl User {
         run
     }
 }
+
+/// A master and registered workers as separate `papertrader` processes in `dir`.
+pub struct Cluster {
+    pub master: Option<Server>,
+    pub master_addr: String,
+    pub master_args: Vec<String>,
+    pub workers: Vec<Server>,
+    pub worker_addrs: Vec<String>,
+    dir: PathBuf,
+}
+
+impl Cluster {
+    /// Starts a master (cheap bcrypt, `extra` settings) and `workers` workers, registers them
+    /// with `papertrader admin workers add`, and waits until the master lists them all.
+    pub fn start(dir: &Path, workers: usize, extra: &[&str]) -> Cluster {
+        let ports = free_ports(workers + 1);
+        let master_addr = format!("127.0.0.1:{}", ports[0]);
+        let mut master_args: Vec<String> =
+            ["master", "--listen", &master_addr, "--bcrypt-cost", "4"]
+                .iter()
+                .map(|a| a.to_string())
+                .collect();
+        master_args.extend(extra.iter().map(|a| a.to_string()));
+        let args: Vec<&str> = master_args.iter().map(String::as_str).collect();
+        let master = Server::start(dir, &args, "listening");
+        let mut cluster = Cluster {
+            master: Some(master),
+            master_addr,
+            master_args,
+            workers: Vec::new(),
+            worker_addrs: Vec::new(),
+            dir: dir.to_owned(),
+        };
+        for (i, port) in ports[1..].iter().enumerate() {
+            cluster.add_worker(&format!("w{i}"), *port);
+        }
+        cluster.wait_listed(workers);
+        cluster
+    }
+
+    fn add_worker(&mut self, name: &str, port: u16) {
+        let listen = format!("127.0.0.1:{port}");
+        let files = |f: &str| format!("{name}/{f}");
+        let args = [
+            "worker",
+            "--listen",
+            &listen,
+            "--master",
+            &self.master_addr,
+            "--uuid-file",
+            &files("uuid"),
+            "--key-file",
+            &files("worker.sec.asc"),
+            "--public-key-file",
+            &files("worker.pub.asc"),
+            "--master-key-file",
+            "data/master.pub.asc",
+            "--log-file",
+            &files("worker.log"),
+            "--admin-socket",
+            &files("worker.admin.sock"),
+        ];
+        // First start creates the UUID and key files (the link is refused until registered).
+        let worker = Server::start(&self.dir, &args, "listening");
+        let uuid = std::fs::read_to_string(self.dir.join(files("uuid"))).unwrap();
+        let add = Command::new(BIN)
+            .args([
+                "admin",
+                "--socket",
+                "data/master.admin.sock",
+                "workers",
+                "add",
+                name,
+            ])
+            .args([
+                "--uuid",
+                uuid.trim(),
+                "--address",
+                &listen,
+                "--allow-ip",
+                "127.0.0.1",
+            ])
+            .args(["--key", &files("worker.pub.asc")])
+            .current_dir(&self.dir)
+            .output()
+            .unwrap();
+        assert!(
+            add.status.success(),
+            "{}",
+            String::from_utf8_lossy(&add.stderr)
+        );
+        self.workers.push(worker);
+        self.worker_addrs.push(listen);
+    }
+
+    /// Waits (bounded) until the master lists `n` online workers.
+    pub fn wait_listed(&self, n: usize) {
+        let user = self.user("nobody");
+        for _ in 0..200 {
+            let run = user.run(&["--json", "workers"]);
+            if run.code == 0 && run.json().as_array().map(Vec::len) == Some(n) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the master never listed {n} workers");
+    }
+
+    /// A CLI user of this cluster with its own home directory.
+    pub fn user(&self, name: &str) -> User {
+        User {
+            home: self.dir.join("home").join(name),
+            master: self.master_addr.clone(),
+            password: "pw".into(),
+        }
+    }
+
+    /// Kills the master with SIGKILL.
+    pub fn kill_master(&mut self) {
+        if let Some(master) = self.master.take() {
+            master.kill();
+        }
+    }
+
+    /// Starts the master again with the same settings and waits for every worker to be back.
+    pub fn restart_master(&mut self) {
+        let args: Vec<&str> = self.master_args.iter().map(String::as_str).collect();
+        self.master = Some(Server::start(&self.dir, &args, "listening"));
+        self.wait_listed(self.workers.len());
+    }
+}

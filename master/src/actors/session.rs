@@ -18,6 +18,7 @@ use papertrader_protocol::{DataStateEnd, Failure, Money, ReasonCode};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use slog::{info, warn, Logger};
+use tokio::sync::oneshot;
 
 use super::{now_ms, unavailable};
 use crate::data_states::{DataStates, Grant};
@@ -26,7 +27,9 @@ use crate::db::sessions::{self, NewSession, SessionRecord};
 use crate::db::{Db, DbError};
 use crate::ended_sessions::EndedSessions;
 use crate::hash_pool::HashPool;
-use crate::login_throttle::{LoginThrottle, Outcome, Refusal, ThrottleSettings};
+use crate::login_throttle::{
+    Attempt, LoginThrottle, Outcome, Refusal, ThrottleSettings, ACCOUNT, ADDRESS, PAIR,
+};
 
 /// Settings of the session actor.
 #[derive(Debug, Clone)]
@@ -100,6 +103,7 @@ pub struct SessionActor {
     data_states: DataStates,
     links: HashMap<u64, Recipient<EndDataStates>>,
     throttle: LoginThrottle,
+    held_back: HashMap<(&'static str, String), Vec<oneshot::Sender<()>>>,
     me: Option<Addr<SessionActor>>,
     log: Logger,
 }
@@ -121,6 +125,7 @@ impl SessionActor {
             data_states: DataStates::default(),
             links: HashMap::new(),
             throttle: LoginThrottle::new(throttle),
+            held_back: HashMap::new(),
             me: None,
             log,
         })
@@ -548,10 +553,14 @@ impl Handler<Login> for SessionActor {
     /// Throttle (account + address) → look the account up, and whether it has logged in from
     /// this address before → throttle (account, address, for unknown pairs) → bcrypt → store
     /// the session. Every reservation is given back however the attempt ends.
-    fn handle(&mut self, msg: Login, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Login, ctx: &mut Context<Self>) -> Self::Result {
         let address = msg.origin.client_ip.to_string();
         let mut attempt = match self.throttle.begin(&msg.username, &address, Instant::now()) {
             Ok(attempt) => attempt,
+            Err(refusal) if refusal.is_busy() => {
+                let key = held_back_key(refusal.by, &msg.username, &address);
+                return self.hold_back(msg, key, ctx);
+            }
             Err(refusal) => {
                 warn!(self.log, "login throttled"; "by" => refusal.by, "address" => &address);
                 return Box::pin(fut::ready(Err(throttled(refusal))));
@@ -574,28 +583,27 @@ impl Handler<Login> for SessionActor {
             .await
             .map_err(fail)
         };
-        Box::pin(lookup.into_actor(self).then(move |found, act, _| {
+        Box::pin(lookup.into_actor(self).then(move |found, act, ctx| {
             let now = Instant::now();
-            let widened = found.and_then(|(account, known)| {
-                act.throttle
-                    .widen(&mut attempt, known, now)
-                    .map(|()| account)
-                    .map_err(|refusal| {
-                        warn!(act.log, "login throttled"; "by" => refusal.by, "address" => &address);
-                        throttled(refusal)
-                    })
-            });
-            let account = match widened {
-                Ok(account) => account,
+            let (account, known) = match found {
+                Ok(found) => found,
                 Err(failure) => {
-                    // A refusal by `widen` has already given the attempt back.
-                    if failure.code != ReasonCode::RateLimited {
-                        act.throttle.finish(attempt, Outcome::Abandoned, now);
-                    }
+                    act.finish_attempt(attempt, Outcome::Abandoned, &msg.username, &address);
                     return Box::pin(fut::ready(Err(failure)))
                         as ResponseActFuture<Self, Result<String, Failure>>;
                 }
             };
+            if let Err(refusal) = act.throttle.widen(&mut attempt, known, now) {
+                // `widen` has given the attempt back.
+                act.let_held_back_go(&msg.username, &address, false);
+                if refusal.is_busy() {
+                    let key = held_back_key(refusal.by, &msg.username, &address);
+                    return act.hold_back(msg, key, ctx);
+                }
+                warn!(act.log, "login throttled"; "by" => refusal.by, "address" => &address);
+                return Box::pin(fut::ready(Err(throttled(refusal))));
+            }
+            let msg_username = msg.username.clone();
             let work = act.password_login(msg, account);
             Box::pin(work.into_actor(act).map(move |result, act, _| {
                 let outcome = match &result {
@@ -603,7 +611,7 @@ impl Handler<Login> for SessionActor {
                     Err(f) if f.code == ReasonCode::BadCredentials => Outcome::Failed,
                     Err(_) => Outcome::Abandoned,
                 };
-                act.throttle.finish(attempt, outcome, Instant::now());
+                act.finish_attempt(attempt, outcome, &msg_username, &address);
                 let (token, hash, live) = result?;
                 info!(act.log, "login"; "username" => &live.username, "expirable" => live.is_expirable);
                 act.remember(hash, live);
@@ -613,7 +621,75 @@ impl Handler<Login> for SessionActor {
     }
 }
 
+/// Logins held back per limit key at most; more are refused.
+const MAX_HELD_BACK: usize = 256;
+
+/// The limit key (as [`Refusal::by`] names it) a login on `username` from `address` waits on.
+fn held_back_key(by: &'static str, username: &str, address: &str) -> (&'static str, String) {
+    let key = match by {
+        ACCOUNT => username.to_owned(),
+        ADDRESS => address.to_owned(),
+        _ => format!("{username}\n{address}"),
+    };
+    (by, key)
+}
+
 impl SessionActor {
+    /// Holds a login back until an attempt holding the limit that stopped it (`key`, see
+    /// [`held_back_key`]) finishes: that limit's allowance is taken by attempts still running.
+    /// It is then tried again from the start.
+    fn hold_back(
+        &mut self,
+        msg: Login,
+        key: (&'static str, String),
+        ctx: &mut Context<Self>,
+    ) -> ResponseActFuture<Self, Result<String, Failure>> {
+        let waiting = self.held_back.entry(key).or_default();
+        if waiting.len() >= MAX_HELD_BACK {
+            return Box::pin(fut::ready(Err(Failure::new(
+                ReasonCode::RateLimited,
+                "too many logins in progress; try again shortly",
+            ))));
+        }
+        let (go, released) = oneshot::channel();
+        waiting.push(go);
+        let me = ctx.address();
+        Box::pin(
+            async move {
+                let _ = released.await;
+                me.send(msg).await.unwrap_or_else(|_| Err(unavailable()))
+            }
+            .into_actor(self),
+        )
+    }
+
+    /// Ends an attempt and lets the logins held back behind its places try again.
+    fn finish_attempt(
+        &mut self,
+        attempt: Attempt,
+        outcome: Outcome,
+        username: &str,
+        address: &str,
+    ) {
+        let wide = attempt.is_wide();
+        self.throttle.finish(attempt, outcome, Instant::now());
+        self.let_held_back_go(username, address, wide);
+    }
+
+    /// Places on these keys were given back: the logins held back behind them try again.
+    fn let_held_back_go(&mut self, username: &str, address: &str, wide: bool) {
+        let mut keys = vec![held_back_key(PAIR, username, address)];
+        if wide {
+            keys.push(held_back_key(ACCOUNT, username, address));
+            keys.push(held_back_key(ADDRESS, username, address));
+        }
+        for key in keys {
+            for go in self.held_back.remove(&key).unwrap_or_default() {
+                let _ = go.send(());
+            }
+        }
+    }
+
     /// Checks the password of `account` (a dummy check when there is none, so timing does not
     /// tell) and stores a new session: its token, the token's hash, the live session.
     fn password_login(

@@ -4,6 +4,7 @@
 //! never on an actor's thread.
 
 pub mod accounts;
+pub mod order_ids;
 pub mod pool;
 pub mod prices;
 pub mod schema;

@@ -84,9 +84,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    order_ids (account_id, client_order_id) {
+        account_id -> BigInt,
+        client_order_id -> Text,
+        side -> Integer,
+        symbol -> Text,
+        quantity -> BigInt,
+        transaction_id -> Nullable<BigInt>,
+        reason -> Nullable<Integer>,
+        message -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> accounts (account_id));
 diesel::joinable!(holdings -> accounts (account_id));
 diesel::joinable!(transactions -> accounts (account_id));
+diesel::joinable!(order_ids -> transactions (transaction_id));
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     sessions,
@@ -95,7 +110,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     assets,
     price_ticks,
     price_bars,
-    workers
+    workers,
+    order_ids
 );
 
 diesel::table! {

@@ -15,6 +15,7 @@ use papertrader_protocol::data::Side;
 use papertrader_protocol::{Failure, Money, ReasonCode, TradeReceipt};
 
 use super::accounts::TransactionRow;
+use super::order_ids::{self, NewOrderId, StoredOrder};
 use super::schema::{accounts, holdings, transactions};
 use super::{with_backend, AnyConnection, DbError};
 
@@ -177,6 +178,8 @@ pub struct Order {
     pub client_ip: String,
     /// The forwarding worker, if any.
     pub worker_uuid: Option<String>,
+    /// The client's id for the order, which makes it idempotent.
+    pub client_order_id: Option<String>,
 }
 
 /// The price an order settles at: the tick's close, and whether it is stale.
@@ -245,10 +248,31 @@ fn settle_in_transaction(
         .first(conn)?;
     let mut next_id = last_id.unwrap_or(0) + 1;
 
+    // Orders with a client id that was used before (in an earlier batch or earlier in this
+    // one) get that order's outcome and trade nothing.
+    let keys: Vec<(i64, &str)> = orders
+        .iter()
+        .filter_map(|o| o.client_order_id.as_deref().map(|id| (o.account_id, id)))
+        .collect();
+    let mut known = if keys.is_empty() {
+        HashMap::new()
+    } else {
+        order_ids::find(conn, &keys)?
+    };
+    let mut new_ids = Vec::new();
+
     let mut rows = Vec::new();
     let mut outcomes = Vec::with_capacity(orders.len());
     let mut changed_accounts = BTreeMap::new();
     for order in orders {
+        let key = order
+            .client_order_id
+            .as_ref()
+            .map(|id| (order.account_id, id.clone()));
+        if let Some((key, stored)) = key.as_ref().and_then(|k| Some((k, known.get(k)?))) {
+            outcomes.push(stored.outcome_for(order, &key.1));
+            continue;
+        }
         let outcome = apply(order, prices, &mut cash, &mut held);
         match outcome {
             Ok((price, cash_after)) => {
@@ -280,6 +304,16 @@ fn settle_in_transaction(
             }
             Err(failure) => outcomes.push(Err(failure)),
         }
+        if let (Some(key), Some(outcome)) = (key, outcomes.last()) {
+            new_ids.push(NewOrderId::new(order, &key.1, outcome, now_ms));
+            let stored = StoredOrder {
+                side: order.side,
+                symbol: order.symbol.clone(),
+                quantity: order.quantity,
+                outcome: outcome.clone(),
+            };
+            known.insert(key, stored);
+        }
     }
 
     let cash_rows: Vec<(i64, i64)> = changed_accounts.into_iter().collect();
@@ -303,6 +337,7 @@ fn settle_in_transaction(
                 .execute(c))?;
         }
     }
+    order_ids::insert(conn, &new_ids)?;
     if changed_holdings.iter().any(|(_, _, q)| *q == 0) {
         for ids in account_ids.chunks(READ_CHUNK) {
             diesel::delete(

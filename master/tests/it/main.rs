@@ -7,6 +7,7 @@ mod bad_input;
 mod crash;
 mod data;
 mod invariants;
+mod order_ids;
 mod peers;
 mod providers;
 mod race;

@@ -173,6 +173,7 @@ pub async fn order(
         session_id: session.into(),
         symbol: symbol.into(),
         quantity,
+        client_order_id: None,
     };
     conn.call(&if buy {
         Message::PurchaseAsset(order)

@@ -57,11 +57,14 @@ fn session() -> impl Strategy<Value = SessionToken> {
     text().prop_map(|session_id| SessionToken { session_id })
 }
 fn order() -> impl Strategy<Value = TradeOrder> {
-    (text(), text(), any::<u64>()).prop_map(|(session_id, symbol, quantity)| TradeOrder {
-        session_id,
-        symbol,
-        quantity,
-    })
+    (text(), text(), any::<u64>(), proptest::option::of(text())).prop_map(
+        |(session_id, symbol, quantity, client_order_id)| TradeOrder {
+            session_id,
+            symbol,
+            quantity,
+            client_order_id,
+        },
+    )
 }
 fn receipt() -> impl Strategy<Value = TradeReceipt> {
     (

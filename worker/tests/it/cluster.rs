@@ -54,6 +54,7 @@ async fn two_workers_serve_clients_and_share_sessions() {
         session_id: session.clone(),
         symbol: "AAPL".into(),
         quantity: 3,
+        client_order_id: None,
     };
     let Message::PurchaseSuccess(receipt) = on_a.call(&Message::PurchaseAsset(buy)).await.unwrap()
     else {
@@ -191,6 +192,7 @@ async fn two_workers_serve_clients_and_share_sessions() {
         session_id: session.clone(),
         symbol: "AAPL".into(),
         quantity: 1,
+        client_order_id: None,
     };
     assert_eq!(
         on_a.call(&Message::PurchaseAsset(order))
@@ -215,6 +217,7 @@ async fn two_workers_serve_clients_and_share_sessions() {
         session_id: session,
         symbol: "AAPL".into(),
         quantity: 1,
+        client_order_id: None,
     };
     assert!(matches!(
         on_a.call(&Message::PurchaseAsset(order)).await.unwrap(),
