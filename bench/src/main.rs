@@ -5,6 +5,7 @@
 //! how the connections are shared out (`quote=90,trade=10` with 50 connections: 45 read quotes,
 //! 5 trade). Setup is not measured.
 
+mod hostile;
 mod report;
 mod workload;
 
@@ -52,6 +53,12 @@ struct Args {
     /// --duration seconds, then close them.
     #[arg(long)]
     idle: Option<usize>,
+    /// Instead of a load: open --connections hostile connections of this kind, hold them for
+    /// --duration seconds and report how many the target closed, and when: `one-byte` (one
+    /// byte, then silence), `partial` (most of a 1 MiB frame, then silence), `never-read`
+    /// (requests sent, replies never read).
+    #[arg(long, value_enum)]
+    hostile: Option<hostile::Kind>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -89,6 +96,17 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(count) = args.idle {
         return hold_idle(&args.target, count, Duration::from_secs(args.duration)).await;
+    }
+    if let Some(kind) = args.hostile {
+        let report = hostile::run(
+            &args.target,
+            kind,
+            args.connections,
+            Duration::from_secs(args.duration),
+        )
+        .await?;
+        println!("{report}");
+        return Ok(());
     }
     let ops = assign(&parse_mix(&args.mix)?, args.connections);
     let prefix = args
