@@ -6,7 +6,8 @@
 #
 # Binaries: target/release/{papertrader,papertrader-load} (build them first), or PAPERTRADER_BIN /
 # PAPERTRADER_LOAD. Per-address limits are lifted so the cost of each kind of peer is measured,
-# not the refusal.
+# not the refusal. PAPERTRADER_HOSTILE_CONFIG may hold extra master settings as TOML lines
+# (for example 'idle_timeout_secs = 20').
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:?kind: one-byte, partial or never-read}
@@ -14,10 +15,11 @@ count=${2:-2000}
 secs=${3:-60}
 bin=${PAPERTRADER_BIN:-target/release/papertrader}
 load=${PAPERTRADER_LOAD:-target/release/papertrader-load}
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)"
 dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-PAPERTRADER_MASTER_MAX_CONNECTIONS_PER_ADDRESS=1000000 "$bin" master --listen "127.0.0.1:$port" \
+printf '%s\n' "${PAPERTRADER_HOSTILE_CONFIG:-}" >"$dir/master.toml"
+PAPERTRADER_MASTER_MAX_CONNECTIONS_PER_ADDRESS=1000000 "$bin" master --config "$dir/master.toml" --listen "127.0.0.1:$port" \
   --max-connections 100000 --database-url "$dir/pt.db" --log-file "$dir/master.log" \
   --key-file "$dir/m.sec.asc" --public-key-file "$dir/m.pub.asc" --admin-socket "$dir/admin.sock" \
   >"$dir/stdout" 2>&1 &

@@ -215,7 +215,10 @@ impl Decoder for BudgetedCodec {
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
         let decoded = self.inner.decode(src);
         match &decoded {
-            Ok(None) => self.handle.hold(src.len()),
+            // What the incomplete frame really costs is the buffer's capacity (it grows ahead of
+            // the bytes); a connection with nothing buffered holds nothing.
+            Ok(None) if src.is_empty() => self.handle.hold(0),
+            Ok(None) => self.handle.hold(src.capacity()),
             Err(_) => self.handle.hold(0),
             Ok(Some(_)) => {}
         }

@@ -70,6 +70,22 @@ async fn flood(mut stream: TcpStream) -> TcpStream {
     stream
 }
 
+/// Waits until the server closes a never-reading `stream` (or `until`), without reading:
+/// a write fails once the server has dropped the connection.
+async fn write_fails_at(mut stream: TcpStream, until: Instant) -> Option<Instant> {
+    let request = Message::GetWorkerList(Empty {})
+        .to_bytes(DEFAULT_MAX_PAYLOAD)
+        .unwrap_or_default();
+    while Instant::now() < until {
+        let write = tokio::time::timeout(Duration::from_millis(200), stream.write_all(&request));
+        if let Ok(Err(_)) = write.await {
+            return Some(Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
 /// Waits until the server closes `stream` (or `until`); returns when it did.
 async fn closed_at(mut stream: TcpStream, until: Instant) -> Option<Instant> {
     let mut buf = vec![0u8; 64 * 1024];
@@ -110,12 +126,11 @@ pub async fn run(
         .into_iter()
         .map(|stream| {
             tokio::spawn(async move {
-                let stream = if kind == Kind::NeverRead {
-                    flood(stream).await
+                if kind == Kind::NeverRead {
+                    write_fails_at(flood(stream).await, until).await
                 } else {
-                    stream
-                };
-                closed_at(stream, until).await
+                    closed_at(stream, until).await
+                }
             })
         })
         .collect();
