@@ -5,29 +5,10 @@ use papertrader_actors::identity::{
     master_proof, worker_proof, SigningIdentity, VerifyingIdentity,
 };
 use papertrader_client::Connection;
-use papertrader_master::server::RunningMaster;
 use papertrader_protocol::*;
 use papertrader_worker::server::load_or_create_identity;
 
 use crate::support::*;
-
-async fn challenge(
-    master: &RunningMaster,
-    uuid: uuid::Uuid,
-) -> (Connection, AdmissionChallenge, [u8; 32]) {
-    let mut link = Connection::connect(master.local_addr).await.unwrap();
-    let nonce = [5u8; 32];
-    link.send(&Message::WorkerHello(WorkerHello {
-        worker_uuid: *uuid.as_bytes(),
-        worker_nonce: nonce,
-    }))
-    .await
-    .unwrap();
-    let Message::AdmissionChallenge(c) = link.receive().await.unwrap() else {
-        panic!("no challenge")
-    };
-    (link, c, nonce)
-}
 
 #[actix::test]
 async fn only_registered_whitelisted_key_holding_workers_get_in() {

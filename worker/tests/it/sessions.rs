@@ -249,3 +249,102 @@ async fn a_connection_bound_session_ends_with_its_connection_whoever_uses_it() {
         );
     }
 }
+
+#[actix::test]
+async fn a_session_that_expires_in_data_transfer_state_is_refused_from_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = master_config(dir.path());
+    config.session_ttl_secs = 2;
+    let master = start_master_with(config).await;
+    let worker = worker_config(dir.path(), "a", master.local_addr);
+    register_worker(&master, "a", &worker, &["127.0.0.1"]).await;
+    let worker = start_worker(worker).await;
+    wait_link(&worker.link, up).await;
+    let mut conn = Connection::connect(worker.local_addr).await.unwrap();
+    let session = new_user(&mut conn, "ulla").await;
+    switch(&mut conn, &session, ConnectionState::DataTransfer)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    while quote(&mut conn).await.is_ok() {
+        assert!(started.elapsed() < Duration::from_secs(6), "never expired");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(quote(&mut conn).await, Err(ReasonCode::SessionExpired));
+    // At its expiry (2 s), give or take the master's one-second sweep.
+    let ended = started.elapsed();
+    assert!(
+        ended > Duration::from_millis(1500) && ended < Duration::from_millis(3500),
+        "{ended:?}"
+    );
+}
+
+#[actix::test]
+async fn a_worker_that_does_not_acknowledge_the_end_of_a_session_loses_its_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = start_master(dir.path()).await;
+    let (mut link, uuid) = raw_link(&master, dir.path(), "mute").await;
+    let password = papertrader_protocol::password::client_password_hash("vic", "pw");
+    let register = Message::Register(Register {
+        username: "vic".into(),
+        email: "vic@example.com".into(),
+        hashed_password: password.clone(),
+    });
+    assert!(matches!(
+        forward(&mut link, uuid, 1, 7, &register).await,
+        Message::RegisterSuccess(_)
+    ));
+    let login = Message::Login(Login {
+        username: "vic".into(),
+        hashed_password: password,
+        is_expirable: true,
+    });
+    let Message::SessionId(token) = forward(&mut link, uuid, 2, 7, &login).await else {
+        panic!()
+    };
+    let switch = Message::SwitchState(SwitchState {
+        session_id: token.session_id,
+        state: ConnectionState::DataTransfer,
+    });
+    assert!(matches!(
+        forward(&mut link, uuid, 3, 7, &switch).await,
+        Message::StateSwitchSuccess(_)
+    ));
+
+    // The link never acknowledges: the revocation waits for it (2 s), then closes the link.
+    let live = master
+        .services
+        .sessions
+        .send(ListSessions)
+        .await
+        .unwrap()
+        .unwrap();
+    let id = live.iter().find(|s| s.username == "vic").unwrap().id;
+    let started = Instant::now();
+    let revoke = master.services.sessions.send(Revoke { session_id: id });
+    let (revoked, told) = futures::join!(revoke, async {
+        let mut told = None;
+        loop {
+            match link.receive().await {
+                Ok(Message::DataStateEnded(ended)) => told = Some(ended),
+                Ok(Message::LinkClosed(_)) | Err(_) => return told,
+                Ok(_) => {}
+            }
+        }
+    });
+    assert!(revoked.unwrap().unwrap());
+    let told = told.expect("the worker was told");
+    assert_eq!(
+        (
+            told.ends[0].client_connection,
+            told.ends[0].grant,
+            told.ends[0].reason
+        ),
+        (7, 3, ReasonCode::SessionInvalid)
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+}

@@ -172,3 +172,72 @@ pub async fn refusal(stream: tokio::net::TcpStream) -> Option<Failure> {
         _ => None,
     }
 }
+
+/// Opens a raw link to the master and sends `workerHello` for `uuid`; returns the link, the
+/// master's challenge and the nonce the master signed.
+pub async fn challenge(
+    master: &RunningMaster,
+    uuid: uuid::Uuid,
+) -> (Connection, AdmissionChallenge, [u8; 32]) {
+    let mut link = Connection::connect(master.local_addr).await.unwrap();
+    let nonce = [5u8; 32];
+    link.send(&Message::WorkerHello(WorkerHello {
+        worker_uuid: *uuid.as_bytes(),
+        worker_nonce: nonce,
+    }))
+    .await
+    .unwrap();
+    let Message::AdmissionChallenge(c) = link.receive().await.unwrap() else {
+        panic!("no challenge")
+    };
+    (link, c, nonce)
+}
+
+/// A worker link driven by the test itself: registered as `name`, admitted, nothing else.
+pub async fn raw_link(master: &RunningMaster, dir: &Path, name: &str) -> (Connection, uuid::Uuid) {
+    let config = worker_config(dir, name, master.local_addr);
+    let uuid = register_worker(master, name, &config, &["127.0.0.1"]).await;
+    let key = load_or_create_identity(&config).unwrap();
+    let (mut link, challenge, _) = challenge(master, uuid).await;
+    let proof =
+        papertrader_actors::identity::worker_proof(uuid.as_bytes(), &challenge.master_nonce);
+    link.send(&Message::AdmissionProof(AdmissionProof {
+        signature: key.sign(&proof).unwrap(),
+    }))
+    .await
+    .unwrap();
+    assert!(matches!(
+        link.receive().await.unwrap(),
+        Message::Admitted(_)
+    ));
+    (link, uuid)
+}
+
+/// Forwards `request` on a raw link as client connection `client`, and returns its first reply
+/// (skipping price ticks).
+pub async fn forward(
+    link: &mut Connection,
+    uuid: uuid::Uuid,
+    request_id: u64,
+    client: u64,
+    request: &Message,
+) -> Message {
+    link.send(&Message::Forward(Forward {
+        request_id,
+        worker_uuid: *uuid.as_bytes(),
+        client_connection: client,
+        client_ip: "127.0.0.1".parse().unwrap(),
+        received_at_ms: 0,
+        frame: request.to_bytes(DEFAULT_MAX_PAYLOAD).unwrap(),
+    }))
+    .await
+    .unwrap();
+    loop {
+        match link.receive().await.unwrap() {
+            Message::ForwardReply(reply) if reply.request_id == request_id => {
+                return Message::from_bytes(&reply.frame, DEFAULT_MAX_PAYLOAD).unwrap();
+            }
+            _ => {}
+        }
+    }
+}
