@@ -11,7 +11,7 @@ use papertrader_protocol::data::{Quote, Side};
 use papertrader_protocol::{Money, TradeReceipt};
 use serde_json::{json, Value};
 
-use crate::output::{self, money, table, time};
+use crate::output::{self, money, outln, table, time};
 use crate::{session_path, Failed};
 
 /// Where to connect and where the session is kept.
@@ -250,7 +250,7 @@ pub async fn run(command: ClientCommand, as_json: bool) -> Result<(), Failed> {
                 .register(&username, &email, &password)
                 .await?;
             show(json!({"registered": username}), &|| {
-                println!("registered {username}; now run: papertrader login {username}")
+                outln!("registered {username}; now run: papertrader login {username}")
             });
         }
         ClientCommand::Login {
@@ -274,7 +274,7 @@ pub async fn run(command: ClientCommand, as_json: bool) -> Result<(), Failed> {
             })?;
             let worker = client.worker().to_owned();
             show(json!({"username": username, "worker": worker}), &|| {
-                println!("logged in as {username} (via {worker})")
+                outln!("logged in as {username} (via {worker})")
             });
         }
         ClientCommand::Logout { conn } => {
@@ -283,7 +283,7 @@ pub async fn run(command: ClientCommand, as_json: bool) -> Result<(), Failed> {
             session_file::remove(&session_path(&conn.session_file))
                 .map_err(|e| Failed::refused(e.to_string()))?;
             show(json!({"logged_out": stored.username}), &|| {
-                println!("logged out")
+                outln!("logged out")
             });
         }
         ClientCommand::Workers { conn } => {
@@ -340,7 +340,7 @@ pub async fn run(command: ClientCommand, as_json: bool) -> Result<(), Failed> {
             show(
                 json!({"symbol": info.symbol, "name": info.name, "currency": info.currency, "latest": quote_json(&info.latest)}),
                 &|| {
-                    println!(
+                    outln!(
                         "{} — {} ({}), last {} at {}",
                         info.symbol,
                         info.name,
@@ -420,7 +420,7 @@ pub async fn run(command: ClientCommand, as_json: bool) -> Result<(), Failed> {
             let (mut client, _) = logged_in(&conn).await?;
             let r = client.buy(&symbol, quantity).await?;
             show(receipt_json("buy", &r), &|| {
-                println!(
+                outln!(
                     "bought {} {} at {} (cash now {}), transaction #{}",
                     r.quantity,
                     r.symbol,
@@ -438,7 +438,7 @@ pub async fn run(command: ClientCommand, as_json: bool) -> Result<(), Failed> {
             let (mut client, _) = logged_in(&conn).await?;
             let r = client.sell(&symbol, quantity).await?;
             show(receipt_json("sell", &r), &|| {
-                println!(
+                outln!(
                     "sold {} {} at {} (cash now {}), transaction #{}",
                     r.quantity,
                     r.symbol,
@@ -477,7 +477,7 @@ pub async fn run(command: ClientCommand, as_json: bool) -> Result<(), Failed> {
                 json!({"username": p.username, "cash": p.cash.map(money), "holdings": holdings}),
                 &|| {
                     if let Some(cash) = p.cash {
-                        println!("{}: cash {}", p.username, money(cash));
+                        outln!("{}: cash {}", p.username, money(cash));
                     }
                     table(&["SYMBOL", "QUANTITY", "PRICE", "VALUE"], &rows);
                 },
@@ -530,9 +530,9 @@ pub async fn run(command: ClientCommand, as_json: bool) -> Result<(), Failed> {
             show(
                 json!({"username": u.username, "email": u.email, "cash": u.cash.map(money), "has_password": u.has_password, "created_at": time(u.created_at_ms)}),
                 &|| {
-                    println!("{} <{}>", u.username, u.email.clone().unwrap_or_default());
-                    println!("cash     {}", u.cash.map(money).unwrap_or_default());
-                    println!("created  {}", time(u.created_at_ms));
+                    outln!("{} <{}>", u.username, u.email.clone().unwrap_or_default());
+                    outln!("cash     {}", u.cash.map(money).unwrap_or_default());
+                    outln!("created  {}", time(u.created_at_ms));
                 },
             );
         }
