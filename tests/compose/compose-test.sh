@@ -48,6 +48,7 @@ DOCKERD_PID=
 STEP=setup
 STEP_START=
 TIMINGS=()
+TIMINGS_FAILED=
 RUN_START=$(date +%s%N)
 
 say() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*"; }
@@ -104,11 +105,19 @@ cleanup() {
     kill -0 "$DOCKERD_PID" 2>/dev/null && say "dockerd did not stop" >&2 && rc=1
   fi
   rm -rf "$WORK"
+  if [ -n "$STEP_START" ]; then
+    TIMINGS_FAILED="$(printf '%9s  %s' "$(secs "$(ms_since "$STEP_START")")" "$STEP  <- FAILED")"
+  fi
   echo
   echo "compose test step times:"
-  printf '  %s\n' "${TIMINGS[@]}"
+  printf '  %s\n' "${TIMINGS[@]}" ${TIMINGS_FAILED:+"$TIMINGS_FAILED"}
   echo "  total $(secs "$(ms_since "$RUN_START")")"
-  if [ "$rc" -eq 0 ]; then echo "compose test: passed"; else echo "compose test: FAILED ($STEP)"; fi
+  if [ "$rc" -eq 0 ]; then
+    echo "compose-test: ${#TIMINGS[@]} passed, 0 failed"
+  else
+    echo "compose test FAILED in step: $STEP"
+    echo "compose-test: ${#TIMINGS[@]} passed, 1 failed"
+  fi
   exit "$rc"
 }
 trap cleanup EXIT
@@ -172,8 +181,15 @@ health() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else
 is_healthy() { [ "$(health "$1")" = healthy ]; }
 
 # Every long-running service healthy, provisioning exited 0, both workers online for clients.
+# Returns 2 when provisioning failed, 3 when a service crash-loops (CRASHED names it).
 all_up() {
   local s state
+  for s in postgres master worker-1 worker-2; do
+    if [ "$(docker inspect -f '{{.RestartCount}}' "$(container "$s")" 2>/dev/null || echo 0)" -ge 3 ]; then
+      CRASHED=$s
+      return 3
+    fi
+  done
   for s in postgres master worker-1 worker-2; do is_healthy "$s" || return 1; done
   state=$(docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$(container provision)" 2>/dev/null)
   case $state in
@@ -193,6 +209,10 @@ wait_all_up() {
     if [ "$rc" -eq 2 ]; then
       docker logs "$(container provision)" >&2
       fail "provisioning failed"
+    fi
+    if [ "$rc" -eq 3 ]; then
+      docker logs --tail=20 "$(container "$CRASHED")" >&2
+      fail "$CRASHED crash-loops (restarted 3 times)"
     fi
     [ $(($(date +%s) - start)) -lt "${1:-180}" ] || fail "the deployment was not up within ${1:-180} s"
     sleep 1
