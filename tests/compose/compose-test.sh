@@ -28,6 +28,7 @@
 #   PAPERTRADER_COMPOSE_KEEP_IMAGES=1         keep the project and postgres stand-in images
 set -Eeuo pipefail
 exec </dev/null # nothing here reads a terminal; `compose exec` would forward it
+export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 # apt-get without prompts
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PROJECT=${PAPERTRADER_COMPOSE_PROJECT:-papertrader-ci}
@@ -247,7 +248,7 @@ command -v jq >/dev/null || need+=(jq)
 command -v ss >/dev/null || need+=(iproute2)
 if ((${#need[@]})); then
   say "    installing ${need[*]}"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 if ! docker info >/dev/null 2>&1; then
   say "    no Docker daemon answers: starting dockerd"
@@ -287,7 +288,7 @@ compose_v2() {
 }
 compose_v1() {
   if ! command -v docker-compose >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null || return 1
+    apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null || return 1
   fi
   COMPOSE=(docker-compose)
 }
@@ -338,10 +339,11 @@ if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
   say "    cached: $(docker image inspect -f '{{.Created}}' "$BASE_IMAGE")"
 else
   command -v debootstrap >/dev/null || {
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+    apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null
   }
-  # The Debian mirror this machine's apt uses.
-  mirror=$(grep -rhoE 'https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null | head -1 | tr -d ' ')
+  # The Debian mirror this machine's apt uses (one-line or deb822 sources; either may be absent).
+  mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
+    grep -v '^[[:space:]]*#' | grep -oE 'https?://[^ ]+/debian/?( |$)' | head -1 | tr -d ' ') || true
   mirror=${mirror:-http://deb.debian.org/debian}
   say "    debootstrap --variant=minbase bookworm from $mirror"
   debootstrap --variant=minbase bookworm "$WORK/rootfs" "$mirror" >"$WORK/debootstrap.log" 2>&1 ||
