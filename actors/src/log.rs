@@ -5,6 +5,9 @@
 //! The slog [`LogDrain`] writes into the buffer shared with [`LogActor`]; when a record fills
 //! the buffer the drain flushes it on the spot, so memory never holds more than the cap and
 //! no record is dropped. The actor flushes on its interval, on request and when it stops.
+//!
+//! A log file path of [`STDOUT_PATH`] (`-`) writes the same lines to standard output instead,
+//! as containers expect (`docker compose logs`).
 
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
@@ -15,6 +18,9 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
+
+/// The log file path that means standard output.
+pub const STDOUT_PATH: &str = "-";
 
 /// One log record (spec 2.4.4 LogEntry).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,7 +68,8 @@ impl Buffer {
         if self.entries.is_empty() {
             return Ok(());
         }
-        if self.file.is_none() {
+        let to_stdout = self.path.as_os_str() == STDOUT_PATH;
+        if self.file.is_none() && !to_stdout {
             if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)?;
             }
@@ -78,7 +85,11 @@ impl Buffer {
             text.push_str(&entry.to_line());
             text.push('\n');
         }
-        if let Some(file) = self.file.as_mut() {
+        if to_stdout {
+            let mut out = io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        } else if let Some(file) = self.file.as_mut() {
             file.write_all(text.as_bytes())?;
             file.flush()?;
         }
@@ -136,7 +147,8 @@ pub struct LogStats {
 }
 
 impl LogSystem {
-    /// A log system keeping at most `capacity` (≥ 1) entries in memory, appending to `path`.
+    /// A log system keeping at most `capacity` (≥ 1) entries in memory, appending to `path`
+    /// (or writing to standard output when `path` is [`STDOUT_PATH`]).
     pub fn new(path: impl AsRef<Path>, capacity: usize) -> Self {
         Self {
             inner: Arc::new(Mutex::new(Buffer {

@@ -26,7 +26,8 @@ pub async fn shutdown_signal() {
 
 /// Runs a server with its own actix system until Ctrl-C or SIGTERM: sets up the log system
 /// (and its panic hook), awaits `start`, prints `banner(&server)`, waits for the signal, then
-/// flushes the log through the actor `log_actor(&server)` returns.
+/// flushes the log through the actor `log_actor(&server)` returns. The banner lines are
+/// written without `println!`, which would panic on a closed standard output.
 pub fn run_until_signal<S, Fut>(
     log_file: &std::path::Path,
     log_memory_entries: usize,
@@ -41,11 +42,17 @@ where
     logs.install_panic_hook();
     actix::System::new().block_on(async move {
         let server = start(logs).await?;
-        println!("{}", banner(&server));
+        say(&banner(&server));
         shutdown_signal().await;
-        println!("shutting down");
+        say("shutting down");
         let _ = log_actor(&server).send(crate::log::Flush).await;
         actix::System::current().stop();
         anyhow::Ok(())
     })
+}
+
+/// Prints a line on standard output, ignoring a reader that has gone away.
+fn say(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{text}");
 }

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use papertrader_master::admin::{request, AdminReply, AdminRequest};
 use serde_json::json;
 
-use crate::output::{self, table};
+use crate::output::{self, outln, table};
 use crate::Failed;
 
 /// `papertrader admin`.
@@ -192,7 +192,7 @@ async fn run_worker(
                 s.last_error.unwrap_or_default(),
             ]],
         ),
-        WorkerAdminReply::Log { lines } => lines.iter().for_each(|l| println!("{l}")),
+        WorkerAdminReply::Log { lines } => lines.iter().for_each(|l| outln!("{l}")),
         WorkerAdminReply::Error { .. } => {}
     }
     Ok(())
@@ -216,7 +216,7 @@ pub async fn run(args: AdminArgs, as_json: bool) -> Result<(), Failed> {
         return Ok(());
     }
     match reply {
-        AdminReply::Ok { message } => println!("{message}"),
+        AdminReply::Ok { message } => outln!("{message}"),
         AdminReply::Workers { workers } => table(
             &[
                 "NAME",
@@ -262,7 +262,7 @@ pub async fn run(args: AdminArgs, as_json: bool) -> Result<(), Failed> {
                 })
                 .collect::<Vec<_>>(),
         ),
-        AdminReply::Log { lines } => lines.iter().for_each(|l| println!("{l}")),
+        AdminReply::Log { lines } => lines.iter().for_each(|l| outln!("{l}")),
         AdminReply::Status(s) => table(
             &[
                 "DATABASE",

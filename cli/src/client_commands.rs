@@ -11,7 +11,7 @@ use papertrader_protocol::data::{Quote, Side};
 use papertrader_protocol::{Money, TradeReceipt};
 use serde_json::{json, Value};
 
-use crate::output::{self, money, table, time};
+use crate::output::{self, money, outln, table, time};
 use crate::{session_path, Failed};
 
 /// Where to connect and where the session is kept.
@@ -260,7 +260,7 @@ async fn trade(
         Side::Sell => ("sell", "sold"),
     };
     show(receipt_json(name, &order_id, &r), &|| {
-        println!(
+        outln!(
             "{verb} {} {} at {} (cash now {}), transaction #{}, order id {order_id}",
             r.quantity,
             r.symbol,
@@ -294,7 +294,7 @@ pub async fn run(command: ClientCommand, as_json: bool) -> Result<(), Failed> {
                 .register(&username, &email, &password)
                 .await?;
             show(json!({"registered": username}), &|| {
-                println!("registered {username}; now run: papertrader login {username}")
+                outln!("registered {username}; now run: papertrader login {username}")
             });
         }
         ClientCommand::Login {
@@ -318,7 +318,7 @@ pub async fn run(command: ClientCommand, as_json: bool) -> Result<(), Failed> {
             })?;
             let worker = client.worker().to_owned();
             show(json!({"username": username, "worker": worker}), &|| {
-                println!("logged in as {username} (via {worker})")
+                outln!("logged in as {username} (via {worker})")
             });
         }
         ClientCommand::Logout { conn } => {
@@ -327,7 +327,7 @@ pub async fn run(command: ClientCommand, as_json: bool) -> Result<(), Failed> {
             session_file::remove(&session_path(&conn.session_file))
                 .map_err(|e| Failed::refused(e.to_string()))?;
             show(json!({"logged_out": stored.username}), &|| {
-                println!("logged out")
+                outln!("logged out")
             });
         }
         ClientCommand::Workers { conn } => {
@@ -384,7 +384,7 @@ pub async fn run(command: ClientCommand, as_json: bool) -> Result<(), Failed> {
             show(
                 json!({"symbol": info.symbol, "name": info.name, "currency": info.currency, "latest": quote_json(&info.latest)}),
                 &|| {
-                    println!(
+                    outln!(
                         "{} — {} ({}), last {} at {}",
                         info.symbol,
                         info.name,
@@ -497,7 +497,7 @@ pub async fn run(command: ClientCommand, as_json: bool) -> Result<(), Failed> {
                 json!({"username": p.username, "cash": p.cash.map(money), "holdings": holdings}),
                 &|| {
                     if let Some(cash) = p.cash {
-                        println!("{}: cash {}", p.username, money(cash));
+                        outln!("{}: cash {}", p.username, money(cash));
                     }
                     table(&["SYMBOL", "QUANTITY", "PRICE", "VALUE"], &rows);
                 },
@@ -550,9 +550,9 @@ pub async fn run(command: ClientCommand, as_json: bool) -> Result<(), Failed> {
             show(
                 json!({"username": u.username, "email": u.email, "cash": u.cash.map(money), "has_password": u.has_password, "created_at": time(u.created_at_ms)}),
                 &|| {
-                    println!("{} <{}>", u.username, u.email.clone().unwrap_or_default());
-                    println!("cash     {}", u.cash.map(money).unwrap_or_default());
-                    println!("created  {}", time(u.created_at_ms));
+                    outln!("{} <{}>", u.username, u.email.clone().unwrap_or_default());
+                    outln!("cash     {}", u.cash.map(money).unwrap_or_default());
+                    outln!("created  {}", time(u.created_at_ms));
                 },
             );
         }

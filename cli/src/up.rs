@@ -14,6 +14,8 @@ use papertrader_worker::config::WorkerConfig;
 use papertrader_worker::link::{GetLinkStatus, LinkState};
 use papertrader_worker::server::{load_or_create_identity, load_or_create_uuid};
 
+use crate::output::outln;
+
 /// `papertrader up`.
 #[derive(Debug, Args)]
 pub struct UpArgs {
@@ -114,22 +116,22 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         for (name, worker) in &workers {
             wait_until_up(name, &worker.link).await?;
         }
-        println!("PaperTrader is up (data in {})", data.display());
-        println!(
+        outln!("PaperTrader is up (data in {})", data.display());
+        outln!(
             "  master      {}   (clients ask it for the worker list)",
             master_addr
         );
         for (name, worker) in &workers {
-            println!(
+            outln!(
                 "  {name:<10}  {}",
                 SocketAddr::new(connect_ip, worker.local_addr.port())
             );
         }
-        println!("  admin       {}", master.admin_socket.display());
-        println!("Try: papertrader register alice --email alice@example.com");
-        println!("Press Ctrl-C to stop.");
+        outln!("  admin       {}", master.admin_socket.display());
+        outln!("Try: papertrader register alice --email alice@example.com");
+        outln!("Press Ctrl-C to stop.");
         papertrader_actors::signals::shutdown_signal().await;
-        println!("stopping: flushing logs");
+        outln!("stopping: flushing logs");
         for (_, worker) in &workers {
             let _ = worker.log_actor.send(Flush).await;
         }

@@ -40,7 +40,7 @@ pub struct MasterConfig {
     pub update_interval_ms: u64,
     /// Memory size of the log system (spec 2.3.3): entries kept before a flush.
     pub log_memory_entries: usize,
-    /// Log file path.
+    /// Log file path; `-` writes the log to standard output (containers).
     pub log_file: PathBuf,
     /// Flush the log at least this often, milliseconds.
     pub log_flush_interval_ms: u64,
@@ -311,7 +311,7 @@ pub struct MasterArgs {
     /// Log entries kept in memory before a flush (spec 2.3.3) [default: 1024].
     #[arg(long, env = "PAPERTRADER_MASTER_LOG_MEMORY_ENTRIES")]
     pub log_memory_entries: Option<usize>,
-    /// Log file [default: data/master.log].
+    /// Log file, `-` for standard output [default: data/master.log].
     #[arg(long, env = "PAPERTRADER_MASTER_LOG_FILE")]
     pub log_file: Option<PathBuf>,
     /// Number of workers expected (spec 2.3.2) [default: 1].

@@ -1,18 +1,40 @@
-//! docker-compose.yml, checked against the binaries' real configuration. No Docker engine runs
-//! on our machines, so this is what can be verified here: the file parses, the services,
-//! ports, dependencies and health checks are there, and every PAPERTRADER_* variable it sets
-//! is one the master or worker actually reads.
+//! docker-compose.yml and the Dockerfile, checked against the binaries' real configuration and
+//! against the deployment's rules: every PAPERTRADER_* variable set is one the master or worker
+//! reads; workers never mount the master's secret key or admin socket; each published port and
+//! worker address is written once and provisioned from the same value; no secret is a literal;
+//! the file suits docker-compose 1.29 and Compose v2. `tests/compose/compose-test.sh` (run by
+//! `.ci/run`) then builds the images and runs the deployment for real.
 
 use std::collections::BTreeSet;
 
 use clap::CommandFactory;
 use serde_yaml::Value;
 
+fn compose_text() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docker-compose.yml"
+    ))
+    .expect("docker-compose.yml")
+}
+
+fn dockerfile() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Dockerfile"))
+        .expect("Dockerfile")
+}
+
+/// The compose file without its comment lines (which may name what the file avoids).
+fn compose_code() -> String {
+    compose_text()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The compose file as Compose reads it: anchors resolved, `<<:` merged.
 fn compose() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docker-compose.yml");
-    let mut value: Value =
-        serde_yaml::from_str(&std::fs::read_to_string(path).expect("docker-compose.yml"))
-            .expect("valid YAML");
+    let mut value: Value = serde_yaml::from_str(&compose_text()).expect("valid YAML");
     value.apply_merge().expect("`<<:` merge keys resolve"); // as docker compose does
     value
 }
@@ -58,8 +80,17 @@ fn strings(value: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+fn value_of(env: &[(String, String)], key: &str) -> String {
+    env.iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("{key} is not set"))
+}
+
+const WORKERS: [&str; 2] = ["worker-1", "worker-2"];
+
 #[test]
-fn compose_services_ports_and_environment_match_the_binaries() {
+fn compose_services_and_environment_match_the_binaries() {
     let compose = compose();
     let master_env = env_names::<papertrader_master::config::MasterArgs>();
     let worker_env = env_names::<papertrader_worker::config::WorkerArgs>();
@@ -69,7 +100,6 @@ fn compose_services_ports_and_environment_match_the_binaries() {
 
     let master = service(&compose, "master");
     assert_eq!(strings(&master["command"]), ["master"]);
-    assert!(strings(&master["ports"]).contains(&"2048:2048".to_owned()));
     assert_eq!(
         master["depends_on"]["postgres"]["condition"],
         "service_healthy"
@@ -82,19 +112,15 @@ fn compose_services_ports_and_environment_match_the_binaries() {
             "master sets {key}, which the master does not read"
         );
     }
-    let url = env
-        .iter()
-        .find(|(k, _)| k == "PAPERTRADER_MASTER_DATABASE_URL")
-        .expect("database url")
-        .1
-        .clone();
+    let url = value_of(&env, "PAPERTRADER_MASTER_DATABASE_URL");
     assert!(
         url.starts_with("postgres://") && url.contains("@postgres:5432/"),
         "{url}"
     );
+    // Logs go to stdout, where `docker compose logs` reads them.
+    assert_eq!(value_of(&env, "PAPERTRADER_MASTER_LOG_FILE"), "-");
 
-    let mut client_ports = Vec::new();
-    for name in ["worker-1", "worker-2"] {
+    for name in WORKERS {
         let worker = service(&compose, name);
         assert_eq!(strings(&worker["command"]), ["worker"]);
         assert_eq!(
@@ -102,7 +128,6 @@ fn compose_services_ports_and_environment_match_the_binaries() {
             "{name}"
         );
         assert_eq!(worker["restart"], "unless-stopped");
-        assert!(worker["healthcheck"]["test"].is_sequence(), "{name}");
         let env = environment(worker);
         for (key, _) in &env {
             assert!(
@@ -110,54 +135,189 @@ fn compose_services_ports_and_environment_match_the_binaries() {
                 "{name} sets {key}, which the worker does not read"
             );
         }
-        let value = |k: &str| {
-            env.iter()
-                .find(|(key, _)| key == k)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
-        assert_eq!(value("PAPERTRADER_WORKER_MASTER"), "master:2048");
-        assert_eq!(value("PAPERTRADER_WORKER_LISTEN"), "0.0.0.0:2049");
-        // The master's public key comes from the master's volume, read-only.
-        assert!(strings(&worker["volumes"]).contains(&"master:/master:ro".to_owned()));
-        assert_eq!(
-            value("PAPERTRADER_WORKER_MASTER_KEY_FILE"),
-            "/master/master.pub.asc"
-        );
-        client_ports.extend(strings(&worker["ports"]));
-        // Its fixed address is the one provisioning whitelists.
-        let ip = worker["networks"]["papertrader"]["ipv4_address"]
-            .as_str()
-            .expect("fixed address")
-            .to_owned();
-        let provision = environment(service(&compose, "provision"));
-        let listed = provision
-            .iter()
-            .find(|(k, _)| k == "PAPERTRADER_PROVISION_WORKERS")
-            .expect("workers to provision")
-            .1
-            .clone();
+        assert_eq!(value_of(&env, "PAPERTRADER_WORKER_MASTER"), "master:2048");
+        assert_eq!(value_of(&env, "PAPERTRADER_WORKER_LISTEN"), "0.0.0.0:2049");
+        assert_eq!(value_of(&env, "PAPERTRADER_WORKER_LOG_FILE"), "-");
+        // Healthy means admitted: the health check asks the worker's own admin socket for the
+        // state of its link to the master, rather than probing a port.
+        let health = strings(&worker["healthcheck"]["test"]).join(" ");
+        let socket = value_of(&env, "PAPERTRADER_WORKER_ADMIN_SOCKET");
         assert!(
-            listed
-                .lines()
-                .any(|l| l.starts_with(&format!("{name} {ip} "))),
-            "{name} {ip} not provisioned: {listed}"
+            health.contains(&format!("--socket {socket} worker status"))
+                && health.contains(r#""link":"up""#),
+            "{name} health check: {health}"
         );
     }
-    assert_eq!(client_ports, ["2049:2049", "2050:2049"]);
-    let master_key_file = environment(master)
-        .into_iter()
-        .find(|(k, _)| k == "PAPERTRADER_MASTER_PUBLIC_KEY_FILE")
-        .unwrap()
-        .1;
-    assert_eq!(master_key_file, "/master/master.pub.asc");
 }
 
 #[test]
-fn the_image_runs_as_an_unprivileged_user() {
-    let dockerfile =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Dockerfile")).unwrap();
+fn workers_see_the_masters_public_key_and_nothing_else_of_it() {
+    let compose = compose();
+    let master = service(&compose, "master");
+    let env = environment(master);
+    let public_key = value_of(&env, "PAPERTRADER_MASTER_PUBLIC_KEY_FILE");
+    let secret_key = value_of(&env, "PAPERTRADER_MASTER_KEY_FILE");
+    let admin_socket = value_of(&env, "PAPERTRADER_MASTER_ADMIN_SOCKET");
+    let master_volumes = strings(&master["volumes"]);
+    assert_eq!(
+        master_volumes,
+        ["master:/master", "master-public:/master-public"]
+    );
+    assert_eq!(public_key, "/master-public/master.pub.asc");
+    assert!(secret_key.starts_with("/master/") && admin_socket.starts_with("/master/"));
+
+    for name in WORKERS {
+        let worker = service(&compose, name);
+        assert_eq!(
+            strings(&worker["volumes"]),
+            [
+                format!("{name}:/worker"),
+                "master-public:/master-public:ro".to_owned()
+            ],
+            "{name} mounts its own volume and the master's public key, read-only, only"
+        );
+        assert_eq!(
+            value_of(&environment(worker), "PAPERTRADER_WORKER_MASTER_KEY_FILE"),
+            public_key
+        );
+    }
+    // Only the master and the provisioning step (an admin) mount the secret volume.
+    let services = compose["services"].as_mapping().unwrap();
+    for (name, service) in services {
+        let name = name.as_str().unwrap();
+        if strings(&service["volumes"])
+            .iter()
+            .any(|v| v.starts_with("master:"))
+        {
+            assert!(
+                ["master", "provision"].contains(&name),
+                "{name} mounts `master`"
+            );
+        }
+    }
+}
+
+#[test]
+fn ports_and_worker_addresses_are_written_once_and_provisioned_from_there() {
+    let text = compose_code();
+    let compose = compose();
+    let provision = service(&compose, "provision");
+    let triples: Vec<Vec<String>> = strings(&provision["command"])
+        .chunks(3)
+        .map(<[String]>::to_vec)
+        .collect();
+    assert_eq!(triples.len(), WORKERS.len(), "NAME LINK-IP PORT per worker");
+    let subnet = compose["networks"]["papertrader"]["ipam"]["config"][0]["subnet"]
+        .as_str()
+        .expect("subnet");
+    assert!(subnet.ends_with(".0/24"), "a small subnet: {subnet}");
+    let prefix = subnet.trim_end_matches("0/24");
+    for (name, triple) in WORKERS.iter().zip(&triples) {
+        let worker = service(&compose, name);
+        let ip = worker["networks"]["papertrader"]["ipv4_address"]
+            .as_str()
+            .expect("fixed address");
+        assert!(ip.starts_with(prefix), "{ip} in {subnet}");
+        let ports = worker["ports"].as_sequence().expect("ports");
+        assert_eq!(ports.len(), 1);
+        assert_eq!(ports[0]["target"].as_u64(), Some(2049));
+        let published = ports[0]["published"].as_str().expect("published port");
+        let variable = format!("PAPERTRADER_{}_PORT", name.to_uppercase().replace('-', "_"));
+        assert!(
+            published.starts_with(&format!("${{{variable}:-")),
+            "{name} publishes {published}"
+        );
+        // The provisioned triple is the worker's own values (YAML aliases, not copies)...
+        assert_eq!(
+            triple,
+            &[name.to_string(), ip.to_owned(), published.to_owned()]
+        );
+        // ...and the port variable, with its default, is written exactly once.
+        assert_eq!(text.matches(&variable).count(), 1, "{variable}");
+        assert_eq!(text.matches(ip).count(), 1, "{ip}");
+    }
+    let master = service(&compose, "master");
+    assert_eq!(master["ports"][0]["target"].as_u64(), Some(2048));
+    assert_eq!(
+        master["ports"][0]["published"].as_str(),
+        Some("${PAPERTRADER_MASTER_PORT:-2048}")
+    );
+}
+
+#[test]
+fn secrets_are_not_literals_and_both_compose_versions_accept_the_file() {
+    let text = compose_code();
+    let compose = compose();
+    let postgres = environment(service(&compose, "postgres"));
+    assert!(
+        value_of(&postgres, "POSTGRES_PASSWORD").starts_with("${POSTGRES_PASSWORD:?"),
+        "the database password comes from .env or the environment, and is required"
+    );
+    let url = value_of(
+        &environment(service(&compose, "master")),
+        "PAPERTRADER_MASTER_DATABASE_URL",
+    );
+    assert!(
+        url.starts_with("postgres://papertrader:${POSTGRES_PASSWORD:?"),
+        "{url}"
+    );
+    // docker-compose 1.29 (Debian 12) rejects a top-level `name:` and knows no `!override`.
+    assert!(compose.get("name").is_none(), "no top-level name:");
+    assert!(!text.contains("!override") && !text.contains("!reset"));
+    for name in WORKERS.iter().chain(&["master"]) {
+        for port in service(&compose, name)["ports"].as_sequence().unwrap() {
+            assert!(port.get("host_ip").is_none(), "1.29 has no host_ip: {name}");
+        }
+    }
+}
+
+#[test]
+fn the_image_runs_as_an_unprivileged_user_and_owns_the_volume_directories() {
+    let dockerfile = dockerfile();
     assert!(dockerfile.matches("FROM ").count() >= 2, "multi-stage");
     assert!(dockerfile.lines().any(|l| l.trim() == "USER papertrader"));
     assert!(dockerfile.contains("cargo build --release --locked -p papertrader"));
+    // A `# syntax=` line makes BuildKit fetch a frontend image: impossible without a registry.
+    assert!(
+        !dockerfile.lines().any(
+            |l| l.trim_start().starts_with("# syntax") || l.trim_start().starts_with("#syntax")
+        ),
+        "no # syntax= line"
+    );
+    // Binaries built inside or copied from the host, selected by a build argument.
+    assert!(dockerfile.contains("ARG BINARIES=source"));
+    assert!(dockerfile.contains("FROM ${BINARIES} AS binaries"));
+    assert!(dockerfile.contains("COPY --from=binaries "));
+    // Every directory a papertrader container mounts a volume on exists in the image and
+    // belongs to its user (a fresh named volume takes that owner; else uid 10001 cannot write).
+    let owned: Vec<&str> = dockerfile
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .trim_start_matches("&& ")
+                .strip_prefix("install -d -o papertrader -g papertrader ")
+        })
+        .flat_map(str::split_whitespace)
+        .filter(|word| word.starts_with('/'))
+        .collect();
+    let compose = compose();
+    for (name, service) in compose["services"].as_mapping().unwrap() {
+        if !service["image"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("papertrader:latest")
+        {
+            continue;
+        }
+        for volume in strings(&service["volumes"]) {
+            let target = volume.split(':').nth(1).unwrap();
+            if name.as_str() == Some("provision") && target.starts_with("/workers/") {
+                continue; // read-only views of volumes the workers created
+            }
+            assert!(
+                owned.contains(&target),
+                "{name:?} mounts {target}: not in {owned:?}"
+            );
+        }
+    }
 }

@@ -52,7 +52,7 @@ pub struct WorkerConfig {
     pub request_timeout_secs: u64,
     /// Memory size of the log system: entries kept before a flush.
     pub log_memory_entries: usize,
-    /// Log file path.
+    /// Log file path; `-` writes the log to standard output (containers).
     pub log_file: PathBuf,
     /// The admin endpoint: a Unix socket (mode 0600) for `papertrader admin worker …`.
     pub admin_socket: PathBuf,
@@ -117,7 +117,7 @@ pub struct WorkerArgs {
     /// The master's public key [default: data/master.pub.asc].
     #[arg(long, env = "PAPERTRADER_WORKER_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
-    /// Log file [default: data/worker.log].
+    /// Log file, `-` for standard output [default: data/worker.log].
     #[arg(long, env = "PAPERTRADER_WORKER_LOG_FILE")]
     pub log_file: Option<PathBuf>,
     /// Admin endpoint Unix socket [default: data/worker.admin.sock].

@@ -3,4 +3,5 @@
 mod cluster;
 mod failover;
 mod outcome;
+mod stdout;
 mod support;
