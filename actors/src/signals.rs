@@ -40,15 +40,21 @@ where
 {
     let logs = crate::log::LogSystem::new(log_file, log_memory_entries);
     logs.install_panic_hook();
-    actix::System::new().block_on(async move {
+    let system = actix::System::new();
+    let outcome = system.block_on(async move {
         let server = start(logs).await?;
         say(&banner(&server));
         shutdown_signal().await;
         say("shutting down");
         let _ = log_actor(&server).send(crate::log::Flush).await;
-        actix::System::current().stop();
         anyhow::Ok(())
-    })
+    });
+    // Stop inside the runtime, also when `start` failed half-way: actors it had already
+    // started then start and stop here. Dropped outside the runtime instead, actix would run
+    // their `started` hooks there and panic ("there is no reactor running").
+    actix::System::current().stop();
+    let _ = system.run();
+    outcome
 }
 
 /// Prints a line on standard output, ignoring a reader that has gone away.

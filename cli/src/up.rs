@@ -78,7 +78,8 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     master_config.validate()?;
     let logs = LogSystem::new(&master_config.log_file, master_config.log_memory_entries);
     logs.install_panic_hook();
-    actix::System::new().block_on(async move {
+    let system = actix::System::new();
+    let outcome = system.block_on(async move {
         let master = papertrader_master::server::start(master_config, logs).await?;
         let connect_ip = if args.bind.is_unspecified() {
             IpAddr::from([127, 0, 0, 1])
@@ -136,9 +137,12 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
             let _ = worker.log_actor.send(Flush).await;
         }
         let _ = master.log_actor.send(Flush).await;
-        actix::System::current().stop();
         anyhow::Ok(())
-    })
+    });
+    // Stop inside the runtime, also after a failed start (see `signals::run_until_signal`).
+    actix::System::current().stop();
+    let _ = system.run();
+    outcome
 }
 
 /// Registers the worker (keys and UUID made on first run); re-registers it if its address changed.

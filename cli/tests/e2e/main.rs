@@ -3,5 +3,6 @@
 mod cluster;
 mod failover;
 mod outcome;
+mod startup;
 mod stdout;
 mod support;
