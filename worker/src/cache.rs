@@ -57,12 +57,10 @@ impl PriceCache {
         found
     }
 
-    /// Applies a pushed tick (older ticks are ignored).
+    /// Applies a pushed tick. The link delivers ticks in order, and a master that restarted
+    /// numbers them from 0 again: every tick is taken as it comes, whatever its number.
     pub fn apply(&self, tick: PriceTick) {
         self.write(|s| {
-            if tick.tick < s.tick {
-                return;
-            }
             s.tick = tick.tick;
             for quote in tick.quotes {
                 s.quotes.insert(quote.symbol.clone(), quote);

@@ -214,6 +214,9 @@ impl MasterLinkActor {
         }
         self.output = None;
         self.stage = None;
+        // Sessions may end on the master while it cannot tell us: every DataTransfer grant must
+        // be confirmed again before it is used.
+        self.grants.new_epoch();
         for (_, pending) in self.pending.drain() {
             let failure = no_answer(pending.is_trade, "the link to the master was lost");
             let _ = pending.done.send(Err(failure));

@@ -91,8 +91,19 @@ async fn workers_readmit_themselves_after_a_master_restart() {
 
     let mut client = Connection::connect(worker.local_addr).await.unwrap();
     let session = new_user(&mut client, "quinn").await;
+    let mut reader = Connection::connect(worker.local_addr).await.unwrap();
+    let switch = Message::SwitchState(SwitchState {
+        session_id: session.clone(),
+        state: ConnectionState::DataTransfer,
+    });
+    reader.call(&switch).await.unwrap();
+    // Let the first master count its ticks well past what the second will reach below.
+    while worker.cache.tick() < 20 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
-    // Master down: requests fail at once with Unavailable instead of hanging.
+    // Master down: requests fail at once with Unavailable instead of hanging — reads from
+    // the cache too, since a session may end on the master meanwhile.
     first.stop();
     wait_link(&worker.link, |s| !up(s)).await;
     let resume = Message::LoginWithSession(SessionToken {
@@ -104,10 +115,38 @@ async fn workers_readmit_themselves_after_a_master_restart() {
         Some(ReasonCode::Unavailable)
     );
     assert!(started.elapsed() < Duration::from_secs(2));
+    let quote = Message::GetAssetValueCurrent(AssetQuery {
+        symbol: "AAPL".into(),
+    });
+    assert_eq!(
+        reader
+            .call_data(&quote, |_, _| {})
+            .await
+            .unwrap_err()
+            .reason(),
+        Some(ReasonCode::Unavailable)
+    );
 
     // Master back: the worker re-admits itself and the same client connection works again.
+    let restarted_at = chrono::Utc::now().timestamp_millis();
     let _second = MasterThread::start(dir.path(), port);
     wait_link(&worker.link, up).await;
+    // Quotes through the worker follow the new master's ticks (numbered from 0 again) at once.
+    let fresh = async {
+        loop {
+            if let Ok(data::DataBody::Quote(q)) = reader.call_data(&quote, |_, _| {}).await {
+                if q.at_ms >= restarted_at {
+                    return q;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let q = tokio::time::timeout(Duration::from_secs(2), fresh)
+        .await
+        .expect("the worker kept serving the old master's prices");
+    assert!(!q.stale);
+    assert!(worker.cache.tick() < 20, "ticks are the new master's");
     assert_eq!(
         client.call(&resume).await.unwrap(),
         Message::SessionId(SessionToken {
