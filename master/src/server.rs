@@ -27,6 +27,7 @@ use crate::login_throttle::ThrottleSettings;
 use crate::market::assets::{default_assets, parse_asset_list};
 use crate::market::book::Snapshot;
 use crate::market::provider::PriceProvider;
+use crate::market::simulated::day_start;
 use crate::market::{AssetSpec, PriceBook};
 use crate::router::Services;
 
@@ -135,23 +136,56 @@ async fn prepare_history(
             .map(|(s, p)| (s.clone(), Money(p.close)))
             .collect::<Vec<_>>(),
     );
+    // A quote's open/high/low/volume are those of its price's UTC day: the day's stored bar.
+    let days: Vec<(String, i64)> = latest
+        .iter()
+        .map(|(s, p)| (s.clone(), day_start(p.at)))
+        .collect();
+    let day_bars = db
+        .run(move |c| {
+            days.iter()
+                .map(|(symbol, day)| {
+                    let bar = prices::bars_between(c, symbol, prices::DAILY, *day, *day)?;
+                    Ok((symbol.clone(), bar.into_iter().next()))
+                })
+                .collect::<Result<std::collections::HashMap<_, _>, crate::db::DbError>>()
+        })
+        .await?;
     let mut snapshot = Snapshot::default();
     for (symbol, point) in latest {
-        let close = Money(point.close);
         snapshot.at_ms = snapshot.at_ms.max(point.at);
-        let quote = papertrader_protocol::data::Quote {
-            symbol: symbol.clone(),
-            open: close,
-            high: close,
-            low: close,
-            close,
-            volume: 0,
-            at_ms: point.at,
-            stale: false,
-        };
+        let quote = day_quote(&symbol, &point, day_bars.get(&symbol).cloned().flatten());
         snapshot.quotes.insert(symbol, quote);
     }
     Ok(snapshot)
+}
+
+/// The quote of `symbol` whose latest stored price is `point`, with its day's figures from
+/// `day_bar` (the stored daily bar of that UTC day) when there is one.
+fn day_quote(
+    symbol: &str,
+    point: &prices::Ohlcv,
+    day_bar: Option<prices::Ohlcv>,
+) -> papertrader_protocol::data::Quote {
+    let close = point.close;
+    let bar = day_bar.unwrap_or(prices::Ohlcv {
+        at: day_start(point.at),
+        open: close,
+        high: close,
+        low: close,
+        close,
+        volume: 0,
+    });
+    papertrader_protocol::data::Quote {
+        symbol: symbol.to_owned(),
+        open: Money(bar.open),
+        high: Money(bar.high.max(close)),
+        low: Money(bar.low.min(close)),
+        close: Money(close),
+        volume: u64::try_from(bar.volume).unwrap_or(0),
+        at_ms: point.at,
+        stale: false,
+    }
 }
 
 /// Loads the master's key, or generates one (and its public half) on first start.

@@ -226,6 +226,10 @@ impl SimulatedMarket {
                         Some(bar) => fold(bar, &point),
                         None => today_bar = Some(Ohlcv { at: today, ..point }),
                     }
+                } else if let Some(yesterday) = daily.last_mut() {
+                    // The intraday points of yesterday's last hours belong to its bar too (the
+                    // walk reached them after the bar's first steps).
+                    fold(yesterday, &point);
                 }
                 at += spacing;
             }
@@ -284,6 +288,16 @@ mod tests {
         for (_, bar) in daily.iter().chain(monthly.iter()) {
             assert!(bar.low <= bar.open.min(bar.close) && bar.high >= bar.open.max(bar.close));
         }
+        // Every intraday point lies within its day's bar, and the day's last point is its close.
+        for (_, t) in &ticks {
+            let (_, bar) = daily.iter().find(|(_, b)| b.at == day_start(t.at)).unwrap();
+            assert!(
+                bar.low <= t.close && t.close <= bar.high,
+                "{t:?} outside {bar:?}"
+            );
+        }
+        let (_, last) = ticks.last().unwrap();
+        assert_eq!(daily.last().unwrap().1.close, last.close);
     }
 
     #[test]

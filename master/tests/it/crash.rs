@@ -5,6 +5,8 @@
 //! Rounds: `PAPERTRADER_CRASH_ROUNDS` (3 by default, as in CI; docs/RELIABILITY.md reports 50).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use papertrader_client::Connection;
@@ -23,23 +25,24 @@ async fn acknowledged_trades_survive_kill_9_exactly_once() {
         .and_then(|r| r.parse().ok())
         .unwrap_or(3);
     for db in databases("crash") {
-        let port = free_port();
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let mut acknowledged: Vec<(String, TradeReceipt, bool)> = Vec::new();
         let mut sessions: Vec<String> = Vec::new();
         for round in 0..rounds {
-            let master = spawn_master(&db, port).await;
+            let (master, addr) = spawn_master(&db).await;
             if round == 0 {
-                let mut c = Connection::connect(("127.0.0.1", port)).await.unwrap();
+                let mut c = Connection::connect(addr).await.unwrap();
                 for i in 0..CLIENTS {
                     sessions.push(new_user(&mut c, &format!("crash{i}")).await);
                 }
             }
+            let acked_this_round = Arc::new(AtomicUsize::new(0));
             let mut tasks = Vec::new();
             for (i, session) in sessions.iter().cloned().enumerate() {
+                let acked = acked_this_round.clone();
                 tasks.push(tokio::spawn(async move {
                     let mut seen = Vec::new();
-                    let Ok(mut c) = Connection::connect(("127.0.0.1", port)).await else {
+                    let Ok(mut c) = Connection::connect(addr).await else {
                         return seen;
                     };
                     let mut buy = true;
@@ -47,18 +50,36 @@ async fn acknowledged_trades_survive_kill_9_exactly_once() {
                         match order(&mut c, buy, &session, "KO", 1 + (i as u64 % 3)).await {
                             Ok(Message::PurchaseSuccess(r)) | Ok(Message::SellSuccess(r)) => {
                                 seen.push((format!("crash{i}"), r, buy));
+                                acked.fetch_add(1, Ordering::SeqCst);
                                 buy = !buy;
                             }
                             Ok(other) => panic!("unexpected {other:?}"),
-                            // Refusals (e.g. nothing to sell after an unacknowledged buy) are fine.
-                            Err(e) if e.reason().is_some() => buy = !buy,
+                            // Nothing to sell (after a buy that settled unacknowledged, or
+                            // none yet) or no cash: the only refusals that may happen here.
+                            Err(e)
+                                if matches!(
+                                    e.reason(),
+                                    Some(
+                                        ReasonCode::InsufficientHoldings
+                                            | ReasonCode::InsufficientCash
+                                    )
+                                ) =>
+                            {
+                                buy = !buy
+                            }
+                            Err(e) if e.reason().is_some() => panic!("refused: {e}"),
                             Err(_) => return seen, // the master died
                         }
                     }
                 }));
             }
-            tokio::time::sleep(Duration::from_millis(rng.gen_range(150..700))).await;
-            drop(master); // SIGKILL, mid-batch or between batches
+            // Every round acknowledges trades before the kill, which then lands at a random
+            // moment, mid-batch or between batches.
+            while acked_this_round.load(Ordering::SeqCst) == 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(rng.gen_range(0..500))).await;
+            drop(master); // SIGKILL
             for task in tasks {
                 acknowledged.extend(task.await.unwrap());
             }

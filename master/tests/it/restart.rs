@@ -18,9 +18,8 @@ fn stop(mut master: Master) {
 #[actix::test]
 async fn accounts_sessions_portfolios_and_history_survive_a_restart() {
     for db in databases("restart") {
-        let port = free_port();
-        let first = spawn_master(&db, port).await;
-        let mut c = Connection::connect(("127.0.0.1", port)).await.unwrap();
+        let (first, addr) = spawn_master(&db).await;
+        let mut c = Connection::connect(addr).await.unwrap();
         let session = new_user(&mut c, "kim").await;
         let bound = login(&mut c, "kim", false).await.unwrap();
         let Message::PurchaseSuccess(bought) =
@@ -34,8 +33,8 @@ async fn accounts_sessions_portfolios_and_history_survive_a_restart() {
             .expect("log flushed at shutdown");
         assert!(log.contains("batch settled"), "{log}");
 
-        let _second = spawn_master(&db, port).await;
-        let mut c = Connection::connect(("127.0.0.1", port)).await.unwrap();
+        let (_second, addr) = spawn_master(&db).await;
+        let mut c = Connection::connect(addr).await.unwrap();
         let resume = |s: &str| {
             Message::LoginWithSession(SessionToken {
                 session_id: s.to_owned(),
@@ -84,5 +83,45 @@ async fn accounts_sessions_portfolios_and_history_survive_a_restart() {
         assert_eq!(t.entries.len(), 1);
         assert_eq!(t.entries[0].price, bought.price);
         assert_eq!(t.entries[0].settled_at_ms, bought.settled_at_ms);
+        // A quote's day figures are today's daily bar, after the restart too.
+        quote_is_todays_bar(&mut c, "IBM").await;
     }
+}
+
+/// Checks that the quote of `symbol` carries exactly the figures of its day's daily bar (read
+/// between two equal quotes, so no tick fell in between).
+async fn quote_is_todays_bar(c: &mut Connection, symbol: &str) {
+    let quote = Message::GetAssetValueCurrent(AssetQuery {
+        symbol: symbol.into(),
+    });
+    let week = Message::GetAssetValueWeek(AssetRangeQuery {
+        symbol: symbol.into(),
+        date_ms: chrono::Utc::now().timestamp_millis() + 86_400_000,
+    });
+    for _ in 0..20 {
+        let DataBody::Quote(before) = c.call_data(&quote, |_, _| {}).await.unwrap() else {
+            panic!()
+        };
+        let DataBody::History(bars) = c.call_data(&week, |_, _| {}).await.unwrap() else {
+            panic!()
+        };
+        let DataBody::Quote(after) = c.call_data(&quote, |_, _| {}).await.unwrap() else {
+            panic!()
+        };
+        if before != after {
+            continue;
+        }
+        let today = bars.bars.last().expect("a bar for today");
+        assert_eq!(
+            today.at_ms,
+            after.at_ms - after.at_ms.rem_euclid(86_400_000)
+        );
+        assert_eq!(
+            (today.open, today.high, today.low, today.close, today.volume),
+            (after.open, after.high, after.low, after.close, after.volume),
+            "the quote's day figures are not today's bar"
+        );
+        return;
+    }
+    panic!("the quote never held still long enough to compare");
 }

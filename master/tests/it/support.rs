@@ -214,15 +214,6 @@ pub fn user_query(session: &str, username: &str) -> UserQuery {
     }
 }
 
-/// A free loopback port.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A master process, killed when dropped.
 pub struct Master(pub Child);
 
@@ -233,11 +224,12 @@ impl Drop for Master {
     }
 }
 
-/// Starts the `papertrader-master` binary on `db` at `port` (direct clients on) and waits
-/// until it listens.
-pub async fn spawn_master(db: &TestDb, port: u16) -> Master {
-    let child = Command::new(env!("CARGO_BIN_EXE_papertrader-master"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
+/// Starts the `papertrader-master` binary on `db` on a port of its choosing (direct clients
+/// on) and returns it with the address it printed once listening.
+pub async fn spawn_master(db: &TestDb) -> (Master, std::net::SocketAddr) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_papertrader-master"))
+        .args(["--listen", "127.0.0.1:0"])
         .args(["--database-url", &db.url])
         .args([
             "--log-file",
@@ -259,20 +251,32 @@ pub async fn spawn_master(db: &TestDb, port: u16) -> Master {
             "--public-key-file",
             &db.dir.path().join("m.pub.asc").to_string_lossy(),
         ])
-        .stdout(Stdio::null())
+        .args([
+            "--admin-socket",
+            &db.dir.path().join("bin.admin.sock").to_string_lossy(),
+        ])
+        .env_clear()
+        .stdout(Stdio::piped())
         .spawn()
         .expect("spawn master");
+    let stdout = child.stdout.take().expect("stdout");
     let master = Master(child);
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
         {
-            return master;
+            if let Some(addr) = line.strip_prefix("papertrader master listening on ") {
+                let _ = tx.send(addr.trim().to_owned());
+            }
         }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("master did not start listening");
+    });
+    let addr = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30)))
+        .await
+        .expect("join")
+        .expect("the master never said where it listens");
+    (master, addr.parse().expect("an address"))
 }
 
 /// A TCP connection to `to` made from the local address `from` (any 127.x.y.z works on
