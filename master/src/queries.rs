@@ -12,6 +12,7 @@ use papertrader_protocol::data::{
     AssetInfo, Bar, DataBody, History, Holding, Portfolio, Resolution, Transaction,
     TransactionHistory, UserInfo,
 };
+use papertrader_protocol::limits::MAX_DATE_MS;
 use papertrader_protocol::{Failure, Money, ReasonCode};
 
 use crate::actors::session::LiveSession;
@@ -104,7 +105,8 @@ pub fn window(range: Range, date_ms: i64) -> (i64, i64, Resolution) {
             date_ms,
             Resolution::Monthly,
         ),
-        Range::AllTime => (i64::MIN, i64::MAX, Resolution::Monthly),
+        // The span of what is stored: set from the bars found (see `history`).
+        Range::AllTime => (0, MAX_DATE_MS, Resolution::Monthly),
     }
 }
 
@@ -131,6 +133,14 @@ pub fn history(
             format!("no {symbol} prices in that range"),
         )));
     }
+    // AllTime reports the span of its bars, first to last.
+    let (from, to) = match range {
+        Range::AllTime => (
+            points.first().map_or(from, |p| p.at),
+            points.last().map_or(to, |p| p.at),
+        ),
+        _ => (from, to),
+    };
     let bars = points
         .into_iter()
         .map(|p| Bar {

@@ -18,6 +18,8 @@ pub const SESSION_ID_CHARS: usize = 32;
 pub const HASHED_PASSWORD_CHARS: usize = 64;
 /// Longest client order id.
 pub const MAX_CLIENT_ORDER_ID_CHARS: usize = 64;
+/// Latest date a history request may name: 9999-12-31T23:59:59.999Z, in ms.
+pub const MAX_DATE_MS: i64 = 253_402_300_799_999;
 
 fn invalid(argument: &'static str, code: ReasonCode, reason: impl Into<String>) -> ProtocolError {
     ProtocolError::InvalidArgument {
@@ -94,6 +96,21 @@ pub fn check_quantity(quantity: u64) -> Result<(), ProtocolError> {
         ));
     }
     Ok(())
+}
+
+/// A history request's end date: from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z.
+pub fn check_date(date_ms: i64) -> Result<(), ProtocolError> {
+    if (0..=MAX_DATE_MS).contains(&date_ms) {
+        Ok(())
+    } else {
+        Err(invalid(
+            "date",
+            ReasonCode::InvalidArgument,
+            format!(
+                "{date_ms} is outside 0 ..= {MAX_DATE_MS} (1970-01-01 to 9999-12-31, ms since the epoch)"
+            ),
+        ))
+    }
 }
 
 /// 1–16 characters of `A-Z 0-9 . - ^ =` (for example `AAPL`, `BRK.B`, `^GSPC`, `BTC-USD`).
@@ -183,7 +200,10 @@ pub fn validate(message: &Message) -> Result<(), ProtocolError> {
         Message::GetAssetValueDay(a)
         | Message::GetAssetValueWeek(a)
         | Message::GetAssetValueMonth(a)
-        | Message::GetAssetValueYear(a) => check_symbol(&a.symbol),
+        | Message::GetAssetValueYear(a) => {
+            check_symbol(&a.symbol)?;
+            check_date(a.date_ms)
+        }
         Message::GetUserInfo(a)
         | Message::GetUserPortfolio(a)
         | Message::GetUserTransactionHistory(a) => {

@@ -358,10 +358,14 @@ fn apply(
     cash: &mut HashMap<i64, i64>,
     held: &mut HashMap<(i64, String), i64>,
 ) -> Result<(Money, i64), Failure> {
+    // The router refused symbols that are not traded; a traded one may have no price yet.
     let quote = prices.get(&order.symbol).ok_or_else(|| {
         Failure::new(
-            ReasonCode::UnknownAsset,
-            format!("{} is not traded here", order.symbol),
+            ReasonCode::NoData,
+            format!(
+                "{} has no price yet; no order in it can settle",
+                order.symbol
+            ),
         )
     })?;
     if quote.stale {

@@ -222,3 +222,70 @@ async fn every_data_instruction_answers_or_fails_with_a_reason() {
         );
     }
 }
+
+#[actix::test]
+async fn dates_outside_the_calendar_are_refused_and_windows_never_wrap() {
+    let db = databases("data_dates").remove(0);
+    let mut config = test_config(&db);
+    // A symbol that is listed but never priced (the CSV has rows for AAPL only).
+    let csv = db.dir.path().join("prices.csv");
+    std::fs::write(
+        &csv,
+        "date,symbol,open,high,low,close,volume\n2024-01-02,AAPL,1,2,0.5,1.5,100\n",
+    )
+    .unwrap();
+    let assets = db.dir.path().join("assets.txt");
+    std::fs::write(&assets, "AAPL,Apple Inc.\nNEWCO,Not priced yet\n").unwrap();
+    config.provider = papertrader_master::config::ProviderKind::Csv;
+    config.csv_file = Some(csv);
+    config.assets_file = Some(assets);
+    let master = master_with(config).await;
+    let mut c = Connection::connect(master.local_addr).await.unwrap();
+    let session = new_user(&mut c, "ines").await;
+
+    // A trade in a listed asset without a price names the real reason, as a quote does.
+    assert_eq!(
+        reason(order(&mut c, true, &session, "NEWCO", 1).await),
+        ReasonCode::NoData
+    );
+    switch(&mut c, &session, ConnectionState::DataTransfer)
+        .await
+        .unwrap();
+    let quote = Message::GetAssetValueCurrent(AssetQuery {
+        symbol: "NEWCO".into(),
+    });
+    assert_eq!(
+        reason(c.call_data(&quote, |_, _| {}).await),
+        ReasonCode::NoData
+    );
+
+    // Dates before 1970 or after 9999 are refused; none gives bars "from 1969".
+    for date in [
+        i64::MAX,
+        1 << 62,
+        papertrader_protocol::limits::MAX_DATE_MS + 1,
+        -1,
+        i64::MIN,
+    ] {
+        for request in [
+            Message::GetAssetValueDay(range("AAPL", date)),
+            Message::GetAssetValueWeek(range("AAPL", date)),
+            Message::GetAssetValueMonth(range("AAPL", date)),
+            Message::GetAssetValueYear(range("AAPL", date)),
+        ] {
+            assert_eq!(
+                reason(c.call_data(&request, |_, _| {}).await),
+                ReasonCode::InvalidArgument,
+                "{request:?}"
+            );
+        }
+    }
+    // The calendar's edges themselves are fine, and hold no data.
+    for date in [0, papertrader_protocol::limits::MAX_DATE_MS] {
+        let year = Message::GetAssetValueYear(range("AAPL", date));
+        assert_eq!(
+            reason(c.call_data(&year, |_, _| {}).await),
+            ReasonCode::NoData
+        );
+    }
+}
