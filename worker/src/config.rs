@@ -47,8 +47,9 @@ pub struct WorkerConfig {
     pub max_payload: u32,
     /// Cached history replies kept at most (cleared on every price tick anyway).
     pub cache_max_entries: usize,
-    /// A forwarded request not answered by the master within this long fails with
-    /// Unavailable, seconds.
+    /// A forwarded request not answered by the master within this long fails (Unavailable;
+    /// OutcomeUnknown for an order), seconds. An order may take two of the master's update
+    /// intervals longer, since it waits for the next price tick.
     pub request_timeout_secs: u64,
     /// Memory size of the log system: entries kept before a flush.
     pub log_memory_entries: usize,
@@ -77,7 +78,7 @@ impl Default for WorkerConfig {
             max_partial_frame_bytes: papertrader_actors::frame_budget::DEFAULT_PARTIAL_FRAME_BYTES,
             max_payload: papertrader_protocol::DEFAULT_MAX_PAYLOAD,
             cache_max_entries: 10_000,
-            request_timeout_secs: 120,
+            request_timeout_secs: 10,
             log_memory_entries: 1_024,
             log_file: PathBuf::from("data/worker.log"),
             admin_socket: PathBuf::from("data/worker.admin.sock"),
@@ -123,6 +124,10 @@ pub struct WorkerArgs {
     /// Admin endpoint Unix socket [default: data/worker.admin.sock].
     #[arg(long, env = "PAPERTRADER_WORKER_ADMIN_SOCKET")]
     pub admin_socket: Option<PathBuf>,
+    /// Seconds a forwarded request may wait for the master (orders: plus two update
+    /// intervals) [default: 10].
+    #[arg(long, env = "PAPERTRADER_WORKER_REQUEST_TIMEOUT_SECS")]
+    pub request_timeout_secs: Option<u64>,
 }
 
 /// Why a configuration was refused.
@@ -166,6 +171,9 @@ impl WorkerArgs {
         );
         if self.link_bind_ip.is_some() {
             config.link_bind_ip = self.link_bind_ip;
+        }
+        if let Some(secs) = self.request_timeout_secs {
+            config.request_timeout_secs = secs;
         }
         Ok(config)
     }

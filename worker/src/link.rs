@@ -125,6 +125,8 @@ pub struct MasterLinkActor {
     next_request: u64,
     backoff: Duration,
     forwarded: u64,
+    /// The master's update interval, from `admitted`: orders wait up to a tick for settlement.
+    update_interval: Duration,
 }
 
 fn unreachable_master() -> Failure {
@@ -170,6 +172,7 @@ impl MasterLinkActor {
             next_request: 1,
             backoff: MIN_BACKOFF,
             forwarded: 0,
+            update_interval: Duration::ZERO,
         }
     }
 
@@ -313,6 +316,7 @@ impl StreamHandler<Decoded> for MasterLinkActor {
                 };
                 self.stage = Some(Stage::Admitted);
                 self.backoff = MIN_BACKOFF;
+                self.update_interval = Duration::from_millis(admitted.update_interval_ms);
             }
             (_, Message::AdmissionRefused(f)) | (_, Message::LinkClosed(f)) => {
                 self.lost(format!("the master closed the link: {f}"), ctx);
@@ -413,7 +417,12 @@ impl Handler<Forwarded> for MasterLinkActor {
                 done,
             },
         );
-        let timeout = self.settings.request_timeout;
+        // An order waits for the next tick's settlement: allow it two intervals more.
+        let timeout = if trade {
+            self.settings.request_timeout + self.update_interval * 2
+        } else {
+            self.settings.request_timeout
+        };
         let epoch = self.grants.epoch();
         let link = ctx.address();
         Box::pin(async move {

@@ -3,6 +3,7 @@
 mod cluster;
 mod failover;
 mod outcome;
+mod stalled;
 mod startup;
 mod stdout;
 mod support;

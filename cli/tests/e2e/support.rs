@@ -145,6 +145,16 @@ impl Cluster {
     /// Starts a master (cheap bcrypt, `extra` settings) and `workers` workers, registers them
     /// with `papertrader admin workers add`, and waits until the master lists them all.
     pub fn start(dir: &Path, workers: usize, extra: &[&str]) -> Cluster {
+        Self::start_with(dir, workers, extra, &[])
+    }
+
+    /// [`Cluster::start`] with `worker_extra` settings for every worker.
+    pub fn start_with(
+        dir: &Path,
+        workers: usize,
+        extra: &[&str],
+        worker_extra: &[&str],
+    ) -> Cluster {
         let ports = free_ports(workers + 1);
         let master_addr = format!("127.0.0.1:{}", ports[0]);
         let mut master_args: Vec<String> =
@@ -164,34 +174,42 @@ impl Cluster {
             dir: dir.to_owned(),
         };
         for (i, port) in ports[1..].iter().enumerate() {
-            cluster.add_worker(&format!("w{i}"), *port);
+            cluster.add_worker(&format!("w{i}"), *port, worker_extra);
         }
         cluster.wait_listed(workers);
         cluster
     }
 
-    fn add_worker(&mut self, name: &str, port: u16) {
+    fn add_worker(&mut self, name: &str, port: u16, extra: &[&str]) {
         let listen = format!("127.0.0.1:{port}");
         let files = |f: &str| format!("{name}/{f}");
-        let args = [
+        let (uuid_file, key, public, log, socket) = (
+            files("uuid"),
+            files("worker.sec.asc"),
+            files("worker.pub.asc"),
+            files("worker.log"),
+            files("worker.admin.sock"),
+        );
+        let mut args = vec![
             "worker",
             "--listen",
             &listen,
             "--master",
             &self.master_addr,
             "--uuid-file",
-            &files("uuid"),
+            &uuid_file,
             "--key-file",
-            &files("worker.sec.asc"),
+            &key,
             "--public-key-file",
-            &files("worker.pub.asc"),
+            &public,
             "--master-key-file",
             "data/master.pub.asc",
             "--log-file",
-            &files("worker.log"),
+            &log,
             "--admin-socket",
-            &files("worker.admin.sock"),
+            &socket,
         ];
+        args.extend_from_slice(extra);
         // First start creates the UUID and key files (the link is refused until registered).
         let worker = Server::start(&self.dir, &args, "listening");
         let uuid = std::fs::read_to_string(self.dir.join(files("uuid"))).unwrap();
@@ -245,6 +263,37 @@ impl Cluster {
             master: self.master_addr.clone(),
             password: "pw".into(),
         }
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`, …) to the master process.
+    pub fn signal_master(&self, signal: &str) {
+        let pid = self
+            .master
+            .as_ref()
+            .expect("a master")
+            .child
+            .id()
+            .to_string();
+        Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+    }
+
+    /// The JSON status of worker `index` from its admin socket.
+    pub fn worker_status(&self, index: usize) -> serde_json::Value {
+        let socket = format!("w{index}/worker.admin.sock");
+        let run = Command::new(BIN)
+            .args(["--json", "admin", "--socket", &socket, "worker", "status"])
+            .current_dir(&self.dir)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        serde_json::from_slice(&run.stdout).unwrap()
     }
 
     /// Kills the master with SIGKILL.
