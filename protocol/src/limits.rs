@@ -6,8 +6,9 @@ use crate::reason::ReasonCode;
 
 /// Longest username (spec 2.4.1).
 pub const MAX_USERNAME_CHARS: usize = 24;
-/// Longest email (spec 2.4.1).
-pub const MAX_EMAIL_CHARS: usize = 321;
+/// Longest email: a 64-character local part, `@` and a 255-character domain (the spec's
+/// 321 is the bound; no address that obeys the rules below can be longer than 320).
+pub const MAX_EMAIL_CHARS: usize = 320;
 /// Largest quantity of one order.
 pub const MAX_QUANTITY: u64 = 1_000_000_000;
 /// Longest asset symbol.
@@ -56,8 +57,9 @@ pub fn check_username(username: &str) -> Result<(), ProtocolError> {
     Ok(())
 }
 
-/// At most 321 characters, `local@domain` with a 1–64 character local part, a domain of
-/// dot-separated labels (letters, digits, hyphens) with at least one dot, no spaces or controls.
+/// At most 320 characters, `local@domain` with a 1–64 character local part (printable ASCII,
+/// no `@`), a domain of at most 255 characters made of at least two dot-separated labels of
+/// 1–63 letters, digits and hyphens, none starting or ending with a hyphen.
 pub fn check_email(email: &str) -> Result<(), ProtocolError> {
     let code = ReasonCode::InvalidEmail;
     if email.chars().count() > MAX_EMAIL_CHARS {
@@ -244,9 +246,19 @@ mod tests {
             "a@b..com",
             &format!("{}@x.com", "a".repeat(65)),
             &format!("a@{}.com", "b".repeat(320)),
+            "a@b-.com",
+            &format!("a@{}.com", "b".repeat(64)),
         ] {
             assert!(check_email(bad).is_err(), "{bad:?}");
         }
+        // The longest address the rules allow: 64 + 1 + 255 = 320 characters.
+        let label = "c".repeat(63);
+        let domain = format!("{label}.{label}.{label}.{}", "d".repeat(63));
+        assert_eq!(domain.len(), 255);
+        let longest = format!("{}@{domain}", "a".repeat(64));
+        assert_eq!(longest.len(), MAX_EMAIL_CHARS);
+        assert!(check_email(&longest).is_ok());
+        assert!(check_email(&format!("{}@c{domain}", "a".repeat(64))).is_err());
     }
 
     #[test]

@@ -49,7 +49,7 @@ arguments! {
     pub struct Register {
         /// Account name, 1–24 characters of `A-Z a-z 0-9 _ . -`.
         pub username: String,
-        /// Email address, at most 321 characters.
+        /// Email address, at most 320 characters (see `limits::check_email`).
         pub email: String,
         /// The client-side password hash.
         pub hashed_password: String,

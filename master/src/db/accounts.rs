@@ -43,7 +43,12 @@ pub struct NewAccount<'a> {
     pub created_at: i64,
 }
 
-/// Which unique field a registration collided with.
+diesel::define_sql_function! {
+    /// SQL `lower()`, as the case-insensitive unique indexes use it.
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Which unique field a registration collided with (whatever the case).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Taken {
     /// The username exists.
@@ -68,7 +73,10 @@ pub fn insert(
             if !e.is_unique_violation() {
                 return Err(e);
             }
-            let name_taken = find_by_username(conn, new.username)?.is_some();
+            let name_taken = diesel::select(diesel::dsl::exists(
+                accounts::table.filter(lower(accounts::username).eq(new.username.to_lowercase())),
+            ))
+            .get_result(conn)?;
             return Ok(Err(if name_taken {
                 Taken::Username
             } else {

@@ -221,3 +221,37 @@ async fn third_party_accounts_have_no_password_until_one_is_set() {
         assert_eq!(unknown.unwrap_err().code, ReasonCode::UnknownUser);
     }
 }
+
+#[actix::test]
+async fn names_and_emails_are_unique_whatever_their_case() {
+    for db in databases("names_any_case") {
+        let master = master(&db).await;
+        let mut c = Connection::connect(master.local_addr).await.unwrap();
+        let register_as = |username: &str, email: &str| {
+            Message::Register(Register {
+                username: username.into(),
+                email: email.into(),
+                hashed_password: pass(username),
+            })
+        };
+        c.call(&register_as("alice", "Alice@Example.com"))
+            .await
+            .unwrap();
+        assert_eq!(
+            reason(c.call(&register_as("ALICE", "other@example.com")).await),
+            ReasonCode::UsernameTaken,
+            "{}",
+            db.backend
+        );
+        assert_eq!(
+            reason(c.call(&register_as("alicia", "alice@EXAMPLE.COM")).await),
+            ReasonCode::EmailTaken
+        );
+        // Logins name the account exactly as registered (the password hash covers the name).
+        assert!(login(&mut c, "alice", true).await.is_ok());
+        assert_eq!(
+            reason(login(&mut c, "ALICE", true).await),
+            ReasonCode::BadCredentials
+        );
+    }
+}

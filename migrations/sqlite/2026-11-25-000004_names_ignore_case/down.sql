@@ -1,0 +1,2 @@
+DROP INDEX accounts_email_any_case;
+DROP INDEX accounts_username_any_case;
