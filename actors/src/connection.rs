@@ -173,12 +173,15 @@ impl<R: Router + Unpin> ConnectionActor<R> {
     }
 
     /// Checks state and limits; `Err` is the Fail reply to send instead of routing.
+    /// In the order PROTOCOL.md §8 gives: a request at all, legal in this state, arguments
+    /// within the limits (the session is the router's business).
     fn admit(&self, request: &Message) -> Result<(), Message> {
-        check_request(request)?;
+        check_is_request(request)?;
         let instruction = request.instruction();
         self.state
             .check(instruction)
-            .map_err(|e| instruction.failure_reply(e.to_failure()))
+            .map_err(|e| instruction.failure_reply(e.to_failure()))?;
+        check_limits(request)
     }
 
     /// Encodes replies and queues them in order, waiting for room (bounded output); then
@@ -206,14 +209,26 @@ impl<R: Router + Unpin> ConnectionActor<R> {
 /// Checks that `request` is a client request and that its arguments keep the input limits;
 /// `Err` is the reply to send instead of handling it.
 pub fn check_request(request: &Message) -> Result<(), Message> {
-    let instruction = request.instruction();
-    if !instruction.is_request() {
-        return Err(Message::Error(Failure::new(
+    check_is_request(request)?;
+    check_limits(request)
+}
+
+/// `Err` (`error`, UnknownInstruction) when `message` is not something a client may send.
+fn check_is_request(message: &Message) -> Result<(), Message> {
+    let instruction = message.instruction();
+    if instruction.is_request() {
+        Ok(())
+    } else {
+        Err(Message::Error(Failure::new(
             ReasonCode::UnknownInstruction,
             format!("{} is not a request", instruction.name()),
-        )));
+        )))
     }
-    limits::validate(request).map_err(|e| instruction.failure_reply(e.to_failure()))
+}
+
+/// `Err` (the request's Fail reply) when an argument breaks the input limits.
+fn check_limits(request: &Message) -> Result<(), Message> {
+    limits::validate(request).map_err(|e| request.instruction().failure_reply(e.to_failure()))
 }
 
 impl<R: Router + Unpin> Actor for ConnectionActor<R> {

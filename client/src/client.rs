@@ -6,7 +6,7 @@
 //! away after it was sent) is sent again with the same id: it is never traded twice.
 
 use papertrader_protocol::data::{
-    AssetInfo, DataBody, History, Portfolio, Quote, Side, TransactionHistory, UserInfo,
+    AssetInfo, DataBody, History, Portfolio, Quote, ServerInfo, Side, TransactionHistory, UserInfo,
 };
 use papertrader_protocol::password::client_password_hash;
 use papertrader_protocol::*;
@@ -322,6 +322,16 @@ impl Client {
     pub async fn sell(&mut self, symbol: &str, quantity: u64) -> Result<TradeReceipt, ClientError> {
         self.place(Side::Sell, symbol, quantity, &new_order_id())
             .await
+    }
+
+    /// `getServerInfo`: the server's settings, limits and traded assets. Needs no login and
+    /// works in either state.
+    pub async fn server_info(&mut self) -> Result<ServerInfo, ClientError> {
+        let request = Message::GetServerInfo(Empty {});
+        match self.conn.call_data(&request, |_, _| {}).await? {
+            DataBody::ServerInfo(info) => Ok(info),
+            _ => Err(ClientError::Unexpected("data")),
+        }
     }
 
     /// `getAssetValueCurrent`.

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use actix::{Addr, Handler, Recipient};
 use futures::future::LocalBoxFuture;
 use papertrader_actors::connection::{Peer, Router};
-use papertrader_protocol::data::{DataBody, Side};
+use papertrader_protocol::data::{DataBody, ServerInfo, Side};
 use papertrader_protocol::transfer::split_body;
 use papertrader_protocol::{
-    ConnectionState, Empty, Failure, Message, MessageType, ReasonCode, SessionToken, StateSwitched,
-    TradeOrder, TradeReceipt, UserQuery, WorkerList,
+    ConnectionState, Empty, Failure, Instruction, Message, MessageType, ReasonCode, SessionToken,
+    StateSwitched, TradeOrder, TradeReceipt, UserQuery, WorkerList,
 };
 use slog::{warn, Logger};
 
@@ -47,6 +47,8 @@ pub struct Services {
     pub assets: Arc<Vec<AssetSpec>>,
     /// Bytes per `data` packet.
     pub chunk_size: usize,
+    /// The answer to `getServerInfo`.
+    pub info: Arc<ServerInfo>,
     /// Logger.
     pub log: Logger,
 }
@@ -172,6 +174,7 @@ impl Services {
                     state: s.state,
                 }))
             }
+            Message::GetServerInfo(_) => self.data(Ok(DataBody::ServerInfo((*self.info).clone()))),
             Message::GetWorkerList(_) => {
                 let workers = self
                     .registry
@@ -368,10 +371,15 @@ impl MasterRouter {
 
 impl Router for MasterRouter {
     fn route(&mut self, request: Message, peer: Peer) -> LocalBoxFuture<'static, Vec<Message>> {
-        if !self.direct && !matches!(request, Message::GetWorkerList(_)) {
+        if !self.direct
+            && !matches!(
+                request,
+                Message::GetWorkerList(_) | Message::GetServerInfo(_)
+            )
+        {
             let failure = Failure::new(
                 ReasonCode::NotAuthorized,
-                "the master only serves getWorkerList; connect to a worker",
+                "the master only serves getWorkerList and getServerInfo; connect to a worker",
             );
             let reply = request.instruction().failure_reply(failure);
             return Box::pin(futures::future::ready(vec![reply]));
@@ -389,7 +397,9 @@ impl Router for MasterRouter {
         Box::pin(async move {
             let instruction = request.instruction();
             // Every data request needs the session that opened DataTransfer to be alive still.
-            if instruction.message_type() == MessageType::DataRequest {
+            if instruction.message_type() == MessageType::DataRequest
+                && instruction != Instruction::GetServerInfo
+            {
                 let token = data_session.borrow().clone().unwrap_or_default();
                 if let Err(failure) = services.authenticate(token).await {
                     return vec![instruction.failure_reply(failure)];

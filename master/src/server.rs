@@ -11,6 +11,7 @@ use papertrader_actors::frame_budget::FrameBudget;
 use papertrader_actors::identity::SigningIdentity;
 use papertrader_actors::log::{LogActor, LogSystem};
 use papertrader_actors::slots::{AddressLimiter, SlotPool};
+use papertrader_protocol::data::{InputLimits, Listing, ServerInfo};
 use papertrader_protocol::Money;
 use slog::{info, o, warn, Logger};
 
@@ -284,6 +285,26 @@ pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<Runn
     )
     .start();
 
+    let chunk_size = papertrader_protocol::transfer::DEFAULT_CHUNK_SIZE
+        .min(config.max_payload as usize - LINK_ENVELOPE);
+    let info = ServerInfo {
+        protocol_version: papertrader_protocol::PROTOCOL_VERSION,
+        max_payload: config.max_payload,
+        chunk_size: chunk_size as u32,
+        update_interval_ms: config.update_interval_ms,
+        currency: "USD".into(),
+        starting_cash,
+        session_ttl_ms: config.session_ttl_secs.saturating_mul(1000),
+        connection_session_ttl_ms: config.connection_session_ttl_secs.saturating_mul(1000),
+        limits: InputLimits::current(),
+        assets: assets
+            .iter()
+            .map(|a| Listing {
+                symbol: a.symbol.clone(),
+                name: a.name.clone(),
+            })
+            .collect(),
+    };
     let services = Services {
         sessions,
         trades: trades.clone(),
@@ -292,8 +313,8 @@ pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<Runn
         db,
         assets: Arc::new(assets),
         // Leave room for the forwardReply envelope when a data packet crosses a worker link.
-        chunk_size: papertrader_protocol::transfer::DEFAULT_CHUNK_SIZE
-            .min(config.max_payload as usize - LINK_ENVELOPE),
+        chunk_size,
+        info: Arc::new(info),
         log: log.clone(),
     };
     let socket = tokio::net::TcpListener::bind(config.listen)

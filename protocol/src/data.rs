@@ -6,7 +6,7 @@ use crate::arguments;
 use crate::money::Money;
 
 /// The payload of a complete data transfer. Encoded as a `u32` variant index
-/// (0 AssetInfo … 5 Transactions) followed by the variant's fields.
+/// (0 AssetInfo … 5 Transactions, 6 ServerInfo) followed by the variant's fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DataBody {
     /// Reply to `getAssetInfo`.
@@ -21,6 +21,8 @@ pub enum DataBody {
     Portfolio(Portfolio),
     /// Reply to `getUserTransactionHistory`.
     Transactions(TransactionHistory),
+    /// Reply to `getServerInfo`.
+    ServerInfo(ServerInfo),
 }
 
 impl DataBody {
@@ -187,4 +189,73 @@ pub struct TransactionHistory {
     pub username: String,
     /// Trades, oldest first.
     pub entries: Vec<Transaction>,
+}
+
+/// One traded asset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listing {
+    /// Asset symbol.
+    pub symbol: String,
+    /// Human-readable name.
+    pub name: String,
+}
+
+/// The input limits of PROTOCOL.md §4, as the server enforces them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputLimits {
+    /// Longest username, characters.
+    pub max_username_chars: u32,
+    /// Longest email, characters.
+    pub max_email_chars: u32,
+    /// Longest symbol, characters.
+    pub max_symbol_chars: u32,
+    /// Largest quantity of one order.
+    pub max_quantity: u64,
+    /// Longest client order id, characters.
+    pub max_client_order_id_chars: u32,
+    /// Earliest history date, ms since the epoch.
+    pub min_date_ms: i64,
+    /// Latest history date, ms since the epoch.
+    pub max_date_ms: i64,
+}
+
+/// Reply to `getServerInfo`: what a client should know before anything else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// The protocol version (the header's first byte).
+    pub protocol_version: u8,
+    /// Largest payload this server accepts and sends, bytes.
+    pub max_payload: u32,
+    /// Body bytes per `data` packet (every packet but the last is exactly this long).
+    pub chunk_size: u32,
+    /// Price update interval: orders settle at the next tick, ms.
+    pub update_interval_ms: u64,
+    /// ISO 4217 currency of every amount.
+    pub currency: String,
+    /// Cash of a new account.
+    pub starting_cash: Money,
+    /// Lifetime of an expirable session, ms.
+    pub session_ttl_ms: u64,
+    /// Longest life of a connection-bound session, ms.
+    pub connection_session_ttl_ms: u64,
+    /// The input limits.
+    pub limits: InputLimits,
+    /// The traded assets, by symbol.
+    pub assets: Vec<Listing>,
+}
+
+impl InputLimits {
+    /// The limits of this crate's [`crate::limits`].
+    pub fn current() -> Self {
+        use crate::limits::*;
+        Self {
+            max_username_chars: MAX_USERNAME_CHARS as u32,
+            max_email_chars: MAX_EMAIL_CHARS as u32,
+            max_symbol_chars: MAX_SYMBOL_CHARS as u32,
+            max_quantity: MAX_QUANTITY,
+            max_client_order_id_chars: MAX_CLIENT_ORDER_ID_CHARS as u32,
+            min_date_ms: 0,
+            max_date_ms: MAX_DATE_MS,
+        }
+    }
 }

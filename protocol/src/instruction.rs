@@ -147,6 +147,8 @@ instruction_table! {
     GetUserPortfolio(UserQuery) = 0x0209, DataRequest, "getUserPortfolio";
     /// `getUserTransactionHistory(sessionID, username)`.
     GetUserTransactionHistory(UserQuery) = 0x020A, DataRequest, "getUserTransactionHistory";
+    /// `getServerInfo`: what a client should know first; legal in both states, no session.
+    GetServerInfo(Empty) = 0x020B, DataRequest, "getServerInfo";
     /// `loginFail`.
     LoginFail(Failure) = 0x0301, Return, "loginFail";
     /// `sessionID`: the session id of a successful login.

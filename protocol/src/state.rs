@@ -29,10 +29,13 @@ impl std::fmt::Display for ConnectionState {
 /// Whether a client may send `instruction` in `state`.
 ///
 /// Command-type instructions are legal in Command state, DataRequest-type ones in
-/// DataTransfer state, `switchState` in both; Return and Link instructions never come from a
-/// client.
+/// DataTransfer state, `switchState` and `getServerInfo` in both; Return and Link instructions
+/// never come from a client.
 pub fn permits(state: ConnectionState, instruction: Instruction) -> bool {
-    if instruction == Instruction::SwitchState {
+    if matches!(
+        instruction,
+        Instruction::SwitchState | Instruction::GetServerInfo
+    ) {
         return true;
     }
     matches!(
@@ -87,7 +90,13 @@ mod tests {
             let in_command = permits(ConnectionState::Command, instruction);
             let in_data = permits(ConnectionState::DataTransfer, instruction);
             match instruction.message_type() {
-                _ if instruction == Instruction::SwitchState => assert!(in_command && in_data),
+                _ if matches!(
+                    instruction,
+                    Instruction::SwitchState | Instruction::GetServerInfo
+                ) =>
+                {
+                    assert!(in_command && in_data)
+                }
                 MessageType::Command => assert!(in_command && !in_data, "{instruction}"),
                 MessageType::DataRequest => assert!(!in_command && in_data, "{instruction}"),
                 MessageType::Return | MessageType::Link => {

@@ -55,6 +55,7 @@ fn vectors() -> Vec<(&'static str, Message)> {
                 client_order_id: Some("order-1".into()),
             }),
         ),
+        ("getServerInfo", Message::GetServerInfo(Empty {})),
         (
             "switchState",
             Message::SwitchState(SwitchState {

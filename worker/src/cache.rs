@@ -7,11 +7,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use papertrader_protocol::data::{AssetInfo, Quote};
+use papertrader_protocol::data::{AssetInfo, Quote, ServerInfo};
 use papertrader_protocol::{Instruction, Message, PriceTick};
 
 #[derive(Default)]
 struct State {
+    server_info: Option<ServerInfo>,
     tick: u64,
     quotes: HashMap<String, Quote>,
     names: HashMap<String, (String, String)>,
@@ -129,6 +130,21 @@ impl PriceCache {
             s.history
                 .insert((instruction, symbol.to_owned(), date_ms), replies);
         })
+    }
+
+    /// The master's `getServerInfo` answer, as this worker serves it.
+    pub fn server_info(&self) -> Option<ServerInfo> {
+        self.hit(self.read(|s| s.server_info.clone()))
+    }
+
+    /// Keeps the master's `getServerInfo` answer (until the link is admitted again).
+    pub fn remember_server_info(&self, info: ServerInfo) {
+        self.write(|s| s.server_info = Some(info));
+    }
+
+    /// The link was admitted (again): the master may have changed its settings.
+    pub fn forget_server_info(&self) {
+        self.write(|s| s.server_info = None);
     }
 
     /// Requests answered from the cache so far.

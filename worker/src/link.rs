@@ -311,6 +311,7 @@ impl StreamHandler<Decoded> for MasterLinkActor {
             (Some(Stage::AwaitAdmitted), Message::Admitted(admitted)) => {
                 info!(self.log, "admitted by the master"; "name" => &admitted.worker_name);
                 self.grants.new_epoch();
+                self.cache.forget_server_info();
                 self.state = LinkState::Up {
                     name: admitted.worker_name,
                 };

@@ -26,6 +26,7 @@ pub struct WorkerRouter {
     grants: DataGrants,
     grant: Rc<RefCell<Option<Grant>>>,
     chunk_size: usize,
+    max_payload: u32,
 }
 
 impl WorkerRouter {
@@ -36,6 +37,7 @@ impl WorkerRouter {
         cache: PriceCache,
         grants: DataGrants,
         chunk_size: usize,
+        max_payload: u32,
     ) -> Self {
         Self {
             link,
@@ -43,6 +45,7 @@ impl WorkerRouter {
             grants,
             grant: Rc::default(),
             chunk_size,
+            max_payload,
         }
     }
 
@@ -65,6 +68,9 @@ impl WorkerRouter {
             CacheKey::History(instruction, symbol, date_ms) => {
                 self.cache.history(*instruction, symbol, *date_ms)
             }
+            CacheKey::ServerInfo => {
+                Some(self.packets(&DataBody::ServerInfo(self.cache.server_info()?)))
+            }
         }
     }
 }
@@ -77,6 +83,9 @@ enum CacheKey {
     Info(String),
     /// A history request (`AllTime` with date 0), until the next tick.
     History(Instruction, String, i64),
+    /// `getServerInfo`: the master's answer with this worker's own payload figures, until the
+    /// link is admitted again.
+    ServerInfo,
 }
 
 /// The cache key of `request`, if its answer can be cached.
@@ -93,8 +102,22 @@ fn cache_key(request: &Message) -> Option<CacheKey> {
         Message::GetAssetValueAllTime(q) => {
             CacheKey::History(request.instruction(), q.symbol.clone(), 0)
         }
+        Message::GetServerInfo(_) => CacheKey::ServerInfo,
         _ => return None,
     })
+}
+
+/// The body of a complete data reply, if it is one.
+fn body_of(replies: &[Message]) -> Option<DataBody> {
+    let mut reassembler = Reassembler::default();
+    for reply in replies {
+        if let Message::Data(packet) = reply {
+            if let Ok(Progress::Complete(body)) = reassembler.push(packet.clone()) {
+                return Some(body);
+            }
+        }
+    }
+    None
 }
 
 /// Keeps what a master reply to a cacheable request tells (failures are not cached).
@@ -107,17 +130,12 @@ fn remember(cache: &PriceCache, key: &CacheKey, replies: &[Message]) {
             cache.remember_history(*instruction, symbol, *date_ms, replies.to_vec())
         }
         CacheKey::Info(_) => {
-            let mut reassembler = Reassembler::default();
-            for reply in replies {
-                if let Message::Data(packet) = reply {
-                    if let Ok(Progress::Complete(DataBody::AssetInfo(info))) =
-                        reassembler.push(packet.clone())
-                    {
-                        cache.remember_info(&info);
-                    }
-                }
+            if let Some(DataBody::AssetInfo(info)) = body_of(replies) {
+                cache.remember_info(&info);
             }
         }
+        // Kept by the router, with this worker's own figures (see `route`).
+        CacheKey::ServerInfo => {}
         // Quotes come from the master's pushes, not from replies.
         CacheKey::Quote(_) => {}
     }
@@ -203,7 +221,9 @@ impl Router for WorkerRouter {
     fn route(&mut self, request: Message, peer: Peer) -> LocalBoxFuture<'static, Vec<Message>> {
         let instruction = request.instruction();
         let mut unconfirmed = None;
-        if instruction.message_type() == MessageType::DataRequest {
+        if instruction.message_type() == MessageType::DataRequest
+            && instruction != Instruction::GetServerInfo
+        {
             // Every data request stands on the session that opened DataTransfer.
             let grant = self.grant.borrow().clone();
             let Some(grant) = grant else {
@@ -227,7 +247,7 @@ impl Router for WorkerRouter {
         let cache = self.cache.clone();
         let grant = self.grant.clone();
         let grants = self.grants.clone();
-        let chunk_size = self.chunk_size;
+        let (chunk_size, max_payload) = (self.chunk_size, self.max_payload);
         Box::pin(async move {
             if let Some(token) = unconfirmed {
                 if let Err(reply) = reconfirm(&link, peer, &grant, token, instruction).await {
@@ -239,6 +259,7 @@ impl Router for WorkerRouter {
                     grants,
                     grant: grant.clone(),
                     chunk_size,
+                    max_payload,
                 };
                 if let Some(replies) = key.as_ref().and_then(|key| confirmed.cached_reply(key)) {
                     return replies;
@@ -252,6 +273,18 @@ impl Router for WorkerRouter {
                 Ok(answer) => {
                     if let Some(new) = switch.and_then(|s| granted(&s, &answer)) {
                         *grant.borrow_mut() = new;
+                    }
+                    if let (Some(CacheKey::ServerInfo), Some(DataBody::ServerInfo(mut info))) =
+                        (&key, body_of(&answer.replies))
+                    {
+                        // The client talks to this worker: its payload figures are ours.
+                        info.max_payload = max_payload;
+                        info.chunk_size = chunk_size as u32;
+                        cache.remember_server_info(info.clone());
+                        return split_body(&DataBody::ServerInfo(info), chunk_size)
+                            .into_iter()
+                            .map(Message::Data)
+                            .collect();
                     }
                     if let Some(key) = &key {
                         remember(&cache, key, &answer.replies);

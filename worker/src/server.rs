@@ -135,6 +135,7 @@ pub async fn start(config: WorkerConfig, logs: LogSystem) -> anyhow::Result<Runn
         addresses: AddressLimiter::new(config.max_connections_per_address),
         budget: FrameBudget::new(config.max_partial_frame_bytes),
     };
+    let max_payload = config.max_payload;
     let chunk_size =
         papertrader_protocol::transfer::DEFAULT_CHUNK_SIZE.min(config.max_payload as usize);
     let (router_link, router_cache) = (link.clone(), cache.clone());
@@ -144,6 +145,7 @@ pub async fn start(config: WorkerConfig, logs: LogSystem) -> anyhow::Result<Runn
             router_cache.clone(),
             grants.clone(),
             chunk_size,
+            max_payload,
         )
     }));
     info!(log, "worker listening"; "addr" => %local_addr, "uuid" => %uuid, "master" => &config.master);

@@ -138,6 +138,7 @@ pub fn message_of(instruction: Instruction) -> BoxedStrategy<Message> {
             .prop_map(|(session_id, state)| Message::SwitchState(SwitchState { session_id, state }))
             .boxed(),
         I::GetWorkerList => Just(Message::GetWorkerList(Empty {})).boxed(),
+        I::GetServerInfo => Just(Message::GetServerInfo(Empty {})).boxed(),
         I::Logout => session().prop_map(Message::Logout).boxed(),
         I::GetAssetInfo => asset().prop_map(Message::GetAssetInfo).boxed(),
         I::GetAssetValueCurrent => asset().prop_map(Message::GetAssetValueCurrent).boxed(),

@@ -281,3 +281,51 @@ async fn the_worker_admin_socket_reports_status_and_log() {
     );
     assert_eq!(taken.unwrap_err().kind(), std::io::ErrorKind::AddrInUse);
 }
+
+#[actix::test]
+async fn server_info_needs_no_login_and_gives_the_workers_own_payload_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = start_master(dir.path()).await;
+    let mut config = worker_config(dir.path(), "a", master.local_addr);
+    config.max_payload = 8192;
+    register_worker(&master, "a", &config, &["127.0.0.1"]).await;
+    let worker = start_worker(config).await;
+    wait_link(&worker.link, up).await;
+
+    let ask = Message::GetServerInfo(Empty {});
+    // Through the worker, first thing on a connection, in Command state.
+    let mut conn = Connection::connect(worker.local_addr).await.unwrap();
+    let DataBody::ServerInfo(info) = conn.call_data(&ask, |_, _| {}).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(info.protocol_version, PROTOCOL_VERSION);
+    assert_eq!((info.max_payload, info.chunk_size), (8192, 8192));
+    assert_eq!(info.update_interval_ms, 150);
+    assert_eq!(info.starting_cash, Money::from_units(100_000));
+    assert_eq!(info.currency, "USD");
+    assert_eq!(info.session_ttl_ms, 7 * 86_400_000);
+    assert_eq!(info.limits.max_quantity, limits::MAX_QUANTITY);
+    assert_eq!(info.assets.len(), 10);
+    assert!(info
+        .assets
+        .iter()
+        .any(|a| a.symbol == "AAPL" && a.name == "Apple Inc."));
+    // …and in DataTransfer state, from the cache.
+    let session = new_user(&mut conn, "otto").await;
+    conn.call(&Message::SwitchState(SwitchState {
+        session_id: session,
+        state: ConnectionState::DataTransfer,
+    }))
+    .await
+    .unwrap();
+    let again = conn.call_data(&ask, |_, _| {}).await.unwrap();
+    assert_eq!(again, DataBody::ServerInfo(info.clone()));
+
+    // The master answers it too (with its own payload figures), without direct clients.
+    let mut direct = Connection::connect(master.local_addr).await.unwrap();
+    let DataBody::ServerInfo(from_master) = direct.call_data(&ask, |_, _| {}).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(from_master.max_payload, DEFAULT_MAX_PAYLOAD);
+    assert_eq!(from_master.assets, info.assets);
+}
