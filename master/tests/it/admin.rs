@@ -9,7 +9,7 @@ use crate::support::*;
 
 #[actix::test]
 async fn admins_manage_workers_and_sessions_over_the_socket() {
-    let db = databases("admin").remove(0);
+    let db = TestDb::sqlite();
     let master = master(&db).await;
     let socket = master.admin_socket.clone();
     #[cfg(unix)]

@@ -55,7 +55,7 @@ fn code(reply: Option<Message>) -> (Instruction, ReasonCode) {
 
 #[actix::test]
 async fn bad_frames_get_reasons_and_never_stop_the_master() {
-    let db = databases("bad_input").remove(0);
+    let db = TestDb::sqlite();
     let master = master(&db).await;
     let mut healthy = Connection::connect(master.local_addr).await.unwrap();
     register(&mut healthy, "judy").await.unwrap();
@@ -187,7 +187,7 @@ async fn bad_frames_get_reasons_and_never_stop_the_master() {
 
 #[actix::test]
 async fn slow_clients_and_floods_are_cut_off_while_others_are_served() {
-    let db = databases("limits").remove(0);
+    let db = TestDb::sqlite();
     let master = master_with(papertrader_master::config::MasterConfig {
         idle_timeout_secs: 1,
         max_connections: 4,

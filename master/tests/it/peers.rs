@@ -40,7 +40,7 @@ async fn until_served(addr: std::net::SocketAddr, within: Duration) -> Option<Du
 
 #[actix::test]
 async fn a_client_that_never_reads_is_cut_off_and_gives_back_its_place() {
-    let db = databases("never_reads").remove(0);
+    let db = TestDb::sqlite();
     let master = master_with(MasterConfig {
         max_connections: 1,
         idle_timeout_secs: 3,
@@ -84,7 +84,7 @@ async fn a_client_that_never_reads_is_cut_off_and_gives_back_its_place() {
 
 #[actix::test]
 async fn one_byte_connections_are_read_not_polled_and_silent_ones_dropped_at_the_deadline() {
-    let db = databases("one_byte").remove(0);
+    let db = TestDb::sqlite();
     let master = master_with(MasterConfig {
         max_connections: 3,
         first_frame_timeout_secs: 1,
@@ -142,7 +142,7 @@ fn announce(size: u32) -> Vec<u8> {
 
 #[actix::test]
 async fn incomplete_frames_past_the_budget_are_evicted_slowest_first() {
-    let db = databases("partial_frames").remove(0);
+    let db = TestDb::sqlite();
     let master = master_with(MasterConfig {
         max_payload: 1 << 20,
         max_partial_frame_bytes: 1 << 20,

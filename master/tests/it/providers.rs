@@ -341,7 +341,7 @@ async fn master_on(server: &MockServer, db: &TestDb) -> papertrader_master::serv
 
 #[actix::test]
 async fn a_failing_symbol_goes_stale_its_trades_are_refused_and_it_is_logged_once() {
-    let db = databases("stale").remove(0);
+    let db = TestDb::sqlite();
     let server = MockServer::start().await;
     serve(
         &server,
@@ -415,7 +415,7 @@ async fn a_failing_symbol_goes_stale_its_trades_are_refused_and_it_is_logged_onc
 
 #[actix::test]
 async fn provider_calls_do_not_grow_with_the_number_of_clients() {
-    let db = databases("provider_calls").remove(0);
+    let db = TestDb::sqlite();
     let server = MockServer::start().await;
     for symbol in ["AAPL", "MSFT"] {
         serve(
@@ -472,7 +472,7 @@ async fn provider_calls_do_not_grow_with_the_number_of_clients() {
 
 #[actix::test]
 async fn history_answers_at_range_edges_first_day_month_boundary_and_leap_day() {
-    let db = databases("history_edges").remove(0);
+    let db = TestDb::sqlite();
     let server = MockServer::start().await;
     for symbol in ["AAPL", "MSFT"] {
         let route = format!("/v8/finance/chart/{symbol}");

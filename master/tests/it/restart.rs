@@ -15,78 +15,75 @@ fn stop(mut master: Master) {
     assert!(status.success(), "graceful exit, got {status}");
 }
 
-#[actix::test]
-async fn accounts_sessions_portfolios_and_history_survive_a_restart() {
-    for db in databases("restart") {
-        let (first, addr) = spawn_master(&db).await;
-        let mut c = Connection::connect(addr).await.unwrap();
-        let session = new_user(&mut c, "kim").await;
-        let bound = login(&mut c, "kim", false).await.unwrap();
-        let Message::PurchaseSuccess(bought) =
-            order(&mut c, true, &session, "IBM", 5).await.unwrap()
-        else {
-            panic!()
-        };
-        drop(c);
-        stop(first);
-        let log = std::fs::read_to_string(db.dir.path().join("bin.log"))
-            .expect("log flushed at shutdown");
-        assert!(log.contains("batch settled"), "{log}");
+async fn accounts_sessions_portfolios_and_history_survive_a_restart(db: TestDb) {
+    let (first, addr) = spawn_master(&db).await;
+    let mut c = Connection::connect(addr).await.unwrap();
+    let session = new_user(&mut c, "kim").await;
+    let bound = login(&mut c, "kim", false).await.unwrap();
+    let Message::PurchaseSuccess(bought) = order(&mut c, true, &session, "IBM", 5).await.unwrap()
+    else {
+        panic!()
+    };
+    drop(c);
+    stop(first);
+    let log =
+        std::fs::read_to_string(db.dir.path().join("bin.log")).expect("log flushed at shutdown");
+    assert!(log.contains("batch settled"), "{log}");
 
-        let (_second, addr) = spawn_master(&db).await;
-        let mut c = Connection::connect(addr).await.unwrap();
-        let resume = |s: &str| {
-            Message::LoginWithSession(SessionToken {
-                session_id: s.to_owned(),
-            })
-        };
-        c.call(&resume(&session))
-            .await
-            .expect("expirable session survives");
-        assert_eq!(
-            reason(c.call(&resume(&bound)).await),
-            ReasonCode::SessionInvalid,
-            "{}",
-            db.backend
-        );
-        switch(&mut c, &session, ConnectionState::DataTransfer)
-            .await
-            .unwrap();
-        let DataBody::Portfolio(p) = c
-            .call_data(
-                &Message::GetUserPortfolio(user_query(&session, "kim")),
-                |_, _| {},
-            )
-            .await
-            .unwrap()
-        else {
-            panic!()
-        };
-        assert_eq!(
-            (
-                p.holdings[0].symbol.as_str(),
-                p.holdings[0].quantity,
-                p.cash
-            ),
-            ("IBM", 5, Some(bought.cash_after))
-        );
-        let DataBody::Transactions(t) = c
-            .call_data(
-                &Message::GetUserTransactionHistory(user_query(&session, "kim")),
-                |_, _| {},
-            )
-            .await
-            .unwrap()
-        else {
-            panic!()
-        };
-        assert_eq!(t.entries.len(), 1);
-        assert_eq!(t.entries[0].price, bought.price);
-        assert_eq!(t.entries[0].settled_at_ms, bought.settled_at_ms);
-        // A quote's day figures are today's daily bar, after the restart too.
-        quote_is_todays_bar(&mut c, "IBM").await;
-    }
+    let (_second, addr) = spawn_master(&db).await;
+    let mut c = Connection::connect(addr).await.unwrap();
+    let resume = |s: &str| {
+        Message::LoginWithSession(SessionToken {
+            session_id: s.to_owned(),
+        })
+    };
+    c.call(&resume(&session))
+        .await
+        .expect("expirable session survives");
+    assert_eq!(
+        reason(c.call(&resume(&bound)).await),
+        ReasonCode::SessionInvalid,
+        "{}",
+        db.backend
+    );
+    switch(&mut c, &session, ConnectionState::DataTransfer)
+        .await
+        .unwrap();
+    let DataBody::Portfolio(p) = c
+        .call_data(
+            &Message::GetUserPortfolio(user_query(&session, "kim")),
+            |_, _| {},
+        )
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (
+            p.holdings[0].symbol.as_str(),
+            p.holdings[0].quantity,
+            p.cash
+        ),
+        ("IBM", 5, Some(bought.cash_after))
+    );
+    let DataBody::Transactions(t) = c
+        .call_data(
+            &Message::GetUserTransactionHistory(user_query(&session, "kim")),
+            |_, _| {},
+        )
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(t.entries.len(), 1);
+    assert_eq!(t.entries[0].price, bought.price);
+    assert_eq!(t.entries[0].settled_at_ms, bought.settled_at_ms);
+    // A quote's day figures are today's daily bar, after the restart too.
+    quote_is_todays_bar(&mut c, "IBM").await;
 }
+on_both_backends!(accounts_sessions_portfolios_and_history_survive_a_restart);
 
 /// Checks that the quote of `symbol` carries exactly the figures of its day's daily bar (read
 /// between two equal quotes, so no tick fell in between).

@@ -81,70 +81,68 @@ async fn race(
     sent
 }
 
-#[actix::test]
-async fn an_ended_session_is_dead_for_every_later_request_under_racing_use() {
-    for db in databases("revocation") {
-        let master = master(&db).await;
-        let addr = master.local_addr;
-        let mut owner = Connection::connect(addr).await.unwrap();
-        register(&mut owner, "rita").await.unwrap();
-        for trial in 0..TRIALS {
-            let session = login(&mut owner, "rita", true).await.unwrap();
-            let ended = Rc::new(Cell::new(None));
-            let racers: Vec<_> = (0..6)
-                .map(|i| race(addr, session.clone(), i % 2 == 0, ended.clone()))
-                .collect();
-            let end = async {
-                // Let the racers get going, then end the session: logout on even trials, an
-                // admin revocation on odd ones.
-                tokio::time::sleep(Duration::from_millis((trial % 5) as u64)).await;
-                if trial % 2 == 0 {
-                    let logout = Message::Logout(SessionToken {
-                        session_id: session.clone(),
-                    });
-                    owner.call(&logout).await.unwrap();
-                } else {
-                    let live = master.services.sessions.send(ListSessions).await.unwrap();
-                    let id = live
-                        .unwrap()
-                        .iter()
-                        .find(|s| s.username == "rita")
-                        .unwrap()
-                        .id;
-                    let revoke = Revoke { session_id: id };
-                    assert!(master
-                        .services
-                        .sessions
-                        .send(revoke)
-                        .await
-                        .unwrap()
-                        .unwrap());
-                }
-                ended.set(Some(Instant::now()));
-            };
-            let (sent, ()) = futures::join!(futures::future::join_all(racers), end);
-            let ended_at = ended.get().unwrap();
-            for (racer, requests) in sent.iter().enumerate() {
-                for (index, request) in requests.iter().enumerate().filter(|(_, r)| r.at > ended_at)
-                {
-                    assert_eq!(
-                        request.outcome,
-                        Err(ReasonCode::SessionInvalid),
-                        "{}: trial {trial}, racer {racer}: request {index} after the end ({:?} after)",
-                        db.backend, request.at - ended_at
-                    );
-                }
+async fn an_ended_session_is_dead_for_every_later_request_under_racing_use(db: TestDb) {
+    let master = master(&db).await;
+    let addr = master.local_addr;
+    let mut owner = Connection::connect(addr).await.unwrap();
+    register(&mut owner, "rita").await.unwrap();
+    for trial in 0..TRIALS {
+        let session = login(&mut owner, "rita", true).await.unwrap();
+        let ended = Rc::new(Cell::new(None));
+        let racers: Vec<_> = (0..6)
+            .map(|i| race(addr, session.clone(), i % 2 == 0, ended.clone()))
+            .collect();
+        let end = async {
+            // Let the racers get going, then end the session: logout on even trials, an
+            // admin revocation on odd ones.
+            tokio::time::sleep(Duration::from_millis((trial % 5) as u64)).await;
+            if trial % 2 == 0 {
+                let logout = Message::Logout(SessionToken {
+                    session_id: session.clone(),
+                });
+                owner.call(&logout).await.unwrap();
+            } else {
+                let live = master.services.sessions.send(ListSessions).await.unwrap();
+                let id = live
+                    .unwrap()
+                    .iter()
+                    .find(|s| s.username == "rita")
+                    .unwrap()
+                    .id;
+                let revoke = Revoke { session_id: id };
+                assert!(master
+                    .services
+                    .sessions
+                    .send(revoke)
+                    .await
+                    .unwrap()
+                    .unwrap());
             }
-            // Nothing lists it, and it stays dead.
-            let live = master.services.sessions.send(ListSessions).await.unwrap();
-            assert!(live.unwrap().iter().all(|s| s.username != "rita"));
-            let resume = Message::LoginWithSession(SessionToken {
-                session_id: session.clone(),
-            });
-            assert_eq!(
-                reason(owner.call(&resume).await),
-                ReasonCode::SessionInvalid
-            );
+            ended.set(Some(Instant::now()));
+        };
+        let (sent, ()) = futures::join!(futures::future::join_all(racers), end);
+        let ended_at = ended.get().unwrap();
+        for (racer, requests) in sent.iter().enumerate() {
+            for (index, request) in requests.iter().enumerate().filter(|(_, r)| r.at > ended_at) {
+                assert_eq!(
+                    request.outcome,
+                    Err(ReasonCode::SessionInvalid),
+                    "{}: trial {trial}, racer {racer}: request {index} after the end ({:?} after)",
+                    db.backend,
+                    request.at - ended_at
+                );
+            }
         }
+        // Nothing lists it, and it stays dead.
+        let live = master.services.sessions.send(ListSessions).await.unwrap();
+        assert!(live.unwrap().iter().all(|s| s.username != "rita"));
+        let resume = Message::LoginWithSession(SessionToken {
+            session_id: session.clone(),
+        });
+        assert_eq!(
+            reason(owner.call(&resume).await),
+            ReasonCode::SessionInvalid
+        );
     }
 }
+on_both_backends!(an_ended_session_is_dead_for_every_later_request_under_racing_use);

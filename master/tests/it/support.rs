@@ -74,22 +74,52 @@ fn rand_suffix() -> u32 {
         .unwrap_or(0)
 }
 
-/// One fresh database per available backend: SQLite always, PostgreSQL when the environment
-/// names one (otherwise the skip is printed).
-pub fn databases(test: &str) -> Vec<TestDb> {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = dir.path().join("pt.db").to_string_lossy().into_owned();
-    let mut out = vec![TestDb {
-        backend: "sqlite",
-        url,
-        dir,
-    }];
-    match std::env::var(POSTGRES_ENV) {
-        Ok(base) if !base.is_empty() => out.push(fresh_postgres(&base)),
-        _ => eprintln!("{test}: PostgreSQL variant skipped ({POSTGRES_ENV} is not set)"),
+impl TestDb {
+    /// A fresh SQLite database in a temporary directory.
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = dir.path().join("pt.db").to_string_lossy().into_owned();
+        TestDb {
+            backend: "sqlite",
+            url,
+            dir,
+        }
     }
-    out
+
+    /// A fresh database on the PostgreSQL server `PAPERTRADER_TEST_POSTGRES_URL` names.
+    pub fn postgres() -> TestDb {
+        let base = std::env::var(POSTGRES_ENV)
+            .ok()
+            .filter(|url| !url.is_empty())
+            .unwrap_or_else(|| panic!("{POSTGRES_ENV} must name a PostgreSQL server"));
+        fresh_postgres(&base)
+    }
 }
+
+/// Runs the database test `async fn NAME(db: TestDb)` on each backend, as two test functions:
+/// `NAME::sqlite` and `NAME::postgres`. The PostgreSQL one is *ignored* — which `cargo test`
+/// reports, test by test — unless `PAPERTRADER_TEST_POSTGRES_URL` was set when the tests were
+/// built (`master/build.rs`); `.ci/run` sets it, so CI runs both.
+macro_rules! on_both_backends {
+    ($name:ident) => {
+        mod $name {
+            #[actix::test]
+            async fn sqlite() {
+                super::$name($crate::support::TestDb::sqlite()).await
+            }
+
+            #[actix::test]
+            #[cfg_attr(
+                not(postgres_tests),
+                ignore = "the PostgreSQL variant: set PAPERTRADER_TEST_POSTGRES_URL to run it"
+            )]
+            async fn postgres() {
+                super::$name($crate::support::TestDb::postgres()).await
+            }
+        }
+    };
+}
+pub(crate) use on_both_backends;
 
 /// A test configuration: loopback port 0, fast ticks, cheap bcrypt, short backfill.
 pub fn test_config(db: &TestDb) -> MasterConfig {

@@ -6,159 +6,154 @@ use papertrader_protocol::*;
 
 use crate::support::*;
 
-#[actix::test]
-async fn buying_and_selling_settle_at_the_next_tick_and_refuse_what_they_must() {
-    for db in databases("trading") {
-        let master = master(&db).await;
-        let mut c = Connection::connect(master.local_addr).await.unwrap();
-        let s = new_user(&mut c, "erin").await;
-        let start_cash = Money::from_units(100_000);
+async fn buying_and_selling_settle_at_the_next_tick_and_refuse_what_they_must(db: TestDb) {
+    let master = master(&db).await;
+    let mut c = Connection::connect(master.local_addr).await.unwrap();
+    let s = new_user(&mut c, "erin").await;
+    let start_cash = Money::from_units(100_000);
 
-        let Message::PurchaseSuccess(buy) = order(&mut c, true, &s, "AAPL", 10).await.unwrap()
-        else {
-            panic!("not a purchase")
-        };
-        assert_eq!(
-            (buy.symbol.as_str(), buy.quantity),
-            ("AAPL", 10),
-            "{}",
-            db.backend
-        );
-        assert!(buy.price.micros() > 0);
-        assert_eq!(
-            buy.cash_after,
-            start_cash
-                .checked_sub(buy.price.checked_mul(10).unwrap())
-                .unwrap()
-        );
+    let Message::PurchaseSuccess(buy) = order(&mut c, true, &s, "AAPL", 10).await.unwrap() else {
+        panic!("not a purchase")
+    };
+    assert_eq!(
+        (buy.symbol.as_str(), buy.quantity),
+        ("AAPL", 10),
+        "{}",
+        db.backend
+    );
+    assert!(buy.price.micros() > 0);
+    assert_eq!(
+        buy.cash_after,
+        start_cash
+            .checked_sub(buy.price.checked_mul(10).unwrap())
+            .unwrap()
+    );
 
-        let Message::SellSuccess(sell) = order(&mut c, false, &s, "AAPL", 4).await.unwrap() else {
-            panic!("not a sale")
-        };
-        assert_eq!(
-            sell.cash_after,
-            buy.cash_after
-                .checked_add(sell.price.checked_mul(4).unwrap())
-                .unwrap()
-        );
-        assert!(sell.transaction_id > buy.transaction_id);
+    let Message::SellSuccess(sell) = order(&mut c, false, &s, "AAPL", 4).await.unwrap() else {
+        panic!("not a sale")
+    };
+    assert_eq!(
+        sell.cash_after,
+        buy.cash_after
+            .checked_add(sell.price.checked_mul(4).unwrap())
+            .unwrap()
+    );
+    assert!(sell.transaction_id > buy.transaction_id);
 
-        assert_eq!(
-            reason(order(&mut c, false, &s, "AAPL", 7).await),
-            ReasonCode::InsufficientHoldings
-        );
-        assert_eq!(
-            reason(order(&mut c, false, &s, "MSFT", 1).await),
-            ReasonCode::InsufficientHoldings
-        );
-        assert_eq!(
-            reason(order(&mut c, true, &s, "AAPL", 1_000_000).await),
-            ReasonCode::InsufficientCash
-        );
-        assert_eq!(
-            reason(order(&mut c, true, &s, "ZZZZ", 1).await),
-            ReasonCode::UnknownAsset
-        );
-        assert_eq!(
-            reason(order(&mut c, true, &s, "aapl", 1).await),
-            ReasonCode::UnknownAsset
-        );
-        assert_eq!(
-            reason(order(&mut c, true, &s, "AAPL", 0).await),
-            ReasonCode::InvalidQuantity
-        );
-        assert_eq!(
-            reason(order(&mut c, true, &s, "AAPL", limits::MAX_QUANTITY + 1).await),
-            ReasonCode::InvalidQuantity
-        );
-        assert_eq!(
-            reason(order(&mut c, true, &"0".repeat(32), "AAPL", 1).await),
-            ReasonCode::SessionInvalid
-        );
-        assert_eq!(
-            reason(order(&mut c, true, "not-a-session", "AAPL", 1).await),
-            ReasonCode::SessionInvalid
-        );
+    assert_eq!(
+        reason(order(&mut c, false, &s, "AAPL", 7).await),
+        ReasonCode::InsufficientHoldings
+    );
+    assert_eq!(
+        reason(order(&mut c, false, &s, "MSFT", 1).await),
+        ReasonCode::InsufficientHoldings
+    );
+    assert_eq!(
+        reason(order(&mut c, true, &s, "AAPL", 1_000_000).await),
+        ReasonCode::InsufficientCash
+    );
+    assert_eq!(
+        reason(order(&mut c, true, &s, "ZZZZ", 1).await),
+        ReasonCode::UnknownAsset
+    );
+    assert_eq!(
+        reason(order(&mut c, true, &s, "aapl", 1).await),
+        ReasonCode::UnknownAsset
+    );
+    assert_eq!(
+        reason(order(&mut c, true, &s, "AAPL", 0).await),
+        ReasonCode::InvalidQuantity
+    );
+    assert_eq!(
+        reason(order(&mut c, true, &s, "AAPL", limits::MAX_QUANTITY + 1).await),
+        ReasonCode::InvalidQuantity
+    );
+    assert_eq!(
+        reason(order(&mut c, true, &"0".repeat(32), "AAPL", 1).await),
+        ReasonCode::SessionInvalid
+    );
+    assert_eq!(
+        reason(order(&mut c, true, "not-a-session", "AAPL", 1).await),
+        ReasonCode::SessionInvalid
+    );
 
-        // Nothing from the refused orders was stored: the portfolio is exactly 6 AAPL.
+    // Nothing from the refused orders was stored: the portfolio is exactly 6 AAPL.
+    switch(&mut c, &s, ConnectionState::DataTransfer)
+        .await
+        .unwrap();
+    let body = c
+        .call_data(
+            &Message::GetUserPortfolio(user_query(&s, "erin")),
+            |_, _| {},
+        )
+        .await
+        .unwrap();
+    let DataBody::Portfolio(p) = body else {
+        panic!("not a portfolio")
+    };
+    assert_eq!(p.holdings.len(), 1);
+    assert_eq!(
+        (p.holdings[0].symbol.as_str(), p.holdings[0].quantity),
+        ("AAPL", 6)
+    );
+    assert_eq!(p.cash, Some(sell.cash_after));
+    let DataBody::Transactions(h) = c
+        .call_data(
+            &Message::GetUserTransactionHistory(user_query(&s, "erin")),
+            |_, _| {},
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("not a history")
+    };
+    assert_eq!(h.entries.len(), 2);
+    assert_eq!(h.entries[1].cash_after, Some(sell.cash_after));
+}
+on_both_backends!(buying_and_selling_settle_at_the_next_tick_and_refuse_what_they_must);
+
+async fn instructions_are_refused_in_the_wrong_state_and_the_connection_goes_on(db: TestDb) {
+    let master = master(&db).await;
+    let mut c = Connection::connect(master.local_addr).await.unwrap();
+    let s = new_user(&mut c, "frank").await;
+    let quote = Message::GetAssetValueCurrent(AssetQuery {
+        symbol: "AAPL".into(),
+    });
+
+    assert_eq!(reason(c.call(&quote).await), ReasonCode::WrongState);
+    assert_eq!(
+        reason(switch(&mut c, &"f".repeat(32), ConnectionState::DataTransfer).await),
+        ReasonCode::SessionInvalid
+    );
+    assert_eq!(
         switch(&mut c, &s, ConnectionState::DataTransfer)
             .await
-            .unwrap();
-        let body = c
-            .call_data(
-                &Message::GetUserPortfolio(user_query(&s, "erin")),
-                |_, _| {},
-            )
-            .await
-            .unwrap();
-        let DataBody::Portfolio(p) = body else {
-            panic!("not a portfolio")
-        };
-        assert_eq!(p.holdings.len(), 1);
-        assert_eq!(
-            (p.holdings[0].symbol.as_str(), p.holdings[0].quantity),
-            ("AAPL", 6)
-        );
-        assert_eq!(p.cash, Some(sell.cash_after));
-        let DataBody::Transactions(h) = c
-            .call_data(
-                &Message::GetUserTransactionHistory(user_query(&s, "erin")),
-                |_, _| {},
-            )
-            .await
-            .unwrap()
-        else {
-            panic!("not a history")
-        };
-        assert_eq!(h.entries.len(), 2);
-        assert_eq!(h.entries[1].cash_after, Some(sell.cash_after));
-    }
+            .unwrap(),
+        Message::StateSwitchSuccess(StateSwitched {
+            state: ConnectionState::DataTransfer
+        })
+    );
+    assert!(matches!(
+        c.call_data(&quote, |_, _| {}).await.unwrap(),
+        DataBody::Quote(_)
+    ));
+    assert_eq!(
+        reason(order(&mut c, true, &s, "AAPL", 1).await),
+        ReasonCode::WrongState
+    );
+    assert_eq!(
+        reason(login(&mut c, "frank", true).await),
+        ReasonCode::WrongState
+    );
+    switch(&mut c, &s, ConnectionState::Command).await.unwrap();
+    assert!(
+        order(&mut c, true, &s, "AAPL", 1).await.is_ok(),
+        "{}",
+        db.backend
+    );
+
+    // The master serves the worker list (no worker is online in this test).
+    let list = c.call(&Message::GetWorkerList(Empty {})).await.unwrap();
+    assert_eq!(list, Message::WorkerList(WorkerList { workers: vec![] }));
 }
-
-#[actix::test]
-async fn instructions_are_refused_in_the_wrong_state_and_the_connection_goes_on() {
-    for db in databases("states") {
-        let master = master(&db).await;
-        let mut c = Connection::connect(master.local_addr).await.unwrap();
-        let s = new_user(&mut c, "frank").await;
-        let quote = Message::GetAssetValueCurrent(AssetQuery {
-            symbol: "AAPL".into(),
-        });
-
-        assert_eq!(reason(c.call(&quote).await), ReasonCode::WrongState);
-        assert_eq!(
-            reason(switch(&mut c, &"f".repeat(32), ConnectionState::DataTransfer).await),
-            ReasonCode::SessionInvalid
-        );
-        assert_eq!(
-            switch(&mut c, &s, ConnectionState::DataTransfer)
-                .await
-                .unwrap(),
-            Message::StateSwitchSuccess(StateSwitched {
-                state: ConnectionState::DataTransfer
-            })
-        );
-        assert!(matches!(
-            c.call_data(&quote, |_, _| {}).await.unwrap(),
-            DataBody::Quote(_)
-        ));
-        assert_eq!(
-            reason(order(&mut c, true, &s, "AAPL", 1).await),
-            ReasonCode::WrongState
-        );
-        assert_eq!(
-            reason(login(&mut c, "frank", true).await),
-            ReasonCode::WrongState
-        );
-        switch(&mut c, &s, ConnectionState::Command).await.unwrap();
-        assert!(
-            order(&mut c, true, &s, "AAPL", 1).await.is_ok(),
-            "{}",
-            db.backend
-        );
-
-        // The master serves the worker list (no worker is online in this test).
-        let list = c.call(&Message::GetWorkerList(Empty {})).await.unwrap();
-        assert_eq!(list, Message::WorkerList(WorkerList { workers: vec![] }));
-    }
-}
+on_both_backends!(instructions_are_refused_in_the_wrong_state_and_the_connection_goes_on);
