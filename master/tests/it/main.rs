@@ -8,6 +8,7 @@ mod crash;
 mod data;
 mod invariants;
 mod order_ids;
+mod overload;
 mod peers;
 mod providers;
 mod race;

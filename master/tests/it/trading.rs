@@ -1,6 +1,7 @@
 //! purchaseAsset, sellAsset, switchState, states, settlement rules.
 
 use papertrader_client::Connection;
+use papertrader_master::actors::asset_fetcher::{Subscribe, TickPublished};
 use papertrader_protocol::data::DataBody;
 use papertrader_protocol::*;
 
@@ -157,3 +158,119 @@ async fn instructions_are_refused_in_the_wrong_state_and_the_connection_goes_on(
     assert_eq!(list, Message::WorkerList(WorkerList { workers: vec![] }));
 }
 on_both_backends!(instructions_are_refused_in_the_wrong_state_and_the_connection_goes_on);
+
+/// Every snapshot the master publishes, by tick number.
+#[derive(Default)]
+struct TickRecorder {
+    seen:
+        std::collections::HashMap<u64, std::sync::Arc<papertrader_master::market::book::Snapshot>>,
+}
+
+impl actix::Actor for TickRecorder {
+    type Context = actix::Context<Self>;
+}
+
+impl actix::Handler<TickPublished> for TickRecorder {
+    type Result = ();
+
+    fn handle(&mut self, msg: TickPublished, _: &mut Self::Context) {
+        self.seen.insert(msg.0.tick, msg.0);
+    }
+}
+
+/// The recorded snapshots.
+#[derive(actix::Message)]
+#[rtype(
+    result = "std::collections::HashMap<u64, std::sync::Arc<papertrader_master::market::book::Snapshot>>"
+)]
+struct Recorded;
+
+impl actix::Handler<Recorded> for TickRecorder {
+    type Result = actix::MessageResult<Recorded>;
+
+    fn handle(&mut self, _: Recorded, _: &mut Self::Context) -> Self::Result {
+        actix::MessageResult(self.seen.clone())
+    }
+}
+
+async fn trades_settle_at_the_close_of_their_tick_and_holdings_are_valued_at_the_quote(db: TestDb) {
+    use actix::Actor;
+    let master = master(&db).await;
+    let recorder = TickRecorder::default().start();
+    master
+        .fetcher
+        .send(Subscribe(recorder.clone().recipient()))
+        .await
+        .unwrap();
+    let mut c = Connection::connect(master.local_addr).await.unwrap();
+    let s = new_user(&mut c, "faye").await;
+    let mut receipts = Vec::new();
+    for (buy, symbol, quantity) in [(true, "AAPL", 3), (true, "KO", 5), (false, "AAPL", 1)] {
+        match order(&mut c, buy, &s, symbol, quantity).await.unwrap() {
+            Message::PurchaseSuccess(r) | Message::SellSuccess(r) => receipts.push(r),
+            other => panic!("{other:?}"),
+        }
+    }
+    // Each trade's price is the close, at the tick that settled it, of its symbol.
+    let ticks = recorder.send(Recorded).await.unwrap();
+    let url = db.url.clone();
+    let rows = tokio::task::spawn_blocking(move || {
+        let db = papertrader_master::db::Db::open(&url, 1).unwrap();
+        db.run_blocking(|c| {
+            use diesel::prelude::*;
+            use papertrader_master::db::schema::transactions;
+            transactions::table
+                .select((transactions::id, transactions::tick, transactions::price))
+                .load::<(i64, i64, i64)>(c)
+                .map_err(papertrader_master::db::DbError::from)
+        })
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    for receipt in &receipts {
+        let (_, tick, price) = rows
+            .iter()
+            .find(|(id, _, _)| *id as u64 == receipt.transaction_id)
+            .expect("stored");
+        let snapshot = ticks
+            .get(&(*tick as u64))
+            .expect("the settling tick was published");
+        let close = snapshot.quotes[&receipt.symbol].close;
+        assert_eq!(
+            (receipt.price, Money(*price)),
+            (close, close),
+            "{}",
+            db.backend
+        );
+    }
+
+    // Holdings are valued at the quote of the moment: the close of the tick current then.
+    switch(&mut c, &s, ConnectionState::DataTransfer)
+        .await
+        .unwrap();
+    for _ in 0..20 {
+        let before = master.services.book.snapshot();
+        let DataBody::Portfolio(p) = c
+            .call_data(
+                &Message::GetUserPortfolio(user_query(&s, "faye")),
+                |_, _| {},
+            )
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        let after = master.services.book.snapshot();
+        if before.tick != after.tick {
+            continue;
+        }
+        for holding in &p.holdings {
+            assert_eq!(holding.price, after.quotes[&holding.symbol].close);
+        }
+        assert_eq!(p.holdings.len(), 2);
+        return;
+    }
+    panic!("prices never held still long enough to compare");
+}
+on_both_backends!(trades_settle_at_the_close_of_their_tick_and_holdings_are_valued_at_the_quote);
