@@ -2,6 +2,7 @@
 
 mod admission;
 mod cluster;
+mod failover;
 mod restart;
 mod sessions;
 mod slots;

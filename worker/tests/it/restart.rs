@@ -10,62 +10,28 @@ use papertrader_worker::server::{load_or_create_identity, load_or_create_uuid};
 
 use crate::support::*;
 
-/// A master in its own thread and actix system, stopped like a process exits: its
-/// listener, worker links and database pool all go away.
-struct MasterThread {
-    system: actix::System,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl MasterThread {
-    fn start(dir: &std::path::Path, port: u16) -> Self {
-        let mut config = master_config(dir);
-        config.listen = format!("127.0.0.1:{port}").parse().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let system = actix::System::new();
-            system.block_on(async move {
-                let logs = papertrader_actors::log::LogSystem::new(&config.log_file, 64);
-                papertrader_master::server::start(config, logs)
-                    .await
-                    .expect("master starts");
-                tx.send(actix::System::current()).unwrap();
-            });
-            let _ = system.run();
-        });
-        let system = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("master thread started");
-        Self {
-            system,
-            thread: Some(thread),
-        }
-    }
-
-    fn stop(mut self) {
-        self.system.stop();
-        if let Some(thread) = self.thread.take() {
-            thread.join().unwrap();
-        }
-    }
-}
-
-impl Drop for MasterThread {
-    fn drop(&mut self) {
-        self.system.stop();
-    }
+/// A master in a thread of its own on `listen` (port 0 for any); returns it and its address.
+fn master_thread(
+    dir: &std::path::Path,
+    listen: std::net::SocketAddr,
+) -> (ServerThread, std::net::SocketAddr) {
+    let mut config = master_config(dir);
+    config.listen = listen;
+    ServerThread::start(move || async move {
+        let logs = papertrader_actors::log::LogSystem::new(&config.log_file, 64);
+        papertrader_master::server::start(config, logs)
+            .await
+            .expect("master starts")
+            .local_addr
+    })
 }
 
 #[actix::test]
 async fn workers_readmit_themselves_after_a_master_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let master_addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let first = MasterThread::start(dir.path(), port);
+    // The first master picks its port; the restarted one takes the same (a real master's is
+    // fixed), the moment the first has let it go.
+    let (first, master_addr) = master_thread(dir.path(), "127.0.0.1:0".parse().unwrap());
 
     // Register the worker directly in the master's database (as `papertrader admin` would).
     let config = worker_config(dir.path(), "w", master_addr);
@@ -129,7 +95,7 @@ async fn workers_readmit_themselves_after_a_master_restart() {
 
     // Master back: the worker re-admits itself and the same client connection works again.
     let restarted_at = chrono::Utc::now().timestamp_millis();
-    let _second = MasterThread::start(dir.path(), port);
+    let (_second, _) = master_thread(dir.path(), master_addr);
     wait_link(&worker.link, up).await;
     // Quotes through the worker follow the new master's ticks (numbered from 0 again) at once.
     let fresh = async {

@@ -71,12 +71,30 @@ pub async fn register_worker(
     config: &WorkerConfig,
     ips: &[&str],
 ) -> uuid::Uuid {
+    register_worker_at(
+        master,
+        name,
+        config,
+        ips,
+        &format!("worker-{name}.test:2049"),
+    )
+    .await
+}
+
+/// [`register_worker`] with the client-facing `address` the master hands out.
+pub async fn register_worker_at(
+    master: &RunningMaster,
+    name: &str,
+    config: &WorkerConfig,
+    ips: &[&str],
+    address: &str,
+) -> uuid::Uuid {
     let uuid = load_or_create_uuid(&config.uuid_file).unwrap();
     let identity = load_or_create_identity(config).unwrap();
     let add = AddWorker {
         name: name.into(),
         uuid,
-        address: format!("worker-{name}.test:2049"),
+        address: address.to_owned(),
         allowed_ips: ips.iter().map(|ip| ip.parse::<IpAddr>().unwrap()).collect(),
         public_key: identity.public().armored().unwrap(),
     };
@@ -239,5 +257,55 @@ pub async fn forward(
             }
             _ => {}
         }
+    }
+}
+
+/// A server in a thread and actix system of its own, stopped like a process exits: its
+/// listener, links and connections all go away.
+pub struct ServerThread {
+    system: actix::System,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ServerThread {
+    /// Runs `start` (which starts a server and returns its address) in a new thread.
+    pub fn start<F, Fut>(start: F) -> (Self, std::net::SocketAddr)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = std::net::SocketAddr>,
+    {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let system = actix::System::new();
+            system.block_on(async move {
+                let addr = start().await;
+                tx.send((actix::System::current(), addr)).unwrap();
+            });
+            let _ = system.run();
+        });
+        let (system, addr) = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server thread started");
+        (
+            Self {
+                system,
+                thread: Some(thread),
+            },
+            addr,
+        )
+    }
+
+    /// Stops the server and waits for its thread.
+    pub fn stop(mut self) {
+        self.system.stop();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for ServerThread {
+    fn drop(&mut self) {
+        self.system.stop();
     }
 }

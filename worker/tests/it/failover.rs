@@ -1,0 +1,119 @@
+//! The client library through real workers: data replies split into many packets cross a
+//! worker intact, and one `Client` keeps its session across the death of the worker it uses —
+//! reads fail over, and an order in flight is resent with its id and traded once.
+
+use papertrader_client::{Client, Connection, HistoryRange};
+use papertrader_protocol::data::DataBody;
+use papertrader_protocol::*;
+
+use crate::support::*;
+
+#[actix::test]
+async fn multi_packet_replies_cross_a_worker_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut master_config = master_config(dir.path());
+    master_config.max_payload = 4096;
+    let master = start_master_with(master_config).await;
+    let mut config = worker_config(dir.path(), "a", master.local_addr);
+    config.max_payload = 4096;
+    register_worker(&master, "a", &config, &["127.0.0.1"]).await;
+    let worker = start_worker(config).await;
+    wait_link(&worker.link, up).await;
+
+    let mut conn = Connection::connect(worker.local_addr).await.unwrap();
+    let session = new_user(&mut conn, "pete").await;
+    conn.call(&Message::SwitchState(SwitchState {
+        session_id: session,
+        state: ConnectionState::DataTransfer,
+    }))
+    .await
+    .unwrap();
+    // A day of 5-minute points is far more than one 4 KiB packet.
+    let day = Message::GetAssetValueDay(AssetRangeQuery {
+        symbol: "AAPL".into(),
+        date_ms: chrono::Utc::now().timestamp_millis(),
+    });
+    let mut progress = Vec::new();
+    let body = conn
+        .call_data(&day, |n, m| progress.push((n, m)))
+        .await
+        .unwrap();
+    let DataBody::History(history) = body else {
+        panic!()
+    };
+    assert!(history.bars.len() >= 200, "{} bars", history.bars.len());
+    let max = progress.last().unwrap().1;
+    assert!(max > 3, "only {max} packets");
+    assert_eq!(
+        progress,
+        (1..max).map(|n| (n, max)).collect::<Vec<_>>(),
+        "packets 1..max in order"
+    );
+    assert!(history.bars.windows(2).all(|w| w[0].at_ms < w[1].at_ms));
+}
+
+#[actix::test]
+async fn one_client_keeps_its_session_when_its_worker_dies() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = start_master(dir.path()).await;
+    let master_addr = master.local_addr;
+    // Worker "a" (the one the client picks first) in a thread of its own, so it can die alone.
+    let config_a = worker_config(dir.path(), "a", master_addr);
+    let (doomed, addr_a) =
+        ServerThread::start(move || async move { start_worker(config_a).await.local_addr });
+    let config_a = worker_config(dir.path(), "a", master_addr);
+    register_worker_at(&master, "a", &config_a, &["127.0.0.1"], &addr_a.to_string()).await;
+    let config_b = worker_config(dir.path(), "b", master_addr);
+    let b = start_worker(config_b.clone()).await;
+    register_worker_at(
+        &master,
+        "b",
+        &config_b,
+        &["127.0.0.1"],
+        &b.local_addr.to_string(),
+    )
+    .await;
+    wait_link(&b.link, up).await;
+    let mut listed = 0;
+    for _ in 0..200 {
+        listed = Client::worker_list(&master_addr.to_string())
+            .await
+            .unwrap()
+            .len();
+        if listed == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(listed, 2);
+
+    let mut client = Client::via_master(&master_addr.to_string()).await.unwrap();
+    assert_eq!(client.worker(), addr_a.to_string());
+    client
+        .register("ruth", "ruth@example.com", "pw")
+        .await
+        .unwrap();
+    client.login("ruth", "pw", true).await.unwrap();
+    client.buy("KO", 2).await.unwrap();
+    client.quote("KO").await.unwrap();
+
+    doomed.stop();
+    // A read fails over to worker b, resuming the session there…
+    client.quote("KO").await.unwrap();
+    assert_eq!(client.worker(), b.local_addr.to_string());
+    // …and so does an order, placed once.
+    client.buy("KO", 3).await.unwrap();
+    let history = client
+        .history(
+            "KO",
+            HistoryRange::Day,
+            chrono::Utc::now().timestamp_millis(),
+            &mut |_, _| {},
+        )
+        .await
+        .unwrap();
+    assert!(!history.bars.is_empty());
+    let trades = client.trades("ruth").await.unwrap();
+    let bought: Vec<u64> = trades.entries.iter().map(|t| t.quantity).collect();
+    assert_eq!(bought, [2, 3]);
+}
