@@ -43,7 +43,10 @@ fn unexpected(reply: Message) -> ClientError {
 }
 
 fn lost(error: &ClientError) -> bool {
-    matches!(error, ClientError::Io(_) | ClientError::Closed)
+    matches!(
+        error,
+        ClientError::Io(_) | ClientError::Closed | ClientError::TimedOut(_)
+    )
 }
 
 impl Client {

@@ -19,6 +19,9 @@ pub enum ClientError {
     /// The server closed the connection before replying.
     #[error("the server closed the connection")]
     Closed,
+    /// No frame arrived within the connection's timeout.
+    #[error("no answer from the server within {0:?}")]
+    TimedOut(std::time::Duration),
     /// The server answered with a Fail reply.
     #[error("{instruction} failed: {failure}")]
     Failed {
@@ -42,9 +45,14 @@ impl ClientError {
     }
 }
 
+/// How long [`Connection::receive`] waits for a frame by default. Generous: an order waits for
+/// the next price tick, and a server answers a stalled request well within this.
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A connection to a master or worker.
 pub struct Connection {
     framed: Framed<TcpStream, MessageCodec>,
+    timeout: std::time::Duration,
 }
 
 impl Connection {
@@ -54,6 +62,7 @@ impl Connection {
         stream.set_nodelay(true)?;
         Ok(Self {
             framed: Framed::new(stream, MessageCodec::default()),
+            timeout: DEFAULT_TIMEOUT,
         })
     }
 
@@ -62,6 +71,7 @@ impl Connection {
         stream.set_nodelay(true)?;
         Ok(Self {
             framed: Framed::new(stream, MessageCodec::default()),
+            timeout: DEFAULT_TIMEOUT,
         })
     }
 
@@ -71,9 +81,18 @@ impl Connection {
         Ok(())
     }
 
-    /// Reads the next message. A refused frame from the server is a protocol error.
+    /// Sets how long [`Connection::receive`] waits for each frame.
+    pub fn set_timeout(&mut self, timeout: std::time::Duration) {
+        self.timeout = timeout;
+    }
+
+    /// Reads the next message, waiting at most the connection's timeout. A refused frame from
+    /// the server is a protocol error.
     pub async fn receive(&mut self) -> Result<Message, ClientError> {
-        match self.framed.next().await {
+        let next = tokio::time::timeout(self.timeout, self.framed.next())
+            .await
+            .map_err(|_| ClientError::TimedOut(self.timeout))?;
+        match next {
             Some(Ok(Ok(message))) => Ok(message),
             Some(Ok(Err(rejected))) => Err(ClientError::Protocol(rejected.error)),
             Some(Err(e)) => Err(e.into()),

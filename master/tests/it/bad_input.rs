@@ -32,15 +32,22 @@ fn raw_frame(
     out
 }
 
+/// The next frame from `stream`, if one arrives within 10 s (a test fails, never hangs).
 async fn read_reply(stream: &mut TcpStream) -> Option<Message> {
-    let mut header = [0u8; HEADER_LEN];
-    stream.read_exact(&mut header).await.ok()?;
-    let raw = RawHeader::read(&header)?;
-    let mut payload = vec![0u8; raw.data_size as usize];
-    stream.read_exact(&mut payload).await.ok()?;
-    let mut frame = header.to_vec();
-    frame.extend(payload);
-    Message::from_bytes(&frame, DEFAULT_MAX_PAYLOAD).ok()
+    let read = async {
+        let mut header = [0u8; HEADER_LEN];
+        stream.read_exact(&mut header).await.ok()?;
+        let raw = RawHeader::read(&header)?;
+        let mut payload = vec![0u8; raw.data_size as usize];
+        stream.read_exact(&mut payload).await.ok()?;
+        let mut frame = header.to_vec();
+        frame.extend(payload);
+        Message::from_bytes(&frame, DEFAULT_MAX_PAYLOAD).ok()
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), read)
+        .await
+        .ok()
+        .flatten()
 }
 
 fn code(reply: Option<Message>) -> (Instruction, ReasonCode) {
