@@ -1,6 +1,7 @@
 //! The master's admin endpoint (the shared `admin_socket`: a 0600 Unix socket, one JSON
-//! request and reply per line). Each request becomes a typed actor message (`AddWorker`, `ListWorkers`, `SetWorkerEnabled`, `RemoveWorker`,
-//! `ListSessions`, `Revoke`, `Dump`, `GetQueueStats`).
+//! request and reply per line). Each request becomes a typed actor message (`AddWorker`,
+//! `ListWorkers`, `SetWorkerEnabled`, `RemoveWorker`, `ListSessions`, `Revoke`, `Dump`,
+//! `GetQueueStats`, `TickNow`).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use papertrader_actors::log::{Dump, LogActor};
 use serde::{Deserialize, Serialize};
 use slog::Logger;
 
+use crate::actors::asset_fetcher::{AssetFetcherActor, TickNow};
 use crate::actors::session::{ListSessions, Revoke};
 use crate::actors::trade_queue::GetQueueStats;
 use crate::actors::worker_registry::WorkerStatus;
@@ -64,6 +66,8 @@ pub enum AdminRequest {
     LogDump,
     /// Health and counters.
     Status,
+    /// Fetch prices and settle queued orders now, besides the update interval.
+    MarketTick,
 }
 
 /// A session row of `sessions list`.
@@ -160,12 +164,20 @@ fn done_or_missing(found: bool, done: String, name: &str) -> AdminReply {
     }
 }
 
+/// What the admin endpoint reaches.
+#[derive(Clone)]
+pub struct AdminContext {
+    /// The request handlers.
+    pub services: Services,
+    /// The log system's actor.
+    pub log_actor: Addr<LogActor>,
+    /// The asset fetcher (for `market_tick`).
+    pub fetcher: Addr<AssetFetcherActor>,
+}
+
 /// Carries out one admin request.
-pub async fn execute(
-    services: &Services,
-    log_actor: &Addr<LogActor>,
-    request: AdminRequest,
-) -> AdminReply {
+pub async fn execute(context: &AdminContext, request: AdminRequest) -> AdminReply {
+    let (services, log_actor) = (&context.services, &context.log_actor);
     let registry = &services.registry;
     match request {
         AdminRequest::WorkersAdd {
@@ -241,6 +253,12 @@ pub async fn execute(
             },
             Err(_) => mailbox(),
         },
+        AdminRequest::MarketTick => match context.fetcher.send(TickNow).await {
+            Ok(()) => AdminReply::Ok {
+                message: "prices fetched; queued orders settle now".into(),
+            },
+            Err(_) => mailbox(),
+        },
         AdminRequest::Status => {
             let snapshot = services.book.snapshot();
             let online = registry
@@ -289,15 +307,10 @@ impl AdminCommand for AdminRequest {
 }
 
 /// Serves the master's admin socket at `path` on the current arbiter.
-pub fn serve(
-    path: &Path,
-    services: Services,
-    log_actor: Addr<LogActor>,
-    log: Logger,
-) -> std::io::Result<PathBuf> {
+pub fn serve(path: &Path, context: AdminContext, log: Logger) -> std::io::Result<PathBuf> {
     admin_socket::serve(path, log, move |request: AdminRequest| {
-        let (services, log_actor) = (services.clone(), log_actor.clone());
-        async move { execute(&services, &log_actor, request).await }
+        let context = context.clone();
+        async move { execute(&context, request).await }
     })
 }
 

@@ -358,10 +358,14 @@ pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<Runn
     info!(log, "master listening"; "addr" => %local_addr, "update_interval_ms" => config.update_interval_ms);
     // `expected_workers` is at least 1 (validated) and none can be online before we listen.
     warn!(log, "no workers online yet"; "expected" => config.expected_workers);
+    let admin = crate::admin::AdminContext {
+        services: services.clone(),
+        log_actor: log_actor.clone(),
+        fetcher: fetcher.clone(),
+    };
     let admin_socket = crate::admin::serve(
         &config.admin_socket,
-        services.clone(),
-        log_actor.clone(),
+        admin,
         log.new(o!("endpoint" => "admin")),
     )
     .with_context(|| format!("admin socket {}", config.admin_socket.display()))?;

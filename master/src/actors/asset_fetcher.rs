@@ -185,6 +185,20 @@ impl Actor for AssetFetcherActor {
     }
 }
 
+/// Fetch prices and settle the queued orders now, besides the interval (admin `market_tick`:
+/// for operators who run a long interval, and for benchmarks that count ticks exactly).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct TickNow;
+
+impl Handler<TickNow> for AssetFetcherActor {
+    type Result = ();
+
+    fn handle(&mut self, _: TickNow, ctx: &mut Context<Self>) {
+        self.tick(ctx);
+    }
+}
+
 /// Subscribe to every published tick.
 #[derive(Message)]
 #[rtype(result = "()")]
