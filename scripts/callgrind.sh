@@ -5,6 +5,9 @@
 # link, master, database), on a fixed small workload.
 #
 #   scripts/callgrind.sh            # prints a JSON line; ~3 minutes
+#   CG_KEEP=/tmp/cg PAPERTRADER_BIN=target/profiling/papertrader scripts/callgrind.sh
+#       # also keeps the dumps for callgrind_annotate: cg.out.1/.2 quotes (100/1100 per
+#       # connection), .3 ticks alone, .4/.5 orders (5/25 per connection)
 #
 # How: `up` runs under callgrind with a 1 h update interval (no tick happens by itself); the
 # load generator (target/release/papertrader-load, not under valgrind) drives it. Counters are
@@ -30,7 +33,8 @@ valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" "$bin" up --data "$
   --master-port "$master_port" --worker-ports "$worker_port" --workers 1 --bcrypt-cost 4 \
   --update-interval-ms 3600000 >"$dir/up.log" 2>&1 &
 wrapper=$!
-trap 'kill -INT $pid 2>/dev/null; wait $wrapper 2>/dev/null; rm -rf "$dir"' EXIT
+keep() { if [[ -n ${CG_KEEP:-} ]]; then mkdir -p "$CG_KEEP" && cp "$dir"/cg.out.* "$CG_KEEP"/ 2>/dev/null; fi; }
+trap 'keep; kill -INT $pid 2>/dev/null; wait $wrapper 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 600); do grep -q "Press Ctrl-C" "$dir/up.log" && break; sleep 0.5; done
 grep -q "Press Ctrl-C" "$dir/up.log" || { cat "$dir/up.log" >&2; exit 1; }
 pid=$(pgrep -f "valgrind.bin --tool=callgrind --callgrind-out-file=$dir/cg.out" | head -1)

@@ -15,16 +15,20 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use actix::prelude::*;
-use futures::future::LocalBoxFuture;
+use bytes::Bytes;
+use futures::stream::LocalBoxStream;
+use futures::StreamExt;
+use papertrader_protocol::codec::Incoming;
 use papertrader_protocol::state::StateMachine;
 use papertrader_protocol::{limits, Failure, Message, MessageCodec, ReasonCode};
 use tokio::io::AsyncWrite;
 use tokio::time::Instant;
 
 use crate::frame_budget::FrameBudget;
-pub use crate::input::Decoded;
 use crate::input::Input;
+pub use crate::input::{Arrived, Decoded};
 use crate::outbox::{Outbox, OutboxLimits};
+pub use crate::reply::{Answer, Reply};
 use crate::slots::Slot;
 
 /// Who is on the other end of a connection.
@@ -36,11 +40,21 @@ pub struct Peer {
     pub addr: SocketAddr,
 }
 
+/// A request that passed the state and limit checks: the message, and the frame it came in
+/// (to pass on as it is).
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The decoded request.
+    pub message: Message,
+    /// Its frame, header included.
+    pub frame: Bytes,
+}
+
 /// What a connection hands its requests to: the master's or the worker's services.
 pub trait Router: 'static {
-    /// Handles one request that passed the state and limit checks. Resolves to the reply
-    /// frames: usually one, several for a `data` transfer.
-    fn route(&mut self, request: Message, peer: Peer) -> LocalBoxFuture<'static, Vec<Message>>;
+    /// Handles one request; the answer is its reply frames: usually one, several for a `data`
+    /// transfer, now or as they come.
+    fn route(&mut self, request: Request, peer: Peer) -> Answer;
 
     /// The connection has ended (for sessions bound to it).
     fn disconnected(&mut self, _peer: Peer) {}
@@ -184,25 +198,61 @@ impl<R: Router + Unpin> ConnectionActor<R> {
         check_limits(request)
     }
 
-    /// Encodes replies and queues them in order, waiting for room (bounded output); then
-    /// applies any state switch they carry. A peer that takes no room in time is dropped.
-    fn send_replies(&mut self, replies: Vec<Message>, ctx: &mut Context<Self>) {
-        for reply in &replies {
-            if let Message::StateSwitchSuccess(switched) = reply {
-                self.state.switch_to(switched.state);
+    /// Sends an answer's replies in order, applying any state switch they carry. Replies known
+    /// now go straight into the output when it has room; otherwise (and for replies that come
+    /// later) the actor waits — handling nothing else meanwhile, so replies keep request order
+    /// — at most `min(write_timeout, idle_timeout)` for each; a peer that takes nothing in that
+    /// time is dropped.
+    fn answer(&mut self, answer: Answer, ctx: &mut Context<Self>) {
+        let replies = match answer {
+            Answer::Now(replies) => {
+                let mut replies = replies.into_iter();
+                for reply in replies.by_ref() {
+                    if let Some(state) = reply.state_switch() {
+                        self.state.switch_to(state);
+                    }
+                    if !self.output.try_send(reply.clone()) {
+                        let rest = std::iter::once(reply).chain(replies);
+                        let rest: Vec<Reply> = rest.collect();
+                        return self.send_later(futures::stream::iter(rest).boxed_local(), ctx);
+                    }
+                }
+                self.last_frame = Some(Instant::now());
+                return;
             }
-        }
-        let deadline = Instant::now() + self.limits.reply_patience();
-        let send = self.output.send_all_until(&replies, deadline);
-        ctx.wait(send.into_actor(self).map(|delivered, act, ctx| {
-            if !delivered {
-                act.output.abort();
-                ctx.stop();
+            Answer::Later(replies) => replies,
+        };
+        self.send_later(replies, ctx);
+    }
+
+    fn send_later(&mut self, mut replies: LocalBoxStream<'static, Reply>, ctx: &mut Context<Self>) {
+        let output = self.output.clone();
+        let patience = self.limits.reply_patience();
+        let send = async move {
+            let mut switched = None;
+            while let Some(reply) = replies.next().await {
+                switched = reply.state_switch().or(switched);
+                if !output.send_until(reply, Instant::now() + patience).await {
+                    return (false, switched);
+                }
             }
-            // The idle clock measures the peer's silence since our last answer, so a request
-            // that took long to answer does not count against the peer.
-            act.last_frame = Some(Instant::now());
-        }));
+            (true, switched)
+        };
+        ctx.wait(
+            send.into_actor(self)
+                .map(|(delivered, switched), act, ctx| {
+                    if let Some(state) = switched {
+                        act.state.switch_to(state);
+                    }
+                    if !delivered {
+                        act.output.abort();
+                        ctx.stop();
+                    }
+                    // The idle clock measures the peer's silence since our last answer, so a request
+                    // that took long to answer does not count against the peer.
+                    act.last_frame = Some(Instant::now());
+                }),
+        );
     }
 }
 
@@ -257,32 +307,30 @@ impl<R: Router + Unpin> Actor for ConnectionActor<R> {
     }
 }
 
-impl<R: Router + Unpin> StreamHandler<Decoded> for ConnectionActor<R> {
-    fn handle(&mut self, item: Decoded, ctx: &mut Context<Self>) {
+impl<R: Router + Unpin> StreamHandler<Arrived> for ConnectionActor<R> {
+    fn handle(&mut self, item: Arrived, ctx: &mut Context<Self>) {
         self.last_frame = Some(Instant::now());
-        let request = match item {
-            Ok(Ok(request)) => request,
-            Ok(Err(rejected)) => {
-                self.send_replies(vec![rejected.reply()], ctx);
-                return;
-            }
+        let (message, frame) = match item {
+            Ok(Incoming {
+                message: Ok(message),
+                frame,
+            }) => (message, frame),
+            Ok(Incoming {
+                message: Err(rejected),
+                ..
+            }) => return self.answer(Answer::one(rejected.reply()), ctx),
             Err(fatal) => {
                 // The stream is unreadable: say why if there is room, then close.
-                self.output.try_send(&Message::Error(fatal.to_failure()));
+                self.output.try_send(Message::Error(fatal.to_failure()));
                 ctx.stop();
                 return;
             }
         };
-        if let Err(reply) = self.admit(&request) {
-            self.send_replies(vec![reply], ctx);
-            return;
+        if let Err(reply) = self.admit(&message) {
+            return self.answer(Answer::one(reply), ctx);
         }
-        let routed = self.router.route(request, self.peer);
-        ctx.wait(
-            routed
-                .into_actor(self)
-                .map(|replies, act, ctx| act.send_replies(replies, ctx)),
-        );
+        let answer = self.router.route(Request { message, frame }, self.peer);
+        self.answer(answer, ctx);
     }
 
     fn finished(&mut self, ctx: &mut Context<Self>) {

@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use bytes::BytesMut;
-use papertrader_protocol::{MessageCodec, ProtocolError, Rejected};
+use papertrader_protocol::codec::Incoming;
+use papertrader_protocol::{MessageCodec, ProtocolError};
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 
@@ -209,11 +210,11 @@ impl BudgetedCodec {
 }
 
 impl Decoder for BudgetedCodec {
-    type Item = Result<papertrader_protocol::Message, Rejected>;
+    type Item = Incoming;
     type Error = ProtocolError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
-        let decoded = self.inner.decode(src);
+        let decoded = self.inner.decode_incoming(src);
         match &decoded {
             // What the incomplete frame really costs is the buffer's capacity (it grows ahead of
             // the bytes); a connection with nothing buffered holds nothing.

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
+use papertrader_protocol::codec::Incoming;
 use papertrader_protocol::{Message, MessageCodec, ProtocolError, Rejected};
 use tokio::io::AsyncRead;
 use tokio_util::codec::FramedRead;
@@ -12,8 +13,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::frame_budget::{BudgetedCodec, FrameBudget};
 
-/// One item of a frame stream: a message, a refused frame, or a fatal error.
+/// One item of a message stream: a message, a refused frame, or a fatal error.
 pub type Decoded = Result<Result<Message, Rejected>, ProtocolError>;
+
+/// One item of a connection's input: a frame as it arrived (decoded, and its bytes), or a
+/// fatal error.
+pub type Arrived = Result<Incoming, ProtocolError>;
 
 /// How waiting for a first frame ended.
 #[derive(Debug)]
@@ -31,7 +36,7 @@ pub enum FirstFrame {
 /// A connection's input.
 pub struct Input<R> {
     frames: FramedRead<R, BudgetedCodec>,
-    first: Option<Decoded>,
+    first: Option<Arrived>,
     evicted: CancellationToken,
 }
 
@@ -65,7 +70,7 @@ impl<R: AsyncRead + Unpin + 'static> Input<R> {
     }
 
     /// The first frame, if [`Input::read_first`] read one.
-    pub fn first(&self) -> Option<&Decoded> {
+    pub fn first(&self) -> Option<&Arrived> {
         self.first.as_ref()
     }
 
@@ -75,7 +80,7 @@ impl<R: AsyncRead + Unpin + 'static> Input<R> {
     }
 
     /// The frames, the already-read first one first.
-    pub fn into_stream(self) -> impl Stream<Item = Decoded> + Unpin + 'static {
+    pub fn into_stream(self) -> impl Stream<Item = Arrived> + Unpin + 'static {
         futures::stream::iter(self.first).chain(self.frames)
     }
 }

@@ -18,5 +18,6 @@ pub mod key_validity;
 pub mod listener;
 pub mod log;
 pub mod outbox;
+pub mod reply;
 pub mod signals;
 pub mod slots;

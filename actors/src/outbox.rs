@@ -8,13 +8,14 @@
 
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use papertrader_protocol::{Failure, Message, MessageCodec};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
-use tokio_util::codec::Encoder;
+
+use crate::reply::Reply;
 
 /// Sizes and timeouts of an [`Outbox`].
 #[derive(Debug, Clone, Copy)]
@@ -27,7 +28,7 @@ pub struct OutboxLimits {
     pub write_timeout: Duration,
 }
 
-type Queued = (BytesMut, OwnedSemaphorePermit);
+type Queued = (Bytes, OwnedSemaphorePermit);
 
 /// The sending side of a connection.
 #[derive(Clone)]
@@ -63,77 +64,98 @@ impl Outbox {
 
     /// One frame's bytes. A message too large for a frame (a server bug) becomes an `error`
     /// frame saying so, so the peer is never left waiting.
-    pub fn encode(&self, message: &Message) -> Option<BytesMut> {
-        let mut codec = self.codec;
+    pub fn encode(&self, reply: impl Into<Reply>) -> Option<Bytes> {
+        let message = match reply.into() {
+            Reply::Frame(frame) => return Some(frame),
+            Reply::Message(message) => message,
+        };
+        let max = self.codec.max_payload();
         let mut buf = BytesMut::new();
-        match codec.encode(message, &mut buf) {
-            Ok(()) => Some(buf),
+        match message.write_frame(max, &mut buf) {
+            Ok(()) => Some(buf.freeze()),
             Err(e) => {
-                buf.clear();
                 let failure = Failure::new(e.reason_code(), e.to_string());
-                codec.encode(&Message::Error(failure), &mut buf).ok()?;
-                Some(buf)
+                Message::Error(failure).to_frame_bytes(max).ok()
             }
         }
     }
 
-    fn permits_for(&self, frame: &BytesMut) -> u32 {
+    fn permits_for(&self, frame: &Bytes) -> u32 {
         frame.len().clamp(1, self.limits.max_unsent_bytes) as u32
     }
 
-    /// Queues `message` if there is room now; false if the queue is full or closed.
-    pub fn try_send(&self, message: &Message) -> bool {
-        let Some(frame) = self.encode(message) else {
+    /// Queues `reply` if there is room now; false if the queue is full or closed.
+    pub fn try_send(&self, reply: impl Into<Reply>) -> bool {
+        let Some(frame) = self.encode(reply) else {
             return false;
         };
+        self.try_send_frame(frame).is_ok()
+    }
+
+    /// Queues an encoded frame if there is room now; gives it back if not.
+    fn try_send_frame(&self, frame: Bytes) -> Result<(), Bytes> {
         let Ok(permit) = self
             .unsent
             .clone()
             .try_acquire_many_owned(self.permits_for(&frame))
         else {
-            return false;
+            return Err(frame);
         };
-        self.queue.try_send((frame, permit)).is_ok()
+        self.queue
+            .try_send((frame, permit))
+            .map_err(|e| e.into_inner().0)
     }
 
-    /// A future that queues `messages` in order, waiting for room for at most the write
+    /// A future that queues `replies` in order, waiting for room for at most the write
     /// timeout; resolves to false if there was no room in time or the writer has ended.
     pub fn send_all(
         &self,
-        messages: &[Message],
+        replies: impl IntoIterator<Item = Reply>,
     ) -> impl std::future::Future<Output = bool> + 'static {
-        self.send_all_until(messages, Instant::now() + self.limits.write_timeout)
+        self.send_all_until(replies, Instant::now() + self.limits.write_timeout)
     }
 
     /// Like [`Outbox::send_all`], waiting for room until `deadline`.
     pub fn send_all_until(
         &self,
-        messages: &[Message],
+        replies: impl IntoIterator<Item = Reply>,
         deadline: Instant,
     ) -> impl std::future::Future<Output = bool> + 'static {
-        let frames: Vec<(BytesMut, u32)> = messages
-            .iter()
-            .filter_map(|m| self.encode(m))
-            .map(|f| {
-                let n = self.permits_for(&f);
-                (f, n)
-            })
-            .collect();
-        let queue = self.queue.clone();
-        let unsent = self.unsent.clone();
+        let frames: Vec<Bytes> = replies.into_iter().filter_map(|r| self.encode(r)).collect();
+        let sender = self.clone();
         async move {
-            let queued = async {
-                for (frame, permits) in frames {
-                    let permit = unsent.clone().acquire_many_owned(permits).await.ok()?;
-                    queue.send((frame, permit)).await.ok()?;
+            for frame in frames {
+                if !sender.send_frame_until(frame, deadline).await {
+                    return false;
                 }
-                Some(())
-            };
-            matches!(
-                tokio::time::timeout_at(deadline, queued).await,
-                Ok(Some(()))
-            )
+            }
+            true
         }
+    }
+
+    /// Queues `reply`, waiting for room until `deadline`; false if there was none in time or
+    /// the writer has ended.
+    pub async fn send_until(&self, reply: Reply, deadline: Instant) -> bool {
+        match self.encode(reply) {
+            Some(frame) => self.send_frame_until(frame, deadline).await,
+            None => true,
+        }
+    }
+
+    async fn send_frame_until(&self, frame: Bytes, deadline: Instant) -> bool {
+        let frame = match self.try_send_frame(frame) {
+            Ok(()) => return true,
+            Err(frame) => frame,
+        };
+        let permits = self.permits_for(&frame);
+        let queued = async {
+            let permit = self.unsent.clone().acquire_many_owned(permits).await.ok()?;
+            self.queue.send((frame, permit)).await.ok()
+        };
+        matches!(
+            tokio::time::timeout_at(deadline, queued).await,
+            Ok(Some(()))
+        )
     }
 
     /// Resolves when the writer has ended (the peer stopped reading, the socket failed, or

@@ -20,6 +20,7 @@ use papertrader_actors::listener::{
     refusal, refuse, serve_with, write_and_close, TOO_MANY, TOO_MANY_FROM_ADDRESS,
 };
 use papertrader_actors::slots::{AddressLimiter, Slot, SlotPool};
+use papertrader_protocol::codec::Incoming;
 use papertrader_protocol::MessageType;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
@@ -92,7 +93,8 @@ async fn greet(
     }
     let is_link = matches!(
         input.first(),
-        Some(Ok(Ok(message))) if message.instruction().message_type() == MessageType::Link
+        Some(Ok(Incoming { message: Ok(message), .. }))
+            if message.instruction().message_type() == MessageType::Link
     );
     if is_link {
         // From any other address the handshake refuses it, naming the reason (unknown UUID,

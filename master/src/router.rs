@@ -7,8 +7,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use actix::{Addr, Handler, Recipient};
-use futures::future::LocalBoxFuture;
-use papertrader_actors::connection::{Peer, Router};
+use papertrader_actors::connection::{Answer as Routed, Peer, Request, Router};
 use papertrader_protocol::data::{DataBody, ServerInfo, Side};
 use papertrader_protocol::transfer::split_body;
 use papertrader_protocol::{
@@ -370,7 +369,8 @@ impl MasterRouter {
 }
 
 impl Router for MasterRouter {
-    fn route(&mut self, request: Message, peer: Peer) -> LocalBoxFuture<'static, Vec<Message>> {
+    fn route(&mut self, request: Request, peer: Peer) -> Routed {
+        let request = request.message;
         if !self.direct
             && !matches!(
                 request,
@@ -381,8 +381,7 @@ impl Router for MasterRouter {
                 ReasonCode::NotAuthorized,
                 "the master only serves getWorkerList and getServerInfo; connect to a worker",
             );
-            let reply = request.instruction().failure_reply(failure);
-            return Box::pin(futures::future::ready(vec![reply]));
+            return Routed::one(request.instruction().failure_reply(failure));
         }
         let services = self.services.clone();
         let context = RequestContext {
@@ -394,7 +393,7 @@ impl Router for MasterRouter {
             via: None,
         };
         let data_session = self.data_session.clone();
-        Box::pin(async move {
+        Routed::after(async move {
             let instruction = request.instruction();
             // Every data request needs the session that opened DataTransfer to be alive still.
             if instruction.message_type() == MessageType::DataRequest

@@ -6,6 +6,7 @@
 //! no length; an enum a `u32` variant index then its fields; a struct its fields in order.
 
 use bincode::Options;
+use bytes::BytesMut;
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::error::ProtocolError;
@@ -47,13 +48,14 @@ pub trait Arguments: Sized {
     }
 
     /// Appends the payload bytes.
-    fn encode_payload(&self, out: &mut Vec<u8>) -> Result<(), ProtocolError>;
+    fn encode_payload(&self, out: &mut BytesMut) -> Result<(), ProtocolError>;
 
     /// Parses a payload. `count` is the header's argumentCount (one of [`Arguments::COUNTS`]),
-    /// `number` and `max` its packet fields.
+    /// `number` and `max` its packet fields. The payload is shared, so byte fields can keep a
+    /// slice of it instead of a copy.
     fn decode_payload(
         instruction: Instruction,
-        payload: &[u8],
+        payload: &bytes::Bytes,
         count: u16,
         number: u32,
         max: u32,
@@ -83,13 +85,13 @@ macro_rules! arguments {
         impl $crate::arguments::Arguments for $name {
             const COUNT: u16 = $crate::arguments::count_fields!($($field)*);
 
-            fn encode_payload(&self, out: &mut Vec<u8>) -> Result<(), $crate::error::ProtocolError> {
+            fn encode_payload(&self, out: &mut bytes::BytesMut) -> Result<(), $crate::error::ProtocolError> {
                 $crate::arguments::encode_bincode(self, out)
             }
 
             fn decode_payload(
                 instruction: $crate::instruction::Instruction,
-                payload: &[u8],
+                payload: &bytes::Bytes,
                 _count: u16,
                 _number: u32,
                 _max: u32,
@@ -102,9 +104,10 @@ macro_rules! arguments {
 pub(crate) use arguments;
 
 #[doc(hidden)]
-pub fn encode_bincode<T: Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
+pub fn encode_bincode<T: Serialize>(value: &T, out: &mut BytesMut) -> Result<(), ProtocolError> {
+    use bytes::BufMut;
     options(u64::MAX)
-        .serialize_into(out, value)
+        .serialize_into(out.writer(), value)
         .map_err(|e| ProtocolError::Io(std::io::Error::other(format!("encoding arguments: {e}"))))
 }
 
@@ -141,4 +144,54 @@ pub fn describe_decode_error(error: &bincode::Error, payload_len: usize) -> Stri
         }
         other => other.to_string(),
     }
+}
+
+/// Appends `bytes` as bincode writes a byte string: a `u64` length, then the bytes.
+pub fn put_bytes(out: &mut BytesMut, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// Decodes a payload made of a bincode `T` followed by a byte string that ends the payload
+/// (a `u64` length and the bytes), returning the bytes as a slice of `payload`: no copy.
+pub fn decode_with_bytes<T: DeserializeOwned>(
+    instruction: Instruction,
+    payload: &bytes::Bytes,
+) -> Result<(T, bytes::Bytes), ProtocolError> {
+    let malformed = |reason: String| ProtocolError::Arguments {
+        instruction,
+        reason,
+    };
+    let mut cursor = std::io::Cursor::new(&payload[..]);
+    let head: T = options(payload.len() as u64)
+        .allow_trailing_bytes()
+        .deserialize_from(&mut cursor)
+        .map_err(|e| malformed(describe_decode_error(&e, payload.len())))?;
+    let at = cursor.position() as usize;
+    let len_bytes: [u8; 8] = payload
+        .get(at..at + 8)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            malformed(format!(
+                "the payload ({} bytes) ends before all arguments were read",
+                payload.len()
+            ))
+        })?;
+    let len = u64::from_be_bytes(len_bytes);
+    let start = at + 8;
+    let rest = (payload.len() - start) as u64;
+    if len != rest {
+        return Err(malformed(if len > rest {
+            format!(
+                "a length prefix asks for more bytes than the payload ({} bytes) holds",
+                payload.len()
+            )
+        } else {
+            format!(
+                "trailing bytes after the last argument (payload of {} bytes)",
+                payload.len()
+            )
+        }));
+    }
+    Ok((head, payload.slice(start..)))
 }

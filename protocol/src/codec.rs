@@ -1,7 +1,7 @@
 //! `tokio_util::codec` adapter: bytes ↔ [`Message`], with a payload limit checked before
 //! any allocation.
 
-use bytes::{Buf, BytesMut};
+use bytes::{Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::error::{ProtocolError, Rejected};
@@ -40,11 +40,19 @@ impl Default for MessageCodec {
     }
 }
 
-impl Decoder for MessageCodec {
-    type Item = Result<Message, Rejected>;
-    type Error = ProtocolError;
+/// One frame as it arrived: its decoded message (or why it was refused) and its bytes, header
+/// included, shared with the read buffer — to pass on without encoding it again.
+#[derive(Debug)]
+pub struct Incoming {
+    /// The decoded message, or the refusal.
+    pub message: Result<Message, Rejected>,
+    /// The whole frame.
+    pub frame: Bytes,
+}
 
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
+impl MessageCodec {
+    /// Takes the next whole frame off `src`, if it is all there: its header and bytes.
+    fn next_frame(&self, src: &mut BytesMut) -> Result<Option<(RawHeader, Bytes)>, ProtocolError> {
         let Some(raw) = RawHeader::read(src) else {
             src.reserve(HEADER_LEN - src.len());
             return Ok(None);
@@ -58,9 +66,29 @@ impl Decoder for MessageCodec {
             src.reserve((total - src.len()).min(RESERVE_STEP));
             return Ok(None);
         }
-        src.advance(HEADER_LEN);
-        let payload = src.split_to(raw.data_size as usize);
-        Ok(Some(Message::from_raw(&raw, &payload)))
+        Ok(Some((raw, src.split_to(total).freeze())))
+    }
+
+    /// Like [`Decoder::decode`], keeping the frame's bytes with the message.
+    pub fn decode_incoming(
+        &mut self,
+        src: &mut BytesMut,
+    ) -> Result<Option<Incoming>, ProtocolError> {
+        Ok(self.next_frame(src)?.map(|(raw, frame)| Incoming {
+            message: Message::from_raw(&raw, frame.slice(HEADER_LEN..)),
+            frame,
+        }))
+    }
+}
+
+impl Decoder for MessageCodec {
+    type Item = Result<Message, Rejected>;
+    type Error = ProtocolError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
+        Ok(self
+            .next_frame(src)?
+            .map(|(raw, frame)| Message::from_raw(&raw, frame.slice(HEADER_LEN..))))
     }
 }
 
@@ -68,10 +96,7 @@ impl Encoder<&Message> for MessageCodec {
     type Error = ProtocolError;
 
     fn encode(&mut self, message: &Message, dst: &mut BytesMut) -> Result<(), Self::Error> {
-        let frame = message.to_frame(self.max_payload)?;
-        dst.reserve(frame.len());
-        frame.write(dst);
-        Ok(())
+        message.write_frame(self.max_payload, dst)
     }
 }
 

@@ -3,7 +3,7 @@
 //! disagree. Numbers are stable: `0x01xx` Command, `0x02xx` DataRequest, `0x03xx` Return,
 //! `0x04xx` Link.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::arguments::Arguments;
 use crate::error::{ProtocolError, Rejected};
@@ -77,7 +77,7 @@ macro_rules! instruction_table {
                 }
             }
 
-            fn encode_payload(&self, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
+            fn encode_payload(&self, out: &mut BytesMut) -> Result<(), ProtocolError> {
                 match self {
                     $(Self::$variant(args) => args.encode_payload(out),)*
                 }
@@ -96,7 +96,7 @@ macro_rules! instruction_table {
                 }
             }
 
-            fn decode_payload(header: &Header, payload: &[u8]) -> Result<Self, ProtocolError> {
+            fn decode_payload(header: &Header, payload: &Bytes) -> Result<Self, ProtocolError> {
                 let (number, max) = (header.data_message_number, header.data_message_max);
                 let count = header.argument_count;
                 match header.instruction {
@@ -244,15 +244,23 @@ impl std::fmt::Display for Instruction {
 }
 
 impl Message {
-    /// Encodes this message as one frame; the payload may be at most `max_payload` bytes.
-    pub fn to_frame(&self, max_payload: u32) -> Result<Frame, ProtocolError> {
+    /// Appends this message as one complete frame to `out`, the payload written in place and
+    /// the header filled in after it (no intermediate buffer). The payload may be at most
+    /// `max_payload` bytes; on `Err`, `out` is as it was.
+    pub fn write_frame(&self, max_payload: u32, out: &mut BytesMut) -> Result<(), ProtocolError> {
         let instruction = self.instruction();
-        let mut payload = Vec::new();
-        self.encode_payload(&mut payload)?;
-        if payload.len() > max_payload as usize {
+        let start = out.len();
+        out.resize(start + HEADER_LEN, 0);
+        if let Err(e) = self.encode_payload(out) {
+            out.truncate(start);
+            return Err(e);
+        }
+        let size = out.len() - start - HEADER_LEN;
+        if size > max_payload as usize {
+            out.truncate(start);
             return Err(ProtocolError::TooLarge {
                 instruction,
-                size: payload.len(),
+                size,
                 max: max_payload,
             });
         }
@@ -260,29 +268,52 @@ impl Message {
         let header = Header {
             message_type: instruction.message_type(),
             instruction,
-            data_size: payload.len() as u32,
+            data_size: size as u32,
             argument_count: self.argument_count(),
             data_message_number: number,
             data_message_max: max,
         };
+        header
+            .to_raw()
+            .write(&mut &mut out[start..start + HEADER_LEN]);
+        Ok(())
+    }
+
+    /// This message as one complete frame's bytes.
+    pub fn to_frame_bytes(&self, max_payload: u32) -> Result<Bytes, ProtocolError> {
+        let mut out = BytesMut::new();
+        self.write_frame(max_payload, &mut out)?;
+        Ok(out.freeze())
+    }
+
+    /// Encodes this message as one frame; the payload may be at most `max_payload` bytes.
+    pub fn to_frame(&self, max_payload: u32) -> Result<Frame, ProtocolError> {
+        let bytes = self.to_frame_bytes(max_payload)?;
+        let raw = RawHeader::read(&bytes).ok_or_else(|| {
+            ProtocolError::header(
+                crate::error::HeaderField::DataSize,
+                "an encoded frame is shorter than its header".into(),
+            )
+        })?;
         Ok(Frame {
-            header,
-            payload: Bytes::from(payload),
+            header: raw.validate()?,
+            payload: bytes.slice(HEADER_LEN..),
         })
     }
 
     /// Encodes this message as the bytes of one complete frame.
     pub fn to_bytes(&self, max_payload: u32) -> Result<Vec<u8>, ProtocolError> {
-        Ok(self.to_frame(max_payload)?.to_vec())
+        Ok(self.to_frame_bytes(max_payload)?.to_vec())
     }
 
-    /// Decodes a frame whose header passed [`RawHeader::check_framing`].
-    pub fn from_raw(raw: &RawHeader, payload: &[u8]) -> Result<Self, Rejected> {
+    /// Decodes a frame whose header passed [`RawHeader::check_framing`]; `payload` is shared,
+    /// not copied (a `data` packet's chunk is a slice of it).
+    pub fn from_raw(raw: &RawHeader, payload: Bytes) -> Result<Self, Rejected> {
         let header = raw.validate().map_err(|error| Rejected {
             instruction: Instruction::from_u16(raw.instruction),
             error,
         })?;
-        Self::decode_payload(&header, payload).map_err(|error| Rejected {
+        Self::decode_payload(&header, &payload).map_err(|error| Rejected {
             instruction: Some(header.instruction),
             error,
         })
@@ -290,28 +321,35 @@ impl Message {
 
     /// Decodes exactly one complete frame from `bytes` (as carried inside [`Forward`]).
     pub fn from_bytes(bytes: &[u8], max_payload: u32) -> Result<Self, Rejected> {
-        let rejected = |error| Rejected {
+        Self::from_frame(Bytes::copy_from_slice(bytes), max_payload)
+    }
+
+    /// Decodes exactly one complete frame, sharing its bytes.
+    pub fn from_frame(frame: Bytes, max_payload: u32) -> Result<Self, Rejected> {
+        let raw = check_frame(&frame, max_payload).map_err(|error| Rejected {
             instruction: None,
             error,
-        };
-        let raw = RawHeader::read(bytes).ok_or_else(|| {
-            rejected(ProtocolError::header(
-                crate::error::HeaderField::DataSize,
-                format!("frame of {} bytes is shorter than the header", bytes.len()),
-            ))
         })?;
-        raw.check_framing(max_payload).map_err(rejected)?;
-        let payload = &bytes[HEADER_LEN..];
-        if payload.len() != raw.data_size as usize {
-            return Err(rejected(ProtocolError::header(
-                crate::error::HeaderField::DataSize,
-                format!(
-                    "says {} bytes, frame holds {}",
-                    raw.data_size,
-                    payload.len()
-                ),
-            )));
-        }
-        Self::from_raw(&raw, payload)
+        Self::from_raw(&raw, frame.slice(HEADER_LEN..))
     }
+}
+
+/// The header of `frame` when it is exactly one well-framed frame (version, `dataSize` within
+/// `max_payload` and equal to what follows the header).
+pub fn check_frame(frame: &[u8], max_payload: u32) -> Result<RawHeader, ProtocolError> {
+    let raw = RawHeader::read(frame).ok_or_else(|| {
+        ProtocolError::header(
+            crate::error::HeaderField::DataSize,
+            format!("frame of {} bytes is shorter than the header", frame.len()),
+        )
+    })?;
+    raw.check_framing(max_payload)?;
+    let payload = frame.len() - HEADER_LEN;
+    if payload != raw.data_size as usize {
+        return Err(ProtocolError::header(
+            crate::error::HeaderField::DataSize,
+            format!("says {} bytes, frame holds {payload}", raw.data_size),
+        ));
+    }
+    Ok(raw)
 }

@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::arguments::{arguments, Arguments};
 use crate::data::Quote;
@@ -86,7 +86,7 @@ impl Arguments for TradeOrder {
         }
     }
 
-    fn encode_payload(&self, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
+    fn encode_payload(&self, out: &mut BytesMut) -> Result<(), ProtocolError> {
         let base = (&self.session_id, &self.symbol, self.quantity);
         match &self.client_order_id {
             None => crate::arguments::encode_bincode(&base, out),
@@ -96,7 +96,7 @@ impl Arguments for TradeOrder {
 
     fn decode_payload(
         instruction: Instruction,
-        payload: &[u8],
+        payload: &Bytes,
         count: u16,
         _number: u32,
         _max: u32,
@@ -246,32 +246,141 @@ arguments! {
     }
 }
 
-arguments! {
-    /// Link: a client request forwarded by a worker.
-    pub struct Forward {
-        /// Worker-chosen id; every reply frame to this request carries it back.
-        pub request_id: u64,
-        /// The forwarding worker's UUID.
-        pub worker_uuid: [u8; 16],
-        /// The worker's id for the client connection (unique per worker link); the master ends
-        /// that connection's connection-bound sessions on `clientClosed`.
-        pub client_connection: u64,
-        /// The client's address as the worker saw it.
-        pub client_ip: IpAddr,
-        /// When the worker received the request, milliseconds since the Unix epoch (UTC).
-        pub received_at_ms: i64,
-        /// The client's request as one complete frame (header and payload).
-        pub frame: Vec<u8>,
+/// Link: a client request forwarded by a worker.
+///
+/// Encoded as the bincode of its fields in order, `frame` as a `u64` length and the bytes —
+/// decoded without copying the frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    /// Worker-chosen id; every reply frame to this request carries it back.
+    pub request_id: u64,
+    /// The forwarding worker's UUID; the master refuses one that is not the link's.
+    pub worker_uuid: [u8; 16],
+    /// The worker's id for the client connection (unique per worker link); the master ends
+    /// that connection's connection-bound sessions on `clientClosed`.
+    pub client_connection: u64,
+    /// The client's address as the worker saw it.
+    pub client_ip: IpAddr,
+    /// When the worker received the request, milliseconds since the Unix epoch (UTC).
+    pub received_at_ms: i64,
+    /// The client's request as one complete frame (header and payload), as received.
+    pub frame: Bytes,
+}
+
+impl Arguments for Forward {
+    const COUNT: u16 = 6;
+
+    fn encode_payload(&self, out: &mut BytesMut) -> Result<(), ProtocolError> {
+        let head = (
+            self.request_id,
+            self.worker_uuid,
+            self.client_connection,
+            self.client_ip,
+            self.received_at_ms,
+        );
+        crate::arguments::encode_bincode(&head, out)?;
+        crate::arguments::put_bytes(out, &self.frame);
+        Ok(())
+    }
+
+    fn decode_payload(
+        instruction: Instruction,
+        payload: &Bytes,
+        _count: u16,
+        _number: u32,
+        _max: u32,
+    ) -> Result<Self, ProtocolError> {
+        let ((request_id, worker_uuid, client_connection, client_ip, received_at_ms), frame) =
+            crate::arguments::decode_with_bytes::<(u64, [u8; 16], u64, IpAddr, i64)>(
+                instruction,
+                payload,
+            )?;
+        Ok(Self {
+            request_id,
+            worker_uuid,
+            client_connection,
+            client_ip,
+            received_at_ms,
+            frame,
+        })
     }
 }
 
-arguments! {
-    /// Link: one reply frame to a forwarded request (a `data` reply is several of these).
-    pub struct ForwardReply {
-        /// The `request_id` of the [`Forward`] being answered.
-        pub request_id: u64,
-        /// One complete reply frame.
-        pub frame: Vec<u8>,
+/// Link: one reply frame to a forwarded request (a `data` reply is several of these).
+///
+/// Encoded as `requestId: u64`, then `frame` as a `u64` length and the bytes — decoded without
+/// copying the frame, which the worker passes on to its client as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardReply {
+    /// The `request_id` of the [`Forward`] being answered.
+    pub request_id: u64,
+    /// One complete reply frame.
+    pub frame: Bytes,
+}
+
+impl ForwardReply {
+    /// Appends the `forwardReply` frame answering `request_id` with `reply`, which is encoded
+    /// in place: its bytes are written once, straight into `out`. `max_payload` bounds both
+    /// the reply's frame and the `forwardReply`'s own payload; on `Err`, `out` is as it was.
+    pub fn write_around(
+        request_id: u64,
+        reply: &Message,
+        max_payload: u32,
+        out: &mut BytesMut,
+    ) -> Result<(), ProtocolError> {
+        use bytes::BufMut;
+        let start = out.len();
+        let prefix = crate::header::HEADER_LEN + 16;
+        out.resize(start + prefix, 0);
+        if let Err(e) = reply.write_frame(max_payload, out) {
+            out.truncate(start);
+            return Err(e);
+        }
+        let inner = out.len() - start - prefix;
+        let payload = 16 + inner;
+        if payload > max_payload as usize {
+            out.truncate(start);
+            return Err(ProtocolError::TooLarge {
+                instruction: Instruction::ForwardReply,
+                size: payload,
+                max: max_payload,
+            });
+        }
+        let mut head = &mut out[start..start + prefix];
+        crate::header::RawHeader {
+            version: crate::header::PROTOCOL_VERSION,
+            message_type: crate::header::MessageType::Link as u8,
+            instruction: Instruction::ForwardReply as u16,
+            data_size: payload as u32,
+            argument_count: Self::COUNT,
+            data_message_number: 1,
+            data_message_max: 1,
+        }
+        .write(&mut head);
+        head.put_u64(request_id);
+        head.put_u64(inner as u64);
+        Ok(())
+    }
+}
+
+impl Arguments for ForwardReply {
+    const COUNT: u16 = 2;
+
+    fn encode_payload(&self, out: &mut BytesMut) -> Result<(), ProtocolError> {
+        out.extend_from_slice(&self.request_id.to_be_bytes());
+        crate::arguments::put_bytes(out, &self.frame);
+        Ok(())
+    }
+
+    fn decode_payload(
+        instruction: Instruction,
+        payload: &Bytes,
+        _count: u16,
+        _number: u32,
+        _max: u32,
+    ) -> Result<Self, ProtocolError> {
+        let (request_id, frame) = crate::arguments::decode_with_bytes::<u64>(instruction, payload)?;
+        Ok(Self { request_id, frame })
     }
 }
 
@@ -343,14 +452,14 @@ pub struct DataPacket {
 impl Arguments for DataPacket {
     const COUNT: u16 = 1;
 
-    fn encode_payload(&self, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
+    fn encode_payload(&self, out: &mut BytesMut) -> Result<(), ProtocolError> {
         out.extend_from_slice(&self.chunk);
         Ok(())
     }
 
     fn decode_payload(
         _instruction: Instruction,
-        payload: &[u8],
+        payload: &Bytes,
         _count: u16,
         number: u32,
         max: u32,
@@ -358,7 +467,7 @@ impl Arguments for DataPacket {
         Ok(Self {
             number,
             max,
-            chunk: Bytes::copy_from_slice(payload),
+            chunk: payload.clone(),
         })
     }
 

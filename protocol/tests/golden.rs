@@ -139,7 +139,7 @@ fn vectors() -> Vec<(&'static str, Message)> {
                 client_ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)),
                 received_at_ms: 1_767_225_600_000,
                 frame: Message::GetWorkerList(Empty {})
-                    .to_bytes(DEFAULT_MAX_PAYLOAD)
+                    .to_frame_bytes(DEFAULT_MAX_PAYLOAD)
                     .unwrap(),
             }),
         ),

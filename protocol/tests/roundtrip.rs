@@ -97,3 +97,23 @@ proptest! {
         prop_assert_eq!(done, Some(body));
     }
 }
+
+#[test]
+fn a_forward_reply_written_around_a_message_is_the_one_encoded_the_long_way() {
+    let reply = Message::SessionId(SessionToken {
+        session_id: "00112233445566778899aabbccddeeff".into(),
+    });
+    let mut out = bytes::BytesMut::new();
+    ForwardReply::write_around(7, &reply, DEFAULT_MAX_PAYLOAD, &mut out).unwrap();
+    let long_way = Message::ForwardReply(ForwardReply {
+        request_id: 7,
+        frame: reply.to_frame_bytes(DEFAULT_MAX_PAYLOAD).unwrap(),
+    })
+    .to_bytes(DEFAULT_MAX_PAYLOAD)
+    .unwrap();
+    assert_eq!(&out[..], &long_way[..]);
+    // Too large for the link's payload limit: refused, nothing written.
+    let mut out = bytes::BytesMut::from(&b"kept"[..]);
+    assert!(ForwardReply::write_around(7, &reply, 40, &mut out).is_err());
+    assert_eq!(&out[..], b"kept");
+}

@@ -13,19 +13,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use bytes::Bytes;
 use papertrader_actors::connection::Decoded;
 use papertrader_actors::identity::{
     master_proof, worker_proof, SigningIdentity, VerifyingIdentity,
 };
 use papertrader_actors::outbox::{Outbox, OutboxLimits};
+use papertrader_protocol::instruction::check_frame;
 use papertrader_protocol::{
     AdmissionChallenge, AdmissionProof, ClientClosed, DataStateEndedAck, Failure, Forward,
-    ForwardReply, Message, MessageCodec, ReasonCode, WorkerHello,
+    ForwardReply, Instruction, Message, MessageCodec, ReasonCode, WorkerHello,
 };
 use rand::RngCore;
 use slog::{info, warn, Logger};
 use tokio::net::{TcpSocket, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
 
 use crate::cache::PriceCache;
@@ -85,16 +87,33 @@ enum Stage {
 }
 
 struct Pending {
-    replies: Vec<Message>,
-    /// A purchase or sale: once sent, its outcome is unknown if no answer comes.
-    is_trade: bool,
-    done: oneshot::Sender<Result<Vec<Message>, Failure>>,
+    /// The request's instruction: what its failure reply is, and whether its outcome may be
+    /// unknown (an order).
+    instruction: Instruction,
+    /// Where its reply frames go, as they come; dropped after the last.
+    frames: mpsc::UnboundedSender<Bytes>,
+}
+
+impl Pending {
+    /// Ends the request with `failure` as its reply (encoded here; the link is going away).
+    fn fail(self, failure: Failure, max_payload: u32) {
+        if let Ok(frame) = self
+            .instruction
+            .failure_reply(failure)
+            .to_frame_bytes(max_payload)
+        {
+            let _ = self.frames.send(frame);
+        }
+    }
 }
 
 /// The failure of a forwarded request that got no answer: an order that reached the master
 /// may have settled (OutcomeUnknown); anything else simply failed (Unavailable).
-fn no_answer(is_trade: bool, why: &str) -> Failure {
-    if is_trade {
+pub fn no_answer(instruction: Instruction, why: &str) -> Failure {
+    if matches!(
+        instruction,
+        Instruction::PurchaseAsset | Instruction::SellAsset
+    ) {
         Failure::new(
             ReasonCode::OutcomeUnknown,
             format!(
@@ -105,10 +124,6 @@ fn no_answer(is_trade: bool, why: &str) -> Failure {
     } else {
         Failure::new(ReasonCode::Unavailable, format!("{why}; try again shortly"))
     }
-}
-
-fn is_trade(request: &Message) -> bool {
-    matches!(request, Message::PurchaseAsset(_) | Message::SellAsset(_))
 }
 
 /// The master link actor.
@@ -198,7 +213,7 @@ impl MasterLinkActor {
         let output = Outbox::start(write_half, codec, LINK_OUTBOX);
         let mut nonce = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
-        output.try_send(&Message::WorkerHello(WorkerHello {
+        output.try_send(Message::WorkerHello(WorkerHello {
             worker_uuid: *self.settings.uuid.as_bytes(),
             worker_nonce: nonce,
         }));
@@ -221,8 +236,8 @@ impl MasterLinkActor {
         // be confirmed again before it is used.
         self.grants.new_epoch();
         for (_, pending) in self.pending.drain() {
-            let failure = no_answer(pending.is_trade, "the link to the master was lost");
-            let _ = pending.done.send(Err(failure));
+            let failure = no_answer(pending.instruction, "the link to the master was lost");
+            pending.fail(failure, self.settings.max_payload);
         }
         warn!(self.log, "master link down"; "reason" => &why, "retry_in_ms" => self.backoff.as_millis() as u64);
         self.state = LinkState::Down {
@@ -253,7 +268,7 @@ impl MasterLinkActor {
         {
             Ok(signature) => {
                 if let Some(output) = &self.output {
-                    output.try_send(&Message::AdmissionProof(AdmissionProof { signature }));
+                    output.try_send(Message::AdmissionProof(AdmissionProof { signature }));
                 }
                 self.stage = Some(Stage::AwaitAdmitted);
             }
@@ -261,27 +276,31 @@ impl MasterLinkActor {
         }
     }
 
+    /// Passes a reply frame on to its request, as it is; the request ends with its last frame
+    /// (anything but a `data` packet before the last).
     fn reply(&mut self, reply: ForwardReply) {
-        let Ok(message) = Message::from_bytes(&reply.frame, self.settings.max_payload) else {
+        let header = check_frame(&reply.frame, self.settings.max_payload);
+        let last = match &header {
+            Ok(raw) => {
+                raw.instruction != Instruction::Data as u16
+                    || raw.data_message_number >= raw.data_message_max
+            }
+            Err(_) => true,
+        };
+        let Some(pending) = self.pending.get(&reply.request_id) else {
+            return; // timed out meanwhile
+        };
+        if header.is_err() {
             if let Some(pending) = self.pending.remove(&reply.request_id) {
-                let _ = pending.done.send(Err(Failure::new(
-                    ReasonCode::Malformed,
-                    "the master sent an unreadable reply",
-                )));
+                let failure =
+                    Failure::new(ReasonCode::Internal, "the master sent an unreadable reply");
+                pending.fail(failure, self.settings.max_payload);
             }
             return;
-        };
-        let complete = match &message {
-            Message::Data(packet) => packet.number >= packet.max,
-            _ => true,
-        };
-        if complete {
-            if let Some(mut pending) = self.pending.remove(&reply.request_id) {
-                pending.replies.push(message);
-                let _ = pending.done.send(Ok(pending.replies));
-            }
-        } else if let Some(pending) = self.pending.get_mut(&reply.request_id) {
-            pending.replies.push(message);
+        }
+        let _ = pending.frames.send(reply.frame);
+        if last {
+            self.pending.remove(&reply.request_id);
         }
     }
 }
@@ -334,7 +353,7 @@ impl StreamHandler<Decoded> for MasterLinkActor {
                 self.stage = Some(Stage::Admitted);
                 self.grants.end(&ended.ends);
                 if let Some(output) = &self.output {
-                    output.try_send(&Message::DataStateEndedAck(DataStateEndedAck {
+                    output.try_send(Message::DataStateEndedAck(DataStateEndedAck {
                         seq: ended.seq,
                     }));
                 }
@@ -353,23 +372,28 @@ impl StreamHandler<Decoded> for MasterLinkActor {
     }
 }
 
-/// The master's answer to a forwarded request.
+/// A request on its way to the master.
 #[derive(Debug)]
-pub struct Answer {
-    /// The reply frames.
-    pub replies: Vec<Message>,
-    /// The id the request was forwarded with.
+pub struct Forwarding {
+    /// The id it was forwarded with.
     pub request_id: u64,
     /// The link epoch it was forwarded in (see [`DataGrants`]).
     pub epoch: u64,
+    /// Its reply frames as they arrive, ending after the last (or with a failure reply when
+    /// the link is lost).
+    pub frames: mpsc::UnboundedReceiver<Bytes>,
+    /// When to give up waiting for the next frame.
+    pub timeout: Duration,
 }
 
-/// Forward a client request to the master; resolves to its reply frames.
+/// Forward a client request (its frame, as received) to the master.
 #[derive(Message)]
-#[rtype(result = "Result<Answer, Failure>")]
+#[rtype(result = "Result<Forwarding, Failure>")]
 pub struct Forwarded {
-    /// The request.
-    pub request: Message,
+    /// The request's instruction.
+    pub instruction: Instruction,
+    /// The request's frame, as the client sent it.
+    pub frame: Bytes,
     /// The worker's id for the client connection.
     pub client_connection: u64,
     /// The client's address.
@@ -379,15 +403,11 @@ pub struct Forwarded {
 }
 
 impl Handler<Forwarded> for MasterLinkActor {
-    type Result = ResponseFuture<Result<Answer, Failure>>;
+    type Result = Result<Forwarding, Failure>;
 
-    fn handle(&mut self, msg: Forwarded, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Forwarded, _: &mut Context<Self>) -> Self::Result {
         let (Some(output), LinkState::Up { .. }) = (&self.output, &self.state) else {
-            return Box::pin(async { Err(unreachable_master()) });
-        };
-        let frame = match msg.request.to_bytes(self.settings.max_payload) {
-            Ok(frame) => frame,
-            Err(e) => return Box::pin(futures::future::ready(Err(e.to_failure()))),
+            return Err(unreachable_master());
         };
         let request_id = self.next_request;
         self.next_request += 1;
@@ -397,57 +417,46 @@ impl Handler<Forwarded> for MasterLinkActor {
             client_connection: msg.client_connection,
             client_ip: msg.client_ip,
             received_at_ms: msg.received_at_ms,
-            frame,
+            frame: msg.frame,
         });
-        if !output.try_send(&forward) {
-            return Box::pin(async {
-                Err(Failure::new(
-                    ReasonCode::Unavailable,
-                    "the link to the master is congested; try again",
-                ))
-            });
+        if !output.try_send(forward) {
+            return Err(Failure::new(
+                ReasonCode::Unavailable,
+                "the link to the master is congested; try again",
+            ));
         }
         self.forwarded += 1;
-        let (done, replies) = oneshot::channel();
-        let trade = is_trade(&msg.request);
+        let (frames, replies) = mpsc::unbounded_channel();
         self.pending.insert(
             request_id,
             Pending {
-                replies: Vec::new(),
-                is_trade: trade,
-                done,
+                instruction: msg.instruction,
+                frames,
             },
         );
         // An order waits for the next tick's settlement: allow it two intervals more.
+        let trade = matches!(
+            msg.instruction,
+            Instruction::PurchaseAsset | Instruction::SellAsset
+        );
         let timeout = if trade {
             self.settings.request_timeout + self.update_interval * 2
         } else {
             self.settings.request_timeout
         };
-        let epoch = self.grants.epoch();
-        let link = ctx.address();
-        Box::pin(async move {
-            match tokio::time::timeout(timeout, replies).await {
-                Ok(Ok(result)) => result.map(|replies| Answer {
-                    replies,
-                    request_id,
-                    epoch,
-                }),
-                Ok(Err(_)) => Err(no_answer(trade, "the link to the master was lost")),
-                Err(_) => {
-                    // A reply that comes later finds nothing waiting and is dropped.
-                    link.do_send(Expired(request_id));
-                    Err(no_answer(trade, "the master did not answer in time"))
-                }
-            }
+        Ok(Forwarding {
+            request_id,
+            epoch: self.grants.epoch(),
+            frames: replies,
+            timeout,
         })
     }
 }
 
-/// A forwarded request timed out: forget it.
+/// A forwarded request timed out: forget it (a reply that comes later is dropped).
 #[derive(Message)]
 #[rtype(result = "()")]
-struct Expired(u64);
+pub struct Expired(pub u64);
 
 impl Handler<Expired> for MasterLinkActor {
     type Result = ();
@@ -470,7 +479,7 @@ impl Handler<ClientGone> for MasterLinkActor {
 
     fn handle(&mut self, msg: ClientGone, _: &mut Context<Self>) {
         if let (Some(output), LinkState::Up { .. }) = (&self.output, &self.state) {
-            output.try_send(&Message::ClientClosed(ClientClosed {
+            output.try_send(Message::ClientClosed(ClientClosed {
                 client_connection: msg.client_connection,
             }));
         }

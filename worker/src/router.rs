@@ -2,76 +2,314 @@
 //! forwarded to the master with the client's connection, address and receive time. Every
 //! data request first checks that the session which opened the connection's DataTransfer
 //! state is still alive (see [`crate::grants`]).
+//!
+//! Replies travel as frames: a cache hit is a few pre-encoded frames, and a forwarded
+//! request's reply frames are passed to the client as the master sends them, undecoded
+//! (only a reply the cache keeps or the worker must patch is decoded).
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use actix::Addr;
-use futures::future::{ready, LocalBoxFuture};
-use papertrader_actors::connection::{Peer, Router};
+use bytes::Bytes;
+use futures::stream::{self, StreamExt};
+use papertrader_actors::connection::{Peer, Request, Router};
+use papertrader_actors::reply::{Answer, Reply};
 use papertrader_protocol::data::DataBody;
-use papertrader_protocol::transfer::{split_body, Progress, Reassembler};
+use papertrader_protocol::instruction::check_frame;
+use papertrader_protocol::transfer::{Progress, Reassembler};
 use papertrader_protocol::{
     ConnectionState, Failure, Instruction, Message, MessageType, ReasonCode, SwitchState,
 };
+use tokio::time::{timeout_at, Instant};
 
 use crate::cache::PriceCache;
 use crate::grants::{DataGrants, Grant, Standing};
-use crate::link::{Answer, ClientGone, Forwarded, MasterLinkActor};
+use crate::link::{no_answer, ClientGone, Expired, Forwarded, Forwarding, MasterLinkActor};
 
 /// Router of one client connection.
+#[derive(Clone)]
 pub struct WorkerRouter {
     link: Addr<MasterLinkActor>,
     cache: PriceCache,
     grants: DataGrants,
     grant: Rc<RefCell<Option<Grant>>>,
-    chunk_size: usize,
-    max_payload: u32,
 }
 
 impl WorkerRouter {
     /// A router forwarding through `link`, reading `cache`, and checking its DataTransfer
     /// grant against `grants`.
-    pub fn new(
-        link: Addr<MasterLinkActor>,
-        cache: PriceCache,
-        grants: DataGrants,
-        chunk_size: usize,
-        max_payload: u32,
-    ) -> Self {
+    pub fn new(link: Addr<MasterLinkActor>, cache: PriceCache, grants: DataGrants) -> Self {
         Self {
             link,
             cache,
             grants,
             grant: Rc::default(),
-            chunk_size,
-            max_payload,
         }
-    }
-
-    fn packets(&self, body: &DataBody) -> Vec<Message> {
-        split_body(body, self.chunk_size)
-            .into_iter()
-            .map(Message::Data)
-            .collect()
     }
 
     /// The reply from the cache, if it has one.
-    fn cached_reply(&self, key: &CacheKey) -> Option<Vec<Message>> {
-        match key {
-            CacheKey::Quote(symbol) => {
-                Some(self.packets(&DataBody::Quote(self.cache.quote(symbol)?)))
-            }
+    fn cached_reply(&self, key: &CacheKey) -> Option<Vec<Reply>> {
+        let frames = match key {
+            CacheKey::Quote(symbol) => self.cache.quote(symbol)?,
             CacheKey::Info(symbol) => {
-                Some(self.packets(&DataBody::AssetInfo(self.cache.asset_info(symbol)?)))
+                let info = self.cache.asset_info(symbol)?;
+                let frames = self.cache.framing().frames(&DataBody::AssetInfo(info));
+                (!frames.is_empty()).then(|| frames.into())?
             }
             CacheKey::History(instruction, symbol, date_ms) => {
-                self.cache.history(*instruction, symbol, *date_ms)
+                self.cache.history(*instruction, symbol, *date_ms)?
             }
-            CacheKey::ServerInfo => {
-                Some(self.packets(&DataBody::ServerInfo(self.cache.server_info()?)))
+            CacheKey::ServerInfo => self.cache.server_info()?,
+        };
+        Some(frames.iter().cloned().map(Reply::Frame).collect())
+    }
+
+    /// Forwards `frame` for `peer`; a refused forward is the failure to reply with.
+    async fn forward(
+        &self,
+        instruction: Instruction,
+        frame: Bytes,
+        peer: Peer,
+    ) -> Result<Forwarding, Failure> {
+        let forwarded = self.link.send(Forwarded {
+            instruction,
+            frame,
+            client_connection: peer.connection_id,
+            client_ip: peer.addr.ip(),
+            received_at_ms: chrono::Utc::now().timestamp_millis(),
+        });
+        forwarded.await.unwrap_or_else(|_| {
+            Err(Failure::new(
+                ReasonCode::Unavailable,
+                "the worker is restarting; try again",
+            ))
+        })
+    }
+
+    /// Checks the connection's DataTransfer grant with the master again (after the link was
+    /// re-admitted): `Err` is the Fail reply for `instruction` when the session has ended.
+    async fn reconfirm(
+        &self,
+        peer: Peer,
+        token: String,
+        instruction: Instruction,
+    ) -> Result<(), Message> {
+        let switch = Message::SwitchState(SwitchState {
+            session_id: token.clone(),
+            state: ConnectionState::DataTransfer,
+        });
+        let max_payload = self.cache.framing().max_payload;
+        let internal =
+            |why: &str| instruction.failure_reply(Failure::new(ReasonCode::Internal, why));
+        let frame = switch
+            .to_frame_bytes(max_payload)
+            .map_err(|_| internal("the session token does not fit in a frame"))?;
+        let mut forwarding = self
+            .forward(Instruction::SwitchState, frame, peer)
+            .await
+            .map_err(|failure| instruction.failure_reply(failure))?;
+        let deadline = Instant::now() + forwarding.timeout;
+        let reply = match timeout_at(deadline, forwarding.frames.recv()).await {
+            Ok(Some(frame)) => Message::from_frame(frame, max_payload),
+            Ok(None) => {
+                let failure =
+                    no_answer(Instruction::SwitchState, "the link to the master was lost");
+                return Err(instruction.failure_reply(failure));
+            }
+            Err(_) => {
+                self.link.do_send(Expired(forwarding.request_id));
+                let failure = no_answer(
+                    Instruction::SwitchState,
+                    "the master did not answer in time",
+                );
+                return Err(instruction.failure_reply(failure));
+            }
+        };
+        match reply {
+            Ok(Message::StateSwitchSuccess(_)) => {
+                *self.grant.borrow_mut() = Some(Grant {
+                    token,
+                    grant: forwarding.request_id,
+                    epoch: forwarding.epoch,
+                });
+                Ok(())
+            }
+            Ok(Message::StateSwitchFail(failure)) => Err(instruction.failure_reply(failure)),
+            _ => Err(internal(
+                "the master answered switchState with something else",
+            )),
+        }
+    }
+
+    /// Forwards a request the cache cannot answer (after confirming the connection's grant,
+    /// if the link was re-admitted since it was given); its reply frames as they come.
+    fn exchange(
+        &self,
+        request: Request,
+        key: Option<CacheKey>,
+        unconfirmed: Option<String>,
+        peer: Peer,
+    ) -> Answer {
+        let router = self.clone();
+        let instruction = request.message.instruction();
+        let switch = match request.message {
+            Message::SwitchState(switch) => Some(switch),
+            _ => None,
+        };
+        let start = async move {
+            if let Some(token) = unconfirmed {
+                if let Err(reply) = router.reconfirm(peer, token, instruction).await {
+                    return Start::Done(vec![reply.into()]);
+                }
+                if let Some(replies) = key.as_ref().and_then(|key| router.cached_reply(key)) {
+                    return Start::Done(replies);
+                }
+            }
+            match router.forward(instruction, request.frame, peer).await {
+                Ok(forwarding) => Start::Receiving(Box::new(Receiving {
+                    deadline: Instant::now() + forwarding.timeout,
+                    router,
+                    instruction,
+                    switch,
+                    held: key.is_some().then(Vec::new),
+                    key,
+                    forwarding,
+                    answered: false,
+                })),
+                Err(failure) => Start::Done(vec![instruction.failure_reply(failure).into()]),
+            }
+        };
+        Answer::Later(Box::pin(stream::once(start).flat_map(
+            |start| match start {
+                Start::Done(replies) => stream::iter(replies).left_stream(),
+                Start::Receiving(receiving) => receiving.replies().right_stream(),
+            },
+        )))
+    }
+}
+
+/// Where a request the cache could not answer stands once it has been forwarded (or not).
+enum Start {
+    /// Its replies are known: a refusal, or the cache after the grant was confirmed.
+    Done(Vec<Reply>),
+    /// The master has it.
+    Receiving(Box<Receiving>),
+}
+
+/// A forwarded request whose reply frames are on their way.
+struct Receiving {
+    router: WorkerRouter,
+    instruction: Instruction,
+    /// The request, if it is a `switchState` (its success changes the grant).
+    switch: Option<SwitchState>,
+    /// Where the cache keeps the reply, if it does.
+    key: Option<CacheKey>,
+    /// The reply's frames so far, while it may still be cached (all `data`).
+    held: Option<Vec<Bytes>>,
+    forwarding: Forwarding,
+    deadline: Instant,
+    /// Whether any frame has come.
+    answered: bool,
+}
+
+impl Receiving {
+    /// The reply frames, each as it arrives.
+    fn replies(self: Box<Self>) -> impl futures::Stream<Item = Reply> {
+        stream::unfold(Some(self), |receiving| async move {
+            let mut receiving = receiving?;
+            let (replies, more) = receiving.step().await;
+            Some((replies, more.then_some(receiving)))
+        })
+        .flat_map(stream::iter)
+    }
+
+    /// Waits for the next frame: what to send for it, and whether more may come.
+    async fn step(&mut self) -> (Vec<Reply>, bool) {
+        match timeout_at(self.deadline, self.forwarding.frames.recv()).await {
+            Ok(Some(frame)) => (self.pass(frame), true),
+            Ok(None) => (self.finish(), false),
+            Err(_) => {
+                self.router
+                    .link
+                    .do_send(Expired(self.forwarding.request_id));
+                let failure = no_answer(self.instruction, "the master did not answer in time");
+                (vec![self.instruction.failure_reply(failure).into()], false)
             }
         }
+    }
+
+    /// One reply frame from the master: passed on (a `getServerInfo` reply is held back to be
+    /// patched), and noted for the grant and the cache.
+    fn pass(&mut self, frame: Bytes) -> Vec<Reply> {
+        self.answered = true;
+        let reply = Reply::Frame(frame.clone());
+        if let (Some(switch), Some(_)) = (&self.switch, reply.state_switch()) {
+            let grant = (switch.state == ConnectionState::DataTransfer).then(|| Grant {
+                token: switch.session_id.clone(),
+                grant: self.forwarding.request_id,
+                epoch: self.forwarding.epoch,
+            });
+            *self.router.grant.borrow_mut() = grant;
+        }
+        if let Some(held) = &mut self.held {
+            let max_payload = self.router.cache.framing().max_payload;
+            let is_data = check_frame(&frame, max_payload)
+                .is_ok_and(|raw| raw.instruction == Instruction::Data as u16);
+            if is_data {
+                held.push(frame);
+            } else if !matches!(self.key, Some(CacheKey::ServerInfo)) {
+                self.held = None; // a failure: not cached
+            } else {
+                return vec![reply]; // a failure to getServerInfo: passed on as it is
+            }
+        }
+        if matches!(self.key, Some(CacheKey::ServerInfo)) {
+            return Vec::new();
+        }
+        vec![reply]
+    }
+
+    /// The reply is complete: the cache keeps what it tells; a `getServerInfo` reply goes out
+    /// now, with this worker's own payload figures.
+    fn finish(&mut self) -> Vec<Reply> {
+        if !self.answered {
+            let failure = no_answer(self.instruction, "the link to the master was lost");
+            return vec![self.instruction.failure_reply(failure).into()];
+        }
+        let (Some(key), Some(held)) = (&self.key, self.held.take()) else {
+            return Vec::new();
+        };
+        let cache = &self.router.cache;
+        let framing = cache.framing();
+        match key {
+            CacheKey::History(instruction, symbol, date_ms) if !held.is_empty() => {
+                cache.remember_history(*instruction, symbol, *date_ms, held);
+            }
+            CacheKey::Info(_) => {
+                if let Some(DataBody::AssetInfo(info)) = body_of(&held, framing.max_payload) {
+                    cache.remember_info(&info);
+                }
+            }
+            CacheKey::ServerInfo => {
+                let Some(DataBody::ServerInfo(mut info)) = body_of(&held, framing.max_payload)
+                else {
+                    return held.into_iter().map(Reply::Frame).collect();
+                };
+                // The client talks to this worker: its payload figures are ours.
+                info.max_payload = framing.max_payload;
+                info.chunk_size = framing.chunk_size as u32;
+                let frames = framing.frames(&DataBody::ServerInfo(info));
+                if frames.is_empty() {
+                    return held.into_iter().map(Reply::Frame).collect();
+                }
+                cache.remember_server_info(frames.clone());
+                return frames.into_iter().map(Reply::Frame).collect();
+            }
+            // Quotes come from the master's pushes, not from replies.
+            CacheKey::Quote(_) | CacheKey::History(..) => {}
+        }
+        Vec::new()
     }
 }
 
@@ -107,106 +345,17 @@ fn cache_key(request: &Message) -> Option<CacheKey> {
     })
 }
 
-/// The body of a complete data reply, if it is one.
-fn body_of(replies: &[Message]) -> Option<DataBody> {
+/// The body carried by complete `data` frames, if they hold one.
+fn body_of(frames: &[Bytes], max_payload: u32) -> Option<DataBody> {
     let mut reassembler = Reassembler::default();
-    for reply in replies {
-        if let Message::Data(packet) = reply {
-            if let Ok(Progress::Complete(body)) = reassembler.push(packet.clone()) {
+    for frame in frames {
+        if let Ok(Message::Data(packet)) = Message::from_frame(frame.clone(), max_payload) {
+            if let Ok(Progress::Complete(body)) = reassembler.push(packet) {
                 return Some(body);
             }
         }
     }
     None
-}
-
-/// Keeps what a master reply to a cacheable request tells (failures are not cached).
-fn remember(cache: &PriceCache, key: &CacheKey, replies: &[Message]) {
-    if !replies.iter().all(|r| matches!(r, Message::Data(_))) {
-        return;
-    }
-    match key {
-        CacheKey::History(instruction, symbol, date_ms) => {
-            cache.remember_history(*instruction, symbol, *date_ms, replies.to_vec())
-        }
-        CacheKey::Info(_) => {
-            if let Some(DataBody::AssetInfo(info)) = body_of(replies) {
-                cache.remember_info(&info);
-            }
-        }
-        // Kept by the router, with this worker's own figures (see `route`).
-        CacheKey::ServerInfo => {}
-        // Quotes come from the master's pushes, not from replies.
-        CacheKey::Quote(_) => {}
-    }
-}
-
-/// Forwards `request` for `peer`; a lost or timed-out forward becomes the request's Fail
-/// reply.
-async fn forward(
-    link: &Addr<MasterLinkActor>,
-    request: Message,
-    peer: Peer,
-) -> Result<Answer, Message> {
-    let instruction = request.instruction();
-    let forwarded = link.send(Forwarded {
-        request,
-        client_connection: peer.connection_id,
-        client_ip: peer.addr.ip(),
-        received_at_ms: chrono::Utc::now().timestamp_millis(),
-    });
-    let result = forwarded.await.unwrap_or_else(|_| {
-        Err(Failure::new(
-            ReasonCode::Unavailable,
-            "the worker is restarting; try again",
-        ))
-    });
-    result.map_err(|failure| instruction.failure_reply(failure))
-}
-
-/// The grant a successful `switchState` reply leaves the connection with.
-fn granted(request: &SwitchState, answer: &Answer) -> Option<Option<Grant>> {
-    matches!(answer.replies.first(), Some(Message::StateSwitchSuccess(_))).then(|| {
-        (request.state == ConnectionState::DataTransfer).then(|| Grant {
-            token: request.session_id.clone(),
-            grant: answer.request_id,
-            epoch: answer.epoch,
-        })
-    })
-}
-
-/// Checks the connection's DataTransfer grant with the master again (after the link was
-/// re-admitted): `Err` is the Fail reply for `instruction` when the session has ended.
-async fn reconfirm(
-    link: &Addr<MasterLinkActor>,
-    peer: Peer,
-    grant: &RefCell<Option<Grant>>,
-    token: String,
-    instruction: Instruction,
-) -> Result<(), Message> {
-    let switch = SwitchState {
-        session_id: token,
-        state: ConnectionState::DataTransfer,
-    };
-    let answer = forward(link, Message::SwitchState(switch.clone()), peer)
-        .await
-        .map_err(|reply| match reply {
-            Message::StateSwitchFail(failure) => instruction.failure_reply(failure),
-            other => other,
-        })?;
-    match granted(&switch, &answer) {
-        Some(new) => {
-            *grant.borrow_mut() = new;
-            Ok(())
-        }
-        None => Err(match answer.replies.into_iter().next() {
-            Some(Message::StateSwitchFail(failure)) => instruction.failure_reply(failure),
-            _ => instruction.failure_reply(Failure::new(
-                ReasonCode::Internal,
-                "the master answered switchState with something else",
-            )),
-        }),
-    }
 }
 
 fn ended(instruction: Instruction, reason: ReasonCode) -> Message {
@@ -218,8 +367,8 @@ fn ended(instruction: Instruction, reason: ReasonCode) -> Message {
 }
 
 impl Router for WorkerRouter {
-    fn route(&mut self, request: Message, peer: Peer) -> LocalBoxFuture<'static, Vec<Message>> {
-        let instruction = request.instruction();
+    fn route(&mut self, request: Request, peer: Peer) -> Answer {
+        let instruction = request.message.instruction();
         let mut unconfirmed = None;
         if instruction.message_type() == MessageType::DataRequest
             && instruction != Instruction::GetServerInfo
@@ -227,73 +376,21 @@ impl Router for WorkerRouter {
             // Every data request stands on the session that opened DataTransfer.
             let grant = self.grant.borrow().clone();
             let Some(grant) = grant else {
-                return Box::pin(ready(vec![ended(instruction, ReasonCode::SessionInvalid)]));
+                return Answer::one(ended(instruction, ReasonCode::SessionInvalid));
             };
             match self.grants.standing(peer.connection_id, &grant) {
                 Standing::Valid => {}
-                Standing::Ended(reason) => {
-                    return Box::pin(ready(vec![ended(instruction, reason)]));
-                }
+                Standing::Ended(reason) => return Answer::one(ended(instruction, reason)),
                 Standing::Unconfirmed => unconfirmed = Some(grant.token),
             }
         }
-        let key = cache_key(&request);
+        let key = cache_key(&request.message);
         if unconfirmed.is_none() {
             if let Some(replies) = key.as_ref().and_then(|key| self.cached_reply(key)) {
-                return Box::pin(ready(replies));
+                return Answer::Now(replies);
             }
         }
-        let link = self.link.clone();
-        let cache = self.cache.clone();
-        let grant = self.grant.clone();
-        let grants = self.grants.clone();
-        let (chunk_size, max_payload) = (self.chunk_size, self.max_payload);
-        Box::pin(async move {
-            if let Some(token) = unconfirmed {
-                if let Err(reply) = reconfirm(&link, peer, &grant, token, instruction).await {
-                    return vec![reply];
-                }
-                let confirmed = WorkerRouter {
-                    link: link.clone(),
-                    cache: cache.clone(),
-                    grants,
-                    grant: grant.clone(),
-                    chunk_size,
-                    max_payload,
-                };
-                if let Some(replies) = key.as_ref().and_then(|key| confirmed.cached_reply(key)) {
-                    return replies;
-                }
-            }
-            let switch = match &request {
-                Message::SwitchState(s) => Some(s.clone()),
-                _ => None,
-            };
-            match forward(&link, request, peer).await {
-                Ok(answer) => {
-                    if let Some(new) = switch.and_then(|s| granted(&s, &answer)) {
-                        *grant.borrow_mut() = new;
-                    }
-                    if let (Some(CacheKey::ServerInfo), Some(DataBody::ServerInfo(mut info))) =
-                        (&key, body_of(&answer.replies))
-                    {
-                        // The client talks to this worker: its payload figures are ours.
-                        info.max_payload = max_payload;
-                        info.chunk_size = chunk_size as u32;
-                        cache.remember_server_info(info.clone());
-                        return split_body(&DataBody::ServerInfo(info), chunk_size)
-                            .into_iter()
-                            .map(Message::Data)
-                            .collect();
-                    }
-                    if let Some(key) = &key {
-                        remember(&cache, key, &answer.replies);
-                    }
-                    answer.replies
-                }
-                Err(reply) => vec![reply],
-            }
-        })
+        self.exchange(request, key, unconfirmed, peer)
     }
 
     fn disconnected(&mut self, peer: Peer) {

@@ -14,7 +14,7 @@ use papertrader_actors::log::{LogActor, LogSystem};
 use papertrader_actors::slots::{AddressLimiter, SlotPool};
 use slog::{info, o};
 
-use crate::cache::PriceCache;
+use crate::cache::{Framing, PriceCache};
 use crate::config::WorkerConfig;
 use crate::grants::DataGrants;
 use crate::link::{LinkSettings, MasterLinkActor};
@@ -95,7 +95,13 @@ pub async fn start(config: WorkerConfig, logs: LogSystem) -> anyhow::Result<Runn
         )
     })?;
     let master_key = VerifyingIdentity::from_armored(&master_key_text)?;
-    let cache = PriceCache::new(config.cache_max_entries);
+    let chunk_size =
+        papertrader_protocol::transfer::DEFAULT_CHUNK_SIZE.min(config.max_payload as usize);
+    let framing = Framing {
+        chunk_size,
+        max_payload: config.max_payload,
+    };
+    let cache = PriceCache::new(config.cache_max_entries, framing);
     let settings = LinkSettings {
         master: config.master.clone(),
         bind_ip: config.link_bind_ip,
@@ -135,18 +141,9 @@ pub async fn start(config: WorkerConfig, logs: LogSystem) -> anyhow::Result<Runn
         addresses: AddressLimiter::new(config.max_connections_per_address),
         budget: FrameBudget::new(config.max_partial_frame_bytes),
     };
-    let max_payload = config.max_payload;
-    let chunk_size =
-        papertrader_protocol::transfer::DEFAULT_CHUNK_SIZE.min(config.max_payload as usize);
     let (router_link, router_cache) = (link.clone(), cache.clone());
     actix::spawn(listener::serve(socket, admission, limits, move || {
-        WorkerRouter::new(
-            router_link.clone(),
-            router_cache.clone(),
-            grants.clone(),
-            chunk_size,
-            max_payload,
-        )
+        WorkerRouter::new(router_link.clone(), router_cache.clone(), grants.clone())
     }));
     info!(log, "worker listening"; "addr" => %local_addr, "uuid" => %uuid, "master" => &config.master);
     let admin = crate::admin::WorkerAdmin {

@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use papertrader_actors::connection::{check_request, Decoded, Peer};
+use bytes::BytesMut;
+use papertrader_actors::connection::{check_request, Arrived, Peer, Reply};
 use papertrader_actors::identity::{master_proof, worker_proof, SigningIdentity};
 use papertrader_actors::input::Input;
 use papertrader_actors::listener::next_connection_id;
@@ -139,7 +140,7 @@ impl WorkerLinkActor {
     /// Refuses admission: logs why, tells the worker, closes.
     fn refuse(&mut self, failure: Failure, ctx: &mut Context<Self>) {
         warn!(self.link.log, "worker refused"; "peer" => %self.peer.addr, "reason" => failure.code.name(), "detail" => &failure.message);
-        self.output.try_send(&Message::AdmissionRefused(failure));
+        self.output.try_send(Message::AdmissionRefused(failure));
         ctx.stop();
     }
 
@@ -206,7 +207,7 @@ impl WorkerLinkActor {
             let mut nonce = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut nonce);
             act.output
-                .try_send(&Message::AdmissionChallenge(AdmissionChallenge {
+                .try_send(Message::AdmissionChallenge(AdmissionChallenge {
                     master_nonce: nonce,
                     master_signature: signature,
                 }));
@@ -249,12 +250,12 @@ impl WorkerLinkActor {
             );
         }
         info!(self.link.log, "worker admitted"; "name" => &worker.name, "peer" => %self.peer.addr);
-        self.output.try_send(&Message::Admitted(Admitted {
+        self.output.try_send(Message::Admitted(Admitted {
             worker_name: worker.name.clone(),
             update_interval_ms: self.link.update_interval_ms,
         }));
         let snapshot = self.link.services.book.snapshot();
-        self.output.try_send(&price_tick(&snapshot));
+        self.output.try_send(price_tick(&snapshot));
         self.link.registry.do_send(WorkerOnline {
             uuid: uuid.hyphenated().to_string(),
             name: worker.name.clone(),
@@ -271,6 +272,18 @@ impl WorkerLinkActor {
     }
 
     fn forward(&mut self, forward: Forward, uuid: uuid::Uuid, ctx: &mut Context<Self>) {
+        if forward.worker_uuid != *uuid.as_bytes() {
+            // Every link message names its worker (spec 4.1); another UUID on this link is a
+            // worker that cannot be trusted.
+            let other = uuid::Uuid::from_bytes(forward.worker_uuid);
+            return self.close(
+                Failure::new(
+                    ReasonCode::HandshakeViolation,
+                    format!("a forward names worker {other} on the link of worker {uuid}"),
+                ),
+                ctx,
+            );
+        }
         let connection_id = *self
             .clients
             .entry(forward.client_connection)
@@ -294,19 +307,22 @@ impl WorkerLinkActor {
         let max = self.link.max_payload;
         let request_id = forward.request_id;
         let work = async move {
-            let replies = match Message::from_bytes(&forward.frame, max) {
+            let replies = match Message::from_frame(forward.frame, max) {
                 Err(rejected) => vec![rejected.reply()],
                 Ok(request) => match check_request(&request) {
                     Err(reply) => vec![reply],
                     Ok(()) => services.handle(request, context).await,
                 },
             };
-            let wrapped: Vec<Message> = replies
-                .iter()
-                .filter_map(|reply| reply.to_bytes(max).ok())
-                .map(|frame| Message::ForwardReply(ForwardReply { request_id, frame }))
-                .collect();
-            output.send_all(&wrapped).await
+            // Each reply is encoded once, straight into its forwardReply frame.
+            let mut wrapped = BytesMut::new();
+            for reply in &replies {
+                if let Err(e) = ForwardReply::write_around(request_id, reply, max, &mut wrapped) {
+                    let failure = Message::Error(e.to_failure());
+                    let _ = ForwardReply::write_around(request_id, &failure, max, &mut wrapped);
+                }
+            }
+            output.send_all([Reply::Frame(wrapped.freeze())]).await
         };
         // A task of its own, not an item of this actor's context: actix polls every context item
         // on each wake-up, which made thousands of in-flight requests cost O(n) per wake.
@@ -364,13 +380,13 @@ impl Actor for WorkerLinkActor {
     }
 }
 
-impl StreamHandler<Decoded> for WorkerLinkActor {
-    fn handle(&mut self, item: Decoded, ctx: &mut Context<Self>) {
-        let message = match item {
+impl StreamHandler<Arrived> for WorkerLinkActor {
+    fn handle(&mut self, item: Arrived, ctx: &mut Context<Self>) {
+        let message = match item.map(|incoming| incoming.message) {
             Ok(Ok(message)) => message,
             Ok(Err(rejected)) => {
                 if matches!(self.stage, Stage::Admitted { .. }) {
-                    self.output.try_send(&rejected.reply());
+                    self.output.try_send(rejected.reply());
                     return;
                 }
                 return self.refuse(rejected.error.to_failure(), ctx);
@@ -407,7 +423,7 @@ impl StreamHandler<Decoded> for WorkerLinkActor {
                         other.instruction().name()
                     ),
                 );
-                self.output.try_send(&Message::Error(failure));
+                self.output.try_send(Message::Error(failure));
             }
             (_, other) => {
                 let failure = Failure::new(
@@ -432,7 +448,7 @@ impl Handler<TickPublished> for WorkerLinkActor {
 
     fn handle(&mut self, msg: TickPublished, _: &mut Context<Self>) {
         if matches!(self.stage, Stage::Admitted { .. }) {
-            self.output.try_send(&price_tick(&msg.0));
+            self.output.try_send(price_tick(&msg.0));
         }
     }
 }
@@ -449,10 +465,7 @@ impl Handler<EndDataStates> for WorkerLinkActor {
         let (done, acknowledged) = oneshot::channel();
         let told = self
             .output
-            .try_send(&Message::DataStateEnded(DataStateEnded {
-                seq,
-                ends: msg.0,
-            }));
+            .try_send(Message::DataStateEnded(DataStateEnded { seq, ends: msg.0 }));
         if !told {
             self.close(
                 Failure::new(ReasonCode::Unavailable, "the worker stopped reading"),
@@ -504,7 +517,7 @@ impl Handler<CloseLink> for WorkerLinkActor {
 
 impl WorkerLinkActor {
     fn close(&mut self, why: Failure, ctx: &mut Context<Self>) {
-        self.output.try_send(&Message::LinkClosed(why));
+        self.output.try_send(Message::LinkClosed(why));
         ctx.stop();
     }
 }

@@ -230,14 +230,17 @@ pub fn message_of(instruction: Instruction) -> BoxedStrategy<Message> {
                         client_connection,
                         client_ip,
                         received_at_ms,
-                        frame,
+                        frame: Bytes::from(frame),
                     })
                 },
             )
             .boxed(),
         I::ForwardReply => (any::<u64>(), bytes_vec())
             .prop_map(|(request_id, frame)| {
-                Message::ForwardReply(ForwardReply { request_id, frame })
+                Message::ForwardReply(ForwardReply {
+                    request_id,
+                    frame: Bytes::from(frame),
+                })
             })
             .boxed(),
         I::PriceTick => (

@@ -261,3 +261,45 @@ async fn expired_revoked_and_non_signing_keys_are_refused_at_registration_and_ad
     let worker = start_worker(config).await;
     wait_link(&worker.link, up).await;
 }
+
+#[actix::test]
+async fn a_forward_naming_another_worker_closes_the_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = start_master(dir.path()).await;
+    let (mut link, uuid) = raw_link(&master, dir.path(), "honest").await;
+    let ping = Message::GetWorkerList(papertrader_protocol::Empty {});
+    assert!(matches!(
+        forward(&mut link, uuid, 1, 1, &ping).await,
+        Message::WorkerList(_)
+    ));
+    let other = uuid::Uuid::new_v4();
+    let closed = forward_until_closed(&mut link, other, &ping).await;
+    assert_eq!(closed, Some(ReasonCode::HandshakeViolation));
+}
+
+/// Forwards `request` naming worker `uuid`; the reason of the `linkClosed` that follows, if any
+/// (None when a reply came instead).
+async fn forward_until_closed(
+    link: &mut Connection,
+    uuid: uuid::Uuid,
+    request: &Message,
+) -> Option<ReasonCode> {
+    link.send(&Message::Forward(papertrader_protocol::Forward {
+        request_id: 2,
+        worker_uuid: *uuid.as_bytes(),
+        client_connection: 1,
+        client_ip: "127.0.0.1".parse().unwrap(),
+        received_at_ms: 0,
+        frame: request.to_frame_bytes(4096).unwrap(),
+    }))
+    .await
+    .unwrap();
+    loop {
+        match link.receive().await {
+            Ok(Message::LinkClosed(failure)) => return Some(failure.code),
+            Ok(Message::ForwardReply(_)) => return None,
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+}

@@ -3,6 +3,7 @@
 mod admission;
 mod cluster;
 mod failover;
+mod passthrough;
 mod restart;
 mod sessions;
 mod slots;

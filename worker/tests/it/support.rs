@@ -246,7 +246,7 @@ pub async fn forward(
         client_connection: client,
         client_ip: "127.0.0.1".parse().unwrap(),
         received_at_ms: 0,
-        frame: request.to_bytes(DEFAULT_MAX_PAYLOAD).unwrap(),
+        frame: request.to_frame_bytes(DEFAULT_MAX_PAYLOAD).unwrap(),
     }))
     .await
     .unwrap();
