@@ -2,6 +2,7 @@
 
 mod cluster;
 mod failover;
+mod hygiene;
 mod outcome;
 mod stalled;
 mod startup;
