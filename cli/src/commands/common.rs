@@ -24,12 +24,26 @@ pub struct JsonArg {
     pub json: bool,
 }
 
-/// Where the servers are.
+/// Where the master is.
 #[derive(Debug, Clone, Args)]
-pub struct ServerArgs {
+pub struct MasterArg {
     /// The master to ask for the worker list: HOST[:PORT], port 2048 if left out.
     #[arg(long, env = "PAPERTRADER_MASTER", default_value = "127.0.0.1:2048")]
     pub master: String,
+}
+
+impl MasterArg {
+    /// The master's `host:port`.
+    pub fn address(&self) -> String {
+        with_default_port(&self.master, MASTER_PORT)
+    }
+}
+
+/// Where the servers are.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    #[command(flatten)]
+    pub master: MasterArg,
     /// Use this worker directly instead of asking the master: HOST[:PORT], port 2049 if left
     /// out.
     #[arg(long, env = "PAPERTRADER_WORKER")]
@@ -91,7 +105,7 @@ pub async fn connect(server: &ServerArgs) -> Result<Client, Failed> {
             e => Failed::from(e),
         });
     }
-    let master = with_default_port(&server.master, MASTER_PORT);
+    let master = server.master.address();
     Client::via_master(&master)
         .await
         .map_err(|e| explain(e, &master))
@@ -99,9 +113,9 @@ pub async fn connect(server: &ServerArgs) -> Result<Client, Failed> {
 
 /// The master's worker list.
 pub async fn worker_list(
-    server: &ServerArgs,
+    master: &MasterArg,
 ) -> Result<Vec<papertrader_protocol::WorkerEndpoint>, Failed> {
-    let master = with_default_port(&server.master, MASTER_PORT);
+    let master = master.address();
     Client::worker_list(&master)
         .await
         .map_err(|e| explain(e, &master))

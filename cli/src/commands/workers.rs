@@ -3,7 +3,7 @@
 use clap::Args;
 use serde_json::json;
 
-use super::common::{worker_list, JsonArg, ServerArgs};
+use super::common::{worker_list, JsonArg, MasterArg};
 use crate::failed::Failed;
 use crate::output::{table, Column, Output};
 
@@ -11,14 +11,14 @@ use crate::output::{table, Column, Output};
 #[derive(Debug, Args)]
 pub struct WorkersArgs {
     #[command(flatten)]
-    server: ServerArgs,
+    master: MasterArg,
     #[command(flatten)]
     pub output: JsonArg,
 }
 
 /// Asks the master for its worker list.
 pub async fn run(args: WorkersArgs, out: Output) -> Result<(), Failed> {
-    let workers = worker_list(&args.server).await?;
+    let workers = worker_list(&args.master).await?;
     let value = json!(workers
         .iter()
         .map(|w| json!({"name": w.name, "address": w.address}))

@@ -160,6 +160,10 @@ fn help_texts_point_nowhere_circular_and_offer_json_only_where_it_works() {
     ] {
         assert!(help(talkative).contains("--json"), "{talkative:?}");
     }
+    // Nor options a command would ignore: `workers` only asks the master; `register` keeps no
+    // session.
+    assert!(!help(&["workers"]).contains("--worker "));
+    assert!(!help(&["register", "x", "--email", "x@example.com"]).contains("--session-file"));
 }
 
 #[test]
