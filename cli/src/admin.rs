@@ -7,19 +7,25 @@ use clap::{Args, Subcommand};
 use papertrader_master::admin::{request, AdminReply, AdminRequest};
 use serde_json::json;
 
-use crate::output::{self, outln, table};
-use crate::Failed;
+use crate::failed::Failed;
+use crate::output::{self, outln, table, Column, Output};
 
 /// `papertrader admin`.
 #[derive(Debug, Args)]
 pub struct AdminArgs {
-    /// The master's admin socket.
+    /// The admin socket: the master's, or a worker's for `admin worker …` (before or after
+    /// the subcommand).
     #[arg(
         long,
+        global = true,
         env = "PAPERTRADER_ADMIN_SOCKET",
         default_value = "data/master.admin.sock"
     )]
     socket: PathBuf,
+    /// Print the reply as JSON (times also in RFC 3339); an error is one JSON object on
+    /// standard error.
+    #[arg(long, global = true)]
+    pub json: bool,
     #[command(subcommand)]
     command: AdminCommand,
 }
@@ -152,7 +158,7 @@ fn to_request(command: MasterCommand) -> Result<AdminRequest, Failed> {
 async fn run_worker(
     socket: &std::path::Path,
     command: WorkerCommand,
-    as_json: bool,
+    out: Output,
 ) -> Result<(), Failed> {
     use papertrader_worker::admin::{request, WorkerAdminReply, WorkerAdminRequest};
     let message = match command {
@@ -165,21 +171,21 @@ async fn run_worker(
     if let WorkerAdminReply::Error { code, message } = &reply {
         return Err(Failed::refused(format!("{message} [{code}]")));
     }
-    if as_json {
-        output::json(&serde_json::to_value(&reply).unwrap_or(json!(null)));
+    if out.json {
+        output::json(&with_times(&reply));
         return Ok(());
     }
     match reply {
         WorkerAdminReply::Status(s) => table(
             &[
-                "UUID",
-                "LINK",
-                "NAME",
-                "FORWARDED",
-                "PENDING",
-                "CACHE HITS",
-                "TICK",
-                "LAST ERROR",
+                Column::text("UUID"),
+                Column::text("LINK"),
+                Column::text("NAME"),
+                Column::number("FORWARDED"),
+                Column::number("PENDING"),
+                Column::number("CACHE HITS"),
+                Column::number("TICK"),
+                Column::text("LAST ERROR"),
             ],
             &[vec![
                 s.uuid,
@@ -199,9 +205,9 @@ async fn run_worker(
 }
 
 /// Runs one admin command.
-pub async fn run(args: AdminArgs, as_json: bool) -> Result<(), Failed> {
+pub async fn run(args: AdminArgs, out: Output) -> Result<(), Failed> {
     let command = match args.command {
-        AdminCommand::Worker(command) => return run_worker(&args.socket, command, as_json).await,
+        AdminCommand::Worker(command) => return run_worker(&args.socket, command, out).await,
         AdminCommand::Master(command) => command,
     };
     let request_message = to_request(command)?;
@@ -211,20 +217,20 @@ pub async fn run(args: AdminArgs, as_json: bool) -> Result<(), Failed> {
     if let AdminReply::Error { code, message } = &reply {
         return Err(Failed::refused(format!("{message} [{code}]")));
     }
-    if as_json {
-        output::json(&serde_json::to_value(&reply).unwrap_or(json!(null)));
+    if out.json {
+        output::json(&with_times(&reply));
         return Ok(());
     }
     match reply {
         AdminReply::Ok { message } => outln!("{message}"),
         AdminReply::Workers { workers } => table(
             &[
-                "NAME",
-                "UUID",
-                "ADDRESS",
-                "ALLOWED IPS",
-                "ENABLED",
-                "ONLINE",
+                Column::text("NAME"),
+                Column::text("UUID"),
+                Column::text("ADDRESS"),
+                Column::text("ALLOWED IPS"),
+                Column::text("ENABLED"),
+                Column::text("ONLINE"),
             ],
             &workers
                 .into_iter()
@@ -241,7 +247,14 @@ pub async fn run(args: AdminArgs, as_json: bool) -> Result<(), Failed> {
                 .collect::<Vec<_>>(),
         ),
         AdminReply::Sessions { sessions } => table(
-            &["ID", "USER", "CLIENT IP", "CREATED", "EXPIRES", "KIND"],
+            &[
+                Column::number("ID"),
+                Column::text("USER"),
+                Column::text("CLIENT IP"),
+                Column::text("CREATED (UTC)"),
+                Column::text("EXPIRES (UTC)"),
+                Column::text("KIND"),
+            ],
             &sessions
                 .into_iter()
                 .map(|s| {
@@ -265,12 +278,12 @@ pub async fn run(args: AdminArgs, as_json: bool) -> Result<(), Failed> {
         AdminReply::Log { lines } => lines.iter().for_each(|l| outln!("{l}")),
         AdminReply::Status(s) => table(
             &[
-                "DATABASE",
-                "TICK",
-                "ASSETS",
-                "WORKERS ONLINE",
-                "QUEUED",
-                "SETTLED",
+                Column::text("DATABASE"),
+                Column::number("TICK"),
+                Column::number("ASSETS"),
+                Column::number("WORKERS ONLINE"),
+                Column::number("QUEUED"),
+                Column::number("SETTLED"),
             ],
             &[vec![
                 s.database,
@@ -284,6 +297,13 @@ pub async fn run(args: AdminArgs, as_json: bool) -> Result<(), Failed> {
         AdminReply::Error { .. } => {}
     }
     Ok(())
+}
+
+/// A reply as JSON, with every `…at_ms` time also in RFC 3339.
+fn with_times(reply: &impl serde::Serialize) -> serde_json::Value {
+    let mut value = serde_json::to_value(reply).unwrap_or(json!(null));
+    output::add_rfc3339_times(&mut value);
+    value
 }
 
 fn yes(value: bool) -> String {

@@ -4,22 +4,26 @@
 //! 2 bad usage; 3 no connection (master or workers unreachable, admin socket missing).
 
 mod admin;
-mod client_commands;
+mod commands;
+mod config_help;
+mod failed;
 mod output;
+mod servers;
 mod up;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use papertrader_client::ClientError;
+
+use crate::failed::Failed;
+use crate::output::Output;
 
 /// PaperTrader: paper trading against simulated or real prices.
 #[derive(Debug, Parser)]
 #[command(name = "papertrader", version, about)]
 struct Cli {
-    /// Print machine-readable JSON instead of tables.
-    #[arg(long, global = true)]
+    /// JSON output for the client and admin commands (which also take it after their name).
+    #[arg(long)]
     json: bool,
     #[command(subcommand)]
     command: Command,
@@ -27,100 +31,76 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a master and workers in one process on SQLite and the simulated market.
+    /// Run a master and workers in one process: SQLite and the simulated market unless told
+    /// otherwise.
     Up(up::UpArgs),
-    /// Run the master server (see `papertrader master --help` for its settings).
-    Master(papertrader_master::config::MasterArgs),
-    /// Run a worker server (see `papertrader worker --help` for its settings).
-    Worker(papertrader_worker::config::WorkerArgs),
-    /// Administer a running master through its admin socket.
+    /// Run the master server alone.
+    ///
+    /// Every setting is a flag below, a PAPERTRADER_MASTER_* variable, or a key of the TOML
+    /// file given with --config; --print-config lists all of them with their defaults.
+    Master(servers::MasterCommand),
+    /// Run a worker server alone.
+    ///
+    /// Every setting is a flag below, a PAPERTRADER_WORKER_* variable, or a key of the TOML
+    /// file given with --config; --print-config lists all of them with their defaults.
+    Worker(servers::WorkerCommand),
+    /// Administer a running master (or worker) through its admin socket.
     Admin(admin::AdminArgs),
-    /// Client commands: register, login, trade, read prices and portfolios.
     #[command(flatten)]
-    Client(client_commands::ClientCommand),
-}
-
-/// A failure with its exit code.
-pub struct Failed {
-    code: u8,
-    message: String,
-}
-
-impl Failed {
-    /// Exit code 1: the server refused.
-    pub fn refused(message: impl Into<String>) -> Self {
-        Self {
-            code: 1,
-            message: message.into(),
-        }
-    }
-
-    /// Exit code 2: bad usage (an argument the command cannot use).
-    pub fn usage(message: impl Into<String>) -> Self {
-        Self {
-            code: 2,
-            message: message.into(),
-        }
-    }
-
-    /// Exit code 3: could not reach the service.
-    pub fn unreachable(message: impl Into<String>) -> Self {
-        Self {
-            code: 3,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<ClientError> for Failed {
-    fn from(e: ClientError) -> Self {
-        match &e {
-            ClientError::Failed { failure, .. } => {
-                Failed::refused(format!("{} [{}]", failure.message, failure.code.name()))
-            }
-            ClientError::Io(_) | ClientError::Closed => Failed::unreachable(e.to_string()),
-            _ => Failed::refused(e.to_string()),
-        }
-    }
-}
-
-impl From<anyhow::Error> for Failed {
-    fn from(e: anyhow::Error) -> Self {
-        Failed::refused(format!("{e:#}"))
-    }
-}
-
-/// Where logins are remembered.
-pub fn session_path(explicit: &Option<PathBuf>) -> PathBuf {
-    explicit
-        .clone()
-        .unwrap_or_else(papertrader_client::session_file::default_path)
+    Client(commands::ClientCommand),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result: Result<(), Failed> = match cli.command {
-        Command::Up(args) => up::run(args).map_err(Failed::from),
-        Command::Master(args) => args
-            .load()
-            .map_err(anyhow::Error::from)
-            .and_then(papertrader_master::server::run)
-            .map_err(Failed::from),
-        Command::Worker(args) => args
-            .load()
-            .map_err(anyhow::Error::from)
-            .and_then(papertrader_worker::server::run)
-            .map_err(Failed::from),
-        Command::Admin(args) => runtime().and_then(|rt| rt.block_on(admin::run(args, cli.json))),
-        Command::Client(command) => {
-            runtime().and_then(|rt| rt.block_on(client_commands::run(command, cli.json)))
+    // `--json` anywhere asks for JSON errors, usage errors included.
+    let json_requested = std::env::args_os().any(|a| a == "--json");
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if json_requested && e.use_stderr() => {
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or_default();
+            let failed = Failed::usage(first.trim_start_matches("error: "));
+            failed.report(true);
+            return ExitCode::from(failed.code);
         }
+        Err(e) => e.exit(),
     };
+    let (result, as_json) = run(cli);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failed) => {
-            eprintln!("error: {}", failed.message);
+            failed.report(as_json);
             ExitCode::from(failed.code)
+        }
+    }
+}
+
+/// Runs the command; also says whether its errors are to be JSON.
+fn run(cli: Cli) -> (Result<(), Failed>, bool) {
+    let no_json = |name: &str| {
+        Failed::usage(format!(
+            "--json does nothing for `papertrader {name}`: it prints no tables"
+        ))
+    };
+    match cli.command {
+        Command::Up(_) if cli.json => (Err(no_json("up")), true),
+        Command::Master(_) if cli.json => (Err(no_json("master")), true),
+        Command::Worker(_) if cli.json => (Err(no_json("worker")), true),
+        Command::Up(args) => (up::run(args).map_err(Failed::from), false),
+        Command::Master(command) => (servers::master(command), false),
+        Command::Worker(command) => (servers::worker(command), false),
+        Command::Admin(args) => {
+            let out = Output {
+                json: cli.json || args.json,
+            };
+            let result = runtime().and_then(|rt| rt.block_on(admin::run(args, out)));
+            (result, out.json)
+        }
+        Command::Client(command) => {
+            let out = Output {
+                json: cli.json || command.json(),
+            };
+            let result = runtime().and_then(|rt| rt.block_on(command.run(out)));
+            (result, out.json)
         }
     }
 }

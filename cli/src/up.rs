@@ -1,5 +1,6 @@
-//! `papertrader up`: a master and N workers in one process, on SQLite and the simulated
-//! market, with worker keys generated and registered on first run.
+//! `papertrader up`: a master and N workers in one process, on SQLite (or PostgreSQL) and the
+//! simulated market (or another price source), with worker keys generated and registered on
+//! first run.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use clap::Args;
 use papertrader_actors::log::{Flush, LogSystem};
 use papertrader_master::actors::worker_registry::{AddWorker, ListWorkers, RemoveWorker};
 use papertrader_master::config::MasterConfig;
+use papertrader_master::market::provider::min_update_interval;
 use papertrader_worker::config::WorkerConfig;
 use papertrader_worker::link::{GetLinkStatus, LinkState};
 use papertrader_worker::server::{load_or_create_identity, load_or_create_uuid};
@@ -25,7 +27,8 @@ pub struct UpArgs {
     /// Number of workers.
     #[arg(long, default_value_t = 2)]
     workers: u16,
-    /// Address to bind (127.0.0.1 keeps it on this machine).
+    /// Address to bind (127.0.0.1 keeps it on this machine; another address of this machine
+    /// is also the one the workers link to the master from, and is whitelisted for them).
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
     /// Master port.
@@ -34,19 +37,25 @@ pub struct UpArgs {
     /// Worker ports, comma-separated [default: master port + 1, + 2, …].
     #[arg(long, value_delimiter = ',')]
     worker_ports: Vec<u16>,
-    /// Price update interval in ms.
-    #[arg(long, default_value_t = 2000)]
-    update_interval_ms: u64,
+    /// Price update interval in ms [default: 2000, or the smallest the provider's rate limit
+    /// allows for the assets when that is longer].
+    #[arg(long)]
+    update_interval_ms: Option<u64>,
     /// bcrypt cost (lower is faster and weaker; 12 for real use).
     #[arg(long, default_value_t = 12)]
     bcrypt_cost: u32,
     /// Price source (yahoo and finnhub need the network; finnhub a key in PAPERTRADER_PROVIDER_API_KEY).
     #[arg(long, value_enum, default_value = "simulated")]
     provider: papertrader_master::config::ProviderKind,
+    /// Base URL of the yahoo or finnhub API [default: the provider's public API] (proxies,
+    /// tests).
+    #[arg(long)]
+    provider_base_url: Option<String>,
     /// OHLCV CSV file for `--provider csv`.
     #[arg(long)]
     csv_file: Option<PathBuf>,
-    /// Database instead of `DATA/papertrader.db`: `postgres://…` or a SQLite path.
+    /// Database instead of `DATA/papertrader.db`: a SQLite path, or `postgres://…` naming a
+    /// database that exists (`createdb` it first).
     #[arg(long, env = "PAPERTRADER_MASTER_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
     /// Asset list file (`SYMBOL,Name[,start price]` per line) [default: built-in list].
@@ -54,10 +63,13 @@ pub struct UpArgs {
     assets_file: Option<PathBuf>,
 }
 
+/// The update interval when neither `--update-interval-ms` nor the provider says otherwise.
+const DEFAULT_UPDATE_INTERVAL_MS: u64 = 2000;
+
 /// Runs the cluster until Ctrl-C or SIGTERM.
 pub fn run(args: UpArgs) -> anyhow::Result<()> {
     let data = args.data.clone();
-    let master_config = MasterConfig {
+    let mut master_config = MasterConfig {
         listen: SocketAddr::new(args.bind, args.master_port),
         database_url: args
             .database_url
@@ -67,14 +79,22 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         key_file: data.join("master.sec.asc"),
         public_key_file: data.join("master.pub.asc"),
         admin_socket: data.join("master.admin.sock"),
-        update_interval_ms: args.update_interval_ms,
+        update_interval_ms: args
+            .update_interval_ms
+            .unwrap_or(DEFAULT_UPDATE_INTERVAL_MS),
         bcrypt_cost: args.bcrypt_cost,
         expected_workers: u32::from(args.workers.max(1)),
         provider: args.provider,
         csv_file: args.csv_file.clone(),
         assets_file: args.assets_file.clone(),
+        provider_base_url: args.provider_base_url.clone(),
         ..MasterConfig::default()
     };
+    if args.update_interval_ms.is_none() {
+        if let Some(slower) = provider_minimum(&master_config)? {
+            master_config.update_interval_ms = slower;
+        }
+    }
     master_config.validate()?;
     let logs = LogSystem::new(&master_config.log_file, master_config.log_memory_entries);
     logs.install_panic_hook();
@@ -107,7 +127,14 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
                 admin_socket: home.join("worker.admin.sock"),
                 ..WorkerConfig::default()
             };
-            register(&master, &name, &config, SocketAddr::new(connect_ip, port)).await?;
+            register(
+                &master,
+                &name,
+                &config,
+                SocketAddr::new(connect_ip, port),
+                args.bind,
+            )
+            .await?;
             let worker_logs = LogSystem::new(&config.log_file, config.log_memory_entries);
             workers.push((
                 name,
@@ -145,15 +172,25 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     outcome
 }
 
-/// Registers the worker (keys and UUID made on first run); re-registers it if its address changed.
+/// Registers the worker (keys and UUID made on first run); registers it again if its address
+/// or the addresses it may link from changed. It links from loopback, or from `bind` when that
+/// is another address of this machine.
 async fn register(
     master: &papertrader_master::server::RunningMaster,
     name: &str,
     config: &WorkerConfig,
     address: SocketAddr,
+    bind: IpAddr,
 ) -> anyhow::Result<()> {
     let uuid = load_or_create_uuid(&config.uuid_file)?;
     let public_key = load_or_create_identity(config)?.public().armored()?;
+    let mut allowed_ips = vec![
+        IpAddr::from([127, 0, 0, 1]),
+        IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]),
+    ];
+    if !bind.is_unspecified() && !allowed_ips.contains(&bind) {
+        allowed_ips.push(bind);
+    }
     let registry = &master.services.registry;
     let known = registry
         .send(ListWorkers)
@@ -161,7 +198,14 @@ async fn register(
         .map_err(|f| anyhow::anyhow!("{f}"))?;
     let address = address.to_string();
     if let Some(existing) = known.iter().find(|w| w.name == name) {
-        if existing.uuid == uuid.hyphenated().to_string() && existing.address == address {
+        let mut wanted: Vec<String> = allowed_ips.iter().map(IpAddr::to_string).collect();
+        let mut registered = existing.allowed_ips.clone();
+        wanted.sort();
+        registered.sort();
+        if existing.uuid == uuid.hyphenated().to_string()
+            && existing.address == address
+            && registered == wanted
+        {
             return Ok(());
         }
         registry
@@ -171,7 +215,6 @@ async fn register(
             .await?
             .map_err(|f| anyhow::anyhow!("{f}"))?;
     }
-    let allowed_ips = vec![IpAddr::from([127, 0, 0, 1]), "::1".parse()?];
     registry
         .send(AddWorker {
             name: name.to_owned(),
@@ -182,6 +225,36 @@ async fn register(
         })
         .await?
         .map_err(|f| anyhow::anyhow!("registering {name}: {f}"))
+}
+
+/// The update interval the provider's rate limit needs for the assets, when it is longer than
+/// the default (said on standard output); `None` when the default fits.
+fn provider_minimum(config: &MasterConfig) -> anyhow::Result<Option<u64>> {
+    let assets = papertrader_master::server::load_assets(config)?;
+    // Built only to ask for its limit: with an interval no limit refuses.
+    let probe = MasterConfig {
+        update_interval_ms: u64::from(u32::MAX),
+        ..config.clone()
+    };
+    let provider = papertrader_master::market::build_provider(&probe, &assets)?;
+    let minimum = min_update_interval(
+        provider.as_ref(),
+        assets.len(),
+        config.provider_requests_per_minute,
+    );
+    let Some(minimum) = minimum.map(|m| u64::try_from(m.as_millis()).unwrap_or(u64::MAX)) else {
+        return Ok(None);
+    };
+    if minimum <= config.update_interval_ms {
+        return Ok(None);
+    }
+    outln!(
+        "update interval {minimum} ms: the shortest at which {}'s rate limit allows fetching {} \
+         assets (--update-interval-ms sets a longer one)",
+        provider.name(),
+        assets.len()
+    );
+    Ok(Some(minimum))
 }
 
 async fn wait_until_up(

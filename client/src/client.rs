@@ -11,7 +11,7 @@ use papertrader_protocol::data::{
 use papertrader_protocol::password::client_password_hash;
 use papertrader_protocol::*;
 
-use crate::connection::{ClientError, Connection};
+use crate::connection::{ClientError, Connection, Peer};
 
 /// Which history range to ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,14 +43,12 @@ fn unexpected(reply: Message) -> ClientError {
 }
 
 fn lost(error: &ClientError) -> bool {
-    matches!(
-        error,
-        ClientError::Io(_) | ClientError::Closed | ClientError::TimedOut(_)
-    )
+    error.is_unreachable()
 }
 
 impl Client {
-    /// Asks the master for the online workers and connects to the first that answers.
+    /// Asks the master for the online workers and connects to the first that answers. When
+    /// none answers, the error is the last worker's [`ClientError::Unreachable`].
     pub async fn via_master(master: &str) -> Result<Self, ClientError> {
         let workers = Self::worker_list(master).await?;
         if workers.is_empty() {
@@ -74,7 +72,7 @@ impl Client {
     ) -> Result<Self, ClientError> {
         let mut last = ClientError::Closed;
         for (index, address) in workers.iter().enumerate() {
-            match Connection::connect(address.as_str()).await {
+            match Connection::connect_to(Peer::Worker, address).await {
                 Ok(conn) => {
                     return Ok(Self {
                         master,
@@ -93,7 +91,7 @@ impl Client {
 
     /// The online workers, from the master.
     pub async fn worker_list(master: &str) -> Result<Vec<WorkerEndpoint>, ClientError> {
-        let mut conn = Connection::connect(master).await?;
+        let mut conn = Connection::connect_to(Peer::Master, master).await?;
         match conn.call(&Message::GetWorkerList(Empty {})).await? {
             Message::WorkerList(list) => Ok(list.workers),
             other => Err(unexpected(other)),
@@ -125,7 +123,7 @@ impl Client {
         let mut last = ClientError::Closed;
         for step in 1..=count {
             let index = (self.current + step) % count;
-            match Connection::connect(self.workers[index].as_str()).await {
+            match Connection::connect_to(Peer::Worker, &self.workers[index]).await {
                 Ok(conn) => {
                     self.conn = conn;
                     self.current = index;

@@ -7,10 +7,38 @@ use papertrader_protocol::{DataBody, Failure, Message, MessageCodec, ProtocolErr
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio_util::codec::Framed;
 
+/// Which kind of server a connection was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    /// The master (asked for the worker list).
+    Master,
+    /// A worker (serves clients).
+    Worker,
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Peer::Master => "master",
+            Peer::Worker => "worker",
+        })
+    }
+}
+
 /// What can go wrong talking to a server.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// Could not connect or the socket failed.
+    /// No connection could be made to a server: it says which one, and where.
+    #[error("cannot reach the {peer} at {address}: {source}")]
+    Unreachable {
+        /// Master or worker.
+        peer: Peer,
+        /// The address as given (`host:port`).
+        address: String,
+        /// Why (refused, timed out, no such host, …).
+        source: std::io::Error,
+    },
+    /// The socket failed after the connection was made.
     #[error("connection: {0}")]
     Io(#[from] std::io::Error),
     /// The server sent bytes that are not valid protocol.
@@ -43,11 +71,26 @@ impl ClientError {
             _ => None,
         }
     }
+
+    /// True when no server could be reached, or the connection to it was lost: nothing
+    /// answered, as opposed to a server that answered with a refusal.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Unreachable { .. }
+                | ClientError::Io(_)
+                | ClientError::Closed
+                | ClientError::TimedOut(_)
+        )
+    }
 }
 
 /// How long [`Connection::receive`] waits for a frame by default. Generous: an order waits for
 /// the next price tick, and a server answers a stalled request well within this.
 pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How long [`Connection::connect_to`] waits for a server to accept.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A connection to a master or worker.
 pub struct Connection {
@@ -56,7 +99,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Connects.
+    /// Connects (no time limit but the system's; see [`Connection::connect_to`]).
     pub async fn connect(addr: impl ToSocketAddrs) -> Result<Self, ClientError> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
@@ -64,6 +107,21 @@ impl Connection {
             framed: Framed::new(stream, MessageCodec::default()),
             timeout: DEFAULT_TIMEOUT,
         })
+    }
+
+    /// Connects to the `peer` at `address` within [`CONNECT_TIMEOUT`]; a failure is
+    /// [`ClientError::Unreachable`], naming the peer and the address.
+    pub async fn connect_to(peer: Peer, address: &str) -> Result<Self, ClientError> {
+        let unreachable = |source| ClientError::Unreachable {
+            peer,
+            address: address.to_owned(),
+            source,
+        };
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
+            .await
+            .map_err(|_| unreachable(std::io::ErrorKind::TimedOut.into()))?
+            .map_err(unreachable)?;
+        Self::from_stream(stream)
     }
 
     /// Wraps an already connected stream (for example one bound to a chosen local address).

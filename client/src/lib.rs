@@ -7,4 +7,4 @@ pub mod connection;
 pub mod session_file;
 
 pub use client::{new_order_id, Client, HistoryRange};
-pub use connection::{ClientError, Connection};
+pub use connection::{ClientError, Connection, Peer};

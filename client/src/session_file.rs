@@ -39,14 +39,23 @@ pub fn save(path: &Path, session: &StoredSession) -> std::io::Result<()> {
     options.open(path)?.write_all(text.as_bytes())
 }
 
-/// Reads the session, if there is one.
-pub fn load(path: &Path) -> std::io::Result<Option<StoredSession>> {
+/// Why a session file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file exists but could not be read.
+    #[error("cannot read it: {0}")]
+    Read(#[from] std::io::Error),
+    /// The file was read but is not a stored session (truncated, edited, another format).
+    #[error("it is not a session file ({0})")]
+    Corrupt(#[from] serde_json::Error),
+}
+
+/// Reads the session, if there is one (`Ok(None)` when the file does not exist).
+pub fn load(path: &Path) -> Result<Option<StoredSession>, LoadError> {
     match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(std::io::Error::other),
+        Ok(text) => Ok(Some(serde_json::from_str(&text)?)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -55,5 +64,28 @@ pub fn remove(path: &Path) -> std::io::Result<()> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saves_loads_and_tells_a_corrupt_file_from_a_missing_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("home").join("session.json");
+        assert!(matches!(load(&path), Ok(None)));
+        let session = StoredSession {
+            session_id: "abc".into(),
+            username: "al".into(),
+        };
+        save(&path, &session).expect("save");
+        assert_eq!(load(&path).expect("load"), Some(session));
+        std::fs::write(&path, "{\"session_id\": ").expect("write");
+        assert!(matches!(load(&path), Err(LoadError::Corrupt(_))));
+        remove(&path).expect("remove");
+        remove(&path).expect("removing a missing file is no error");
+        assert!(matches!(load(&path), Ok(None)));
     }
 }

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use clap::Parser;
 use papertrader_protocol::Money;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Where prices come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     /// The deterministic simulated market (no network, no key).
@@ -24,8 +24,9 @@ pub enum ProviderKind {
     Finnhub,
 }
 
-/// Every setting of the master. Field names are the TOML keys.
-#[derive(Debug, Clone, Deserialize)]
+/// Every setting of the master. Field names are the TOML keys; serialized, it is a TOML file
+/// `--config` reads back.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MasterConfig {
     /// Address to listen on for workers and worker-list requests.

@@ -5,10 +5,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::Parser;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-/// Every setting of the worker. Field names are the TOML keys.
-#[derive(Debug, Clone, Deserialize)]
+/// Every setting of the worker. Field names are the TOML keys; serialized, it is a TOML file
+/// `--config` reads back.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WorkerConfig {
     /// Address clients connect to.

@@ -1,9 +1,14 @@
 //! End-to-end tests: the real `papertrader` binary, as separate processes.
 
 mod cluster;
+mod edges;
 mod failover;
+mod hygiene;
 mod outcome;
+mod readme;
 mod stalled;
 mod startup;
 mod stdout;
 mod support;
+mod up;
+mod usage;

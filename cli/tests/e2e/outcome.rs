@@ -16,6 +16,9 @@ use rand::Rng;
 
 use crate::support::*;
 
+/// The longest any step may take.
+const LIMIT: Duration = Duration::from_secs(120);
+
 /// Rounds of kill and restart (`PAPERTRADER_CRASH_ROUNDS`, 3 by default).
 fn rounds() -> usize {
     std::env::var("PAPERTRADER_CRASH_ROUNDS")
@@ -71,7 +74,7 @@ fn orders_cut_off_by_a_master_crash_are_outcome_unknown_and_settle_once_by_their
     let mut cluster = Cluster::start(dir.path(), 1, &["--update-interval-ms", "100"]);
     let worker = cluster.worker_addrs[0].clone();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let session = rt.block_on(async {
+    let session = block_on_bounded(&rt, LIMIT, "register and log in", async {
         let mut conn = Connection::connect(worker.as_str()).await.unwrap();
         let password = client_password_hash("kim", "pw");
         conn.call(&Message::Register(Register {
@@ -107,7 +110,7 @@ fn orders_cut_off_by_a_master_crash_are_outcome_unknown_and_settle_once_by_their
         ));
         cluster.kill_master();
         for trader in traders {
-            for (id, result) in rt.block_on(trader).unwrap() {
+            for (id, result) in block_on_bounded(&rt, LIMIT, "a trader", trader).unwrap() {
                 match &result {
                     Ok(_) => {}
                     Err(ReasonCode::OutcomeUnknown) => unknown += 1,
@@ -123,7 +126,7 @@ fn orders_cut_off_by_a_master_crash_are_outcome_unknown_and_settle_once_by_their
     assert!(unknown > 0, "no order was in flight at a kill");
 
     // Every order without an answer is sent again with its id: now each has one.
-    rt.block_on(async {
+    block_on_bounded(&rt, LIMIT, "resending and reading the history", async {
         let mut conn = Connection::connect(worker.as_str()).await.unwrap();
         for (id, result) in outcomes.iter_mut() {
             if result.is_err() {

@@ -21,7 +21,8 @@ fn a_frozen_master_gets_every_forwarded_request_answered_in_time() {
     );
     let worker = cluster.worker_addrs[0].clone();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (mut conn, session) = rt.block_on(async {
+    let limit = Duration::from_secs(60);
+    let (mut conn, session) = block_on_bounded(&rt, limit, "register and log in", async {
         let mut conn = Connection::connect(worker.as_str()).await.unwrap();
         let password = client_password_hash("lou", "pw");
         conn.call(&Message::Register(Register {
@@ -46,7 +47,7 @@ fn a_frozen_master_gets_every_forwarded_request_answered_in_time() {
     });
 
     cluster.signal_master("STOP");
-    rt.block_on(async {
+    block_on_bounded(&rt, limit, "requests to a frozen master", async {
         // An order: OutcomeUnknown within 2 s + 2 × 200 ms (plus slack).
         let started = Instant::now();
         let order = Message::PurchaseAsset(TradeOrder {
@@ -83,7 +84,7 @@ fn a_frozen_master_gets_every_forwarded_request_answered_in_time() {
 
     // Thawed, the master answers again, and the frozen order settles once by its id.
     cluster.signal_master("CONT");
-    rt.block_on(async {
+    block_on_bounded(&rt, limit, "the order again", async {
         let order = Message::PurchaseAsset(TradeOrder {
             session_id: session.clone(),
             symbol: "KO".into(),

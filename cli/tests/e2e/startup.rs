@@ -1,25 +1,17 @@
 //! A server that cannot start says why in one clean line and exits non-zero: no panic, no
 //! "there is no reactor running", nothing else on standard error.
 
-use std::process::{Command, Stdio};
-
 use crate::support::*;
 
 /// Runs `papertrader ARGS` in `dir` (with `env`) and returns its exit code and standard error.
 fn fails(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
-    let out = Command::new(BIN)
+    let mut command = papertrader();
+    command
         .args(args)
         .current_dir(dir)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("run papertrader");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .envs(env.iter().copied());
+    let run = run_bounded(command);
+    (run.code, run.stderr)
 }
 
 fn assert_one_clean_line(what: &str, (code, stderr): (i32, String), says: &str) {

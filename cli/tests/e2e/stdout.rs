@@ -2,7 +2,7 @@
 //! (`| grep -q`, `| head -1`) is no panic, and `--log-file -` sends the log system's lines,
 //! with their file and line fields, to standard output (`docker compose logs`).
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::support::*;
@@ -12,20 +12,17 @@ use crate::support::*;
 fn run_with_stdout_closed(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
     let (reader, writer) = std::io::pipe().expect("pipe");
     drop(reader);
-    let out = Command::new(BIN)
+    let mut child = papertrader()
         .args(args)
         .current_dir(dir)
         .env("PAPERTRADER_HOME", dir.join("home"))
         .env("PAPERTRADER_PASSWORD", "s3cret pass")
-        .stdin(Stdio::null())
         .stdout(writer)
         .stderr(Stdio::piped())
-        .output()
+        .spawn()
         .expect("run papertrader");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let run = finish(&mut child, &format!("{args:?}"));
+    (run.code, run.stderr)
 }
 
 #[test]

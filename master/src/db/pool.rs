@@ -100,9 +100,39 @@ impl ManageConnection for Manager {
 /// A pool of connections.
 pub type Pool = r2d2::Pool<Manager>;
 
-/// Opens a pool for `url` (creating a SQLite file's directory) and runs pending migrations.
+/// How long opening the pool waits for a connection.
+const CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Connects once before the pool does, so that what the pool would retry until its timeout
+/// (a database that does not exist, a refused login, nothing listening) fails the start at
+/// once, with PostgreSQL's own words. No answer within the pool's timeout fails it too.
+fn probe_postgres(url: &str) -> Result<(), DbError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        let _ = tx.send(PgConnection::establish(&url).map(drop));
+    });
+    match rx.recv_timeout(CONNECTION_TIMEOUT) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => {
+            let reason = e.to_string();
+            let reason: Vec<&str> = reason.lines().map(str::trim).collect();
+            Err(DbError::Setup(format!("postgres: {}", reason.join(" "))))
+        }
+        Err(_) => Err(DbError::Setup(format!(
+            "postgres: no answer within {} s",
+            CONNECTION_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// Opens a pool for `url` (creating a SQLite file's directory; checking first that a
+/// PostgreSQL database can be connected to) and runs pending migrations.
 pub fn open(url: &str, size: u32) -> Result<(Pool, Backend), DbError> {
     let backend = Backend::from_url(url);
+    if let Backend::Postgres(url) = &backend {
+        probe_postgres(url)?;
+    }
     if let Backend::Sqlite(path) = &backend {
         if let Some(dir) = Path::new(path)
             .parent()
@@ -114,7 +144,7 @@ pub fn open(url: &str, size: u32) -> Result<(Pool, Backend), DbError> {
     }
     let pool = r2d2::Pool::builder()
         .max_size(size.max(1))
-        .connection_timeout(std::time::Duration::from_secs(10))
+        .connection_timeout(CONNECTION_TIMEOUT)
         .build(Manager {
             backend: backend.clone(),
         })

@@ -123,6 +123,27 @@ pub trait PriceProvider {
     }
 }
 
+/// The shortest update interval at which fetching `symbols` stays within the provider's rate
+/// limit, or `per_minute` requests a minute when set (a plan that allows more or less than the
+/// documented default); `None` when the provider has no limit. [`check_rate_limit`] accepts
+/// exactly the intervals at least this long.
+pub fn min_update_interval(
+    provider: &dyn PriceProvider,
+    symbols: usize,
+    per_minute: Option<u32>,
+) -> Option<Duration> {
+    let (documented, per_fetch) = provider.rate_limit(symbols)?;
+    let limit = per_minute
+        .map(|requests| RateLimit {
+            requests,
+            per: Duration::from_secs(60),
+        })
+        .unwrap_or(documented);
+    let ms =
+        (limit.per.as_millis() * u128::from(per_fetch)).div_ceil(u128::from(limit.requests).max(1));
+    Some(Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX)))
+}
+
 /// Refuses a configuration whose fetches would exceed the provider's rate limit (or
 /// `per_minute`, when the plan allows more or less than the documented default).
 pub fn check_rate_limit(

@@ -1,0 +1,93 @@
+//! The client commands, one module each with its arguments and its rendering, and the one
+//! dispatch point, [`ClientCommand::run`].
+
+pub mod account;
+pub mod assets;
+pub mod common;
+pub mod history;
+pub mod info;
+pub mod login;
+pub mod logout;
+pub mod password;
+pub mod portfolio;
+pub mod quote;
+pub mod register;
+pub mod trade;
+pub mod trades;
+pub mod workers;
+
+use clap::Subcommand;
+use papertrader_protocol::data::Side;
+
+use crate::failed::Failed;
+use crate::output::Output;
+
+/// The client commands.
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Create an account.
+    Register(register::RegisterArgs),
+    /// Log in and remember the session.
+    Login(login::LoginArgs),
+    /// End the session and forget it.
+    Logout(logout::LogoutArgs),
+    /// The online workers.
+    Workers(workers::WorkersArgs),
+    /// The traded assets: symbols and names (no login needed).
+    Assets(assets::AssetsArgs),
+    /// Latest prices.
+    Quote(quote::QuoteArgs),
+    /// An asset's name and latest price.
+    Info(info::InfoArgs),
+    /// Price history.
+    History(history::HistoryArgs),
+    /// Buy at the next price update.
+    Buy(trade::TradeArgs),
+    /// Sell at the next price update.
+    Sell(trade::TradeArgs),
+    /// Holdings and their value (and cash, for your own).
+    Portfolio(portfolio::PortfolioArgs),
+    /// Settled trades (with cash after each, for your own).
+    Trades(trades::TradesArgs),
+    /// Your account.
+    Account(account::AccountArgs),
+}
+
+impl ClientCommand {
+    /// True when the command's own `--json` was given.
+    pub fn json(&self) -> bool {
+        match self {
+            ClientCommand::Register(args) => args.output.json,
+            ClientCommand::Login(args) => args.output.json,
+            ClientCommand::Logout(args) => args.output.json,
+            ClientCommand::Workers(args) => args.output.json,
+            ClientCommand::Assets(args) => args.output.json,
+            ClientCommand::Quote(args) => args.output.json,
+            ClientCommand::Info(args) => args.output.json,
+            ClientCommand::History(args) => args.output.json,
+            ClientCommand::Buy(args) | ClientCommand::Sell(args) => args.output.json,
+            ClientCommand::Portfolio(args) => args.output.json,
+            ClientCommand::Trades(args) => args.output.json,
+            ClientCommand::Account(args) => args.output.json,
+        }
+    }
+
+    /// Runs the command.
+    pub async fn run(self, out: Output) -> Result<(), Failed> {
+        match self {
+            ClientCommand::Register(args) => register::run(args, out).await,
+            ClientCommand::Login(args) => login::run(args, out).await,
+            ClientCommand::Logout(args) => logout::run(args, out).await,
+            ClientCommand::Workers(args) => workers::run(args, out).await,
+            ClientCommand::Assets(args) => assets::run(args, out).await,
+            ClientCommand::Quote(args) => quote::run(args, out).await,
+            ClientCommand::Info(args) => info::run(args, out).await,
+            ClientCommand::History(args) => history::run(args, out).await,
+            ClientCommand::Buy(args) => trade::run(Side::Buy, args, out).await,
+            ClientCommand::Sell(args) => trade::run(Side::Sell, args, out).await,
+            ClientCommand::Portfolio(args) => portfolio::run(args, out).await,
+            ClientCommand::Trades(args) => trades::run(args, out).await,
+            ClientCommand::Account(args) => account::run(args, out).await,
+        }
+    }
+}

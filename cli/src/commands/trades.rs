@@ -1,0 +1,69 @@
+//! `papertrader trades [USER]`: settled trades, oldest first.
+
+use clap::Args;
+use papertrader_protocol::data::Side;
+use serde_json::json;
+
+use super::common::{logged_in, JsonArg, SessionArgs};
+use crate::failed::Failed;
+use crate::output::{money, outln, rfc3339, table, time, Column, Output};
+
+/// `trades`.
+#[derive(Debug, Args)]
+pub struct TradesArgs {
+    /// Whose [default: you].
+    user: Option<String>,
+    #[command(flatten)]
+    session: SessionArgs,
+    #[command(flatten)]
+    pub output: JsonArg,
+}
+
+/// Shows whose trades they are, then the trades (with the cash after each for your own).
+pub async fn run(args: TradesArgs, out: Output) -> Result<(), Failed> {
+    let (mut client, stored) = logged_in(&args.session).await?;
+    let t = client
+        .trades(args.user.as_deref().unwrap_or(&stored.username))
+        .await?;
+    let side = |s: Side| if s == Side::Buy { "buy" } else { "sell" };
+    let entries: Vec<_> = t
+        .entries
+        .iter()
+        .map(|e| {
+            json!({"id": e.id, "side": side(e.side), "symbol": e.symbol, "quantity": e.quantity,
+                   "price": money(e.price), "settled_at": rfc3339(e.settled_at_ms),
+                   "cash_after": e.cash_after.map(money)})
+        })
+        .collect();
+    out.show(json!({"username": t.username, "trades": entries}), || {
+        outln!("trades of {} ({})", t.username, t.entries.len());
+        let rows: Vec<Vec<String>> = t
+            .entries
+            .iter()
+            .map(|e| {
+                vec![
+                    e.id.to_string(),
+                    side(e.side).into(),
+                    e.symbol.clone(),
+                    e.quantity.to_string(),
+                    money(e.price),
+                    time(e.settled_at_ms),
+                    e.cash_after.map(money).unwrap_or_default(),
+                ]
+            })
+            .collect();
+        table(
+            &[
+                Column::number("ID"),
+                Column::text("SIDE"),
+                Column::text("SYMBOL"),
+                Column::number("QUANTITY"),
+                Column::number("PRICE"),
+                Column::text("SETTLED (UTC)"),
+                Column::number("CASH AFTER"),
+            ],
+            &rows,
+        )
+    });
+    Ok(())
+}
