@@ -152,24 +152,12 @@ fn store_tick(
             })
             .collect();
         prices::insert_ticks(conn, &points)?;
-        for (symbol, point) in &points {
-            prices::fold_into_bar(
-                conn,
-                symbol,
-                prices::DAILY,
-                day_start(at_ms),
-                point.close,
-                point.volume,
-            )?;
-            prices::fold_into_bar(
-                conn,
-                symbol,
-                prices::MONTHLY,
-                month_start(at_ms),
-                point.close,
-                point.volume,
-            )?;
-        }
+        let folded: Vec<(&str, i64, i64)> = points
+            .iter()
+            .map(|(symbol, point)| (*symbol, point.close, point.volume))
+            .collect();
+        prices::fold_into_bars(conn, prices::DAILY, day_start(at_ms), &folded)?;
+        prices::fold_into_bars(conn, prices::MONTHLY, month_start(at_ms), &folded)?;
         if let Some(before) = prune_before {
             prices::prune_ticks(conn, before)?;
         }

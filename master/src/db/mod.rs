@@ -4,6 +4,8 @@
 //! never on an actor's thread.
 
 pub mod accounts;
+pub mod balances;
+pub mod fixed;
 pub mod order_ids;
 pub mod pool;
 pub mod prices;

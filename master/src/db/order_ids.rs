@@ -10,7 +10,7 @@ use papertrader_protocol::{Failure, Money, ReasonCode, TradeReceipt};
 use super::accounts::TransactionRow;
 use super::schema::{order_ids, transactions};
 use super::settlement::{side_code, side_from_code, Order};
-use super::{with_backend, AnyConnection, DbError};
+use super::{AnyConnection, DbError};
 
 /// Rows per multi-row insert.
 const WRITE_CHUNK: usize = 2_000;
@@ -116,51 +116,77 @@ pub fn find(
     conn: &mut AnyConnection,
     keys: &[(i64, &str)],
 ) -> Result<HashMap<(i64, String), StoredOrder>, DbError> {
-    let mut found = HashMap::new();
-    for chunk in keys.chunks(WRITE_CHUNK) {
-        let accounts: Vec<i64> = chunk.iter().map(|(a, _)| *a).collect();
-        let ids: Vec<&str> = chunk.iter().map(|(_, k)| *k).collect();
-        let rows: Vec<Row> = order_ids::table
-            .left_join(transactions::table)
-            .filter(order_ids::account_id.eq_any(&accounts))
-            .filter(order_ids::client_order_id.eq_any(&ids))
-            .select((
-                order_ids::account_id,
-                order_ids::client_order_id,
-                order_ids::side,
-                order_ids::symbol,
-                order_ids::quantity,
-                order_ids::reason,
-                order_ids::message,
-                Option::<TransactionRow>::as_select(),
-            ))
-            .load(conn)?;
-        for (account, id, side, symbol, quantity, reason, message, trade) in rows {
-            let outcome = match trade {
-                Some(t) => Ok(TradeReceipt {
-                    transaction_id: t.id as u64,
-                    symbol: t.symbol,
-                    quantity: t.quantity as u64,
-                    price: Money(t.price),
-                    cash_after: Money(t.cash_after),
-                    settled_at_ms: t.settled_at,
-                }),
-                None => Err(Failure::new(
-                    reason
-                        .and_then(|r| u16::try_from(r).ok())
-                        .and_then(ReasonCode::from_u16)
-                        .unwrap_or(ReasonCode::Internal),
-                    message.unwrap_or_default(),
-                )),
-            };
-            let stored = StoredOrder {
-                side: side_from_code(side),
-                symbol,
-                quantity: quantity as u64,
-                outcome,
-            };
-            found.insert((account, id), stored);
+    // The stored order and its trade, if any, filtered by `$filter`.
+    macro_rules! stored {
+        ($filter:expr) => {
+            order_ids::table
+                .left_join(transactions::table)
+                .filter($filter)
+                .select((
+                    order_ids::account_id,
+                    order_ids::client_order_id,
+                    order_ids::side,
+                    order_ids::symbol,
+                    order_ids::quantity,
+                    order_ids::reason,
+                    order_ids::message,
+                    Option::<TransactionRow>::as_select(),
+                ))
+        };
+    }
+    let mut rows: Vec<Row> = Vec::new();
+    match conn {
+        // One cached point query per key.
+        AnyConnection::Sqlite(c) => {
+            for &(account, id) in keys {
+                rows.extend(
+                    stored!(order_ids::account_id
+                        .eq(account)
+                        .and(order_ids::client_order_id.eq(id)))
+                    .load::<Row>(c)?,
+                );
+            }
         }
+        // `= ANY` over both columns, in chunks.
+        AnyConnection::Postgresql(c) => {
+            for chunk in keys.chunks(WRITE_CHUNK) {
+                let accounts: Vec<i64> = chunk.iter().map(|(a, _)| *a).collect();
+                let ids: Vec<&str> = chunk.iter().map(|(_, k)| *k).collect();
+                rows.extend(
+                    stored!(order_ids::account_id
+                        .eq_any(&accounts)
+                        .and(order_ids::client_order_id.eq_any(&ids)))
+                    .load::<Row>(c)?,
+                );
+            }
+        }
+    }
+    let mut found = HashMap::new();
+    for (account, id, side, symbol, quantity, reason, message, trade) in rows {
+        let outcome = match trade {
+            Some(t) => Ok(TradeReceipt {
+                transaction_id: t.id as u64,
+                symbol: t.symbol,
+                quantity: t.quantity as u64,
+                price: Money(t.price),
+                cash_after: Money(t.cash_after),
+                settled_at_ms: t.settled_at,
+            }),
+            None => Err(Failure::new(
+                reason
+                    .and_then(|r| u16::try_from(r).ok())
+                    .and_then(ReasonCode::from_u16)
+                    .unwrap_or(ReasonCode::Internal),
+                message.unwrap_or_default(),
+            )),
+        };
+        let stored = StoredOrder {
+            side: side_from_code(side),
+            symbol,
+            quantity: quantity as u64,
+            outcome,
+        };
+        found.insert((account, id), stored);
     }
     // `eq_any` on both columns also matched other pairs; keep exactly the asked ones.
     let wanted: std::collections::HashSet<(i64, &str)> = keys.iter().copied().collect();
@@ -170,10 +196,22 @@ pub fn find(
 
 /// Stores outcomes (inside the settlement's transaction).
 pub fn insert(conn: &mut AnyConnection, rows: &[NewOrderId]) -> Result<(), DbError> {
-    for chunk in rows.chunks(WRITE_CHUNK) {
-        with_backend!(conn, |c| diesel::insert_into(order_ids::table)
-            .values(chunk)
-            .execute(c))?;
+    match conn {
+        // A single-row INSERT is a statement diesel caches; a multi-row one it is not.
+        AnyConnection::Sqlite(c) => {
+            for row in rows {
+                diesel::insert_into(order_ids::table)
+                    .values(row)
+                    .execute(c)?;
+            }
+        }
+        AnyConnection::Postgresql(c) => {
+            for chunk in rows.chunks(WRITE_CHUNK) {
+                diesel::insert_into(order_ids::table)
+                    .values(chunk)
+                    .execute(c)?;
+            }
+        }
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use super::fixed::{fixed_sql, Bind, Fixed};
 use super::schema::{assets, price_bars, price_ticks};
 use super::{with_backend, AnyConnection, DbError};
 
@@ -90,22 +91,34 @@ pub fn all_assets(conn: &mut AnyConnection) -> Result<Vec<AssetRow>, DbError> {
 
 /// Inserts intraday ticks (`(symbol, point)` pairs).
 pub fn insert_ticks(conn: &mut AnyConnection, ticks: &[(&str, Ohlcv)]) -> Result<(), DbError> {
-    for chunk in ticks.chunks(INSERT_CHUNK) {
-        let rows: Vec<TickInsert<'_>> = chunk
-            .iter()
-            .map(|(symbol, p)| TickInsert {
-                symbol,
-                at: p.at,
-                open: p.open,
-                high: p.high,
-                low: p.low,
-                close: p.close,
-                volume: p.volume,
-            })
-            .collect();
-        with_backend!(conn, |c| diesel::insert_into(price_ticks::table)
-            .values(&rows)
-            .execute(c))?;
+    fn row<'a>((symbol, p): &(&'a str, Ohlcv)) -> TickInsert<'a> {
+        TickInsert {
+            symbol,
+            at: p.at,
+            open: p.open,
+            high: p.high,
+            low: p.low,
+            close: p.close,
+            volume: p.volume,
+        }
+    }
+    match conn {
+        // A single-row INSERT is a statement diesel caches; a multi-row one it is not.
+        AnyConnection::Sqlite(c) => {
+            for tick in ticks {
+                diesel::insert_into(price_ticks::table)
+                    .values(row(tick))
+                    .execute(c)?;
+            }
+        }
+        AnyConnection::Postgresql(c) => {
+            for chunk in ticks.chunks(INSERT_CHUNK) {
+                let rows: Vec<TickInsert<'_>> = chunk.iter().map(row).collect();
+                diesel::insert_into(price_ticks::table)
+                    .values(&rows)
+                    .execute(c)?;
+            }
+        }
     }
     Ok(())
 }
@@ -137,49 +150,63 @@ pub fn insert_bars(
     Ok(())
 }
 
-/// Folds a new price into the bar starting at `bar_start`: creates it, or raises high, lowers
-/// low, sets close and adds volume.
-pub fn fold_into_bar(
+fixed_sql!(
+    /// Folds prices into bars: creates each, or raises its high, lowers its low, sets its close
+    /// and adds to its volume (saturating).
+    FoldIntoBar,
+    sqlite: "INSERT INTO price_bars (symbol, resolution, at, open, high, low, close, volume) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (symbol, resolution, at) DO UPDATE SET \
+             high = max(price_bars.high, excluded.high), low = min(price_bars.low, excluded.low), \
+             close = excluded.close, \
+             volume = CASE WHEN price_bars.volume > 9223372036854775807 - excluded.volume \
+             THEN 9223372036854775807 ELSE price_bars.volume + excluded.volume END",
+    postgres: "INSERT INTO price_bars (symbol, resolution, at, open, high, low, close, volume) \
+               SELECT s, ?::int, ?::bigint, p, p, p, p, v \
+               FROM unnest(?::text[], ?::bigint[], ?::bigint[]) AS t(s, p, v) \
+               ON CONFLICT (symbol, resolution, at) DO UPDATE SET \
+               high = GREATEST(price_bars.high, excluded.high), \
+               low = LEAST(price_bars.low, excluded.low), close = excluded.close, \
+               volume = CASE WHEN price_bars.volume > 9223372036854775807 - excluded.volume \
+               THEN 9223372036854775807 ELSE price_bars.volume + excluded.volume END",
+);
+
+/// Folds new prices (`(symbol, price, volume)`) into the bars of `resolution` starting at
+/// `bar_start`: creates each, or raises high, lowers low, sets close and adds volume.
+pub fn fold_into_bars(
     conn: &mut AnyConnection,
-    symbol: &str,
     resolution: i32,
     bar_start: i64,
-    price: i64,
-    volume: i64,
+    points: &[(&str, i64, i64)],
 ) -> Result<(), DbError> {
-    let key = price_bars::table
-        .filter(price_bars::symbol.eq(symbol))
-        .filter(price_bars::resolution.eq(resolution))
-        .filter(price_bars::at.eq(bar_start));
-    let existing: Option<(i64, i64, i64)> = key
-        .select((price_bars::high, price_bars::low, price_bars::volume))
-        .first(conn)
-        .optional()?;
-    match existing {
-        Some((high, low, old_volume)) => {
-            diesel::update(key)
-                .set((
-                    price_bars::high.eq(high.max(price)),
-                    price_bars::low.eq(low.min(price)),
-                    price_bars::close.eq(price),
-                    price_bars::volume.eq(old_volume.saturating_add(volume)),
-                ))
-                .execute(conn)?;
+    use Bind::{BigInt, BigInts, Integer, Text, Texts};
+    match conn {
+        AnyConnection::Sqlite(c) => {
+            for &(symbol, price, volume) in points {
+                Fixed::<FoldIntoBar>::new(vec![
+                    Text(symbol),
+                    Integer(resolution),
+                    BigInt(bar_start),
+                    BigInt(price),
+                    BigInt(price),
+                    BigInt(price),
+                    BigInt(price),
+                    BigInt(volume),
+                ])
+                .execute(c)?;
+            }
         }
-        None => {
-            diesel::insert_into(price_bars::table)
-                .values(BarInsert {
-                    symbol,
-                    resolution,
-                    at: bar_start,
-                    open: price,
-                    high: price,
-                    low: price,
-                    close: price,
-                    volume,
-                })
-                .execute(conn)?;
+        AnyConnection::Postgresql(c) if !points.is_empty() => {
+            Fixed::<FoldIntoBar>::new(vec![
+                Integer(resolution),
+                BigInt(bar_start),
+                Texts(points.iter().map(|p| p.0).collect()),
+                BigInts(points.iter().map(|p| p.1).collect()),
+                BigInts(points.iter().map(|p| p.2).collect()),
+            ])
+            .execute(c)?;
         }
+        AnyConnection::Postgresql(_) => {}
     }
     Ok(())
 }

@@ -1,165 +1,28 @@
 //! Settling one batch of orders in one database transaction.
 //!
-//! A batch costs a handful of statements whatever its size: one read of the accounts' cash,
-//! one of their holdings, one multi-row `UPDATE … FROM (VALUES …)` for cash, one multi-row
-//! `INSERT … ON CONFLICT DO UPDATE` for holdings, one `DELETE` of emptied holdings and
-//! multi-row INSERTs of the transaction rows (each chunked to stay under bound-parameter
-//! limits). All values are bound parameters.
+//! The batch's balances are read once ([`balances::read`]), every order is applied to them in
+//! memory in arrival order, and what changed is written back at once ([`balances::write`]),
+//! all with statements prepared once per connection.
 
 use std::collections::{BTreeMap, HashMap};
 
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
 use papertrader_protocol::data::Side;
 use papertrader_protocol::{Failure, Money, ReasonCode, TradeReceipt};
 
 use super::accounts::TransactionRow;
+use super::balances::{self, Changes};
+use super::fixed::{fixed_sql, Fixed};
 use super::order_ids::{self, NewOrderId, StoredOrder};
-use super::schema::{accounts, holdings, transactions};
-use super::{with_backend, AnyConnection, DbError};
+use super::schema::transactions;
+use super::{AnyConnection, DbError};
 
-/// Ids per `IN (…)` read (well under SQLite's and PostgreSQL's bound-parameter limits).
-const READ_CHUNK: usize = 10_000;
-/// Rows per multi-row write (at most 3 parameters a row here).
-const WRITE_CHUNK: usize = 5_000;
-
-/// `(?, ?, …), (…)` for SQLite or `($1, $2, …), (…)` for PostgreSQL: `rows` tuples of `columns`.
-fn placeholders(rows: usize, columns: usize, numbered: bool) -> String {
-    let mut out = String::with_capacity(rows * columns * 5);
-    for row in 0..rows {
-        out.push_str(if row == 0 { "(" } else { ", (" });
-        for column in 0..columns {
-            if column > 0 {
-                out.push_str(", ");
-            }
-            if numbered {
-                out.push_str(&format!("${}", row * columns + column + 1));
-            } else {
-                out.push('?');
-            }
-        }
-        out.push(')');
-    }
-    out
-}
-
-/// Builds a boxed raw query for backend `$db` whose values are all bound, never interpolated.
-macro_rules! bound {
-    ($db:ty, $sql:expr, $rows:expr, |$q:ident, $row:pat_param| $bind:expr) => {{
-        let mut $q = diesel::sql_query($sql).into_boxed::<$db>();
-        for $row in $rows {
-            $q = $bind;
-        }
-        $q
-    }};
-}
-
-/// New cash of many accounts in one statement.
-fn write_cash(conn: &mut AnyConnection, rows: &[(i64, i64)]) -> Result<(), DbError> {
-    let sql = |numbered| {
-        format!("UPDATE accounts SET cash = v.column2 FROM (VALUES {}) AS v WHERE accounts.id = v.column1", placeholders(rows.len(), 2, numbered))
-    };
-    match conn {
-        AnyConnection::Postgresql(c) => bound!(diesel::pg::Pg, sql(true), rows, |q, (id, cash)| q
-            .bind::<BigInt, _>(*id)
-            .bind::<BigInt, _>(*cash))
-        .execute(c)?,
-        AnyConnection::Sqlite(c) => {
-            bound!(diesel::sqlite::Sqlite, sql(false), rows, |q, (id, cash)| q
-                .bind::<BigInt, _>(*id)
-                .bind::<BigInt, _>(*cash))
-            .execute(c)?
-        }
-    };
-    Ok(())
-}
-
-/// New quantities of many holdings in one statement (inserted or updated).
-fn write_holdings(conn: &mut AnyConnection, rows: &[(i64, &str, i64)]) -> Result<(), DbError> {
-    let sql = |numbered| {
-        format!(
-            "INSERT INTO holdings (account_id, symbol, quantity) VALUES {} ON CONFLICT (account_id, symbol) DO UPDATE SET quantity = excluded.quantity",
-            placeholders(rows.len(), 3, numbered)
-        )
-    };
-    match conn {
-        AnyConnection::Postgresql(c) => bound!(diesel::pg::Pg, sql(true), rows, |q, (a, s, n)| q
-            .bind::<BigInt, _>(*a)
-            .bind::<Text, _>(s.to_string())
-            .bind::<BigInt, _>(*n))
-        .execute(c)?,
-        AnyConnection::Sqlite(c) => {
-            bound!(diesel::sqlite::Sqlite, sql(false), rows, |q, (a, s, n)| q
-                .bind::<BigInt, _>(*a)
-                .bind::<Text, _>(s.to_string())
-                .bind::<BigInt, _>(*n))
-            .execute(c)?
-        }
-    };
-    Ok(())
-}
-
-/// PostgreSQL writes a batch with three statements whose every column is one bound array
-/// (`unnest()`), however many rows: ~20 parameters instead of ~16 per order, so parsing and
-/// binding no longer grow with the batch.
-mod postgres {
-    use diesel::prelude::*;
-    use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
-    use diesel::PgConnection;
-
-    use super::TransactionRow;
-    use crate::db::DbError;
-
-    pub(super) fn write_all(
-        c: &mut PgConnection,
-        cash: &[(i64, i64)],
-        holdings: &[(i64, &str, i64)],
-        rows: &[TransactionRow],
-    ) -> Result<(), DbError> {
-        if !cash.is_empty() {
-            diesel::sql_query(
-                "UPDATE accounts SET cash = v.cash FROM unnest($1::bigint[], $2::bigint[]) AS v(id, cash) WHERE accounts.id = v.id",
-            )
-            .bind::<Array<BigInt>, _>(cash.iter().map(|r| r.0).collect::<Vec<_>>())
-            .bind::<Array<BigInt>, _>(cash.iter().map(|r| r.1).collect::<Vec<_>>())
-            .execute(c)?;
-        }
-        if !holdings.is_empty() {
-            diesel::sql_query(
-                "INSERT INTO holdings (account_id, symbol, quantity) \
-                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[]) \
-                 ON CONFLICT (account_id, symbol) DO UPDATE SET quantity = excluded.quantity",
-            )
-            .bind::<Array<BigInt>, _>(holdings.iter().map(|h| h.0).collect::<Vec<_>>())
-            .bind::<Array<Text>, _>(holdings.iter().map(|h| h.1.to_owned()).collect::<Vec<_>>())
-            .bind::<Array<BigInt>, _>(holdings.iter().map(|h| h.2).collect::<Vec<_>>())
-            .execute(c)?;
-        }
-        if !rows.is_empty() {
-            let column = |f: fn(&TransactionRow) -> i64| rows.iter().map(f).collect::<Vec<_>>();
-            diesel::sql_query(
-                "INSERT INTO transactions (id, account_id, side, symbol, quantity, price, cash_after, placed_at, settled_at, tick, client_ip, worker_uuid) \
-                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], \
-                 $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::text[])",
-            )
-            .bind::<Array<BigInt>, _>(column(|r| r.id))
-            .bind::<Array<BigInt>, _>(column(|r| r.account_id))
-            .bind::<Array<Integer>, _>(rows.iter().map(|r| r.side).collect::<Vec<_>>())
-            .bind::<Array<Text>, _>(rows.iter().map(|r| r.symbol.clone()).collect::<Vec<_>>())
-            .bind::<Array<BigInt>, _>(column(|r| r.quantity))
-            .bind::<Array<BigInt>, _>(column(|r| r.price))
-            .bind::<Array<BigInt>, _>(column(|r| r.cash_after))
-            .bind::<Array<BigInt>, _>(column(|r| r.placed_at))
-            .bind::<Array<BigInt>, _>(column(|r| r.settled_at))
-            .bind::<Array<BigInt>, _>(column(|r| r.tick))
-            .bind::<Array<Text>, _>(rows.iter().map(|r| r.client_ip.clone()).collect::<Vec<_>>())
-            .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.worker_uuid.clone()).collect::<Vec<_>>())
-            .execute(c)?;
-        }
-        Ok(())
-    }
-}
+fixed_sql!(
+    /// A write that changes nothing, to take SQLite's write lock at the start of a batch.
+    TakeWriteLock,
+    sqlite: "UPDATE accounts SET cash = cash WHERE id = -1",
+    postgres: "UPDATE accounts SET cash = cash WHERE id = -1",
+);
 
 /// One queued order.
 #[derive(Debug, Clone)]
@@ -204,10 +67,10 @@ pub fn settle(
     now_ms: i64,
 ) -> Result<Vec<Outcome>, DbError> {
     conn.transaction(|conn| {
-        if let AnyConnection::Sqlite(_) = conn {
+        if let AnyConnection::Sqlite(c) = conn {
             // Take SQLite's write lock before the first read, so the reads below cannot go
             // stale and the commit never fails with SQLITE_BUSY halfway through a batch.
-            conn.batch_execute("UPDATE accounts SET cash = cash WHERE id = -1")?;
+            Fixed::<TakeWriteLock>::new(Vec::new()).execute(c)?;
         }
         settle_in_transaction(conn, orders, prices, tick, now_ms)
     })
@@ -224,24 +87,9 @@ fn settle_in_transaction(
     account_ids.sort_unstable();
     account_ids.dedup();
 
-    let mut cash: HashMap<i64, i64> = HashMap::with_capacity(account_ids.len());
-    let mut stored_holdings: HashMap<(i64, String), i64> = HashMap::new();
-    for ids in account_ids.chunks(READ_CHUNK) {
-        cash.extend(
-            accounts::table
-                .filter(accounts::id.eq_any(ids))
-                .select((accounts::id, accounts::cash))
-                .load::<(i64, i64)>(conn)?,
-        );
-        stored_holdings.extend(
-            holdings::table
-                .filter(holdings::account_id.eq_any(ids))
-                .select((holdings::account_id, holdings::symbol, holdings::quantity))
-                .load::<(i64, String, i64)>(conn)?
-                .into_iter()
-                .map(|(a, s, q)| ((a, s), q)),
-        );
-    }
+    let stored = balances::read(conn, &account_ids)?;
+    let mut cash = stored.cash;
+    let stored_holdings = stored.holdings;
     let mut held = stored_holdings.clone();
     let last_id: Option<i64> = transactions::table
         .select(diesel::dsl::max(transactions::id))
@@ -316,38 +164,18 @@ fn settle_in_transaction(
         }
     }
 
-    let cash_rows: Vec<(i64, i64)> = changed_accounts.into_iter().collect();
     let changed_holdings: Vec<(i64, &str, i64)> = held
         .iter()
         .filter(|(key, quantity)| stored_holdings.get(*key) != Some(*quantity))
         .map(|((account, symbol), quantity)| (*account, symbol.as_str(), *quantity))
         .collect();
-    if let AnyConnection::Postgresql(pg) = conn {
-        postgres::write_all(pg, &cash_rows, &changed_holdings, &rows)?;
-    } else {
-        for chunk in cash_rows.chunks(WRITE_CHUNK) {
-            write_cash(conn, chunk)?;
-        }
-        for chunk in changed_holdings.chunks(WRITE_CHUNK) {
-            write_holdings(conn, chunk)?;
-        }
-        for chunk in rows.chunks(WRITE_CHUNK) {
-            with_backend!(conn, |c| diesel::insert_into(transactions::table)
-                .values(chunk)
-                .execute(c))?;
-        }
-    }
+    let changes = Changes {
+        cash: changed_accounts.into_iter().collect(),
+        holdings: changed_holdings,
+        trades: &rows,
+    };
+    balances::write(conn, &changes)?;
     order_ids::insert(conn, &new_ids)?;
-    if changed_holdings.iter().any(|(_, _, q)| *q == 0) {
-        for ids in account_ids.chunks(READ_CHUNK) {
-            diesel::delete(
-                holdings::table
-                    .filter(holdings::quantity.eq(0))
-                    .filter(holdings::account_id.eq_any(ids)),
-            )
-            .execute(conn)?;
-        }
-    }
     Ok(outcomes)
 }
 
