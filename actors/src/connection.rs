@@ -207,17 +207,22 @@ impl<R: Router + Unpin> ConnectionActor<R> {
         let replies = match answer {
             Answer::Now(replies) => {
                 let mut replies = replies.into_iter();
-                for reply in replies.by_ref() {
+                while let Some(reply) = replies.next() {
                     if let Some(state) = reply.state_switch() {
                         self.state.switch_to(state);
                     }
-                    if !self.output.try_send(reply.clone()) {
-                        let rest = std::iter::once(reply).chain(replies);
-                        let rest: Vec<Reply> = rest.collect();
+                    let Some(frame) = self.output.encode(reply) else {
+                        continue;
+                    };
+                    if let Err(frame) = self.output.try_send_frame(frame) {
+                        // No room now: this frame and the rest wait for it, in order.
+                        let rest: Vec<Reply> = std::iter::once(Reply::Frame(frame))
+                            .chain(replies)
+                            .collect();
                         return self.send_later(futures::stream::iter(rest).boxed_local(), ctx);
                     }
                 }
-                self.last_frame = Some(Instant::now());
+                // Answered at once: the idle clock, set when the request came, stands.
                 return;
             }
             Answer::Later(replies) => replies,

@@ -6,6 +6,7 @@
 //! that makes no progress for `write_timeout` (the peer stopped reading), which closes the
 //! socket. [`Outbox::closed`] tells the owner when the writer has ended.
 
+use std::future::Future;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -93,7 +94,7 @@ impl Outbox {
     }
 
     /// Queues an encoded frame if there is room now; gives it back if not.
-    fn try_send_frame(&self, frame: Bytes) -> Result<(), Bytes> {
+    pub fn try_send_frame(&self, frame: Bytes) -> Result<(), Bytes> {
         let Ok(permit) = self
             .unsent
             .clone()
@@ -186,12 +187,33 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         while !rest.is_empty() {
             // Each write returns as soon as the kernel takes some bytes, so this times out only
             // when the peer takes nothing for `write_timeout`, however large the frame.
-            match tokio::time::timeout(write_timeout, writer.write(rest)).await {
-                Ok(Ok(n)) if n > 0 => rest = &rest[n..],
+            match write_some(&mut writer, rest, write_timeout).await {
+                Some(n) if n > 0 => rest = &rest[n..],
                 // The peer stopped reading, or the socket failed: give up, which closes it.
                 _ => return,
             }
         }
     }
     let _ = tokio::time::timeout(write_timeout, writer.shutdown()).await;
+}
+
+/// Writes some of `buf`: how many bytes the socket took, or None when it failed or took
+/// nothing for `timeout`. The timer is armed only when the socket cannot take bytes at once,
+/// so a write to a reading peer costs no timer.
+async fn write_some<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    buf: &[u8],
+    timeout: Duration,
+) -> Option<usize> {
+    let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(written) =
+            std::pin::Pin::new(&mut *writer).poll_write(cx, buf)
+        {
+            return std::task::Poll::Ready(written.ok());
+        }
+        let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await
 }

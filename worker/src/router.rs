@@ -48,6 +48,16 @@ impl WorkerRouter {
         }
     }
 
+    /// The cached quote answering `request`, if it is a `getAssetValueCurrent` the cache can
+    /// answer: the hot path, which builds no key.
+    fn cached_quote(&self, request: &Message) -> Option<Vec<Reply>> {
+        let Message::GetAssetValueCurrent(query) = request else {
+            return None;
+        };
+        let frames = self.cache.quote(&query.symbol)?;
+        Some(frames.iter().cloned().map(Reply::Frame).collect())
+    }
+
     /// The reply from the cache, if it has one.
     fn cached_reply(&self, key: &CacheKey) -> Option<Vec<Reply>> {
         let frames = match key {
@@ -374,14 +384,19 @@ impl Router for WorkerRouter {
             && instruction != Instruction::GetServerInfo
         {
             // Every data request stands on the session that opened DataTransfer.
-            let grant = self.grant.borrow().clone();
-            let Some(grant) = grant else {
+            let grant = self.grant.borrow();
+            let Some(grant) = grant.as_ref() else {
                 return Answer::one(ended(instruction, ReasonCode::SessionInvalid));
             };
-            match self.grants.standing(peer.connection_id, &grant) {
+            match self.grants.standing(peer.connection_id, grant) {
                 Standing::Valid => {}
                 Standing::Ended(reason) => return Answer::one(ended(instruction, reason)),
-                Standing::Unconfirmed => unconfirmed = Some(grant.token),
+                Standing::Unconfirmed => unconfirmed = Some(grant.token.clone()),
+            }
+        }
+        if unconfirmed.is_none() {
+            if let Some(replies) = self.cached_quote(&request.message) {
+                return Answer::Now(replies);
             }
         }
         let key = cache_key(&request.message);
