@@ -21,3 +21,4 @@ pub mod outbox;
 pub mod reply;
 pub mod signals;
 pub mod slots;
+pub mod threads;

@@ -11,8 +11,14 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::connection::{ConnectionActor, ConnectionLimits, Peer, Router};
 use crate::frame_budget::FrameBudget;
 use crate::slots::{AddressLimiter, Slot, SlotPool};
+use crate::threads::ConnectionThreads;
 
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Kernel send buffer of an accepted connection: room for a few full data packets, so a
+/// transfer streams at 256 KiB per round trip, while a peer that reads nothing holds little
+/// kernel memory and is noticed soon.
+pub const SEND_BUFFER_BYTES: usize = 256 << 10;
 
 /// Allocates a process-unique connection id.
 pub fn next_connection_id() -> u64 {
@@ -35,6 +41,9 @@ where
             }
         };
         let _ = stream.set_nodelay(true);
+        // Bound what the kernel buffers for a peer that does not read (autotuning lets it grow
+        // to megabytes): such a peer then stalls our writes, and the write timeout lets it go.
+        let _ = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER_BYTES);
         let peer = Peer {
             connection_id: next_connection_id(),
             addr,
@@ -55,22 +64,24 @@ pub struct Admission {
 }
 
 /// [`serve_with`] where every peer within the limits gets a [`ConnectionActor`] with a fresh
-/// router. A peer past its address's limit or past `admission.connections` gets `error`
-/// (RateLimited) and is closed.
+/// router, on the next of `threads`. A peer past its address's limit or past
+/// `admission.connections` gets `error` (RateLimited) and is closed.
 pub async fn serve<R, F>(
     listener: TcpListener,
     admission: Admission,
     limits: ConnectionLimits,
-    mut make_router: F,
+    threads: ConnectionThreads,
+    make_router: F,
 ) where
     R: Router + Unpin,
-    F: FnMut() -> R + 'static,
+    F: Fn() -> R + Send + Sync + 'static,
 {
     let Admission {
         connections,
         addresses,
         budget,
     } = admission;
+    let make_router = std::sync::Arc::new(make_router);
     serve_with(listener, move |stream, peer| {
         let Some(address) = addresses.try_admit(peer.addr.ip()) else {
             actix::spawn(refuse(stream, TOO_MANY_FROM_ADDRESS));
@@ -81,7 +92,10 @@ pub async fn serve<R, F>(
             return;
         };
         let slot = Slot::new(place, address);
-        ConnectionActor::start(stream, peer, make_router(), limits, &budget, slot);
+        let (make_router, budget) = (make_router.clone(), budget.clone());
+        threads.run(stream, move |stream| async move {
+            ConnectionActor::start(stream, peer, make_router(), limits, &budget, slot);
+        });
     })
     .await
 }

@@ -7,6 +7,7 @@
 
 mod hostile;
 mod report;
+mod sources;
 mod workload;
 
 use std::collections::BTreeMap;
@@ -62,6 +63,10 @@ struct Args {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Threads driving the load: 1 runs every connection on one thread (as redis-benchmark
+    /// does), 0 one per core.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
 }
 
 fn parse_mix(mix: &str) -> anyhow::Result<Vec<(Op, u32)>> {
@@ -88,9 +93,19 @@ fn assign(mix: &[(Op, u32)], connections: usize) -> Vec<Op> {
     out
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let mut runtime = match args.threads {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    if args.threads > 1 {
+        runtime.worker_threads(args.threads);
+    }
+    runtime.enable_all().build()?.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(cost) = args.bcrypt_probe {
         return bcrypt_probe(cost);
     }
@@ -209,8 +224,8 @@ fn bcrypt_probe(cost: u32) -> anyhow::Result<()> {
 /// Opens `count` connections that send nothing, holds them, closes them.
 async fn hold_idle(target: &str, count: usize, hold: Duration) -> anyhow::Result<()> {
     let mut open = Vec::with_capacity(count);
-    for _ in 0..count {
-        open.push(tokio::net::TcpStream::connect(target).await?);
+    for index in 0..count {
+        open.push(sources::connect(target, index).await?);
     }
     eprintln!("holding {} idle connections", open.len());
     tokio::time::sleep(hold).await;

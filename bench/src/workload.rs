@@ -122,9 +122,11 @@ pub struct Ready {
 
 /// Connects and sets up connection `index` (not measured). `Err` holds the setup failure.
 pub async fn prepare(plan: &Plan, index: usize, op: Op) -> Result<Ready, String> {
-    let mut conn = Connection::connect(plan.target.as_str())
+    let stream = crate::sources::connect(&plan.target, index)
         .await
-        .map_err(|e| format!("connect:{}", reason(&e)))?;
+        .map_err(|e| format!("connect:{}", e.kind()))?;
+    let mut conn =
+        Connection::from_stream(stream).map_err(|e| format!("connect:{}", reason(&e)))?;
     let (username, password, session) = setup(&mut conn, plan, index, op)
         .await
         .map_err(|e| format!("setup:{}", reason(&e)))?;

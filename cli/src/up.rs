@@ -61,6 +61,9 @@ pub struct UpArgs {
     /// Asset list file (`SYMBOL,Name[,start price]` per line) [default: built-in list].
     #[arg(long)]
     assets_file: Option<PathBuf>,
+    /// Threads each server spreads its connections over; 0 means one per core.
+    #[arg(long, default_value_t = 0)]
+    connection_threads: usize,
 }
 
 /// The update interval when neither `--update-interval-ms` nor the provider says otherwise.
@@ -88,6 +91,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         csv_file: args.csv_file.clone(),
         assets_file: args.assets_file.clone(),
         provider_base_url: args.provider_base_url.clone(),
+        connection_threads: args.connection_threads,
         ..MasterConfig::default()
     };
     if args.update_interval_ms.is_none() {
@@ -125,6 +129,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
                 master_key_file: data.join("master.pub.asc"),
                 log_file: home.join("worker.log"),
                 admin_socket: home.join("worker.admin.sock"),
+                connection_threads: args.connection_threads,
                 ..WorkerConfig::default()
             };
             register(

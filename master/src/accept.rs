@@ -20,6 +20,7 @@ use papertrader_actors::listener::{
     refusal, refuse, serve_with, write_and_close, TOO_MANY, TOO_MANY_FROM_ADDRESS,
 };
 use papertrader_actors::slots::{AddressLimiter, Slot, SlotPool};
+use papertrader_actors::threads::ConnectionThreads;
 use papertrader_protocol::codec::Incoming;
 use papertrader_protocol::MessageType;
 use tokio::net::{TcpListener, TcpStream};
@@ -48,16 +49,30 @@ pub struct AcceptPolicy {
 
 /// Accepts peers forever on `listener` under `policy`; `direct` lets clients use every
 /// instruction here instead of only `getWorkerList`.
-pub async fn serve(listener: TcpListener, policy: AcceptPolicy, link: LinkContext, direct: bool) {
+pub async fn serve(
+    listener: TcpListener,
+    policy: AcceptPolicy,
+    link: LinkContext,
+    direct: bool,
+    threads: ConnectionThreads,
+) {
     serve_with(listener, move |stream, peer| {
+        // The place is taken here, in accept order, before the peer moves to its thread.
+        let place = match take_place(&policy, peer.addr.ip()) {
+            Ok(place) => place,
+            Err(why) => {
+                actix::spawn(refuse(stream, why));
+                return;
+            }
+        };
         let (policy, link) = (policy.clone(), link.clone());
-        actix::spawn(greet(stream, peer, policy, link, direct));
+        threads.run(stream, move |stream| {
+            greet(stream, peer, place, policy, link, direct)
+        });
     })
     .await
 }
 
-/// Takes a place for a new peer: a reserved one for a worker address, else a client place
-/// counted against the peer's address. `Err` is why it was refused.
 fn take_place(policy: &AcceptPolicy, ip: IpAddr) -> Result<(bool, Slot), &'static str> {
     if policy.worker_addresses.contains(ip) {
         let place = policy.worker_links.try_take().ok_or(TOO_MANY)?;
@@ -75,15 +90,12 @@ fn take_place(policy: &AcceptPolicy, ip: IpAddr) -> Result<(bool, Slot), &'stati
 async fn greet(
     stream: TcpStream,
     peer: Peer,
+    (from_worker_address, mut slot): (bool, Slot),
     policy: AcceptPolicy,
     link: LinkContext,
     direct: bool,
 ) {
     let accepted_at = Instant::now();
-    let (from_worker_address, mut slot) = match take_place(&policy, peer.addr.ip()) {
-        Ok(taken) => taken,
-        Err(why) => return refuse(stream, why).await,
-    };
     let (read_half, write_half) = tokio::io::split(stream);
     let mut input = Input::new(read_half, policy.limits.max_payload, &policy.budget);
     match input.read_first(policy.limits.first_frame_timeout).await {
@@ -104,9 +116,10 @@ async fn greet(
     }
     if from_worker_address {
         // A client on a worker's host: it takes a client place like everyone else.
-        let counted = policy.addresses.try_admit(peer.addr.ip());
-        let place = policy.clients.try_take();
-        let (Some(address), Some(place)) = (counted, place) else {
+        let Some(address) = policy.addresses.try_admit(peer.addr.ip()) else {
+            return write_and_close(write_half, &refusal(TOO_MANY_FROM_ADDRESS)).await;
+        };
+        let Some(place) = policy.clients.try_take() else {
             return write_and_close(write_half, &refusal(TOO_MANY)).await;
         };
         slot = Slot::new(place, address);

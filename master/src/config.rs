@@ -81,6 +81,8 @@ pub struct MasterConfig {
     pub max_connections: usize,
     /// Concurrent client connections accepted from one IP address; more are refused.
     pub max_connections_per_address: usize,
+    /// Threads client and worker connections are spread over; 0 means one per core.
+    pub connection_threads: usize,
     /// Connections kept for peers from registered worker addresses (their links and their
     /// handshakes), apart from `max_connections`, so a flood cannot lock a worker out.
     pub max_worker_links: usize,
@@ -165,6 +167,7 @@ impl Default for MasterConfig {
             connection_session_ttl_secs: 86_400,
             max_connections: 10_000,
             max_connections_per_address: 256,
+            connection_threads: 0,
             max_worker_links: 64,
             first_frame_timeout_secs: 10,
             idle_timeout_secs: 300,
@@ -333,6 +336,9 @@ pub struct MasterArgs {
     /// Maximum concurrent client connections from one IP address [default: 256].
     #[arg(long, env = "PAPERTRADER_MASTER_MAX_CONNECTIONS_PER_ADDRESS")]
     pub max_connections_per_address: Option<usize>,
+    /// Threads connections are spread over; 0 means one per core [default: 0].
+    #[arg(long, env = "PAPERTRADER_MASTER_CONNECTION_THREADS")]
+    pub connection_threads: Option<usize>,
     /// The master's armored OpenPGP secret key, generated if missing [default: data/master.sec.asc].
     #[arg(long, env = "PAPERTRADER_MASTER_KEY_FILE")]
     pub key_file: Option<PathBuf>,
@@ -388,6 +394,7 @@ impl MasterArgs {
             market_seed,
             max_connections,
             max_connections_per_address,
+            connection_threads,
             key_file,
             public_key_file,
             direct_clients,

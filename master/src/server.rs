@@ -11,6 +11,7 @@ use papertrader_actors::frame_budget::FrameBudget;
 use papertrader_actors::identity::SigningIdentity;
 use papertrader_actors::log::{LogActor, LogSystem};
 use papertrader_actors::slots::{AddressLimiter, SlotPool};
+use papertrader_actors::threads::{ConnectionThreads, ThreadsOwner};
 use papertrader_protocol::data::{InputLimits, Listing, ServerInfo};
 use papertrader_protocol::Money;
 use slog::{info, o, warn, Logger};
@@ -52,6 +53,8 @@ pub struct RunningMaster {
     pub fetcher: Addr<AssetFetcherActor>,
     /// The admin endpoint's socket.
     pub admin_socket: std::path::PathBuf,
+    /// The connection threads, stopped (with their connections) when the master is dropped.
+    pub threads: ThreadsOwner,
 }
 
 /// Loads the asset list named by the config, or the built-in one.
@@ -349,13 +352,16 @@ pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<Runn
             ..ConnectionLimits::default()
         },
     };
+    let (threads, threads_owner) = ConnectionThreads::start(config.connection_threads);
+    let connection_threads = threads.len();
     actix::spawn(crate::accept::serve(
         socket,
         policy,
         link,
         config.direct_clients,
+        threads,
     ));
-    info!(log, "master listening"; "addr" => %local_addr, "update_interval_ms" => config.update_interval_ms);
+    info!(log, "master listening"; "addr" => %local_addr, "update_interval_ms" => config.update_interval_ms, "connection_threads" => connection_threads);
     // `expected_workers` is at least 1 (validated) and none can be online before we listen.
     warn!(log, "no workers online yet"; "expected" => config.expected_workers);
     let admin = crate::admin::AdminContext {
@@ -376,6 +382,7 @@ pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<Runn
         trades,
         fetcher,
         admin_socket,
+        threads: threads_owner,
     })
 }
 

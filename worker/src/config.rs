@@ -32,6 +32,8 @@ pub struct WorkerConfig {
     pub max_connections: usize,
     /// Concurrent client connections accepted from one IP address; more are refused.
     pub max_connections_per_address: usize,
+    /// Threads client connections are spread over; 0 means one per core.
+    pub connection_threads: usize,
     /// Close a client whose first frame is not complete this long after it connected, seconds
     /// (at most `idle_timeout_secs` is used).
     pub first_frame_timeout_secs: u64,
@@ -60,6 +62,37 @@ pub struct WorkerConfig {
     pub admin_socket: PathBuf,
 }
 
+impl WorkerConfig {
+    /// Checks values a worker cannot run with (the master refuses the same ones).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, reason: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                reason: reason.to_owned(),
+            })
+        };
+        if self.max_payload < 4096 {
+            return invalid("max_payload", "must be at least 4096 bytes");
+        }
+        if self.first_frame_timeout_secs == 0 {
+            return invalid("first_frame_timeout_secs", "must be at least 1");
+        }
+        if self.idle_timeout_secs == 0 {
+            return invalid("idle_timeout_secs", "must be at least 1");
+        }
+        if self.write_timeout_secs == 0 {
+            return invalid("write_timeout_secs", "must be at least 1");
+        }
+        if self.request_timeout_secs == 0 {
+            return invalid("request_timeout_secs", "must be at least 1");
+        }
+        if self.log_memory_entries == 0 {
+            return invalid("log_memory_entries", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
 impl Default for WorkerConfig {
     fn default() -> Self {
         Self {
@@ -72,6 +105,7 @@ impl Default for WorkerConfig {
             master_key_file: PathBuf::from("data/master.pub.asc"),
             max_connections: 10_000,
             max_connections_per_address: 512,
+            connection_threads: 0,
             first_frame_timeout_secs: 10,
             idle_timeout_secs: 300,
             write_timeout_secs: 30,
@@ -129,6 +163,9 @@ pub struct WorkerArgs {
     /// intervals) [default: 10].
     #[arg(long, env = "PAPERTRADER_WORKER_REQUEST_TIMEOUT_SECS")]
     pub request_timeout_secs: Option<u64>,
+    /// Threads client connections are spread over; 0 means one per core [default: 0].
+    #[arg(long, env = "PAPERTRADER_WORKER_CONNECTION_THREADS")]
+    pub connection_threads: Option<usize>,
 }
 
 /// Why a configuration was refused.
@@ -140,6 +177,14 @@ pub enum ConfigError {
     /// The file is not valid TOML for this config.
     #[error("{0}: {1}")]
     Parse(PathBuf, toml::de::Error),
+    /// A value is out of range.
+    #[error("{key}: {reason}")]
+    Invalid {
+        /// The config key.
+        key: &'static str,
+        /// What is wrong with its value.
+        reason: String,
+    },
 }
 
 impl WorkerArgs {
@@ -176,6 +221,10 @@ impl WorkerArgs {
         if let Some(secs) = self.request_timeout_secs {
             config.request_timeout_secs = secs;
         }
+        if let Some(threads) = self.connection_threads {
+            config.connection_threads = threads;
+        }
+        config.validate()?;
         Ok(config)
     }
 }

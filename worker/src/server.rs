@@ -12,6 +12,7 @@ use papertrader_actors::identity::{SigningIdentity, VerifyingIdentity};
 use papertrader_actors::listener::{self, Admission};
 use papertrader_actors::log::{LogActor, LogSystem};
 use papertrader_actors::slots::{AddressLimiter, SlotPool};
+use papertrader_actors::threads::{ConnectionThreads, ThreadsOwner};
 use slog::{info, o};
 
 use crate::cache::{Framing, PriceCache};
@@ -34,6 +35,8 @@ pub struct RunningWorker {
     pub log_actor: Addr<LogActor>,
     /// The admin endpoint's socket.
     pub admin_socket: std::path::PathBuf,
+    /// The connection threads, stopped (with their connections) when the worker is dropped.
+    pub threads: ThreadsOwner,
 }
 
 /// Reads the worker's UUID file, or creates it with a new UUID.
@@ -142,10 +145,16 @@ pub async fn start(config: WorkerConfig, logs: LogSystem) -> anyhow::Result<Runn
         budget: FrameBudget::new(config.max_partial_frame_bytes),
     };
     let (router_link, router_cache) = (link.clone(), cache.clone());
-    actix::spawn(listener::serve(socket, admission, limits, move || {
-        WorkerRouter::new(router_link.clone(), router_cache.clone(), grants.clone())
-    }));
-    info!(log, "worker listening"; "addr" => %local_addr, "uuid" => %uuid, "master" => &config.master);
+    let (threads, threads_owner) = ConnectionThreads::start(config.connection_threads);
+    let connection_threads = threads.len();
+    actix::spawn(listener::serve(
+        socket,
+        admission,
+        limits,
+        threads,
+        move || WorkerRouter::new(router_link.clone(), router_cache.clone(), grants.clone()),
+    ));
+    info!(log, "worker listening"; "addr" => %local_addr, "uuid" => %uuid, "master" => &config.master, "connection_threads" => connection_threads);
     let admin = crate::admin::WorkerAdmin {
         uuid,
         link: link.clone(),
@@ -165,6 +174,7 @@ pub async fn start(config: WorkerConfig, logs: LogSystem) -> anyhow::Result<Runn
         cache,
         log_actor,
         admin_socket,
+        threads: threads_owner,
     })
 }
 

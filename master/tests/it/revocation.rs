@@ -39,6 +39,7 @@ async fn race(
     session: String,
     data: bool,
     ended: Rc<Cell<Option<Instant>>>,
+    ready: Rc<Cell<usize>>,
 ) -> Vec<Sent> {
     let mut conn = Connection::connect(addr).await.unwrap();
     let mut sent = Vec::new();
@@ -47,6 +48,7 @@ async fn race(
             .await
             .unwrap();
     }
+    ready.set(ready.get() + 1);
     let mut after = 0;
     while after < AFTER_END {
         if ended.get().is_some() {
@@ -89,12 +91,25 @@ async fn an_ended_session_is_dead_for_every_later_request_under_racing_use(db: T
     for trial in 0..TRIALS {
         let session = login(&mut owner, "rita", true).await.unwrap();
         let ended = Rc::new(Cell::new(None));
+        let ready = Rc::new(Cell::new(0));
         let racers: Vec<_> = (0..6)
-            .map(|i| race(addr, session.clone(), i % 2 == 0, ended.clone()))
+            .map(|i| {
+                race(
+                    addr,
+                    session.clone(),
+                    i % 2 == 0,
+                    ended.clone(),
+                    ready.clone(),
+                )
+            })
             .collect();
         let end = async {
-            // Let the racers get going, then end the session: logout on even trials, an
-            // admin revocation on odd ones.
+            // Let the racers get going (connected, and in DataTransfer state for the data
+            // ones), then end the session: logout on even trials, an admin revocation on odd
+            // ones.
+            while ready.get() < 6 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
             tokio::time::sleep(Duration::from_millis((trial % 5) as u64)).await;
             if trial % 2 == 0 {
                 let logout = Message::Logout(SessionToken {

@@ -59,8 +59,10 @@ async fn one_client_keeps_its_session_when_its_worker_dies() {
     let master_addr = master.local_addr;
     // Worker "a" (the one the client picks first) in a thread of its own, so it can die alone.
     let config_a = worker_config(dir.path(), "a", master_addr);
-    let (doomed, addr_a) =
-        ServerThread::start(move || async move { start_worker(config_a).await.local_addr });
+    let (doomed, addr_a) = ServerThread::start(move || async move {
+        let worker = start_worker(config_a).await;
+        (worker.local_addr, worker)
+    });
     let config_a = worker_config(dir.path(), "a", master_addr);
     register_worker_at(&master, "a", &config_a, &["127.0.0.1"], &addr_a.to_string()).await;
     let config_b = worker_config(dir.path(), "b", master_addr);

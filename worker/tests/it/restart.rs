@@ -19,10 +19,10 @@ fn master_thread(
     config.listen = listen;
     ServerThread::start(move || async move {
         let logs = papertrader_actors::log::LogSystem::new(&config.log_file, 64);
-        papertrader_master::server::start(config, logs)
+        let master = papertrader_master::server::start(config, logs)
             .await
-            .expect("master starts")
-            .local_addr
+            .expect("master starts");
+        (master.local_addr, master)
     })
 }
 

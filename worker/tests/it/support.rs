@@ -268,20 +268,24 @@ pub struct ServerThread {
 }
 
 impl ServerThread {
-    /// Runs `start` (which starts a server and returns its address) in a new thread.
-    pub fn start<F, Fut>(start: F) -> (Self, std::net::SocketAddr)
+    /// Runs `start` (which starts a server and returns its address and its handle) in a new
+    /// thread; the handle lives as long as the thread's actix system.
+    pub fn start<F, Fut, H>(start: F) -> (Self, std::net::SocketAddr)
     where
         F: FnOnce() -> Fut + Send + 'static,
-        Fut: std::future::Future<Output = std::net::SocketAddr>,
+        Fut: std::future::Future<Output = (std::net::SocketAddr, H)>,
+        H: 'static,
     {
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             let system = actix::System::new();
-            system.block_on(async move {
-                let addr = start().await;
+            let handle = system.block_on(async move {
+                let (addr, handle) = start().await;
                 tx.send((actix::System::current(), addr)).unwrap();
+                handle
             });
             let _ = system.run();
+            drop(handle);
         });
         let (system, addr) = rx
             .recv_timeout(Duration::from_secs(30))
