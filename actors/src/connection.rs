@@ -57,7 +57,7 @@ pub trait Router: 'static {
     fn route(&mut self, request: Request, peer: Peer) -> Answer;
 
     /// The connection has ended (for sessions bound to it).
-    fn disconnected(&mut self, _peer: Peer) {}
+    fn client_closed(&mut self, _peer: Peer) {}
 }
 
 /// Limits of one connection.
@@ -308,7 +308,7 @@ impl<R: Router + Unpin> Actor for ConnectionActor<R> {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        self.router.disconnected(self.peer);
+        self.router.client_closed(self.peer);
     }
 }
 

@@ -1,11 +1,17 @@
-//! Actors shared by the PaperTrader master and worker.
+//! What the PaperTrader master and worker run on (the crate lives in `actors/`).
 //!
 //! - [`connection::ConnectionActor`]: one per TCP peer; protocol codec, state machine, input
 //!   limits, ordered replies, bounded output, first-frame and idle deadlines. It routes each
 //!   request through a [`connection::Router`], which is what differs between master and worker.
 //! - [`listener`], [`slots`], [`frame_budget`], [`outbox`], [`input`]: what keeps a server's
 //!   connections bounded (per address, in all, in buffered input and in queued output).
-//! - [`log::LogActor`]: the bounded in-memory log system of spec 3.1.4, fed by a slog drain.
+//! - [`threads`]: the arbiters connections are spread over, one per core by default.
+//! - [`reply`]: what a router answers with (reply frames, now or as they come).
+//! - [`log::LogActor`], [`log_writer`]: the bounded in-memory log system of spec 3.1.4, fed by
+//!   a slog drain and written to its file by a thread of its own.
+//! - [`identity`], [`key_validity`]: OpenPGP keys for worker admission.
+//! - [`admin_socket`]: the admin endpoint's Unix socket; [`signals`]: running until SIGINT or
+//!   SIGTERM; [`files`]: key and identity file helpers.
 #![warn(missing_docs)]
 
 pub mod admin_socket;
@@ -17,6 +23,7 @@ pub mod input;
 pub mod key_validity;
 pub mod listener;
 pub mod log;
+pub mod log_writer;
 pub mod outbox;
 pub mod reply;
 pub mod signals;

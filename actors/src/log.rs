@@ -3,21 +3,24 @@
 //! full, on an interval, on shutdown and from the panic hook.
 //!
 //! The slog [`LogDrain`] writes into the buffer shared with [`LogActor`]; when a record fills
-//! the buffer the drain flushes it on the spot, so memory never holds more than the cap and
-//! no record is dropped. The actor flushes on its interval, on request and when it stops.
+//! the buffer, the drain hands the full buffer to the log's writer thread on the spot (see
+//! [`crate::log_writer`]), so memory stays bounded, no record is dropped and no actor thread
+//! waits for the disk. The actor hands over on its interval, and flushes (waits for the disk)
+//! on request and when it stops.
 //!
 //! A log file path of [`STDOUT_PATH`] (`-`) writes the same lines to standard output instead,
 //! as containers expect (`docker compose logs`).
 
 use std::fmt::Write as _;
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
+
+use crate::log_writer::LogWriter;
 
 /// The log file path that means standard output.
 pub const STDOUT_PATH: &str = "-";
@@ -54,70 +57,46 @@ impl LogEntry {
     }
 }
 
+/// How long an explicit flush waits for the writer thread.
+const FLUSH_WAIT: Duration = Duration::from_secs(10);
+
 struct Buffer {
     entries: Vec<LogEntry>,
     capacity: usize,
-    path: PathBuf,
-    file: Option<File>,
-    flushed: u64,
+    writer: LogWriter,
     high_water: usize,
 }
 
 impl Buffer {
-    fn flush(&mut self) -> io::Result<()> {
-        if self.entries.is_empty() {
-            return Ok(());
-        }
-        let to_stdout = self.path.as_os_str() == STDOUT_PATH;
-        if self.file.is_none() && !to_stdout {
-            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)?;
-            }
-            self.file = Some(
-                OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&self.path)?,
-            );
-        }
-        let mut text = String::new();
-        for entry in &self.entries {
-            text.push_str(&entry.to_line());
-            text.push('\n');
-        }
-        if to_stdout {
-            let mut out = io::stdout().lock();
-            out.write_all(text.as_bytes())?;
-            out.flush()?;
-        } else if let Some(file) = self.file.as_mut() {
-            file.write_all(text.as_bytes())?;
-            file.flush()?;
-        }
-        self.flushed += self.entries.len() as u64;
-        self.entries.clear();
-        Ok(())
+    /// Hands the entries to the writer thread without waiting for the disk.
+    fn hand_off(&mut self) {
+        let entries = std::mem::replace(
+            &mut self.entries,
+            Vec::with_capacity(self.capacity.min(4096)),
+        );
+        self.writer.write(entries);
+    }
+
+    /// Hands the entries over and waits (at most `within`) until they are written.
+    fn flush(&mut self, within: Duration) -> io::Result<()> {
+        self.hand_off();
+        self.writer.sync(within)
     }
 
     fn push(&mut self, entry: LogEntry) {
         self.entries.push(entry);
         self.high_water = self.high_water.max(self.entries.len());
         if self.entries.len() >= self.capacity {
-            if let Err(e) = self.flush() {
-                // The file is unwritable: keep the newest `capacity` entries rather than grow.
-                eprintln!("log system: cannot write {}: {e}", self.path.display());
-                let excess = self.entries.len().saturating_sub(self.capacity - 1);
-                self.entries.drain(..excess);
-            }
+            self.hand_off();
         }
     }
 }
 
 impl Drop for Buffer {
     fn drop(&mut self) {
-        // The last handle is gone (normal process exit): nothing buffered may be lost.
-        if let Err(e) = self.flush() {
-            eprintln!("log system: flush at exit failed: {e}");
-        }
+        // The last handle is gone (normal process exit): nothing buffered may be lost. The
+        // writer, dropped next, writes what is queued before its thread ends.
+        self.hand_off();
     }
 }
 
@@ -154,9 +133,7 @@ impl LogSystem {
             inner: Arc::new(Mutex::new(Buffer {
                 entries: Vec::with_capacity(capacity.clamp(1, 4096)),
                 capacity: capacity.max(1),
-                path: path.as_ref().to_path_buf(),
-                file: None,
-                flushed: 0,
+                writer: LogWriter::start(path.as_ref().to_path_buf()),
                 high_water: 0,
             })),
         }
@@ -175,19 +152,14 @@ impl LogSystem {
         self.lock().push(entry);
     }
 
-    /// Writes all buffered entries to the file.
+    /// Writes all buffered entries to the file, waiting until they are written.
     pub fn flush(&self) -> io::Result<()> {
-        self.lock().flush()
+        self.lock().flush(FLUSH_WAIT)
     }
 
-    /// Flushes without waiting for the lock (for the panic hook, which may run while the
-    /// lock is held on the panicking thread). Returns false if the lock was busy.
-    pub fn try_flush(&self) -> bool {
-        match self.inner.try_lock() {
-            Ok(mut buffer) => buffer.flush().is_ok(),
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().flush().is_ok(),
-            Err(std::sync::TryLockError::WouldBlock) => false,
-        }
+    /// Hands the buffered entries to the writer thread, without waiting for the disk.
+    pub fn hand_off(&self) {
+        self.lock().hand_off();
     }
 
     /// Counters.
@@ -197,7 +169,7 @@ impl LogSystem {
             buffered: b.entries.len(),
             high_water: b.high_water,
             capacity: b.capacity,
-            flushed: b.flushed,
+            flushed: b.writer.written(),
         }
     }
 
@@ -232,9 +204,11 @@ impl LogSystem {
                 line: location.map(|l| l.line()).unwrap_or(0),
                 message: format!("panic: {info}"),
             };
+            // The lock may be held on the panicking thread: never wait for it, and wait for the
+            // writer a little only (the panic may be on the writer's own thread).
             if let Ok(mut buffer) = system.inner.try_lock() {
                 buffer.push(entry);
-                let _ = buffer.flush();
+                let _ = buffer.flush(Duration::from_secs(2));
             }
             previous(info);
         }));
@@ -300,11 +274,7 @@ impl Actor for LogActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.run_interval(self.interval, |act, _| {
-            if let Err(e) = act.system.flush() {
-                eprintln!("log system: periodic flush failed: {e}");
-            }
-        });
+        ctx.run_interval(self.interval, |act, _| act.system.hand_off());
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
@@ -381,9 +351,30 @@ mod tests {
         for (i, line) in lines.iter().enumerate() {
             assert!(line.contains(&format!("record {i} k={}", i * 2)), "{line}");
             assert!(line.contains("actors/src/log.rs:"), "file and line: {line}");
-            assert!(line.contains("papertrader_actors::log"), "module: {line}");
+            assert!(line.contains("papertrader_runtime::log"), "module: {line}");
             assert!(line.contains(" INFO "), "level: {line}");
         }
+    }
+
+    #[test]
+    fn an_unwritable_file_is_reported_by_the_next_flush() {
+        let system = LogSystem::new("/proc/no-such-dir/master.log", 4);
+        slog::info!(system.logger(), "lost");
+        assert!(system.flush().is_err());
+    }
+
+    #[test]
+    fn records_handed_off_reach_the_file_when_the_last_handle_drops() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("drop.log");
+        {
+            let system = LogSystem::new(&path, 3);
+            for i in 0..10 {
+                slog::info!(system.logger(), "record {}", i);
+            }
+        }
+        let text = std::fs::read_to_string(&path).expect("log file");
+        assert_eq!(text.lines().count(), 10, "{text}");
     }
 
     #[actix::test]

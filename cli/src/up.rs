@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
-use papertrader_actors::log::{Flush, LogSystem};
 use papertrader_master::actors::worker_registry::{AddWorker, ListWorkers, RemoveWorker};
 use papertrader_master::config::MasterConfig;
 use papertrader_master::market::provider::min_update_interval;
+use papertrader_runtime::log::{Flush, LogSystem};
 use papertrader_worker::config::WorkerConfig;
 use papertrader_worker::link::{GetLinkStatus, LinkState};
 use papertrader_worker::server::{load_or_create_identity, load_or_create_uuid};
@@ -163,7 +163,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         outln!("  admin       {}", master.admin_socket.display());
         outln!("Try: papertrader register alice --email alice@example.com");
         outln!("Press Ctrl-C to stop.");
-        papertrader_actors::signals::shutdown_signal().await;
+        papertrader_runtime::signals::shutdown_signal().await;
         outln!("stopping: flushing logs");
         for (_, worker) in &workers {
             let _ = worker.log_actor.send(Flush).await;

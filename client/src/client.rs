@@ -13,21 +13,6 @@ use papertrader_protocol::*;
 
 use crate::connection::{ClientError, Connection, Peer};
 
-/// Which history range to ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HistoryRange {
-    /// `getAssetValueDay`.
-    Day,
-    /// `getAssetValueWeek`.
-    Week,
-    /// `getAssetValueMonth`.
-    Month,
-    /// `getAssetValueYear`.
-    Year,
-    /// `getAssetValueAllTime`.
-    AllTime,
-}
-
 /// A client session with a worker.
 pub struct Client {
     master: Option<String>,
@@ -375,19 +360,7 @@ impl Client {
         date_ms: i64,
         progress: &mut dyn FnMut(u32, u32),
     ) -> Result<History, ClientError> {
-        let q = AssetRangeQuery {
-            symbol: symbol.into(),
-            date_ms,
-        };
-        let request = match range {
-            HistoryRange::Day => Message::GetAssetValueDay(q),
-            HistoryRange::Week => Message::GetAssetValueWeek(q),
-            HistoryRange::Month => Message::GetAssetValueMonth(q),
-            HistoryRange::Year => Message::GetAssetValueYear(q),
-            HistoryRange::AllTime => Message::GetAssetValueAllTime(AssetQuery {
-                symbol: symbol.into(),
-            }),
-        };
+        let request = range.request(symbol.into(), date_ms);
         match self.data(request, progress).await? {
             DataBody::History(h) => Ok(h),
             _ => Err(ClientError::Unexpected("data")),

@@ -6,5 +6,6 @@ pub mod client;
 pub mod connection;
 pub mod session_file;
 
-pub use client::{new_order_id, Client, HistoryRange};
+pub use client::{new_order_id, Client};
 pub use connection::{ClientError, Connection, Peer};
+pub use papertrader_protocol::HistoryRange;

@@ -13,16 +13,16 @@
 
 use std::net::IpAddr;
 
-use papertrader_actors::connection::{ConnectionActor, ConnectionLimits, Peer};
-use papertrader_actors::frame_budget::FrameBudget;
-use papertrader_actors::input::{FirstFrame, Input};
-use papertrader_actors::listener::{
-    refusal, refuse, serve_with, write_and_close, TOO_MANY, TOO_MANY_FROM_ADDRESS,
-};
-use papertrader_actors::slots::{AddressLimiter, Slot, SlotPool};
-use papertrader_actors::threads::ConnectionThreads;
 use papertrader_protocol::codec::Incoming;
 use papertrader_protocol::MessageType;
+use papertrader_runtime::connection::{ConnectionActor, ConnectionLimits, Peer};
+use papertrader_runtime::frame_budget::FrameBudget;
+use papertrader_runtime::input::{FirstFrame, Input};
+use papertrader_runtime::listener::{
+    refusal, refuse, serve_with, write_and_close, TOO_MANY, TOO_MANY_FROM_ADDRESS,
+};
+use papertrader_runtime::slots::{AddressLimiter, Slot, SlotPool};
+use papertrader_runtime::threads::ConnectionThreads;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 

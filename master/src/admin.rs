@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use actix::Addr;
-use papertrader_actors::admin_socket::{self, AdminCommand};
-use papertrader_actors::log::{Dump, LogActor};
+use papertrader_runtime::admin_socket::{self, AdminCommand};
+use papertrader_runtime::log::{Dump, LogActor};
 use serde::{Deserialize, Serialize};
 use slog::Logger;
 

@@ -173,7 +173,7 @@ impl Default for MasterConfig {
             idle_timeout_secs: 300,
             write_timeout_secs: 30,
             max_unsent_bytes: 1 << 20,
-            max_partial_frame_bytes: papertrader_actors::frame_budget::DEFAULT_PARTIAL_FRAME_BYTES,
+            max_partial_frame_bytes: papertrader_runtime::frame_budget::DEFAULT_PARTIAL_FRAME_BYTES,
             max_payload: papertrader_protocol::DEFAULT_MAX_PAYLOAD,
             trade_queue_capacity: 100_000,
             market_seed: 42,

@@ -12,6 +12,7 @@ use papertrader_protocol::data::{
     AssetInfo, Bar, DataBody, History, Holding, Portfolio, Resolution, Transaction,
     TransactionHistory, UserInfo,
 };
+use papertrader_protocol::history_range::HistoryRange;
 use papertrader_protocol::limits::MAX_DATE_MS;
 use papertrader_protocol::{Failure, Money, ReasonCode};
 
@@ -21,21 +22,6 @@ use crate::market::simulated::{day_start, month_start};
 use crate::market::{AssetSpec, PriceBook};
 
 const DAY_MS: i64 = 86_400_000;
-
-/// A history range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Range {
-    /// 24 hours of ticks.
-    Day,
-    /// 7 daily bars.
-    Week,
-    /// 30 daily bars.
-    Month,
-    /// 12 monthly bars.
-    Year,
-    /// Every monthly bar.
-    AllTime,
-}
 
 /// A query result: the body, or the failure for `dataFail`.
 pub type Answer = Result<DataBody, Failure>;
@@ -95,18 +81,18 @@ fn months_back(month_start_ms: i64, n: u32) -> i64 {
 }
 
 /// The `[from, to]` window and resolution of a range ending at `date_ms`.
-pub fn window(range: Range, date_ms: i64) -> (i64, i64, Resolution) {
+pub fn window(range: HistoryRange, date_ms: i64) -> (i64, i64, Resolution) {
     match range {
-        Range::Day => (date_ms.saturating_sub(DAY_MS), date_ms, Resolution::Tick),
-        Range::Week => (day_start(date_ms) - 6 * DAY_MS, date_ms, Resolution::Daily),
-        Range::Month => (day_start(date_ms) - 29 * DAY_MS, date_ms, Resolution::Daily),
-        Range::Year => (
+        HistoryRange::Day => (date_ms.saturating_sub(DAY_MS), date_ms, Resolution::Tick),
+        HistoryRange::Week => (day_start(date_ms) - 6 * DAY_MS, date_ms, Resolution::Daily),
+        HistoryRange::Month => (day_start(date_ms) - 29 * DAY_MS, date_ms, Resolution::Daily),
+        HistoryRange::Year => (
             months_back(month_start(date_ms), 11),
             date_ms,
             Resolution::Monthly,
         ),
         // The span of what is stored: set from the bars found (see `history`).
-        Range::AllTime => (0, MAX_DATE_MS, Resolution::Monthly),
+        HistoryRange::AllTime => (0, MAX_DATE_MS, Resolution::Monthly),
     }
 }
 
@@ -115,7 +101,7 @@ pub fn history(
     conn: &mut AnyConnection,
     assets: &[AssetSpec],
     symbol: &str,
-    range: Range,
+    range: HistoryRange,
     date_ms: i64,
 ) -> Result<Answer, DbError> {
     if !assets.iter().any(|a| a.symbol == symbol) {
@@ -135,7 +121,7 @@ pub fn history(
     }
     // AllTime reports the span of its bars, first to last.
     let (from, to) = match range {
-        Range::AllTime => (
+        HistoryRange::AllTime => (
             points.first().map_or(from, |p| p.at),
             points.last().map_or(to, |p| p.at),
         ),
@@ -293,14 +279,14 @@ mod tests {
     fn windows_follow_the_documented_rules() {
         let date = 1_709_208_000_000; // 2024-02-29 12:00 UTC (leap day)
         assert_eq!(
-            window(Range::Day, date),
+            window(HistoryRange::Day, date),
             (date - DAY_MS, date, Resolution::Tick)
         );
-        let (from, _, _) = window(Range::Week, date);
+        let (from, _, _) = window(HistoryRange::Week, date);
         assert_eq!(from, 1_708_646_400_000); // 2024-02-23 00:00
-        let (from, _, _) = window(Range::Month, date);
+        let (from, _, _) = window(HistoryRange::Month, date);
         assert_eq!(from, 1_706_659_200_000); // 2024-01-31 00:00
-        let (from, _, res) = window(Range::Year, date);
+        let (from, _, res) = window(HistoryRange::Year, date);
         assert_eq!((from, res), (1_677_628_800_000, Resolution::Monthly)); // 2023-03-01: 12 months through Feb 2024
         assert_eq!(months_back(1_704_067_200_000, 1), 1_701_388_800_000); // 2024-01 → 2023-12
     }

@@ -7,18 +7,19 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use actix::{Addr, Handler, Recipient};
-use papertrader_actors::connection::{Answer as Routed, Peer, Request, Router};
 use papertrader_protocol::data::{DataBody, ServerInfo, Side};
+use papertrader_protocol::history_range::HistoryRange;
 use papertrader_protocol::transfer::split_body;
 use papertrader_protocol::{
     ConnectionState, Empty, Failure, Instruction, Message, MessageType, ReasonCode, SessionToken,
     StateSwitched, TradeOrder, TradeReceipt, UserQuery, WorkerList,
 };
+use papertrader_runtime::connection::{Answer as Routed, Peer, Request, Router};
 use slog::{warn, Logger};
 
 use crate::actors::session::{
-    self, Authenticate, CloseDataState, ConnectionClosed, DataStateHolder, EndDataStates,
-    LiveSession, OpenDataState, Origin, SessionActor,
+    self, Authenticate, ClientClosed, CloseDataState, DataStateHolder, EndDataStates, LiveSession,
+    OpenDataState, Origin, SessionActor,
 };
 use crate::actors::trade_queue::{PlaceOrder, TradeQueueActor};
 use crate::actors::worker_registry::{ListOnline, WorkerRegistryActor};
@@ -27,7 +28,7 @@ use crate::data_states::Grant;
 use crate::db::settlement::Order;
 use crate::db::{order_ids, AnyConnection, Db, DbError};
 use crate::market::{AssetSpec, PriceBook};
-use crate::queries::{self, Answer, Range};
+use crate::queries::{self, Answer};
 
 /// Handles to everything a request may need. Cheap to clone.
 #[derive(Clone)]
@@ -188,11 +189,21 @@ impl Services {
             Message::GetAssetValueCurrent(q) => {
                 self.data(queries::current(&self.assets, &self.book, &q.symbol))
             }
-            Message::GetAssetValueDay(q) => self.history(q.symbol, Range::Day, q.date_ms).await,
-            Message::GetAssetValueWeek(q) => self.history(q.symbol, Range::Week, q.date_ms).await,
-            Message::GetAssetValueMonth(q) => self.history(q.symbol, Range::Month, q.date_ms).await,
-            Message::GetAssetValueYear(q) => self.history(q.symbol, Range::Year, q.date_ms).await,
-            Message::GetAssetValueAllTime(q) => self.history(q.symbol, Range::AllTime, 0).await,
+            Message::GetAssetValueDay(q) => {
+                self.history(q.symbol, HistoryRange::Day, q.date_ms).await
+            }
+            Message::GetAssetValueWeek(q) => {
+                self.history(q.symbol, HistoryRange::Week, q.date_ms).await
+            }
+            Message::GetAssetValueMonth(q) => {
+                self.history(q.symbol, HistoryRange::Month, q.date_ms).await
+            }
+            Message::GetAssetValueYear(q) => {
+                self.history(q.symbol, HistoryRange::Year, q.date_ms).await
+            }
+            Message::GetAssetValueAllTime(q) => {
+                self.history(q.symbol, HistoryRange::AllTime, 0).await
+            }
             Message::GetUserInfo(q) => self.user_data(q, queries::user_info).await,
             Message::GetUserPortfolio(q) => {
                 let book = self.book.clone();
@@ -326,7 +337,7 @@ impl Services {
     async fn history(
         &self,
         symbol: String,
-        range: Range,
+        range: HistoryRange,
         date_ms: i64,
     ) -> Result<Vec<Message>, Failure> {
         let assets = self.assets.clone();
@@ -419,8 +430,8 @@ impl Router for MasterRouter {
         })
     }
 
-    fn disconnected(&mut self, peer: Peer) {
-        self.services.sessions.do_send(ConnectionClosed {
+    fn client_closed(&mut self, peer: Peer) {
+        self.services.sessions.do_send(ClientClosed {
             connection_id: peer.connection_id,
         });
     }

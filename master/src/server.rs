@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use anyhow::Context as _;
-use papertrader_actors::connection::ConnectionLimits;
-use papertrader_actors::frame_budget::FrameBudget;
-use papertrader_actors::identity::SigningIdentity;
-use papertrader_actors::log::{LogActor, LogSystem};
-use papertrader_actors::slots::{AddressLimiter, SlotPool};
-use papertrader_actors::threads::{ConnectionThreads, ThreadsOwner};
 use papertrader_protocol::data::{InputLimits, Listing, ServerInfo};
 use papertrader_protocol::Money;
+use papertrader_runtime::connection::ConnectionLimits;
+use papertrader_runtime::frame_budget::FrameBudget;
+use papertrader_runtime::identity::SigningIdentity;
+use papertrader_runtime::log::{LogActor, LogSystem};
+use papertrader_runtime::slots::{AddressLimiter, SlotPool};
+use papertrader_runtime::threads::{ConnectionThreads, ThreadsOwner};
 use slog::{info, o, warn, Logger};
 
 use crate::accept::AcceptPolicy;
@@ -203,8 +203,11 @@ pub fn load_or_create_identity(
             .with_context(|| format!("master key {}", config.key_file.display()))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let identity = SigningIdentity::generate("PaperTrader master")?;
-            papertrader_actors::files::write_private(&config.key_file, &identity.secret_armored()?)
-                .with_context(|| format!("creating {}", config.key_file.display()))?;
+            papertrader_runtime::files::write_private(
+                &config.key_file,
+                &identity.secret_armored()?,
+            )
+            .with_context(|| format!("creating {}", config.key_file.display()))?;
             info!(log, "generated the master key"; "file" => %config.key_file.display());
             identity
         }
@@ -213,7 +216,7 @@ pub fn load_or_create_identity(
                 .with_context(|| format!("reading master key {}", config.key_file.display()))
         }
     };
-    papertrader_actors::files::write_if_changed(
+    papertrader_runtime::files::write_if_changed(
         &config.public_key_file,
         &identity.public().armored()?,
     )
@@ -389,7 +392,7 @@ pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<Runn
 /// Runs a master with its own actix system until Ctrl-C or SIGTERM, then flushes the log.
 pub fn run(config: MasterConfig) -> anyhow::Result<()> {
     let (log_file, entries) = (config.log_file.clone(), config.log_memory_entries);
-    papertrader_actors::signals::run_until_signal(
+    papertrader_runtime::signals::run_until_signal(
         &log_file,
         entries,
         |logs| start(config, logs),

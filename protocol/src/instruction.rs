@@ -7,7 +7,6 @@ use bytes::{Bytes, BytesMut};
 
 use crate::arguments::Arguments;
 use crate::error::{ProtocolError, Rejected};
-use crate::frame::Frame;
 use crate::header::{Header, MessageType, RawHeader, HEADER_LEN};
 use crate::message::*;
 use crate::reason::Failure;
@@ -284,21 +283,6 @@ impl Message {
         let mut out = BytesMut::new();
         self.write_frame(max_payload, &mut out)?;
         Ok(out.freeze())
-    }
-
-    /// Encodes this message as one frame; the payload may be at most `max_payload` bytes.
-    pub fn to_frame(&self, max_payload: u32) -> Result<Frame, ProtocolError> {
-        let bytes = self.to_frame_bytes(max_payload)?;
-        let raw = RawHeader::read(&bytes).ok_or_else(|| {
-            ProtocolError::header(
-                crate::error::HeaderField::DataSize,
-                "an encoded frame is shorter than its header".into(),
-            )
-        })?;
-        Ok(Frame {
-            header: raw.validate()?,
-            payload: bytes.slice(HEADER_LEN..),
-        })
     }
 
     /// Encodes this message as the bytes of one complete frame.

@@ -1,6 +1,6 @@
 //! The PaperTrader wire protocol, as bytes and types only: no sockets, no actors.
 //!
-//! A message on the wire is a [`Frame`]: an 18-byte big-endian [`header`] followed by
+//! A message on the wire is a frame: an 18-byte big-endian [`header`] followed by
 //! `dataSize` payload bytes. The payload holds the instruction's arguments encoded with
 //! bincode 1.3 configured big-endian and fixed-width ([`arguments`]), so the whole frame is
 //! big-endian. [`Message`] is the typed view of every instruction; [`MessageCodec`] adapts
@@ -14,8 +14,8 @@ pub mod arguments;
 pub mod codec;
 pub mod data;
 pub mod error;
-pub mod frame;
 pub mod header;
+pub mod history_range;
 pub mod instruction;
 pub mod limits;
 pub mod message;
@@ -28,8 +28,8 @@ pub mod transfer;
 pub use codec::MessageCodec;
 pub use data::DataBody;
 pub use error::{HeaderField, ProtocolError, Rejected};
-pub use frame::Frame;
 pub use header::{Header, MessageType, DEFAULT_MAX_PAYLOAD, HEADER_LEN, PROTOCOL_VERSION};
+pub use history_range::HistoryRange;
 pub use instruction::Instruction;
 pub use message::*;
 pub use money::Money;

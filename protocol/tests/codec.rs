@@ -129,7 +129,7 @@ fn payload_limit_is_configurable_and_inclusive() {
     let mut smaller = MessageCodec::new(payload_len - 1);
     assert!(smaller.decode(&mut BytesMut::from(&bytes[..])).is_err());
     assert!(matches!(
-        message.to_frame(payload_len - 1),
+        message.to_frame_bytes(payload_len - 1),
         Err(ProtocolError::TooLarge { .. })
     ));
 }

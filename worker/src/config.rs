@@ -110,7 +110,7 @@ impl Default for WorkerConfig {
             idle_timeout_secs: 300,
             write_timeout_secs: 30,
             max_unsent_bytes: 1 << 20,
-            max_partial_frame_bytes: papertrader_actors::frame_budget::DEFAULT_PARTIAL_FRAME_BYTES,
+            max_partial_frame_bytes: papertrader_runtime::frame_budget::DEFAULT_PARTIAL_FRAME_BYTES,
             max_payload: papertrader_protocol::DEFAULT_MAX_PAYLOAD,
             cache_max_entries: 10_000,
             request_timeout_secs: 10,

@@ -14,16 +14,16 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use bytes::Bytes;
-use papertrader_actors::connection::Decoded;
-use papertrader_actors::identity::{
-    master_proof, worker_proof, SigningIdentity, VerifyingIdentity,
-};
-use papertrader_actors::outbox::{Outbox, OutboxLimits};
 use papertrader_protocol::instruction::check_frame;
 use papertrader_protocol::{
-    AdmissionChallenge, AdmissionProof, ClientClosed, DataStateEndedAck, Failure, Forward,
-    ForwardReply, Instruction, Message, MessageCodec, ReasonCode, WorkerHello,
+    AdmissionChallenge, AdmissionProof, DataStateEndedAck, Failure, Forward, ForwardReply,
+    Instruction, Message, MessageCodec, ReasonCode, WorkerHello,
 };
+use papertrader_runtime::connection::Decoded;
+use papertrader_runtime::identity::{
+    master_proof, worker_proof, SigningIdentity, VerifyingIdentity,
+};
+use papertrader_runtime::outbox::{Outbox, OutboxLimits};
 use rand::RngCore;
 use slog::{info, warn, Logger};
 use tokio::net::{TcpSocket, TcpStream};
@@ -469,20 +469,34 @@ impl Handler<Expired> for MasterLinkActor {
 /// A client connection closed (its connection-bound sessions end on the master).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct ClientGone {
+pub struct ClientClosed {
     /// The worker's id for the connection.
     pub client_connection: u64,
 }
 
-impl Handler<ClientGone> for MasterLinkActor {
+impl Handler<ClientClosed> for MasterLinkActor {
     type Result = ();
 
-    fn handle(&mut self, msg: ClientGone, _: &mut Context<Self>) {
-        if let (Some(output), LinkState::Up { .. }) = (&self.output, &self.state) {
-            output.try_send(Message::ClientClosed(ClientClosed {
-                client_connection: msg.client_connection,
-            }));
+    fn handle(&mut self, msg: ClientClosed, ctx: &mut Context<Self>) {
+        let (Some(output), LinkState::Up { .. }) = (&self.output, &self.state) else {
+            return; // a lost link ends every session bound to its connections
+        };
+        let closed = Message::ClientClosed(papertrader_protocol::ClientClosed {
+            client_connection: msg.client_connection,
+        });
+        if output.try_send(closed.clone()) {
+            return;
         }
+        // The link is congested: wait for room (a link that takes nothing for its write
+        // timeout is dropped, which ends those sessions as well).
+        let output = output.clone();
+        let deadline = tokio::time::Instant::now() + LINK_OUTBOX.write_timeout;
+        ctx.spawn(
+            async move {
+                output.send_until(closed.into(), deadline).await;
+            }
+            .into_actor(self),
+        );
     }
 }
 

@@ -13,19 +13,19 @@ use std::rc::Rc;
 use actix::Addr;
 use bytes::Bytes;
 use futures::stream::{self, StreamExt};
-use papertrader_actors::connection::{Peer, Request, Router};
-use papertrader_actors::reply::{Answer, Reply};
 use papertrader_protocol::data::DataBody;
 use papertrader_protocol::instruction::check_frame;
 use papertrader_protocol::transfer::{Progress, Reassembler};
 use papertrader_protocol::{
     ConnectionState, Failure, Instruction, Message, MessageType, ReasonCode, SwitchState,
 };
+use papertrader_runtime::connection::{Peer, Request, Router};
+use papertrader_runtime::reply::{Answer, Reply};
 use tokio::time::{timeout_at, Instant};
 
 use crate::cache::PriceCache;
 use crate::grants::{DataGrants, Grant, Standing};
-use crate::link::{no_answer, ClientGone, Expired, Forwarded, Forwarding, MasterLinkActor};
+use crate::link::{no_answer, ClientClosed, Expired, Forwarded, Forwarding, MasterLinkActor};
 
 /// Router of one client connection.
 #[derive(Clone)]
@@ -408,9 +408,9 @@ impl Router for WorkerRouter {
         self.exchange(request, key, unconfirmed, peer)
     }
 
-    fn disconnected(&mut self, peer: Peer) {
+    fn client_closed(&mut self, peer: Peer) {
         self.grants.forget(peer.connection_id);
-        self.link.do_send(ClientGone {
+        self.link.do_send(ClientClosed {
             client_connection: peer.connection_id,
         });
     }

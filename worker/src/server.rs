@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use anyhow::Context as _;
-use papertrader_actors::connection::ConnectionLimits;
-use papertrader_actors::frame_budget::FrameBudget;
-use papertrader_actors::identity::{SigningIdentity, VerifyingIdentity};
-use papertrader_actors::listener::{self, Admission};
-use papertrader_actors::log::{LogActor, LogSystem};
-use papertrader_actors::slots::{AddressLimiter, SlotPool};
-use papertrader_actors::threads::{ConnectionThreads, ThreadsOwner};
+use papertrader_runtime::connection::ConnectionLimits;
+use papertrader_runtime::frame_budget::FrameBudget;
+use papertrader_runtime::identity::{SigningIdentity, VerifyingIdentity};
+use papertrader_runtime::listener::{self, Admission};
+use papertrader_runtime::log::{LogActor, LogSystem};
+use papertrader_runtime::slots::{AddressLimiter, SlotPool};
+use papertrader_runtime::threads::{ConnectionThreads, ThreadsOwner};
 use slog::{info, o};
 
 use crate::cache::{Framing, PriceCache};
@@ -66,7 +66,7 @@ pub fn load_or_create_identity(config: &WorkerConfig) -> anyhow::Result<SigningI
             .with_context(|| format!("worker key {}", config.key_file.display()))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let identity = SigningIdentity::generate("PaperTrader worker")?;
-            papertrader_actors::files::write_private(
+            papertrader_runtime::files::write_private(
                 &config.key_file,
                 &identity.secret_armored()?,
             )?;
@@ -77,7 +77,7 @@ pub fn load_or_create_identity(config: &WorkerConfig) -> anyhow::Result<SigningI
                 .with_context(|| format!("reading worker key {}", config.key_file.display()))
         }
     };
-    papertrader_actors::files::write_if_changed(
+    papertrader_runtime::files::write_if_changed(
         &config.public_key_file,
         &identity.public().armored()?,
     )?;
@@ -181,7 +181,7 @@ pub async fn start(config: WorkerConfig, logs: LogSystem) -> anyhow::Result<Runn
 /// Runs a worker with its own actix system until Ctrl-C or SIGTERM, then flushes the log.
 pub fn run(config: WorkerConfig) -> anyhow::Result<()> {
     let (log_file, entries) = (config.log_file.clone(), config.log_memory_entries);
-    papertrader_actors::signals::run_until_signal(
+    papertrader_runtime::signals::run_until_signal(
         &log_file,
         entries,
         |logs| start(config, logs),

@@ -3,7 +3,7 @@
 
 use std::io::IsTerminal;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use papertrader_client::HistoryRange;
 use serde_json::json;
 
@@ -11,41 +11,15 @@ use super::common::{logged_in, symbol, JsonArg, SessionArgs};
 use crate::failed::Failed;
 use crate::output::{money, rfc3339, table, time, Column, Output};
 
-/// History range names.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum RangeArg {
-    /// Intraday points of the 24 hours up to the date.
-    Day,
-    /// 7 daily bars.
-    Week,
-    /// 30 daily bars.
-    Month,
-    /// 12 monthly bars.
-    Year,
-    /// Every monthly bar.
-    All,
-}
-
-impl From<RangeArg> for HistoryRange {
-    fn from(range: RangeArg) -> Self {
-        match range {
-            RangeArg::Day => HistoryRange::Day,
-            RangeArg::Week => HistoryRange::Week,
-            RangeArg::Month => HistoryRange::Month,
-            RangeArg::Year => HistoryRange::Year,
-            RangeArg::All => HistoryRange::AllTime,
-        }
-    }
-}
-
 /// `history`.
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// Symbol, in any case.
     symbol: String,
-    /// Range.
-    #[arg(long, value_enum, default_value = "week")]
-    range: RangeArg,
+    /// Range: day (the intraday points of the 24 hours up to the date), week (7 daily bars),
+    /// month (30 daily bars), year (12 monthly bars), all (every monthly bar).
+    #[arg(long, default_value = "week", value_parser = parse_range)]
+    range: HistoryRange,
     /// End of the range: YYYY-MM-DD (the end of that UTC day) or an RFC 3339 time
     /// [default: now].
     #[arg(long, value_parser = parse_date)]
@@ -54,6 +28,12 @@ pub struct HistoryArgs {
     session: SessionArgs,
     #[command(flatten)]
     pub output: JsonArg,
+}
+
+/// `--range`: a [`HistoryRange`] name, in any case.
+fn parse_range(text: &str) -> Result<HistoryRange, String> {
+    text.parse()
+        .map_err(|e: papertrader_protocol::history_range::UnknownRange| e.to_string())
 }
 
 /// `--date`: milliseconds since the epoch of the end of a `YYYY-MM-DD` UTC day, or of an RFC
@@ -87,12 +67,7 @@ pub async fn run(args: HistoryArgs, out: Output) -> Result<(), Failed> {
         }
     };
     let history = client
-        .history(
-            &symbol(&args.symbol),
-            args.range.into(),
-            date_ms,
-            &mut progress,
-        )
+        .history(&symbol(&args.symbol), args.range, date_ms, &mut progress)
         .await?;
     if let Some(bar) = &bar {
         bar.finish_and_clear();

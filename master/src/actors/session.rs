@@ -903,15 +903,15 @@ impl Handler<Logout> for SessionActor {
 /// A connection closed: its connection-bound sessions end.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct ConnectionClosed {
+pub struct ClientClosed {
     /// The closed connection.
     pub connection_id: u64,
 }
 
-impl Handler<ConnectionClosed> for SessionActor {
+impl Handler<ClientClosed> for SessionActor {
     type Result = ();
 
-    fn handle(&mut self, msg: ConnectionClosed, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: ClientClosed, ctx: &mut Context<Self>) {
         let Some(hashes) = self.by_connection.remove(&msg.connection_id) else {
             return;
         };

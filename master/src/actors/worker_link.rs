@@ -18,17 +18,17 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use bytes::BytesMut;
-use papertrader_actors::connection::{check_request, Arrived, Peer, Reply};
-use papertrader_actors::identity::{master_proof, worker_proof, SigningIdentity};
-use papertrader_actors::input::Input;
-use papertrader_actors::listener::next_connection_id;
-use papertrader_actors::outbox::Outbox;
-use papertrader_actors::outbox::OutboxLimits;
-use papertrader_actors::slots::Slot;
 use papertrader_protocol::{
     AdmissionChallenge, AdmissionProof, Admitted, DataStateEnded, Failure, Forward, ForwardReply,
     Message, MessageCodec, PriceTick, ReasonCode, WorkerHello,
 };
+use papertrader_runtime::connection::{check_request, Arrived, Peer, Reply};
+use papertrader_runtime::identity::{master_proof, worker_proof, SigningIdentity};
+use papertrader_runtime::input::Input;
+use papertrader_runtime::listener::next_connection_id;
+use papertrader_runtime::outbox::Outbox;
+use papertrader_runtime::outbox::OutboxLimits;
+use papertrader_runtime::slots::Slot;
 use rand::RngCore;
 use slog::{info, warn, Logger};
 use tokio::io::ReadHalf;
@@ -36,7 +36,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use super::asset_fetcher::{AssetFetcherActor, Subscribe, TickPublished};
-use super::session::{CloseDataState, ConnectionClosed, EndDataStates, LinkClosed, Origin};
+use super::session::{ClientClosed, CloseDataState, EndDataStates, LinkClosed, Origin};
 use super::worker_registry::{
     Lookup, RegisteredWorker, WorkerOffline, WorkerOnline, WorkerRegistryActor,
 };
@@ -375,7 +375,7 @@ impl Actor for WorkerLinkActor {
             link_id: self.peer.connection_id,
         });
         for (_, connection_id) in self.clients.drain() {
-            sessions.do_send(ConnectionClosed { connection_id });
+            sessions.do_send(ClientClosed { connection_id });
         }
     }
 }
@@ -407,7 +407,7 @@ impl StreamHandler<Arrived> for WorkerLinkActor {
                     client_connection: closed.client_connection,
                 });
                 if let Some(connection_id) = self.clients.remove(&closed.client_connection) {
-                    sessions.do_send(ConnectionClosed { connection_id });
+                    sessions.do_send(ClientClosed { connection_id });
                 }
             }
             (Stage::Admitted { .. }, Message::DataStateEndedAck(ack)) => {

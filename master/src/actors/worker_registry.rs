@@ -9,8 +9,8 @@ use std::net::IpAddr;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use actix::prelude::*;
-use papertrader_actors::identity::VerifyingIdentity;
 use papertrader_protocol::{Failure, ReasonCode, WorkerEndpoint};
+use papertrader_runtime::identity::VerifyingIdentity;
 use slog::{info, warn, Logger};
 
 use super::worker_link::{CloseLink, WorkerLinkActor};

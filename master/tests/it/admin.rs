@@ -1,9 +1,9 @@
 //! The admin endpoint: a 0600 Unix socket carrying typed admin commands.
 
-use papertrader_actors::identity::SigningIdentity;
 use papertrader_client::Connection;
 use papertrader_master::admin::{request, AdminReply, AdminRequest};
 use papertrader_protocol::*;
+use papertrader_runtime::identity::SigningIdentity;
 
 use crate::support::*;
 

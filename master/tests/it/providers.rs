@@ -400,7 +400,7 @@ async fn a_failing_symbol_goes_stale_its_trades_are_refused_and_it_is_logged_onc
     let log = {
         master
             .log_actor
-            .send(papertrader_actors::log::Flush)
+            .send(papertrader_runtime::log::Flush)
             .await
             .unwrap()
             .unwrap();

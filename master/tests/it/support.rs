@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use diesel::Connection as _;
-use papertrader_actors::log::LogSystem;
 use papertrader_client::{ClientError, Connection};
 use papertrader_master::config::MasterConfig;
 use papertrader_master::server::{start, RunningMaster};
 use papertrader_protocol::password::client_password_hash;
 use papertrader_protocol::*;
+use papertrader_runtime::log::LogSystem;
 
 /// Environment variable naming the PostgreSQL server for the PostgreSQL variants.
 pub const POSTGRES_ENV: &str = "PAPERTRADER_TEST_POSTGRES_URL";

@@ -1,11 +1,11 @@
 //! Who gets in: unknown UUIDs, wrong addresses, wrong keys and replayed proofs are refused,
 //! each refusal logged with its reason; a master that cannot prove its key is refused too.
 
-use papertrader_actors::identity::{
-    master_proof, worker_proof, SigningIdentity, VerifyingIdentity,
-};
 use papertrader_client::Connection;
 use papertrader_protocol::*;
+use papertrader_runtime::identity::{
+    master_proof, worker_proof, SigningIdentity, VerifyingIdentity,
+};
 use papertrader_worker::server::load_or_create_identity;
 
 use crate::support::*;
@@ -245,7 +245,7 @@ async fn expired_revoked_and_non_signing_keys_are_refused_at_registration_and_ad
     let config = worker_config(dir.path(), "stale", master.local_addr);
     std::fs::create_dir_all(config.key_file.parent().unwrap()).unwrap();
     std::fs::write(&config.key_file, fixture("expired.sec.asc")).unwrap();
-    let logs = papertrader_actors::log::LogSystem::new(&config.log_file, 16);
+    let logs = papertrader_runtime::log::LogSystem::new(&config.log_file, 16);
     let error = papertrader_worker::server::start(config, logs)
         .await
         .err()

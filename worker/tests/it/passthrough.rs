@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use papertrader_actors::identity::{master_proof, SigningIdentity};
 use papertrader_client::Connection;
 use papertrader_protocol::transfer::split;
 use papertrader_protocol::*;
+use papertrader_runtime::identity::{master_proof, SigningIdentity};
 use tokio::net::TcpListener;
 
 use crate::support::*;

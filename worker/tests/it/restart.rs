@@ -18,7 +18,7 @@ fn master_thread(
     let mut config = master_config(dir);
     config.listen = listen;
     ServerThread::start(move || async move {
-        let logs = papertrader_actors::log::LogSystem::new(&config.log_file, 64);
+        let logs = papertrader_runtime::log::LogSystem::new(&config.log_file, 64);
         let master = papertrader_master::server::start(config, logs)
             .await
             .expect("master starts");

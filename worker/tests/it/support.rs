@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use actix::Addr;
-use papertrader_actors::log::{Flush, LogSystem};
 use papertrader_client::Connection;
 use papertrader_master::actors::worker_registry::AddWorker;
 use papertrader_master::config::MasterConfig;
 use papertrader_master::server::RunningMaster;
 use papertrader_protocol::password::client_password_hash;
 use papertrader_protocol::*;
+use papertrader_runtime::log::{Flush, LogSystem};
 use papertrader_worker::config::WorkerConfig;
 use papertrader_worker::link::{GetLinkStatus, LinkState, MasterLinkActor};
 use papertrader_worker::server::{load_or_create_identity, load_or_create_uuid, RunningWorker};
@@ -218,7 +218,7 @@ pub async fn raw_link(master: &RunningMaster, dir: &Path, name: &str) -> (Connec
     let key = load_or_create_identity(&config).unwrap();
     let (mut link, challenge, _) = challenge(master, uuid).await;
     let proof =
-        papertrader_actors::identity::worker_proof(uuid.as_bytes(), &challenge.master_nonce);
+        papertrader_runtime::identity::worker_proof(uuid.as_bytes(), &challenge.master_nonce);
     link.send(&Message::AdmissionProof(AdmissionProof {
         signature: key.sign(&proof).unwrap(),
     }))
