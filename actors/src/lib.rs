@@ -10,8 +10,8 @@
 //! - [`log::LogActor`], [`log_writer`]: the bounded in-memory log system of spec 3.1.4, fed by
 //!   a slog drain and written to its file by a thread of its own.
 //! - [`identity`], [`key_validity`]: OpenPGP keys for worker admission.
-//! - [`admin_socket`]: the admin endpoint's Unix socket; [`signals`]: running until SIGINT or
-//!   SIGTERM; [`files`]: key and identity file helpers.
+//! - [`lifecycle`]: one way to run and stop a server; [`signals`]: SIGINT and SIGTERM;
+//!   [`admin_socket`]: the admin endpoint's Unix socket; [`files`]: key and identity file helpers.
 #![warn(missing_docs)]
 
 pub mod admin_socket;
@@ -21,6 +21,7 @@ pub mod frame_budget;
 pub mod identity;
 pub mod input;
 pub mod key_validity;
+pub mod lifecycle;
 pub mod listener;
 pub mod log;
 pub mod log_writer;

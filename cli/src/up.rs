@@ -6,15 +6,19 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use actix::Addr;
 use anyhow::Context as _;
 use clap::Args;
+use futures::future::LocalBoxFuture;
 use papertrader_master::actors::worker_registry::{AddWorker, ListWorkers, RemoveWorker};
 use papertrader_master::config::MasterConfig;
 use papertrader_master::market::provider::min_update_interval;
-use papertrader_runtime::log::{Flush, LogSystem};
+use papertrader_master::server::RunningMaster;
+use papertrader_runtime::lifecycle::Server;
+use papertrader_runtime::log::{LogActor, LogSystem};
 use papertrader_worker::config::WorkerConfig;
 use papertrader_worker::link::{GetLinkStatus, LinkState};
-use papertrader_worker::server::{load_or_create_identity, load_or_create_uuid};
+use papertrader_worker::server::{load_or_create_identity, load_or_create_uuid, RunningWorker};
 
 use crate::output::outln;
 
@@ -100,10 +104,9 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         }
     }
     master_config.validate()?;
-    let logs = LogSystem::new(&master_config.log_file, master_config.log_memory_entries);
-    logs.install_panic_hook();
-    let system = actix::System::new();
-    let outcome = system.block_on(async move {
+    papertrader_runtime::lifecycle::run(|| async move {
+        let logs = LogSystem::new(&master_config.log_file, master_config.log_memory_entries);
+        logs.install_panic_hook();
         let master = papertrader_master::server::start(master_config, logs).await?;
         let connect_ip = if args.bind.is_unspecified() {
             IpAddr::from([127, 0, 0, 1])
@@ -149,32 +152,53 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         for (name, worker) in &workers {
             wait_until_up(name, &worker.link).await?;
         }
-        outln!("PaperTrader is up (data in {})", data.display());
-        outln!(
-            "  master      {}   (clients ask it for the worker list)",
-            master_addr
-        );
+        let mut banner = vec![
+            format!("PaperTrader is up (data in {})", data.display()),
+            format!("  master      {master_addr}   (clients ask it for the worker list)"),
+        ];
         for (name, worker) in &workers {
-            outln!(
+            banner.push(format!(
                 "  {name:<10}  {}",
                 SocketAddr::new(connect_ip, worker.local_addr.port())
-            );
+            ));
         }
-        outln!("  admin       {}", master.admin_socket.display());
-        outln!("Try: papertrader register alice --email alice@example.com");
-        outln!("Press Ctrl-C to stop.");
-        papertrader_runtime::signals::shutdown_signal().await;
-        outln!("stopping: flushing logs");
-        for (_, worker) in &workers {
-            let _ = worker.log_actor.send(Flush).await;
-        }
-        let _ = master.log_actor.send(Flush).await;
-        anyhow::Ok(())
-    });
-    // Stop inside the runtime, also after a failed start (see `signals::run_until_signal`).
-    actix::System::current().stop();
-    let _ = system.run();
-    outcome
+        banner.push(format!("  admin       {}", master.admin_socket.display()));
+        banner.push("Try: papertrader register alice --email alice@example.com".to_owned());
+        banner.push("Press Ctrl-C to stop.".to_owned());
+        Ok(Cluster {
+            master,
+            workers: workers.into_iter().map(|(_, worker)| worker).collect(),
+            banner: banner.join("\n"),
+        })
+    })
+}
+
+/// The master and its workers in this process.
+struct Cluster {
+    master: RunningMaster,
+    workers: Vec<RunningWorker>,
+    banner: String,
+}
+
+impl Server for Cluster {
+    fn banner(&self) -> String {
+        self.banner.clone()
+    }
+
+    /// Every server at once: all stop accepting; the master settles its queue and closes
+    /// the links while the workers wait for the replies they are owed.
+    fn shut_down(&self) -> LocalBoxFuture<'static, ()> {
+        let mut steps: Vec<_> = self.workers.iter().map(Server::shut_down).collect();
+        steps.push(self.master.shut_down());
+        Box::pin(async move {
+            futures::future::join_all(steps).await;
+        })
+    }
+
+    fn log_actors(&self) -> Vec<Addr<LogActor>> {
+        let workers = self.workers.iter().flat_map(Server::log_actors);
+        workers.chain(self.master.log_actors()).collect()
+    }
 }
 
 /// Registers the worker (keys and UUID made on first run); registers it again if its address

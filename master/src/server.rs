@@ -6,23 +6,26 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use anyhow::Context as _;
+use futures::future::LocalBoxFuture;
 use papertrader_protocol::data::{InputLimits, Listing, ServerInfo};
-use papertrader_protocol::Money;
+use papertrader_protocol::{Failure, Money, ReasonCode};
 use papertrader_runtime::connection::ConnectionLimits;
 use papertrader_runtime::frame_budget::FrameBudget;
 use papertrader_runtime::identity::SigningIdentity;
+use papertrader_runtime::lifecycle::Server;
 use papertrader_runtime::log::{LogActor, LogSystem};
 use papertrader_runtime::slots::{AddressLimiter, SlotPool};
 use papertrader_runtime::threads::{ConnectionThreads, ThreadsOwner};
 use slog::{info, o, warn, Logger};
+use tokio::task::AbortHandle;
 
 use crate::accept::AcceptPolicy;
 use crate::actors::asset_fetcher::AssetFetcherActor;
 use crate::actors::now_ms;
 use crate::actors::session::{SessionActor, SessionSettings};
-use crate::actors::trade_queue::TradeQueueActor;
+use crate::actors::trade_queue::{Drain, TradeQueueActor};
 use crate::actors::worker_link::LinkContext;
-use crate::actors::worker_registry::{WorkerAddresses, WorkerRegistryActor};
+use crate::actors::worker_registry::{CloseAllLinks, WorkerAddresses, WorkerRegistryActor};
 use crate::config::MasterConfig;
 use crate::db::{prices, sessions, Db};
 use crate::login_throttle::ThrottleSettings;
@@ -55,6 +58,8 @@ pub struct RunningMaster {
     pub admin_socket: std::path::PathBuf,
     /// The connection threads, stopped (with their connections) when the master is dropped.
     pub threads: ThreadsOwner,
+    /// The accept loop (aborted to stop accepting).
+    pub accept: AbortHandle,
 }
 
 /// Loads the asset list named by the config, or the built-in one.
@@ -357,13 +362,14 @@ pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<Runn
     };
     let (threads, threads_owner) = ConnectionThreads::start(config.connection_threads);
     let connection_threads = threads.len();
-    actix::spawn(crate::accept::serve(
+    let accept = actix::spawn(crate::accept::serve(
         socket,
         policy,
         link,
         config.direct_clients,
         threads,
-    ));
+    ))
+    .abort_handle();
     info!(log, "master listening"; "addr" => %local_addr, "update_interval_ms" => config.update_interval_ms, "connection_threads" => connection_threads);
     // `expected_workers` is at least 1 (validated) and none can be online before we listen.
     warn!(log, "no workers online yet"; "expected" => config.expected_workers);
@@ -386,17 +392,47 @@ pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<Runn
         fetcher,
         admin_socket,
         threads: threads_owner,
+        accept,
     })
 }
 
-/// Runs a master with its own actix system until Ctrl-C or SIGTERM, then flushes the log.
+/// How long a stopping server lets its connections write their last replies.
+pub const LAST_WORDS: Duration = Duration::from_millis(300);
+
+impl Server for RunningMaster {
+    fn banner(&self) -> String {
+        format!("papertrader master listening on {}", self.local_addr)
+    }
+
+    /// Stops accepting; settles the queued orders at the latest prices and refuses new ones
+    /// (Unavailable); closes every worker link with `linkClosed` (Unavailable, "shutting
+    /// down"); lets the connections write their last replies.
+    fn shut_down(&self) -> LocalBoxFuture<'static, ()> {
+        let accept = self.accept.clone();
+        let (trades, registry) = (self.trades.clone(), self.services.registry.clone());
+        let (book, log) = (self.services.book.clone(), self.services.log.clone());
+        Box::pin(async move {
+            accept.abort();
+            info!(log, "shutting down: no new connections");
+            let _ = trades.send(Drain(book.snapshot())).await;
+            let why = Failure::new(ReasonCode::Unavailable, "the master is shutting down");
+            let links = registry.send(CloseAllLinks(why)).await.unwrap_or(0);
+            info!(log, "queue settled, worker links closed"; "links" => links);
+            tokio::time::sleep(LAST_WORDS).await;
+        })
+    }
+
+    fn log_actors(&self) -> Vec<Addr<LogActor>> {
+        vec![self.log_actor.clone()]
+    }
+}
+
+/// Runs a master with its own actix system until SIGINT or SIGTERM, then shuts it down in
+/// order (see [`RunningMaster::shut_down`]) and flushes the log.
 pub fn run(config: MasterConfig) -> anyhow::Result<()> {
-    let (log_file, entries) = (config.log_file.clone(), config.log_memory_entries);
-    papertrader_runtime::signals::run_until_signal(
-        &log_file,
-        entries,
-        |logs| start(config, logs),
-        |master: &RunningMaster| format!("papertrader master listening on {}", master.local_addr),
-        |master| master.log_actor.clone(),
-    )
+    papertrader_runtime::lifecycle::run(|| async move {
+        let logs = LogSystem::new(&config.log_file, config.log_memory_entries);
+        logs.install_panic_hook();
+        start(config, logs).await
+    })
 }

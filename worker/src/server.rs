@@ -6,19 +6,22 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use anyhow::Context as _;
+use futures::future::LocalBoxFuture;
 use papertrader_runtime::connection::ConnectionLimits;
 use papertrader_runtime::frame_budget::FrameBudget;
 use papertrader_runtime::identity::{SigningIdentity, VerifyingIdentity};
+use papertrader_runtime::lifecycle::Server;
 use papertrader_runtime::listener::{self, Admission};
 use papertrader_runtime::log::{LogActor, LogSystem};
 use papertrader_runtime::slots::{AddressLimiter, SlotPool};
 use papertrader_runtime::threads::{ConnectionThreads, ThreadsOwner};
 use slog::{info, o};
+use tokio::task::AbortHandle;
 
 use crate::cache::{Framing, PriceCache};
 use crate::config::WorkerConfig;
 use crate::grants::DataGrants;
-use crate::link::{LinkSettings, MasterLinkActor};
+use crate::link::{GetLinkStatus, LinkSettings, MasterLinkActor};
 use crate::router::WorkerRouter;
 
 /// A running worker.
@@ -37,6 +40,10 @@ pub struct RunningWorker {
     pub admin_socket: std::path::PathBuf,
     /// The connection threads, stopped (with their connections) when the worker is dropped.
     pub threads: ThreadsOwner,
+    /// The accept loop (aborted to stop accepting).
+    pub accept: AbortHandle,
+    /// How long a forwarded request may wait for the master.
+    pub request_timeout: Duration,
 }
 
 /// Reads the worker's UUID file, or creates it with a new UUID.
@@ -147,13 +154,14 @@ pub async fn start(config: WorkerConfig, logs: LogSystem) -> anyhow::Result<Runn
     let (router_link, router_cache) = (link.clone(), cache.clone());
     let (threads, threads_owner) = ConnectionThreads::start(config.connection_threads);
     let connection_threads = threads.len();
-    actix::spawn(listener::serve(
+    let accept = actix::spawn(listener::serve(
         socket,
         admission,
         limits,
         threads,
         move || WorkerRouter::new(router_link.clone(), router_cache.clone(), grants.clone()),
-    ));
+    ))
+    .abort_handle();
     info!(log, "worker listening"; "addr" => %local_addr, "uuid" => %uuid, "master" => &config.master, "connection_threads" => connection_threads);
     let admin = crate::admin::WorkerAdmin {
         uuid,
@@ -175,22 +183,53 @@ pub async fn start(config: WorkerConfig, logs: LogSystem) -> anyhow::Result<Runn
         log_actor,
         admin_socket,
         threads: threads_owner,
+        accept,
+        request_timeout: Duration::from_secs(config.request_timeout_secs),
     })
 }
 
-/// Runs a worker with its own actix system until Ctrl-C or SIGTERM, then flushes the log.
+/// How long a stopping worker lets its connections write their last replies.
+pub const LAST_WORDS: Duration = Duration::from_millis(300);
+
+impl Server for RunningWorker {
+    fn banner(&self) -> String {
+        format!(
+            "papertrader worker {} listening on {}",
+            self.uuid, self.local_addr
+        )
+    }
+
+    /// Stops accepting; waits (at most the request timeout plus a second) until every request
+    /// forwarded to the master has its reply; lets the connections write their last replies.
+    fn shut_down(&self) -> LocalBoxFuture<'static, ()> {
+        let (accept, link) = (self.accept.clone(), self.link.clone());
+        let patience = self.request_timeout + Duration::from_secs(1);
+        Box::pin(async move {
+            accept.abort();
+            let deadline = tokio::time::Instant::now() + patience;
+            while tokio::time::Instant::now() < deadline {
+                match link.send(GetLinkStatus).await {
+                    Ok(status) if status.pending > 0 => {
+                        tokio::time::sleep(Duration::from_millis(20)).await
+                    }
+                    _ => break,
+                }
+            }
+            tokio::time::sleep(LAST_WORDS).await;
+        })
+    }
+
+    fn log_actors(&self) -> Vec<Addr<LogActor>> {
+        vec![self.log_actor.clone()]
+    }
+}
+
+/// Runs a worker with its own actix system until SIGINT or SIGTERM, then shuts it down in
+/// order (see [`RunningWorker::shut_down`]) and flushes the log.
 pub fn run(config: WorkerConfig) -> anyhow::Result<()> {
-    let (log_file, entries) = (config.log_file.clone(), config.log_memory_entries);
-    papertrader_runtime::signals::run_until_signal(
-        &log_file,
-        entries,
-        |logs| start(config, logs),
-        |worker: &RunningWorker| {
-            format!(
-                "papertrader worker {} listening on {}",
-                worker.uuid, worker.local_addr
-            )
-        },
-        |worker| worker.log_actor.clone(),
-    )
+    papertrader_runtime::lifecycle::run(|| async move {
+        let logs = LogSystem::new(&config.log_file, config.log_memory_entries);
+        logs.install_panic_hook();
+        start(config, logs).await
+    })
 }

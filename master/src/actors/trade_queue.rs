@@ -23,6 +23,8 @@ pub struct TradeQueueActor {
     queue: Vec<(Order, oneshot::Sender<Outcome>)>,
     log: Logger,
     settled_total: u64,
+    /// Shutting down: the last batch has been settled, new orders are refused.
+    closing: bool,
 }
 
 impl TradeQueueActor {
@@ -34,6 +36,7 @@ impl TradeQueueActor {
             queue: Vec::new(),
             log,
             settled_total: 0,
+            closing: false,
         }
     }
 }
@@ -62,6 +65,14 @@ impl Handler<PlaceOrder> for TradeQueueActor {
     type Result = ResponseFuture<Result<TradeReceipt, Failure>>;
 
     fn handle(&mut self, msg: PlaceOrder, _: &mut Context<Self>) -> Self::Result {
+        if self.closing {
+            return Box::pin(async {
+                Err(Failure::new(
+                    ReasonCode::Unavailable,
+                    "the master is shutting down; the order was not placed",
+                ))
+            });
+        }
         if self.queue.len() >= self.capacity {
             return Box::pin(async {
                 Err(Failure::new(
@@ -137,6 +148,24 @@ impl Handler<Settle> for TradeQueueActor {
                 }
             }
         }));
+    }
+}
+
+/// Shutdown: settle everything queued now, at these prices (the latest tick's), and refuse
+/// orders from then on (Unavailable). Resolves once that last batch is settled and answered.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Drain(pub Arc<Snapshot>);
+
+impl Handler<Drain> for TradeQueueActor {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, msg: Drain, ctx: &mut Context<Self>) -> Self::Result {
+        self.closing = true;
+        info!(self.log, "draining the trade queue"; "queued" => self.queue.len());
+        // Settles with `ctx.wait`: this reply is sent once that batch has been answered.
+        self.handle(Settle(msg.0), ctx);
+        Box::pin(actix::fut::ready(()))
     }
 }
 

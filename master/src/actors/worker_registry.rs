@@ -316,6 +316,22 @@ impl Handler<WorkerOffline> for WorkerRegistryActor {
     }
 }
 
+/// Close every worker link, telling each worker why (`linkClosed`), at shutdown.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct CloseAllLinks(pub Failure);
+
+impl Handler<CloseAllLinks> for WorkerRegistryActor {
+    type Result = usize;
+
+    fn handle(&mut self, msg: CloseAllLinks, _: &mut Context<Self>) -> usize {
+        for online in self.online.values() {
+            online.link.do_send(CloseLink(msg.0.clone()));
+        }
+        self.online.len()
+    }
+}
+
 /// The online workers, for clients.
 #[derive(Message)]
 #[rtype(result = "Vec<WorkerEndpoint>")]

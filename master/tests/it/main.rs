@@ -14,6 +14,7 @@ mod providers;
 mod race;
 mod restart;
 mod revocation;
+mod shutdown;
 mod storage;
 mod support;
 mod throttle;
