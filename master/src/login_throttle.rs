@@ -432,4 +432,29 @@ mod tests {
             fail(&mut t, "bob", "10.0.0.3", true, much_later);
         }
     }
+
+    #[test]
+    fn the_back_off_doubles_up_to_its_cap_and_stays_there() {
+        let mut t = throttle();
+        let mut now = Instant::now();
+        for _ in 0..3 {
+            fail(&mut t, "cap", "10.0.0.4", true, now);
+        }
+        let mut waits = Vec::new();
+        for _ in 0..14 {
+            let wait = t
+                .begin("cap", "10.0.0.4", now)
+                .unwrap_err()
+                .wait
+                .expect("a back-off, not attempts in flight");
+            waits.push(wait.as_secs());
+            now += wait;
+            fail(&mut t, "cap", "10.0.0.4", true, now);
+        }
+        assert_eq!(
+            waits,
+            [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900, 900, 900],
+            "1 s doubling, capped at 15 min"
+        );
+    }
 }

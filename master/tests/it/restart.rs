@@ -85,6 +85,36 @@ async fn accounts_sessions_portfolios_and_history_survive_a_restart(db: TestDb) 
 }
 on_both_backends!(accounts_sessions_portfolios_and_history_survive_a_restart);
 
+/// A connection-bound session whose connection was still open when the master was killed
+/// (so it never heard of the close) is ended when the master starts again.
+async fn a_bound_session_open_at_a_kill_9_is_ended_at_the_next_start(db: TestDb) {
+    let (first, addr) = spawn_master(&db).await;
+    let mut open = Connection::connect(addr).await.unwrap();
+    new_user(&mut open, "kit").await;
+    let bound = login(&mut open, "kit", false).await.unwrap();
+    let expirable = login(&mut open, "kit", true).await.unwrap();
+    drop(first); // SIGKILL, with `open` still connected
+    drop(open);
+
+    let (_second, addr) = spawn_master(&db).await;
+    let mut c = Connection::connect(addr).await.unwrap();
+    let resume = |s: &str| {
+        Message::LoginWithSession(SessionToken {
+            session_id: s.to_owned(),
+        })
+    };
+    assert_eq!(
+        reason(c.call(&resume(&bound)).await),
+        ReasonCode::SessionInvalid,
+        "{}",
+        db.backend
+    );
+    c.call(&resume(&expirable))
+        .await
+        .expect("an expirable session survives the kill");
+}
+on_both_backends!(a_bound_session_open_at_a_kill_9_is_ended_at_the_next_start);
+
 /// Checks that the quote of `symbol` carries exactly the figures of its day's daily bar (read
 /// between two equal quotes, so no tick fell in between).
 async fn quote_is_todays_bar(c: &mut Connection, symbol: &str) {

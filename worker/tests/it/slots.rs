@@ -55,3 +55,55 @@ async fn a_flood_of_anonymous_connections_cannot_lock_a_worker_out() {
         .unwrap();
     new_user(&mut client, "ines").await;
 }
+
+#[actix::test]
+async fn a_worker_caps_connections_per_address_and_closes_the_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = start_master(dir.path()).await;
+    let mut config = worker_config(dir.path(), "w", master.local_addr);
+    config.max_connections_per_address = 3;
+    config.max_connections = 5;
+    register_worker(&master, "w", &config, &["127.0.0.1"]).await;
+    let worker = start_worker(config).await;
+
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(connect_from("127.0.0.2", worker.local_addr).await);
+    }
+    // Connected is not yet accepted: wait until the worker has counted them (a fourth from
+    // the address is then refused for its address, and closed).
+    let mut over_address = None;
+    for _ in 0..100 {
+        over_address = refusal(connect_from("127.0.0.2", worker.local_addr).await).await;
+        if over_address.is_some() {
+            break;
+        }
+    }
+    assert!(
+        matches!(&over_address, Some(f) if f.code == ReasonCode::RateLimited && f.message.contains("your address")),
+        "{over_address:?}"
+    );
+    // Other addresses still get in, up to the worker's total.
+    held.push(connect_from("127.0.0.3", worker.local_addr).await);
+    held.push(connect_from("127.0.0.3", worker.local_addr).await);
+    let over_total = refusal(connect_from("127.0.0.4", worker.local_addr).await).await;
+    assert!(
+        matches!(&over_total, Some(f) if f.code == ReasonCode::RateLimited && f.message.contains("too many connections")),
+        "{over_total:?}"
+    );
+    // A place given back is a place to take.
+    drop(held.pop());
+    let mut admitted = false;
+    for _ in 0..100 {
+        let mut c = papertrader_client::Connection::from_stream(
+            connect_from("127.0.0.4", worker.local_addr).await,
+        )
+        .unwrap();
+        if c.call(&Message::GetWorkerList(Empty {})).await.is_ok() {
+            admitted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(admitted, "the freed place was never given out again");
+}

@@ -182,11 +182,17 @@ pub async fn connect_from(from: &str, to: std::net::SocketAddr) -> tokio::net::T
     socket.connect(to).await.expect("connect")
 }
 
-/// The `error` reply a refused connection gets, if it gets one within a second.
+/// The `error` reply a refused connection gets within a second, if the server then closes the
+/// connection (within 2 s).
 pub async fn refusal(stream: tokio::net::TcpStream) -> Option<Failure> {
     let mut conn = Connection::from_stream(stream).ok()?;
-    match tokio::time::timeout(Duration::from_secs(1), conn.receive()).await {
-        Ok(Ok(Message::Error(failure))) => Some(failure),
+    let failure = match tokio::time::timeout(Duration::from_secs(1), conn.receive()).await {
+        Ok(Ok(Message::Error(failure))) => failure,
+        _ => return None,
+    };
+    // A refused peer is also let go: the server closes the connection after saying why.
+    match tokio::time::timeout(Duration::from_secs(2), conn.receive()).await {
+        Ok(Err(_)) => Some(failure),
         _ => None,
     }
 }
