@@ -1,4 +1,6 @@
-//! Answers to the data requests: asset info, prices, history ranges, user data.
+//! Answers to the data requests: asset info, prices, history ranges, user data — the read
+//! side of the service layer. Each answer is a reply body or a [`QueryError`], which
+//! [`crate::reasons`] turns into the `dataFail` reply.
 //!
 //! History ranges end at `date` (inclusive):
 //! - Day: intraday ticks with `date − 24 h ≤ at ≤ date`;
@@ -14,23 +16,59 @@ use papertrader_protocol::data::{
 };
 use papertrader_protocol::history_range::HistoryRange;
 use papertrader_protocol::limits::MAX_DATE_MS;
-use papertrader_protocol::{Failure, Money, ReasonCode};
+use papertrader_protocol::Money;
+use thiserror::Error;
 
-use crate::actors::session::LiveSession;
 use crate::db::{accounts, prices, settlement, AnyConnection, DbError};
-use crate::market::simulated::{day_start, month_start};
+use crate::domain::calendar::{day_start, month_start, DAY_MS};
+use crate::domain::sessions::LiveSession;
 use crate::market::{AssetSpec, PriceBook};
 
-const DAY_MS: i64 = 86_400_000;
+/// Why a data request has no answer.
+#[derive(Debug, Error)]
+pub enum QueryError {
+    /// The symbol is not in the asset list.
+    #[error("{symbol} is not traded here")]
+    UnknownAsset {
+        /// The symbol asked for.
+        symbol: String,
+    },
+    /// A traded asset without a price yet.
+    #[error("no price for {symbol} yet")]
+    NoPrice {
+        /// The asset.
+        symbol: String,
+    },
+    /// No stored prices in the requested window.
+    #[error("no {symbol} prices in that range")]
+    NoPricesInRange {
+        /// The asset.
+        symbol: String,
+    },
+    /// No account has that username.
+    #[error("no user named {username}")]
+    UnknownUser {
+        /// The username asked for.
+        username: String,
+    },
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] DbError),
+}
 
-/// A query result: the body, or the failure for `dataFail`.
-pub type Answer = Result<DataBody, Failure>;
+/// A query result: the body, or why there is none.
+pub type Answer = Result<DataBody, QueryError>;
 
-fn unknown_asset(symbol: &str) -> Failure {
-    Failure::new(
-        ReasonCode::UnknownAsset,
-        format!("{symbol} is not traded here"),
-    )
+fn unknown_asset(symbol: &str) -> QueryError {
+    QueryError::UnknownAsset {
+        symbol: symbol.to_owned(),
+    }
+}
+
+fn no_price(symbol: &str) -> QueryError {
+    QueryError::NoPrice {
+        symbol: symbol.to_owned(),
+    }
 }
 
 /// `getAssetInfo`.
@@ -39,9 +77,7 @@ pub fn asset_info(assets: &[AssetSpec], book: &PriceBook, symbol: &str) -> Answe
         .iter()
         .find(|a| a.symbol == symbol)
         .ok_or_else(|| unknown_asset(symbol))?;
-    let latest = book
-        .quote(symbol)
-        .ok_or_else(|| Failure::new(ReasonCode::NoData, format!("no price for {symbol} yet")))?;
+    let latest = book.quote(symbol).ok_or_else(|| no_price(symbol))?;
     Ok(DataBody::AssetInfo(AssetInfo {
         symbol: spec.symbol.clone(),
         name: spec.name.clone(),
@@ -57,7 +93,7 @@ pub fn current(assets: &[AssetSpec], book: &PriceBook, symbol: &str) -> Answer {
     }
     book.quote(symbol)
         .map(DataBody::Quote)
-        .ok_or_else(|| Failure::new(ReasonCode::NoData, format!("no price for {symbol} yet")))
+        .ok_or_else(|| no_price(symbol))
 }
 
 /// Start of the UTC month `n` months before the month starting at `month_start_ms`.
@@ -103,9 +139,9 @@ pub fn history(
     symbol: &str,
     range: HistoryRange,
     date_ms: i64,
-) -> Result<Answer, DbError> {
+) -> Answer {
     if !assets.iter().any(|a| a.symbol == symbol) {
-        return Ok(Err(unknown_asset(symbol)));
+        return Err(unknown_asset(symbol));
     }
     let (from, to, resolution) = window(range, date_ms);
     let points = match resolution {
@@ -114,10 +150,9 @@ pub fn history(
         Resolution::Monthly => prices::bars_between(conn, symbol, prices::MONTHLY, from, to)?,
     };
     if points.is_empty() {
-        return Ok(Err(Failure::new(
-            ReasonCode::NoData,
-            format!("no {symbol} prices in that range"),
-        )));
+        return Err(QueryError::NoPricesInRange {
+            symbol: symbol.to_owned(),
+        });
     }
     // AllTime reports the span of its bars, first to last.
     let (from, to) = match range {
@@ -138,52 +173,40 @@ pub fn history(
             volume: u64::try_from(p.volume).unwrap_or(0),
         })
         .collect();
-    Ok(Ok(DataBody::History(History {
+    Ok(DataBody::History(History {
         symbol: symbol.to_owned(),
         resolution,
         from_ms: from,
         to_ms: to,
         bars,
-    })))
+    }))
 }
 
-/// The account named `username` and whether `viewer` owns it, or the `dataFail` for an
-/// unknown user.
+/// The account named `username` and whether `viewer` owns it.
 fn account_seen_by(
     conn: &mut AnyConnection,
     viewer: &LiveSession,
     username: &str,
-) -> Result<Result<(accounts::Account, bool), Failure>, DbError> {
-    Ok(match accounts::find_by_username(conn, username)? {
-        Some(account) => {
-            let owner = account.id == viewer.account_id;
-            Ok((account, owner))
-        }
-        None => Err(Failure::new(
-            ReasonCode::UnknownUser,
-            format!("no user named {username}"),
-        )),
-    })
+) -> Result<(accounts::Account, bool), QueryError> {
+    let account =
+        accounts::find_by_username(conn, username)?.ok_or_else(|| QueryError::UnknownUser {
+            username: username.to_owned(),
+        })?;
+    let owner = account.id == viewer.account_id;
+    Ok((account, owner))
 }
 
 /// `getUserInfo`: private fields only for the owner.
-pub fn user_info(
-    conn: &mut AnyConnection,
-    viewer: &LiveSession,
-    username: &str,
-) -> Result<Answer, DbError> {
-    let (account, owner) = match account_seen_by(conn, viewer, username)? {
-        Ok(seen) => seen,
-        Err(failure) => return Ok(Err(failure)),
-    };
-    Ok(Ok(DataBody::UserInfo(UserInfo {
+pub fn user_info(conn: &mut AnyConnection, viewer: &LiveSession, username: &str) -> Answer {
+    let (account, owner) = account_seen_by(conn, viewer, username)?;
+    Ok(DataBody::UserInfo(UserInfo {
         username: account.username,
         created_at_ms: account.created_at,
         is_owner: owner,
         email: owner.then_some(account.email),
         has_password: owner.then_some(account.is_password),
         cash: owner.then_some(Money(account.cash)),
-    })))
+    }))
 }
 
 /// `getUserPortfolio`: holdings for anyone, cash only for the owner.
@@ -192,11 +215,8 @@ pub fn portfolio(
     book: &PriceBook,
     viewer: &LiveSession,
     username: &str,
-) -> Result<Answer, DbError> {
-    let (account, owner) = match account_seen_by(conn, viewer, username)? {
-        Ok(seen) => seen,
-        Err(failure) => return Ok(Err(failure)),
-    };
+) -> Answer {
+    let (account, owner) = account_seen_by(conn, viewer, username)?;
     let snapshot = book.snapshot();
     let holdings = accounts::holdings_of(conn, account.id)?
         .into_iter()
@@ -209,23 +229,16 @@ pub fn portfolio(
             quantity: u64::try_from(quantity).unwrap_or(0),
         })
         .collect();
-    Ok(Ok(DataBody::Portfolio(Portfolio {
+    Ok(DataBody::Portfolio(Portfolio {
         username: account.username,
         cash: owner.then_some(Money(account.cash)),
         holdings,
-    })))
+    }))
 }
 
 /// `getUserTransactionHistory`: trades for anyone, cash after each only for the owner.
-pub fn transactions(
-    conn: &mut AnyConnection,
-    viewer: &LiveSession,
-    username: &str,
-) -> Result<Answer, DbError> {
-    let (account, owner) = match account_seen_by(conn, viewer, username)? {
-        Ok(seen) => seen,
-        Err(failure) => return Ok(Err(failure)),
-    };
+pub fn transactions(conn: &mut AnyConnection, viewer: &LiveSession, username: &str) -> Answer {
+    let (account, owner) = account_seen_by(conn, viewer, username)?;
     let entries = accounts::transactions_of(conn, account.id)?
         .into_iter()
         .map(|row| Transaction {
@@ -238,10 +251,10 @@ pub fn transactions(
             cash_after: owner.then_some(Money(row.cash_after)),
         })
         .collect();
-    Ok(Ok(DataBody::Transactions(TransactionHistory {
+    Ok(DataBody::Transactions(TransactionHistory {
         username: account.username,
         entries,
-    })))
+    }))
 }
 
 #[cfg(test)]
@@ -256,14 +269,14 @@ mod tests {
             start_price: Money::from_units(1),
         }];
         let book = PriceBook::default();
-        assert_eq!(
-            current(&assets, &book, "ZZZ").unwrap_err().code,
-            ReasonCode::UnknownAsset
-        );
-        assert_eq!(
-            current(&assets, &book, "AAPL").unwrap_err().code,
-            ReasonCode::NoData
-        );
+        assert!(matches!(
+            current(&assets, &book, "ZZZ"),
+            Err(QueryError::UnknownAsset { .. })
+        ));
+        assert!(matches!(
+            current(&assets, &book, "AAPL"),
+            Err(QueryError::NoPrice { .. })
+        ));
         let fresh = [crate::market::ProviderQuote {
             symbol: "AAPL".into(),
             price: Money(5),

@@ -2,7 +2,6 @@
 //! their answers become reply frames.
 
 use std::cell::RefCell;
-use std::future::Future;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -18,17 +17,19 @@ use papertrader_runtime::connection::{Answer as Routed, Peer, Request, Router};
 use slog::{warn, Logger};
 
 use crate::actors::session::{
-    self, Authenticate, ClientClosed, CloseDataState, DataStateHolder, EndDataStates, LiveSession,
-    OpenDataState, Origin, SessionActor,
+    self, Authenticate, ClientClosed, CloseDataState, DataStateHolder, EndDataStates,
+    OpenDataState, SessionActor,
 };
 use crate::actors::trade_queue::{PlaceOrder, TradeQueueActor};
 use crate::actors::worker_registry::{ListOnline, WorkerRegistryActor};
 use crate::actors::{now_ms, unavailable};
 use crate::data_states::Grant;
-use crate::db::settlement::Order;
-use crate::db::{order_ids, AnyConnection, Db, DbError};
+use crate::db::{order_ids, AnyConnection, Db};
+use crate::domain::orders::{Order, OrderError, OrderOutcome};
+use crate::domain::sessions::{LiveSession, Origin};
 use crate::market::{AssetSpec, PriceBook};
-use crate::queries::{self, Answer};
+use crate::queries::{self, Answer, QueryError};
+use crate::reasons;
 
 /// Handles to everything a request may need. Cheap to clone.
 #[derive(Clone)]
@@ -61,12 +62,17 @@ where
     M: actix::Message<Result = Result<T, Failure>> + Send + 'static,
     T: Send + 'static,
 {
-    addr.send(msg).await.unwrap_or_else(|_| {
-        Err(Failure::new(
-            ReasonCode::Unavailable,
-            "the service is restarting; try again",
-        ))
-    })
+    addr.send(msg)
+        .await
+        .unwrap_or_else(|_| Err(mailbox_closed()))
+}
+
+/// The answer when an actor's mailbox is gone (the master is stopping).
+fn mailbox_closed() -> Failure {
+    Failure::new(
+        ReasonCode::Unavailable,
+        "the service is restarting; try again",
+    )
 }
 
 /// Where a request came from and when.
@@ -267,10 +273,10 @@ impl Services {
     ) -> Result<TradeReceipt, Failure> {
         let session = self.authenticate(order.session_id).await?;
         if !self.assets.iter().any(|a| a.symbol == order.symbol) {
-            return Err(Failure::new(
-                ReasonCode::UnknownAsset,
-                format!("{} is not traded here", order.symbol),
-            ));
+            return Err(OrderError::NotTraded {
+                symbol: order.symbol,
+            }
+            .into());
         }
         let order = Order {
             account_id: session.account_id,
@@ -282,18 +288,20 @@ impl Services {
             worker_uuid,
             client_order_id: order.client_order_id,
         };
-        if let Some(stored) = self.stored_order(&order).await? {
-            return stored;
-        }
-        ask(&self.trades, PlaceOrder(order)).await
+        let outcome = match self.stored_order(&order).await? {
+            Some(stored) => stored,
+            None => self
+                .trades
+                .send(PlaceOrder(order))
+                .await
+                .map_err(|_| mailbox_closed())?,
+        };
+        outcome.map(reasons::trade_receipt).map_err(Failure::from)
     }
 
     /// The stored outcome of an earlier order with this order's client id, if there is one
     /// (answered at once; settlement checks again for repeats still in flight).
-    async fn stored_order(
-        &self,
-        order: &Order,
-    ) -> Result<Option<Result<TradeReceipt, Failure>>, Failure> {
+    async fn stored_order(&self, order: &Order) -> Result<Option<OrderOutcome>, Failure> {
         let Some(id) = order.client_order_id.clone() else {
             return Ok(None);
         };
@@ -312,26 +320,26 @@ impl Services {
             .map(|stored| stored.outcome_for(order, &id)))
     }
 
+    /// The reply packets of an answer, or its `dataFail`.
     fn data(&self, answer: Answer) -> Result<Vec<Message>, Failure> {
-        let body: DataBody = answer?;
+        let body: DataBody = answer.map_err(|e| {
+            if let QueryError::Database(db) = &e {
+                warn!(self.log, "query failed"; "error" => %db);
+            }
+            reasons::query_failure(&e)
+        })?;
         Ok(split_body(&body, self.chunk_size)
             .into_iter()
             .map(Message::Data)
             .collect())
     }
 
-    fn query<F>(&self, work: F) -> impl Future<Output = Result<Answer, Failure>>
+    /// Runs a read on a database connection.
+    async fn query<F>(&self, work: F) -> Answer
     where
-        F: FnOnce(&mut AnyConnection) -> Result<Answer, DbError> + Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Answer + Send + 'static,
     {
-        let db = self.db.clone();
-        let log = self.log.clone();
-        async move {
-            db.run(work).await.map_err(|e| {
-                warn!(log, "query failed"; "error" => %e);
-                unavailable()
-            })
-        }
+        self.db.run(move |c| Ok(work(c))).await?
     }
 
     async fn history(
@@ -343,19 +351,17 @@ impl Services {
         let assets = self.assets.clone();
         let answer = self
             .query(move |c| queries::history(c, &assets, &symbol, range, date_ms))
-            .await?;
+            .await;
         self.data(answer)
     }
 
     async fn user_data<F>(&self, query: UserQuery, read: F) -> Result<Vec<Message>, Failure>
     where
-        F: FnOnce(&mut AnyConnection, &LiveSession, &str) -> Result<Answer, DbError>
-            + Send
-            + 'static,
+        F: FnOnce(&mut AnyConnection, &LiveSession, &str) -> Answer + Send + 'static,
     {
         let viewer = self.authenticate(query.session_id).await?;
         let username = query.username;
-        let answer = self.query(move |c| read(c, &viewer, &username)).await?;
+        let answer = self.query(move |c| read(c, &viewer, &username)).await;
         self.data(answer)
     }
 }

@@ -28,11 +28,12 @@ use crate::actors::worker_link::LinkContext;
 use crate::actors::worker_registry::{CloseAllLinks, WorkerAddresses, WorkerRegistryActor};
 use crate::config::MasterConfig;
 use crate::db::{prices, sessions, Db};
+use crate::domain::bars::Ohlcv;
+use crate::domain::calendar::day_start;
 use crate::login_throttle::ThrottleSettings;
 use crate::market::assets::{default_assets, parse_asset_list};
 use crate::market::book::Snapshot;
 use crate::market::provider::PriceProvider;
-use crate::market::simulated::day_start;
 use crate::market::{AssetSpec, PriceBook};
 use crate::router::Services;
 
@@ -74,7 +75,7 @@ pub fn load_assets(config: &MasterConfig) -> anyhow::Result<Vec<AssetSpec>> {
     }
 }
 
-fn borrowed(points: &[(String, prices::Ohlcv)]) -> Vec<(&str, prices::Ohlcv)> {
+fn borrowed(points: &[(String, Ohlcv)]) -> Vec<(&str, Ohlcv)> {
     points.iter().map(|(s, p)| (s.as_str(), *p)).collect()
 }
 
@@ -173,11 +174,11 @@ async fn prepare_history(
 /// `day_bar` (the stored daily bar of that UTC day) when there is one.
 fn day_quote(
     symbol: &str,
-    point: &prices::Ohlcv,
-    day_bar: Option<prices::Ohlcv>,
+    point: &Ohlcv,
+    day_bar: Option<Ohlcv>,
 ) -> papertrader_protocol::data::Quote {
     let close = point.close;
-    let bar = day_bar.unwrap_or(prices::Ohlcv {
+    let bar = day_bar.unwrap_or(Ohlcv {
         at: day_start(point.at),
         open: close,
         high: close,

@@ -13,10 +13,11 @@ use slog::{error, info, warn, Logger};
 
 use super::now_ms;
 use super::trade_queue::{Settle, TradeQueueActor};
-use crate::db::prices::{self, Ohlcv};
+use crate::db::prices;
 use crate::db::{AnyConnection, Db, DbError};
+use crate::domain::bars::Ohlcv;
+use crate::domain::calendar::{day_start, month_start};
 use crate::market::book::Snapshot;
-use crate::market::simulated::{day_start, month_start};
 use crate::market::{AssetSpec, FetchOutcome, PriceBook, PriceProvider, ProviderQuote};
 
 /// Ticks between prunes of old tick-resolution history.

@@ -7,20 +7,21 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix::prelude::*;
-use papertrader_protocol::{Failure, ReasonCode, TradeReceipt};
 use slog::{error, info, Logger};
 use tokio::sync::oneshot;
 
 use super::now_ms;
-use crate::db::settlement::{self, Order, Outcome, SettlementPrice};
+use crate::db::settlement;
 use crate::db::Db;
+use crate::domain::orders::{Order, OrderError, OrderOutcome};
+use crate::domain::settlement::SettlementPrice;
 use crate::market::book::Snapshot;
 
 /// The trade queue.
 pub struct TradeQueueActor {
     db: Db,
     capacity: usize,
-    queue: Vec<(Order, oneshot::Sender<Outcome>)>,
+    queue: Vec<(Order, oneshot::Sender<OrderOutcome>)>,
     log: Logger,
     settled_total: u64,
     /// Shutting down: the last batch has been settled, new orders are refused.
@@ -47,10 +48,7 @@ impl Actor for TradeQueueActor {
     fn stopping(&mut self, _: &mut Context<Self>) -> Running {
         // Orders still queued were never settled: tell their clients instead of hanging.
         for (_, reply) in self.queue.drain(..) {
-            let _ = reply.send(Err(Failure::new(
-                ReasonCode::Unavailable,
-                "the master is shutting down; the order was not placed",
-            )));
+            let _ = reply.send(Err(OrderError::ShuttingDown));
         }
         Running::Stop
     }
@@ -58,39 +56,22 @@ impl Actor for TradeQueueActor {
 
 /// Queue an order; resolves after the batch it joins has settled.
 #[derive(Message)]
-#[rtype(result = "Result<TradeReceipt, Failure>")]
+#[rtype(result = "OrderOutcome")]
 pub struct PlaceOrder(pub Order);
 
 impl Handler<PlaceOrder> for TradeQueueActor {
-    type Result = ResponseFuture<Result<TradeReceipt, Failure>>;
+    type Result = ResponseFuture<OrderOutcome>;
 
     fn handle(&mut self, msg: PlaceOrder, _: &mut Context<Self>) -> Self::Result {
         if self.closing {
-            return Box::pin(async {
-                Err(Failure::new(
-                    ReasonCode::Unavailable,
-                    "the master is shutting down; the order was not placed",
-                ))
-            });
+            return Box::pin(async { Err(OrderError::ShuttingDown) });
         }
         if self.queue.len() >= self.capacity {
-            return Box::pin(async {
-                Err(Failure::new(
-                    ReasonCode::QueueFull,
-                    "the trade queue is full; try again next interval",
-                ))
-            });
+            return Box::pin(async { Err(OrderError::QueueFull) });
         }
         let (reply, settled) = oneshot::channel();
         self.queue.push((msg.0, reply));
-        Box::pin(async move {
-            settled.await.unwrap_or_else(|_| {
-                Err(Failure::new(
-                    ReasonCode::Internal,
-                    "the order was dropped before settlement",
-                ))
-            })
-        })
+        Box::pin(async move { settled.await.unwrap_or(Err(OrderError::Dropped)) })
     }
 }
 
@@ -144,7 +125,7 @@ impl Handler<Settle> for TradeQueueActor {
             Err(e) => {
                 error!(act.log, "settlement failed; batch rolled back"; "tick" => tick, "orders" => count, "error" => %e);
                 for reply in replies {
-                    let _ = reply.send(Err(Failure::new(ReasonCode::Unavailable, "settlement failed; nothing was traded")));
+                    let _ = reply.send(Err(OrderError::SettlementFailed));
                 }
             }
         }));

@@ -36,10 +36,11 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use super::asset_fetcher::{AssetFetcherActor, Subscribe, TickPublished};
-use super::session::{ClientClosed, CloseDataState, EndDataStates, LinkClosed, Origin};
+use super::session::{ClientClosed, CloseDataState, EndDataStates, LinkClosed};
 use super::worker_registry::{
-    Lookup, RegisteredWorker, WorkerOffline, WorkerOnline, WorkerRegistryActor,
+    CloseLink, Lookup, RegisteredWorker, WorkerOffline, WorkerOnline, WorkerRegistryActor,
 };
+use crate::domain::sessions::Origin;
 use crate::router::{Forwarder, RequestContext, Services};
 
 /// How long a connecting worker may take to complete admission.
@@ -260,7 +261,7 @@ impl WorkerLinkActor {
             uuid: uuid.hyphenated().to_string(),
             name: worker.name.clone(),
             address: worker.address.clone(),
-            link: ctx.address(),
+            link: ctx.address().recipient(),
         });
         self.link
             .fetcher
@@ -367,7 +368,7 @@ impl Actor for WorkerLinkActor {
             info!(self.link.log, "worker link closed"; "name" => name);
             self.link.registry.do_send(WorkerOffline {
                 uuid: uuid.hyphenated().to_string(),
-                link: ctx.address(),
+                link: ctx.address().recipient(),
             });
         }
         let sessions = &self.link.services.sessions;
@@ -501,11 +502,6 @@ impl Handler<Ping> for WorkerLinkActor {
 
     fn handle(&mut self, _: Ping, _: &mut Context<Self>) {}
 }
-
-/// Close the link now, telling the worker why (boot-off, replacement, shutdown).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct CloseLink(pub Failure);
 
 impl Handler<CloseLink> for WorkerLinkActor {
     type Result = ();

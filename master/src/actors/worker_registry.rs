@@ -13,7 +13,6 @@ use papertrader_protocol::{Failure, ReasonCode, WorkerEndpoint};
 use papertrader_runtime::identity::VerifyingIdentity;
 use slog::{info, warn, Logger};
 
-use super::worker_link::{CloseLink, WorkerLinkActor};
 use super::{now_ms, unavailable};
 use crate::db::workers::{self, WorkerRow};
 use crate::db::Db;
@@ -70,7 +69,7 @@ impl WorkerAddresses {
 struct Online {
     name: String,
     address: String,
-    link: Addr<WorkerLinkActor>,
+    link: Recipient<CloseLink>,
 }
 
 /// The worker registry.
@@ -257,6 +256,12 @@ impl Handler<Lookup> for WorkerRegistryActor {
     }
 }
 
+/// To a worker link: close now, telling the worker why (boot-off, replacement, shutdown).
+/// The registry knows links only as recipients of this message.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CloseLink(pub Failure);
+
 /// A worker was admitted on `link`; an older link of the same worker is closed.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -268,7 +273,7 @@ pub struct WorkerOnline {
     /// Client-facing address.
     pub address: String,
     /// Its link actor.
-    pub link: Addr<WorkerLinkActor>,
+    pub link: Recipient<CloseLink>,
 }
 
 impl Handler<WorkerOnline> for WorkerRegistryActor {
@@ -297,7 +302,7 @@ pub struct WorkerOffline {
     /// UUID.
     pub uuid: String,
     /// The link that ended (ignored if a newer link replaced it).
-    pub link: Addr<WorkerLinkActor>,
+    pub link: Recipient<CloseLink>,
 }
 
 impl Handler<WorkerOffline> for WorkerRegistryActor {

@@ -5,12 +5,14 @@ use std::collections::HashMap;
 
 use diesel::prelude::*;
 use papertrader_protocol::data::Side;
-use papertrader_protocol::{Failure, Money, ReasonCode, TradeReceipt};
+use papertrader_protocol::Money;
 
 use super::accounts::TransactionRow;
 use super::schema::{order_ids, transactions};
-use super::settlement::{side_code, side_from_code, Order};
+use super::settlement::{side_code, side_from_code};
 use super::{AnyConnection, DbError};
+use crate::domain::orders::{Order, OrderError, OrderOutcome, Receipt};
+use crate::reasons;
 
 /// Rows per multi-row insert.
 const WRITE_CHUNK: usize = 2_000;
@@ -25,22 +27,15 @@ pub struct StoredOrder {
     /// Units.
     pub quantity: u64,
     /// Its receipt, or why it was refused.
-    pub outcome: Result<TradeReceipt, Failure>,
+    pub outcome: OrderOutcome,
 }
 
 impl StoredOrder {
-    /// The outcome an order repeating this one's id gets: this one's, or InvalidArgument when
-    /// the repeat is a different order.
-    pub fn outcome_for(&self, order: &Order, id: &str) -> Result<TradeReceipt, Failure> {
-        if (self.side, self.symbol.as_str(), self.quantity)
-            != (order.side, order.symbol.as_str(), order.quantity)
-        {
-            return Err(Failure::new(
-                ReasonCode::InvalidArgument,
-                format!(
-                    "clientOrderId {id} was already used for a different order; nothing was traded"
-                ),
-            ));
+    /// The outcome an order repeating this one's id gets: this one's, or
+    /// [`OrderError::IdReused`] when the repeat is a different trade.
+    pub fn outcome_for(&self, order: &Order, id: &str) -> OrderOutcome {
+        if !order.same_trade(self.side, &self.symbol, self.quantity) {
+            return Err(OrderError::IdReused { id: id.to_owned() });
         }
         self.outcome.clone()
     }
@@ -71,20 +66,15 @@ pub struct NewOrderId {
 }
 
 impl NewOrderId {
-    /// The row recording `outcome` of `order` (which has the id `id`).
-    pub fn new(
-        order: &Order,
-        id: &str,
-        outcome: &Result<TradeReceipt, Failure>,
-        now_ms: i64,
-    ) -> Self {
+    /// The row recording `outcome` of `order` (which has the id `id`). A refusal is stored
+    /// as the client was told it: reason code and message.
+    pub fn new(order: &Order, id: &str, outcome: &OrderOutcome, now_ms: i64) -> Self {
         let (transaction_id, reason, message) = match outcome {
             Ok(receipt) => (Some(receipt.transaction_id as i64), None, None),
-            Err(f) => (
-                None,
-                Some(i32::from(f.code as u16)),
-                Some(f.message.clone()),
-            ),
+            Err(e) => {
+                let told = reasons::order_failure(e);
+                (None, Some(i32::from(told.code as u16)), Some(told.message))
+            }
         };
         Self {
             account_id: order.account_id,
@@ -164,7 +154,7 @@ pub fn find(
     let mut found = HashMap::new();
     for (account, id, side, symbol, quantity, reason, message, trade) in rows {
         let outcome = match trade {
-            Some(t) => Ok(TradeReceipt {
+            Some(t) => Ok(Receipt {
                 transaction_id: t.id as u64,
                 symbol: t.symbol,
                 quantity: t.quantity as u64,
@@ -172,13 +162,10 @@ pub fn find(
                 cash_after: Money(t.cash_after),
                 settled_at_ms: t.settled_at,
             }),
-            None => Err(Failure::new(
-                reason
-                    .and_then(|r| u16::try_from(r).ok())
-                    .and_then(ReasonCode::from_u16)
-                    .unwrap_or(ReasonCode::Internal),
-                message.unwrap_or_default(),
-            )),
+            None => Err(OrderError::RefusedBefore {
+                reason: reason.and_then(|r| u16::try_from(r).ok()).unwrap_or(0),
+                message: message.unwrap_or_default(),
+            }),
         };
         let stored = StoredOrder {
             side: side_from_code(side),

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use super::fixed::{fixed_sql, Bind, Fixed};
 use super::schema::{assets, price_bars, price_ticks};
 use super::{with_backend, AnyConnection, DbError};
+use crate::domain::bars::Ohlcv;
 
 /// Rows per multi-row INSERT (well under SQLite's bound-parameter limit).
 const INSERT_CHUNK: usize = 500;
@@ -24,23 +25,6 @@ pub struct AssetRow {
     pub name: String,
     /// Currency code.
     pub currency: String,
-}
-
-/// One OHLCV point (a tick or a bar), prices in micro-units.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ohlcv {
-    /// Start time, ms.
-    pub at: i64,
-    /// Open.
-    pub open: i64,
-    /// High.
-    pub high: i64,
-    /// Low.
-    pub low: i64,
-    /// Close.
-    pub close: i64,
-    /// Volume.
-    pub volume: i64,
 }
 
 #[derive(Insertable)]

@@ -9,8 +9,8 @@ use std::sync::{Arc, RwLock};
 use papertrader_protocol::data::Quote;
 use papertrader_protocol::Money;
 
-use super::simulated::day_start;
 use super::ProviderQuote;
+use crate::domain::calendar::day_start;
 
 /// All quotes at one tick.
 #[derive(Debug, Clone, Default)]

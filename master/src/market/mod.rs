@@ -1,7 +1,6 @@
 //! Market data: the asset list, price providers and the shared book of latest prices.
 
 pub mod assets;
-pub mod bars;
 pub mod book;
 pub mod csv_replay;
 pub mod finnhub;

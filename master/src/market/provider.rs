@@ -10,7 +10,7 @@ use futures::future::LocalBoxFuture;
 use papertrader_protocol::Money;
 
 use super::AssetSpec;
-use crate::db::prices::Ohlcv;
+use crate::domain::bars::Ohlcv;
 
 /// One symbol's price at a tick.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,18 +7,18 @@
 use std::collections::HashMap;
 
 use chrono::Weekday;
-use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
+use chrono::{Datelike, TimeZone, Timelike, Utc};
 use futures::future::{ready, LocalBoxFuture};
 use papertrader_protocol::Money;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::bars::{self, fold};
 use super::provider::{Backfill, FetchOutcome, PriceProvider, ProviderQuote};
 use super::AssetSpec;
-use crate::db::prices::Ohlcv;
+use crate::domain::bars::Ohlcv;
+use crate::domain::bars::{self, fold};
+use crate::domain::calendar::{day_start, month_start, DAY_MS};
 
-const DAY_MS: i64 = 86_400_000;
 const MIN_PRICE: i64 = 10_000;
 /// One cent in micro-units: simulated prices are whole cents.
 const CENT: i64 = 10_000;
@@ -90,20 +90,6 @@ impl SimulatedMarket {
                 rng: StdRng::seed_from_u64(symbol_seed(seed, &spec.symbol)),
             })
     }
-}
-
-/// Start of the UTC day containing `ms`.
-pub fn day_start(ms: i64) -> i64 {
-    ms.div_euclid(DAY_MS) * DAY_MS
-}
-
-/// Start of the UTC month containing `ms`.
-pub fn month_start(ms: i64) -> i64 {
-    let at: DateTime<Utc> = Utc.timestamp_millis_opt(ms).single().unwrap_or_default();
-    Utc.with_ymd_and_hms(at.year(), at.month(), 1, 0, 0, 0)
-        .single()
-        .map(|d| d.timestamp_millis())
-        .unwrap_or(ms)
 }
 
 impl PriceProvider for SimulatedMarket {
@@ -320,12 +306,5 @@ mod tests {
         assert!(closed1.iter().all(|q| q.volume == 0));
         let open = at(&mut m, friday_15h);
         assert_ne!(open, closed2);
-    }
-
-    #[test]
-    fn month_and_day_starts() {
-        let leap_day_noon = 1_709_208_000_000; // 2024-02-29 12:00 UTC
-        assert_eq!(day_start(leap_day_noon), 1_709_164_800_000);
-        assert_eq!(month_start(leap_day_noon), 1_706_745_600_000); // 2024-02-01
     }
 }

@@ -12,12 +12,12 @@ use futures::future::LocalBoxFuture;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::bars;
 use super::http::{self, Backoff};
 use super::provider::{Backfill, FetchOutcome, PriceProvider, ProviderError, RateLimit};
-use super::simulated::{day_start, month_start};
 use super::AssetSpec;
-use crate::db::prices::Ohlcv;
+use crate::domain::bars;
+use crate::domain::bars::Ohlcv;
+use crate::domain::calendar::{day_start, month_start};
 
 /// Default base URL.
 pub const DEFAULT_BASE_URL: &str = "https://query1.finance.yahoo.com";

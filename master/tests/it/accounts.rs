@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use papertrader_client::Connection;
-use papertrader_master::actors::session::{token_hash, ListSessions};
+use papertrader_master::actors::session::ListSessions;
 use papertrader_master::db::schema::sessions;
+use papertrader_master::domain::sessions::token_hash;
 use papertrader_protocol::*;
 
 use crate::support::*;

@@ -3,8 +3,9 @@
 
 use papertrader_master::db::accounts::{self, NewAccount, TransactionRow};
 use papertrader_master::db::balances::{self, Changes};
-use papertrader_master::db::prices::{self, Ohlcv, DAILY, MONTHLY};
+use papertrader_master::db::prices::{self, DAILY, MONTHLY};
 use papertrader_master::db::Db;
+use papertrader_master::domain::bars::Ohlcv;
 
 use crate::support::*;
 

@@ -1,6 +1,22 @@
-//! Folding price points into bars: one per UTC day or month, whatever the input repeats.
+//! OHLCV points, and folding them into bars: one per UTC day or month, whatever the input
+//! repeats.
 
-use crate::db::prices::Ohlcv;
+/// One OHLCV point (a tick or a bar), prices in micro-units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ohlcv {
+    /// Start time, ms.
+    pub at: i64,
+    /// Open.
+    pub open: i64,
+    /// High.
+    pub high: i64,
+    /// Low.
+    pub low: i64,
+    /// Close.
+    pub close: i64,
+    /// Volume.
+    pub volume: i64,
+}
 
 /// Folds `point` into `bar`: higher high, lower low, its close, added volume.
 pub fn fold(bar: &mut Ohlcv, point: &Ohlcv) {
@@ -33,7 +49,7 @@ pub fn aggregate(points: &[Ohlcv], bucket: impl Fn(i64) -> i64) -> Vec<Ohlcv> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::market::simulated::{day_start, month_start};
+    use crate::domain::calendar::{day_start, month_start};
 
     fn p(at: i64, price: i64, volume: i64) -> Ohlcv {
         Ohlcv {

@@ -1,0 +1,62 @@
+//! Bounded access to bcrypt on the low-priority hashing threads: beyond `max_waiting_hashes`
+//! waiting requests new ones are refused with RateLimited.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use papertrader_protocol::{Failure, ReasonCode};
+
+use crate::hash_pool::HashPool;
+
+/// Bounded access to bcrypt on the low-priority hashing threads.
+#[derive(Clone)]
+pub(super) struct Hasher {
+    pub(super) pool: HashPool,
+    pub(super) waiting: Arc<AtomicUsize>,
+    pub(super) max_waiting: usize,
+    pub(super) cost: u32,
+}
+
+impl Hasher {
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(u32) -> T + Send + 'static,
+    ) -> Result<T, Failure> {
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(Failure::new(
+                ReasonCode::RateLimited,
+                "too many logins in progress; try again shortly",
+            ));
+        }
+        let cost = self.cost;
+        let result = self.pool.run(move || work(cost)).await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        result.ok_or_else(|| Failure::new(ReasonCode::Internal, "password hashing stopped"))
+    }
+
+    pub(super) async fn hash(&self, hashed_password: String) -> Result<String, Failure> {
+        self.run(move |cost| bcrypt::hash(hashed_password, cost))
+            .await?
+            .map_err(|_| Failure::new(ReasonCode::Internal, "password hashing failed"))
+    }
+
+    pub(super) async fn verify(
+        &self,
+        hashed_password: String,
+        stored: Option<String>,
+    ) -> Result<bool, Failure> {
+        self.run(move |cost| match stored {
+            Some(stored) => bcrypt::verify(hashed_password, &stored).unwrap_or(false),
+            None => {
+                // Unknown user: spend the same time as a real check, so response time does
+                // not tell which usernames exist.
+                static DUMMY: OnceLock<String> = OnceLock::new();
+                let dummy = DUMMY.get_or_init(|| bcrypt::hash("dummy", cost).unwrap_or_default());
+                let _ = bcrypt::verify(hashed_password, dummy);
+                false
+            }
+        })
+        .await
+    }
+}

@@ -1,0 +1,122 @@
+//! The one place where the domain's errors become the protocol's reason codes, and its
+//! results the protocol's replies.
+//!
+//! Everything under [`crate::domain`] speaks in its own enums; the client router answers with
+//! what this module makes of them, and the order-id store keeps a refusal as the client was
+//! told it.
+
+use papertrader_protocol::{Failure, ReasonCode, TradeReceipt};
+
+use crate::actors::unavailable;
+use crate::domain::orders::{OrderError, Receipt, Rejection};
+use crate::queries::QueryError;
+
+/// The reason code of a rejection by the settlement rules.
+fn rejection_code(rejection: &Rejection) -> ReasonCode {
+    match rejection {
+        Rejection::NoPrice { .. } => ReasonCode::NoData,
+        Rejection::StalePrice { .. } => ReasonCode::StalePrice,
+        Rejection::UnknownAccount => ReasonCode::UnknownUser,
+        Rejection::QuantityTooLarge | Rejection::ValueOverflow | Rejection::CashOverflow => {
+            ReasonCode::InvalidQuantity
+        }
+        Rejection::InsufficientCash { .. } => ReasonCode::InsufficientCash,
+        Rejection::InsufficientHoldings { .. } => ReasonCode::InsufficientHoldings,
+    }
+}
+
+/// The reply an order that got no receipt is answered with.
+pub fn order_failure(error: &OrderError) -> Failure {
+    let code = match error {
+        OrderError::Rejected(rejection) => rejection_code(rejection),
+        OrderError::IdReused { .. } => ReasonCode::InvalidArgument,
+        OrderError::RefusedBefore { reason, .. } => {
+            ReasonCode::from_u16(*reason).unwrap_or(ReasonCode::Internal)
+        }
+        OrderError::NotTraded { .. } => ReasonCode::UnknownAsset,
+        OrderError::QueueFull => ReasonCode::QueueFull,
+        OrderError::ShuttingDown | OrderError::SettlementFailed => ReasonCode::Unavailable,
+        OrderError::Dropped => ReasonCode::Internal,
+    };
+    Failure::new(code, error.to_string())
+}
+
+impl From<OrderError> for Failure {
+    fn from(error: OrderError) -> Self {
+        order_failure(&error)
+    }
+}
+
+/// The `dataFail` a data request without an answer gets. A database error says only that
+/// the database is unavailable (its detail goes to the log, not to clients).
+pub fn query_failure(error: &QueryError) -> Failure {
+    let code = match error {
+        QueryError::UnknownAsset { .. } => ReasonCode::UnknownAsset,
+        QueryError::NoPrice { .. } | QueryError::NoPricesInRange { .. } => ReasonCode::NoData,
+        QueryError::UnknownUser { .. } => ReasonCode::UnknownUser,
+        QueryError::Database(_) => return unavailable(),
+    };
+    Failure::new(code, error.to_string())
+}
+
+/// The receipt a settled order is answered with.
+pub fn trade_receipt(receipt: Receipt) -> TradeReceipt {
+    TradeReceipt {
+        transaction_id: receipt.transaction_id,
+        symbol: receipt.symbol,
+        quantity: receipt.quantity,
+        price: receipt.price,
+        cash_after: receipt.cash_after,
+        settled_at_ms: receipt.settled_at_ms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use papertrader_protocol::Money;
+
+    #[test]
+    fn every_order_error_keeps_the_reason_code_clients_were_documented() {
+        let cases = [
+            (
+                OrderError::Rejected(Rejection::InsufficientCash {
+                    cost: Money(2_000_000),
+                    cash: Money(1_000_000),
+                }),
+                ReasonCode::InsufficientCash,
+                "costs 2.00 but cash is 1.00",
+            ),
+            (
+                Rejection::NoPrice {
+                    symbol: "AAPL".into(),
+                }
+                .into(),
+                ReasonCode::NoData,
+                "AAPL has no price yet; no order in it can settle",
+            ),
+            (
+                OrderError::RefusedBefore {
+                    reason: ReasonCode::StalePrice as u16,
+                    message: "as before".into(),
+                },
+                ReasonCode::StalePrice,
+                "as before",
+            ),
+            (
+                OrderError::IdReused { id: "x1".into() },
+                ReasonCode::InvalidArgument,
+                "clientOrderId x1 was already used for a different order; nothing was traded",
+            ),
+            (
+                OrderError::ShuttingDown,
+                ReasonCode::Unavailable,
+                "the master is shutting down; the order was not placed",
+            ),
+        ];
+        for (error, code, message) in cases {
+            let failure = order_failure(&error);
+            assert_eq!((failure.code, failure.message.as_str()), (code, message));
+        }
+    }
+}
