@@ -139,7 +139,9 @@ pub enum AdminReply {
     },
 }
 
-fn failed(failure: papertrader_protocol::Failure) -> AdminReply {
+/// The admin reply for an actor's error, named by its reason code.
+fn failed(error: impl Into<papertrader_protocol::Failure>) -> AdminReply {
+    let failure = error.into();
     AdminReply::Error {
         code: failure.code.name().to_owned(),
         message: failure.message,
@@ -199,19 +201,19 @@ pub async fn execute(context: &AdminContext, request: AdminRequest) -> AdminRepl
                 .await
             {
                 Ok(Ok(())) => AdminReply::Ok { message },
-                Ok(Err(f)) => failed(f),
+                Ok(Err(e)) => failed(e),
                 Err(_) => mailbox(),
             }
         }
         AdminRequest::WorkersList => match registry.send(ListWorkers).await {
             Ok(Ok(workers)) => AdminReply::Workers { workers },
-            Ok(Err(f)) => failed(f),
+            Ok(Err(e)) => failed(e),
             Err(_) => mailbox(),
         },
         AdminRequest::WorkersRemove { name } => {
             match registry.send(RemoveWorker { name: name.clone() }).await {
                 Ok(Ok(found)) => done_or_missing(found, format!("worker {name} removed"), &name),
-                Ok(Err(f)) => failed(f),
+                Ok(Err(e)) => failed(e),
                 Err(_) => mailbox(),
             }
         }
@@ -231,7 +233,7 @@ pub async fn execute(context: &AdminContext, request: AdminRequest) -> AdminRepl
                     })
                     .collect(),
             },
-            Ok(Err(f)) => failed(f),
+            Ok(Err(e)) => failed(e),
             Err(_) => mailbox(),
         },
         AdminRequest::SessionsRevoke { id } => {
@@ -243,7 +245,7 @@ pub async fn execute(context: &AdminContext, request: AdminRequest) -> AdminRepl
                     code: "NotFound".into(),
                     message: format!("no active session {id}"),
                 },
-                Ok(Err(f)) => failed(f),
+                Ok(Err(e)) => failed(e),
                 Err(_) => mailbox(),
             }
         }
@@ -290,7 +292,7 @@ async fn set_enabled(services: &Services, name: String, enabled: bool) -> AdminR
         .await
     {
         Ok(Ok(found)) => done_or_missing(found, format!("worker {name} {verb}"), &name),
-        Ok(Err(f)) => failed(f),
+        Ok(Err(e)) => failed(e),
         Err(_) => mailbox(),
     }
 }

@@ -9,6 +9,7 @@ use papertrader_protocol::{Failure, ReasonCode, TradeReceipt};
 
 use crate::actors::unavailable;
 use crate::domain::orders::{OrderError, Receipt, Rejection};
+use crate::domain::sessions::SessionError;
 use crate::queries::QueryError;
 
 /// The reason code of a rejection by the settlement rules.
@@ -57,6 +58,30 @@ pub fn query_failure(error: &QueryError) -> Failure {
         QueryError::Database(_) => return unavailable(),
     };
     Failure::new(code, error.to_string())
+}
+
+/// The reply an account or session request refused by the session actor gets.
+pub fn session_failure(error: &SessionError) -> Failure {
+    let code = match error {
+        SessionError::UsernameTaken => ReasonCode::UsernameTaken,
+        SessionError::EmailTaken => ReasonCode::EmailTaken,
+        SessionError::UnknownUser => ReasonCode::UnknownUser,
+        SessionError::WrongCredentials => ReasonCode::BadCredentials,
+        SessionError::PasswordNotSet => ReasonCode::PasswordNotSet,
+        SessionError::Throttled(_) | SessionError::TooManyLogins => ReasonCode::RateLimited,
+        SessionError::Invalid => ReasonCode::SessionInvalid,
+        SessionError::Expired => ReasonCode::SessionExpired,
+        SessionError::BoundToItsConnection => ReasonCode::NotAuthorized,
+        SessionError::HashingStopped | SessionError::HashingFailed => ReasonCode::Internal,
+        SessionError::Unavailable => ReasonCode::Unavailable,
+    };
+    Failure::new(code, error.to_string())
+}
+
+impl From<SessionError> for Failure {
+    fn from(error: SessionError) -> Self {
+        session_failure(&error)
+    }
 }
 
 /// The receipt a settled order is answered with.
@@ -118,5 +143,33 @@ mod tests {
             let failure = order_failure(&error);
             assert_eq!((failure.code, failure.message.as_str()), (code, message));
         }
+    }
+
+    #[test]
+    fn session_errors_keep_their_documented_reason_codes() {
+        let cases = [
+            (SessionError::WrongCredentials, ReasonCode::BadCredentials),
+            (
+                SessionError::Throttled("wait".into()),
+                ReasonCode::RateLimited,
+            ),
+            (SessionError::TooManyLogins, ReasonCode::RateLimited),
+            (
+                SessionError::BoundToItsConnection,
+                ReasonCode::NotAuthorized,
+            ),
+            (SessionError::Invalid, ReasonCode::SessionInvalid),
+            (SessionError::Expired, ReasonCode::SessionExpired),
+            (SessionError::Unavailable, ReasonCode::Unavailable),
+        ];
+        for (error, code) in cases {
+            let failure = session_failure(&error);
+            assert_eq!(failure.code, code);
+            assert_eq!(failure.message, error.to_string());
+        }
+        assert_eq!(
+            session_failure(&SessionError::Throttled("try again in 4 s".into())).message,
+            "try again in 4 s"
+        );
     }
 }

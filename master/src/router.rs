@@ -54,17 +54,20 @@ pub struct Services {
     pub log: Logger,
 }
 
-/// Flattens an actor reply: a dead or full mailbox becomes Unavailable.
-async fn ask<A, M, T>(addr: &Addr<A>, msg: M) -> Result<T, Failure>
+/// Flattens an actor reply: a dead or full mailbox becomes Unavailable, and the actor's own
+/// error becomes the reply's reason code (see [`reasons`]).
+async fn ask<A, M, T, E>(addr: &Addr<A>, msg: M) -> Result<T, Failure>
 where
     A: Handler<M>,
     A::Context: actix::dev::ToEnvelope<A, M>,
-    M: actix::Message<Result = Result<T, Failure>> + Send + 'static,
+    M: actix::Message<Result = Result<T, E>> + Send + 'static,
     T: Send + 'static,
+    E: Into<Failure> + Send + 'static,
 {
-    addr.send(msg)
-        .await
-        .unwrap_or_else(|_| Err(mailbox_closed()))
+    match addr.send(msg).await {
+        Ok(answer) => answer.map_err(Into::into),
+        Err(_) => Err(mailbox_closed()),
+    }
 }
 
 /// The answer when an actor's mailbox is gone (the master is stopping).

@@ -19,8 +19,8 @@ use std::time::Duration;
 use actix::prelude::*;
 use bytes::BytesMut;
 use papertrader_protocol::{
-    AdmissionChallenge, AdmissionProof, Admitted, DataStateEnded, Failure, Forward, ForwardReply,
-    Message, MessageCodec, PriceTick, ReasonCode, WorkerHello,
+    AdmissionChallenge, AdmissionProof, Admitted, DataStateEnd, DataStateEnded, Failure, Forward,
+    ForwardReply, Message, MessageCodec, PriceTick, ReasonCode, WorkerHello,
 };
 use papertrader_runtime::connection::{check_request, Arrived, Peer, Reply};
 use papertrader_runtime::identity::{master_proof, worker_proof, SigningIdentity};
@@ -41,6 +41,7 @@ use super::worker_registry::{
     CloseLink, Lookup, RegisteredWorker, WorkerOffline, WorkerOnline, WorkerRegistryActor,
 };
 use crate::domain::sessions::Origin;
+use crate::reasons;
 use crate::router::{Forwarder, RequestContext, Services};
 
 /// How long a connecting worker may take to complete admission.
@@ -454,6 +455,20 @@ impl Handler<TickPublished> for WorkerLinkActor {
     }
 }
 
+/// The `dataStateEnded` entries telling a worker which DataTransfer states ended, and why.
+fn data_state_ends(ended: EndDataStates) -> Vec<DataStateEnd> {
+    let reason = reasons::session_failure(&ended.reason).code;
+    ended
+        .grants
+        .into_iter()
+        .map(|grant| DataStateEnd {
+            client_connection: grant.client_connection,
+            grant: grant.grant,
+            reason,
+        })
+        .collect()
+}
+
 impl Handler<EndDataStates> for WorkerLinkActor {
     type Result = ResponseFuture<()>;
 
@@ -466,7 +481,10 @@ impl Handler<EndDataStates> for WorkerLinkActor {
         let (done, acknowledged) = oneshot::channel();
         let told = self
             .output
-            .try_send(Message::DataStateEnded(DataStateEnded { seq, ends: msg.0 }));
+            .try_send(Message::DataStateEnded(DataStateEnded {
+                seq,
+                ends: data_state_ends(msg),
+            }));
         if !told {
             self.close(
                 Failure::new(ReasonCode::Unavailable, "the worker stopped reading"),

@@ -182,6 +182,7 @@ on_both_backends!(a_non_expirable_session_ends_with_its_connection_an_expirable_
 
 async fn third_party_accounts_have_no_password_until_one_is_set(db: TestDb) {
     use papertrader_master::actors::session::{RegisterThirdParty, SetPassword};
+    use papertrader_master::domain::sessions::SessionError;
     let master = master(&db).await;
     let sessions = master.services.sessions.clone();
     sessions
@@ -213,7 +214,7 @@ async fn third_party_accounts_have_no_password_until_one_is_set(db: TestDb) {
         })
         .await
         .unwrap();
-    assert_eq!(unknown.unwrap_err().code, ReasonCode::UnknownUser);
+    assert_eq!(unknown.unwrap_err(), SessionError::UnknownUser);
 }
 on_both_backends!(third_party_accounts_have_no_password_until_one_is_set);
 

@@ -1,16 +1,16 @@
 //! Accounts: registering with a password or through a third party, and setting a password.
 
 use actix::prelude::*;
-use papertrader_protocol::{Failure, ReasonCode};
 use slog::info;
 
 use super::{now_ms, SessionActor};
 use crate::db::accounts::{self, NewAccount, Taken};
 use crate::db::{Db, DbError};
+use crate::domain::sessions::SessionError;
 
 /// Register a password account.
 #[derive(Message)]
-#[rtype(result = "Result<(), Failure>")]
+#[rtype(result = "Result<(), SessionError>")]
 pub struct Register {
     /// Username (validated).
     pub username: String,
@@ -20,22 +20,22 @@ pub struct Register {
     pub hashed_password: String,
 }
 
-fn taken_failure(taken: Taken) -> Failure {
+fn taken(taken: Taken) -> SessionError {
     match taken {
-        Taken::Username => Failure::new(ReasonCode::UsernameTaken, "that username is taken"),
-        Taken::Email => Failure::new(ReasonCode::EmailTaken, "that email is already registered"),
+        Taken::Username => SessionError::UsernameTaken,
+        Taken::Email => SessionError::EmailTaken,
     }
 }
 
 /// Inserts an account; maps unique violations to UsernameTaken / EmailTaken.
 async fn insert_account(
     db: Db,
-    fail: impl Fn(DbError) -> Failure,
+    fail: impl Fn(DbError) -> SessionError,
     cash: i64,
     username: String,
     email: String,
     password_hash: Option<String>,
-) -> Result<(), Failure> {
+) -> Result<(), SessionError> {
     let inserted = db
         .run(move |c| {
             accounts::insert(
@@ -52,11 +52,11 @@ async fn insert_account(
         })
         .await
         .map_err(fail)?;
-    inserted.map(|_| ()).map_err(taken_failure)
+    inserted.map(|_| ()).map_err(taken)
 }
 
 impl Handler<Register> for SessionActor {
-    type Result = ResponseFuture<Result<(), Failure>>;
+    type Result = ResponseFuture<Result<(), SessionError>>;
 
     fn handle(&mut self, msg: Register, _: &mut Context<Self>) -> Self::Result {
         let hasher = self.hasher();
@@ -77,7 +77,7 @@ impl Handler<Register> for SessionActor {
 /// Register an account that logs in through a third party and has no password yet
 /// (spec 3.1.3). It cannot log in with `login` until [`SetPassword`] gives it one.
 #[derive(Message)]
-#[rtype(result = "Result<(), Failure>")]
+#[rtype(result = "Result<(), SessionError>")]
 pub struct RegisterThirdParty {
     /// Username (validated).
     pub username: String,
@@ -86,7 +86,7 @@ pub struct RegisterThirdParty {
 }
 
 impl Handler<RegisterThirdParty> for SessionActor {
-    type Result = ResponseFuture<Result<(), Failure>>;
+    type Result = ResponseFuture<Result<(), SessionError>>;
 
     fn handle(&mut self, msg: RegisterThirdParty, _: &mut Context<Self>) -> Self::Result {
         let fut = insert_account(
@@ -103,7 +103,7 @@ impl Handler<RegisterThirdParty> for SessionActor {
 
 /// Give an account a password (or replace it), making it password-capable.
 #[derive(Message)]
-#[rtype(result = "Result<(), Failure>")]
+#[rtype(result = "Result<(), SessionError>")]
 pub struct SetPassword {
     /// The account.
     pub username: String,
@@ -112,7 +112,7 @@ pub struct SetPassword {
 }
 
 impl Handler<SetPassword> for SessionActor {
-    type Result = ResponseFuture<Result<(), Failure>>;
+    type Result = ResponseFuture<Result<(), SessionError>>;
 
     fn handle(&mut self, msg: SetPassword, _: &mut Context<Self>) -> Self::Result {
         let hasher = self.hasher();
@@ -131,7 +131,7 @@ impl Handler<SetPassword> for SessionActor {
             if updated {
                 Ok(())
             } else {
-                Err(Failure::new(ReasonCode::UnknownUser, "no such user"))
+                Err(SessionError::UnknownUser)
             }
         })
     }

@@ -2,17 +2,16 @@
 //! closed here, and ended on the worker when their session ends.
 
 use actix::prelude::*;
-use papertrader_protocol::{DataStateEnd, Failure};
 
 use super::SessionActor;
 use crate::data_states::Grant;
-use crate::domain::sessions::LiveSession;
+use crate::domain::sessions::{LiveSession, SessionError};
 
 /// Open (or re-open) a client connection's DataTransfer state with a session: resolves to the
 /// live session, and remembers the worker connection's grant so that the worker is told when
 /// the session ends.
 #[derive(Message)]
-#[rtype(result = "Result<LiveSession, Failure>")]
+#[rtype(result = "Result<LiveSession, SessionError>")]
 pub struct OpenDataState {
     /// The session's token.
     pub token: String,
@@ -30,7 +29,7 @@ pub struct DataStateHolder {
 }
 
 impl Handler<OpenDataState> for SessionActor {
-    type Result = ResponseActFuture<Self, Result<LiveSession, Failure>>;
+    type Result = ResponseActFuture<Self, Result<LiveSession, SessionError>>;
 
     fn handle(&mut self, msg: OpenDataState, _: &mut Context<Self>) -> Self::Result {
         Box::pin(self.authenticate(&msg.token).map(move |result, act, _| {
@@ -84,4 +83,10 @@ impl Handler<LinkClosed> for SessionActor {
 /// it (or the link gave up on the worker).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct EndDataStates(pub Vec<DataStateEnd>);
+pub struct EndDataStates {
+    /// The states that ended, all on the recipient's link.
+    pub grants: Vec<Grant>,
+    /// Why: [`SessionError::Invalid`] (logged out, revoked, its connection closed) or
+    /// [`SessionError::Expired`].
+    pub reason: SessionError,
+}

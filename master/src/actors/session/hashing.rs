@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use papertrader_protocol::{Failure, ReasonCode};
+use crate::domain::sessions::SessionError;
 
 use crate::hash_pool::HashPool;
 
@@ -21,31 +21,28 @@ impl Hasher {
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(u32) -> T + Send + 'static,
-    ) -> Result<T, Failure> {
+    ) -> Result<T, SessionError> {
         if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
-            return Err(Failure::new(
-                ReasonCode::RateLimited,
-                "too many logins in progress; try again shortly",
-            ));
+            return Err(SessionError::TooManyLogins);
         }
         let cost = self.cost;
         let result = self.pool.run(move || work(cost)).await;
         self.waiting.fetch_sub(1, Ordering::SeqCst);
-        result.ok_or_else(|| Failure::new(ReasonCode::Internal, "password hashing stopped"))
+        result.ok_or(SessionError::HashingStopped)
     }
 
-    pub(super) async fn hash(&self, hashed_password: String) -> Result<String, Failure> {
+    pub(super) async fn hash(&self, hashed_password: String) -> Result<String, SessionError> {
         self.run(move |cost| bcrypt::hash(hashed_password, cost))
             .await?
-            .map_err(|_| Failure::new(ReasonCode::Internal, "password hashing failed"))
+            .map_err(|_| SessionError::HashingFailed)
     }
 
     pub(super) async fn verify(
         &self,
         hashed_password: String,
         stored: Option<String>,
-    ) -> Result<bool, Failure> {
+    ) -> Result<bool, SessionError> {
         self.run(move |cost| match stored {
             Some(stored) => bcrypt::verify(hashed_password, &stored).unwrap_or(false),
             None => {

@@ -3,16 +3,15 @@
 //! revocation.
 
 use actix::prelude::*;
-use papertrader_protocol::{Failure, ReasonCode};
 use slog::warn;
 
 use super::{now_ms, SessionActor};
 use crate::db::sessions::{self, SessionRecord};
-use crate::domain::sessions::{token_hash, LiveSession, Origin};
+use crate::domain::sessions::{token_hash, LiveSession, Origin, SessionError};
 
 /// Check a session token; resolves to the live session.
 #[derive(Message)]
-#[rtype(result = "Result<LiveSession, Failure>")]
+#[rtype(result = "Result<LiveSession, SessionError>")]
 pub struct Authenticate {
     /// The token as the client sent it.
     pub token: String,
@@ -24,7 +23,7 @@ impl SessionActor {
     pub(super) fn authenticate(
         &mut self,
         token: &str,
-    ) -> ResponseActFuture<Self, Result<LiveSession, Failure>> {
+    ) -> ResponseActFuture<Self, Result<LiveSession, SessionError>> {
         let hash = token_hash(token);
         let now = now_ms();
         if let Some(live) = self.live.get(&hash) {
@@ -32,7 +31,7 @@ impl SessionActor {
                 return Box::pin(fut::ready(Ok(live.clone())));
             }
             self.forget(&hash);
-            return Box::pin(fut::ready(Err(expired())));
+            return Box::pin(fut::ready(Err(SessionError::Expired)));
         }
         let db = self.db.clone();
         let fail = self.db_failure("authenticate");
@@ -47,14 +46,14 @@ impl SessionActor {
             // Asked before the read is marked finished: finishing it may forget the end.
             let ended = matches!(&found, Ok(Some(r)) if act.ended.is_ended(r.id));
             act.ended.finish_load(ticket);
-            let record = found?.ok_or_else(invalid_session)?;
+            let record = found?.ok_or(SessionError::Invalid)?;
             // A connection-bound session lives only in this cache while its connection is
             // open; one found only in the database has lost its connection.
             if !record.is_active || !record.is_expirable || ended {
-                return Err(invalid_session());
+                return Err(SessionError::Invalid);
             }
             if record.expires_at <= now {
-                return Err(expired());
+                return Err(SessionError::Expired);
             }
             if let Some(cached) = act.live.get(&hash) {
                 // Another request loaded it meanwhile.
@@ -74,22 +73,8 @@ impl SessionActor {
     }
 }
 
-fn invalid_session() -> Failure {
-    Failure::new(
-        ReasonCode::SessionInvalid,
-        "unknown or ended session; log in again",
-    )
-}
-
-fn expired() -> Failure {
-    Failure::new(
-        ReasonCode::SessionExpired,
-        "the session has expired; log in again",
-    )
-}
-
 impl Handler<Authenticate> for SessionActor {
-    type Result = ResponseActFuture<Self, Result<LiveSession, Failure>>;
+    type Result = ResponseActFuture<Self, Result<LiveSession, SessionError>>;
 
     fn handle(&mut self, msg: Authenticate, _: &mut Context<Self>) -> Self::Result {
         self.authenticate(&msg.token)
@@ -100,7 +85,7 @@ impl Handler<Authenticate> for SessionActor {
 /// worker. A connection-bound session cannot be moved: it lives exactly as long as the
 /// connection that logged in, so resuming it elsewhere is refused (NotAuthorized).
 #[derive(Message)]
-#[rtype(result = "Result<LiveSession, Failure>")]
+#[rtype(result = "Result<LiveSession, SessionError>")]
 pub struct Resume {
     /// The token.
     pub token: String,
@@ -109,18 +94,14 @@ pub struct Resume {
 }
 
 impl Handler<Resume> for SessionActor {
-    type Result = ResponseActFuture<Self, Result<LiveSession, Failure>>;
+    type Result = ResponseActFuture<Self, Result<LiveSession, SessionError>>;
 
     fn handle(&mut self, msg: Resume, _: &mut Context<Self>) -> Self::Result {
         let origin = msg.origin;
         Box::pin(self.authenticate(&msg.token).map(move |result, _, _| {
             let live = result?;
             if !live.is_expirable && live.connection != Some(origin.connection_id) {
-                return Err(Failure::new(
-                    ReasonCode::NotAuthorized,
-                    "a connection-bound session (isExpirable = false) ends with the connection \
-                     that logged in and cannot be resumed elsewhere; log in again",
-                ));
+                return Err(SessionError::BoundToItsConnection);
             }
             Ok(live)
         }))
@@ -129,24 +110,25 @@ impl Handler<Resume> for SessionActor {
 
 /// End a session now (logout or admin revocation by token).
 #[derive(Message)]
-#[rtype(result = "Result<(), Failure>")]
+#[rtype(result = "Result<(), SessionError>")]
 pub struct Logout {
     /// The token.
     pub token: String,
 }
 
 impl Handler<Logout> for SessionActor {
-    type Result = ResponseActFuture<Self, Result<(), Failure>>;
+    type Result = ResponseActFuture<Self, Result<(), SessionError>>;
 
     fn handle(&mut self, msg: Logout, _: &mut Context<Self>) -> Self::Result {
         Box::pin(self.authenticate(&msg.token).then(move |result, act, _| {
-            let work: futures::future::LocalBoxFuture<'static, Result<(), Failure>> = match result {
-                Ok(live) => {
-                    let ended = act.end_sessions(vec![live.session_id], ReasonCode::SessionInvalid);
-                    Box::pin(async move { ended.await.map(|_| ()) })
-                }
-                Err(failure) => Box::pin(fut::ready(Err(failure))),
-            };
+            let work: futures::future::LocalBoxFuture<'static, Result<(), SessionError>> =
+                match result {
+                    Ok(live) => {
+                        let ended = act.end_sessions(vec![live.session_id], SessionError::Invalid);
+                        Box::pin(async move { ended.await.map(|_| ()) })
+                    }
+                    Err(failure) => Box::pin(fut::ready(Err(failure))),
+                };
             work.into_actor(act)
         }))
     }
@@ -176,7 +158,7 @@ impl Handler<ClientClosed> for SessionActor {
             return;
         }
         let log = self.log.clone();
-        let ended = self.end_sessions(ids, ReasonCode::SessionInvalid);
+        let ended = self.end_sessions(ids, SessionError::Invalid);
         ctx.spawn(
             async move {
                 if let Err(e) = ended.await {
@@ -190,11 +172,11 @@ impl Handler<ClientClosed> for SessionActor {
 
 /// Admin: the live sessions.
 #[derive(Message)]
-#[rtype(result = "Result<Vec<SessionRecord>, Failure>")]
+#[rtype(result = "Result<Vec<SessionRecord>, SessionError>")]
 pub struct ListSessions;
 
 impl Handler<ListSessions> for SessionActor {
-    type Result = ResponseFuture<Result<Vec<SessionRecord>, Failure>>;
+    type Result = ResponseFuture<Result<Vec<SessionRecord>, SessionError>>;
 
     fn handle(&mut self, _: ListSessions, _: &mut Context<Self>) -> Self::Result {
         let db = self.db.clone();
@@ -209,17 +191,17 @@ impl Handler<ListSessions> for SessionActor {
 
 /// Admin: revoke a session by its database id.
 #[derive(Message)]
-#[rtype(result = "Result<bool, Failure>")]
+#[rtype(result = "Result<bool, SessionError>")]
 pub struct Revoke {
     /// `sessions.id`.
     pub session_id: i64,
 }
 
 impl Handler<Revoke> for SessionActor {
-    type Result = ResponseFuture<Result<bool, Failure>>;
+    type Result = ResponseFuture<Result<bool, SessionError>>;
 
     fn handle(&mut self, msg: Revoke, _: &mut Context<Self>) -> Self::Result {
-        let ended = self.end_sessions(vec![msg.session_id], ReasonCode::SessionInvalid);
+        let ended = self.end_sessions(vec![msg.session_id], SessionError::Invalid);
         Box::pin(async move { Ok(ended.await? > 0) })
     }
 }

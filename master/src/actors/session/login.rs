@@ -5,19 +5,18 @@ use std::future::Future;
 use std::time::Instant;
 
 use actix::prelude::*;
-use papertrader_protocol::{Failure, ReasonCode};
 use slog::{info, warn};
 use tokio::sync::oneshot;
 
-use super::{now_ms, unavailable, SessionActor};
+use super::{now_ms, SessionActor};
 use crate::db::accounts;
 use crate::db::sessions::{self, NewSession};
-use crate::domain::sessions::{new_token, token_hash, LiveSession, Origin};
+use crate::domain::sessions::{new_token, token_hash, LiveSession, Origin, SessionError};
 use crate::login_throttle::{Attempt, Outcome, Refusal, ACCOUNT, ADDRESS, PAIR};
 
 /// Log in with a password; resolves to the new session token.
 #[derive(Message)]
-#[rtype(result = "Result<String, Failure>")]
+#[rtype(result = "Result<String, SessionError>")]
 pub struct Login {
     /// Username.
     pub username: String,
@@ -29,38 +28,12 @@ pub struct Login {
     pub origin: Origin,
 }
 
-/// Why a password login got no session.
-enum LoginFailure {
-    /// Unknown username or wrong password: the one outcome that counts as a failed guess.
-    WrongCredentials,
-    /// Anything else (no password set, hashing refused, database down): not a guess.
-    Refused(Failure),
-}
-
-impl From<Failure> for LoginFailure {
-    fn from(failure: Failure) -> Self {
-        Self::Refused(failure)
-    }
-}
-
-impl From<LoginFailure> for Failure {
-    fn from(failure: LoginFailure) -> Self {
-        match failure {
-            LoginFailure::WrongCredentials => Failure::new(
-                ReasonCode::BadCredentials,
-                "unknown username or wrong password",
-            ),
-            LoginFailure::Refused(failure) => failure,
-        }
-    }
-}
-
-fn throttled(refusal: Refusal) -> Failure {
-    Failure::new(ReasonCode::RateLimited, refusal.message())
+fn throttled(refusal: Refusal) -> SessionError {
+    SessionError::Throttled(refusal.message())
 }
 
 impl Handler<Login> for SessionActor {
-    type Result = ResponseActFuture<Self, Result<String, Failure>>;
+    type Result = ResponseActFuture<Self, Result<String, SessionError>>;
 
     /// Throttle (account + address) → look the account up, and whether it has logged in from
     /// this address before → throttle (account, address, for unknown pairs) → bcrypt → store
@@ -102,7 +75,7 @@ impl Handler<Login> for SessionActor {
                 Err(failure) => {
                     act.finish_attempt(attempt, Outcome::Abandoned, &msg.username, &address);
                     return Box::pin(fut::ready(Err(failure)))
-                        as ResponseActFuture<Self, Result<String, Failure>>;
+                        as ResponseActFuture<Self, Result<String, SessionError>>;
                 }
             };
             if let Err(refusal) = act.throttle.widen(&mut attempt, known, now) {
@@ -120,8 +93,8 @@ impl Handler<Login> for SessionActor {
             Box::pin(work.into_actor(act).map(move |result, act, _| {
                 let outcome = match &result {
                     Ok(_) => Outcome::Succeeded,
-                    Err(LoginFailure::WrongCredentials) => Outcome::Failed,
-                    Err(LoginFailure::Refused(_)) => Outcome::Abandoned,
+                    Err(SessionError::WrongCredentials) => Outcome::Failed,
+                    Err(_) => Outcome::Abandoned,
                 };
                 act.finish_attempt(attempt, outcome, &msg_username, &address);
                 let (token, hash, live) = result?;
@@ -155,13 +128,10 @@ impl SessionActor {
         msg: Login,
         key: (&'static str, String),
         ctx: &mut Context<Self>,
-    ) -> ResponseActFuture<Self, Result<String, Failure>> {
+    ) -> ResponseActFuture<Self, Result<String, SessionError>> {
         let waiting = self.held_back.entry(key).or_default();
         if waiting.len() >= MAX_HELD_BACK {
-            return Box::pin(fut::ready(Err(Failure::new(
-                ReasonCode::RateLimited,
-                "too many logins in progress; try again shortly",
-            ))));
+            return Box::pin(fut::ready(Err(SessionError::TooManyLogins)));
         }
         let (go, released) = oneshot::channel();
         waiting.push(go);
@@ -169,7 +139,7 @@ impl SessionActor {
         Box::pin(
             async move {
                 let _ = released.await;
-                me.send(msg).await.unwrap_or_else(|_| Err(unavailable()))
+                me.send(msg).await.unwrap_or(Err(SessionError::Unavailable))
             }
             .into_actor(self),
         )
@@ -208,7 +178,7 @@ impl SessionActor {
         &self,
         msg: Login,
         account: Option<accounts::Account>,
-    ) -> impl Future<Output = Result<(String, String, LiveSession), LoginFailure>> + 'static {
+    ) -> impl Future<Output = Result<(String, String, LiveSession), SessionError>> + 'static {
         let hasher = self.hasher();
         let db = self.db.clone();
         let fail = self.db_failure("login");
@@ -224,15 +194,12 @@ impl SessionActor {
                     account.as_ref().and_then(|a| a.password_hash.clone()),
                 )
                 .await?;
-            let account = account.ok_or(LoginFailure::WrongCredentials)?;
+            let account = account.ok_or(SessionError::WrongCredentials)?;
             if !account.is_password {
-                return Err(LoginFailure::Refused(Failure::new(
-                    ReasonCode::PasswordNotSet,
-                    "this account signs in through a third party; set a password first",
-                )));
+                return Err(SessionError::PasswordNotSet);
             }
             if !verified {
-                return Err(LoginFailure::WrongCredentials);
+                return Err(SessionError::WrongCredentials);
             }
             let token = new_token();
             let hash = token_hash(&token);

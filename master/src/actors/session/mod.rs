@@ -25,15 +25,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use papertrader_protocol::{DataStateEnd, Failure, Money, ReasonCode};
+use papertrader_protocol::Money;
 use slog::{warn, Logger};
 use tokio::sync::oneshot;
 
-use super::{now_ms, unavailable};
+use super::now_ms;
 use crate::data_states::{DataStates, Grant};
 use crate::db::sessions;
 use crate::db::{Db, DbError};
-use crate::domain::sessions::LiveSession;
+use crate::domain::sessions::{LiveSession, SessionError};
 use crate::ended_sessions::EndedSessions;
 use crate::hash_pool::HashPool;
 use crate::login_throttle::{LoginThrottle, ThrottleSettings};
@@ -140,8 +140,8 @@ impl SessionActor {
     fn end_sessions(
         &mut self,
         session_ids: Vec<i64>,
-        reason: ReasonCode,
-    ) -> impl Future<Output = Result<usize, Failure>> + 'static {
+        reason: SessionError,
+    ) -> impl Future<Output = Result<usize, SessionError>> + 'static {
         let mut grants = Vec::new();
         for &id in &session_ids {
             self.ended.end(id);
@@ -172,25 +172,19 @@ impl SessionActor {
     fn tell_workers(
         &self,
         grants: Vec<Grant>,
-        reason: ReasonCode,
+        reason: SessionError,
     ) -> impl Future<Output = ()> + 'static {
-        let mut by_link: HashMap<u64, Vec<DataStateEnd>> = HashMap::new();
+        let mut by_link: HashMap<u64, Vec<Grant>> = HashMap::new();
         for grant in grants {
-            by_link
-                .entry(grant.link_id)
-                .or_default()
-                .push(DataStateEnd {
-                    client_connection: grant.client_connection,
-                    grant: grant.grant,
-                    reason,
-                });
+            by_link.entry(grant.link_id).or_default().push(grant);
         }
         let sends: Vec<_> = by_link
             .into_iter()
-            .filter_map(|(link_id, ends)| {
+            .filter_map(|(link_id, grants)| {
                 let link = self.links.get(&link_id)?.clone();
+                let reason = reason.clone();
                 Some(async move {
-                    let _ = link.send(EndDataStates(ends)).await;
+                    let _ = link.send(EndDataStates { grants, reason }).await;
                 })
             })
             .collect();
@@ -208,12 +202,12 @@ impl SessionActor {
         }
     }
 
-    fn db_failure(&self, what: &str) -> impl Fn(DbError) -> Failure {
+    fn db_failure(&self, what: &str) -> impl Fn(DbError) -> SessionError {
         let log = self.log.clone();
         let what = what.to_owned();
         move |e| {
             warn!(log, "database error"; "during" => &what, "error" => %e);
-            unavailable()
+            SessionError::Unavailable
         }
     }
 }
@@ -235,7 +229,7 @@ impl SessionActor {
         let expired = self.data_states.take_expired(now_ms());
         if !expired.is_empty() {
             ctx.spawn(
-                self.tell_workers(expired, ReasonCode::SessionExpired)
+                self.tell_workers(expired, SessionError::Expired)
                     .into_actor(self),
             );
         }
