@@ -1,6 +1,6 @@
 //! Answers to the data requests: asset info, prices, history ranges, user data — the read
-//! side of the service layer. Each answer is a reply body or a [`QueryError`], which
-//! [`crate::reasons`] turns into the `dataFail` reply.
+//! side of the service layer. Each answer is a reply body or a [`QueryError`], which says
+//! which `dataFail` it becomes.
 //!
 //! History ranges end at `date` (inclusive):
 //! - Day: intraday ticks with `date − 24 h ≤ at ≤ date`;
@@ -16,13 +16,14 @@ use papertrader_protocol::data::{
 };
 use papertrader_protocol::history_range::HistoryRange;
 use papertrader_protocol::limits::MAX_DATE_MS;
-use papertrader_protocol::Money;
+use papertrader_protocol::{Failure, Money, ReasonCode};
 use thiserror::Error;
 
 use crate::db::{accounts, prices, settlement, AnyConnection, DbError};
 use crate::domain::calendar::{day_start, month_start, DAY_MS};
 use crate::domain::sessions::LiveSession;
 use crate::market::{AssetSpec, PriceBook};
+use crate::reasons;
 
 /// Why a data request has no answer.
 #[derive(Debug, Error)]
@@ -54,6 +55,20 @@ pub enum QueryError {
     /// The database failed.
     #[error("database: {0}")]
     Database(#[from] DbError),
+}
+
+impl QueryError {
+    /// The `dataFail` a data request without an answer gets. A database error says only that
+    /// the database is unavailable (its detail goes to the log, not to clients).
+    pub fn failure(&self) -> Failure {
+        let code = match self {
+            QueryError::UnknownAsset { .. } => ReasonCode::UnknownAsset,
+            QueryError::NoPrice { .. } | QueryError::NoPricesInRange { .. } => ReasonCode::NoData,
+            QueryError::UnknownUser { .. } => ReasonCode::UnknownUser,
+            QueryError::Database(_) => return reasons::unavailable(),
+        };
+        Failure::new(code, self.to_string())
+    }
 }
 
 /// A query result: the body, or why there is none.

@@ -3,14 +3,21 @@
 //!
 //! Everything under [`crate::domain`] speaks in its own enums; the client router answers with
 //! what this module makes of them, and the order-id store keeps a refusal as the client was
-//! told it.
+//! told it. This module depends on the domain and the protocol only, so every layer may use
+//! it.
 
 use papertrader_protocol::{Failure, ReasonCode, TradeReceipt};
 
-use crate::actors::unavailable;
 use crate::domain::orders::{OrderError, Receipt, Rejection};
 use crate::domain::sessions::SessionError;
-use crate::queries::QueryError;
+
+/// The failure a client gets when the database is unreachable; the details go to the log.
+pub fn unavailable() -> Failure {
+    Failure::new(
+        ReasonCode::Unavailable,
+        "the database is unavailable; nothing was changed",
+    )
+}
 
 /// The reason code of a rejection by the settlement rules.
 fn rejection_code(rejection: &Rejection) -> ReasonCode {
@@ -48,18 +55,6 @@ impl From<OrderError> for Failure {
     }
 }
 
-/// The `dataFail` a data request without an answer gets. A database error says only that
-/// the database is unavailable (its detail goes to the log, not to clients).
-pub fn query_failure(error: &QueryError) -> Failure {
-    let code = match error {
-        QueryError::UnknownAsset { .. } => ReasonCode::UnknownAsset,
-        QueryError::NoPrice { .. } | QueryError::NoPricesInRange { .. } => ReasonCode::NoData,
-        QueryError::UnknownUser { .. } => ReasonCode::UnknownUser,
-        QueryError::Database(_) => return unavailable(),
-    };
-    Failure::new(code, error.to_string())
-}
-
 /// The reply an account or session request refused by the session actor gets.
 pub fn session_failure(error: &SessionError) -> Failure {
     let code = match error {
@@ -73,7 +68,7 @@ pub fn session_failure(error: &SessionError) -> Failure {
         SessionError::Expired => ReasonCode::SessionExpired,
         SessionError::BoundToItsConnection => ReasonCode::NotAuthorized,
         SessionError::HashingStopped | SessionError::HashingFailed => ReasonCode::Internal,
-        SessionError::Unavailable => ReasonCode::Unavailable,
+        SessionError::Unavailable => return unavailable(),
     };
     Failure::new(code, error.to_string())
 }

@@ -16,13 +16,13 @@ use papertrader_protocol::{
 use papertrader_runtime::connection::{Answer as Routed, Peer, Request, Router};
 use slog::{warn, Logger};
 
+use crate::actors::now_ms;
 use crate::actors::session::{
     self, Authenticate, ClientClosed, CloseDataState, DataStateHolder, EndDataStates,
     OpenDataState, SessionActor,
 };
 use crate::actors::trade_queue::{PlaceOrder, TradeQueueActor};
 use crate::actors::worker_registry::{ListOnline, WorkerRegistryActor};
-use crate::actors::{now_ms, unavailable};
 use crate::data_states::Grant;
 use crate::db::{order_ids, AnyConnection, Db};
 use crate::domain::orders::{Order, OrderError, OrderOutcome};
@@ -30,6 +30,7 @@ use crate::domain::sessions::{LiveSession, Origin};
 use crate::market::{AssetSpec, PriceBook};
 use crate::queries::{self, Answer, QueryError};
 use crate::reasons;
+use crate::reasons::unavailable;
 
 /// Handles to everything a request may need. Cheap to clone.
 #[derive(Clone)]
@@ -329,7 +330,7 @@ impl Services {
             if let QueryError::Database(db) = &e {
                 warn!(self.log, "query failed"; "error" => %db);
             }
-            reasons::query_failure(&e)
+            e.failure()
         })?;
         Ok(split_body(&body, self.chunk_size)
             .into_iter()

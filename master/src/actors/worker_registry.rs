@@ -13,9 +13,10 @@ use papertrader_protocol::{Failure, ReasonCode, WorkerEndpoint};
 use papertrader_runtime::identity::VerifyingIdentity;
 use slog::{info, warn, Logger};
 
-use super::{now_ms, unavailable};
+use super::now_ms;
 use crate::db::workers::{self, WorkerRow};
 use crate::db::Db;
+use crate::reasons::unavailable;
 
 /// A registered worker as admission needs it.
 #[derive(Debug, Clone)]
