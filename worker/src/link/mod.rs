@@ -7,6 +7,10 @@
 //! Unavailable at once, new requests fail the same way until the link is back, and the actor
 //! reconnects with exponential backoff (100 ms doubling to 5 s).
 
+mod forwarding;
+
+pub use forwarding::{ClientClosed, Expired, Forwarded, Forwarding};
+
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -16,8 +20,8 @@ use actix::prelude::*;
 use bytes::Bytes;
 use papertrader_protocol::instruction::check_frame;
 use papertrader_protocol::{
-    AdmissionChallenge, AdmissionProof, DataStateEndedAck, Failure, Forward, ForwardReply,
-    Instruction, Message, MessageCodec, ReasonCode, WorkerHello,
+    AdmissionChallenge, AdmissionProof, DataStateEndedAck, Failure, ForwardReply, Instruction,
+    Message, MessageCodec, ReasonCode, WorkerHello,
 };
 use papertrader_runtime::connection::Decoded;
 use papertrader_runtime::identity::{
@@ -369,134 +373,6 @@ impl StreamHandler<Decoded> for MasterLinkActor {
         // The master closed the socket: reconnect instead of stopping the actor.
         self.stream = None;
         self.lost("the master closed the connection".to_owned(), ctx);
-    }
-}
-
-/// A request on its way to the master.
-#[derive(Debug)]
-pub struct Forwarding {
-    /// The id it was forwarded with.
-    pub request_id: u64,
-    /// The link epoch it was forwarded in (see [`DataGrants`]).
-    pub epoch: u64,
-    /// Its reply frames as they arrive, ending after the last (or with a failure reply when
-    /// the link is lost).
-    pub frames: mpsc::UnboundedReceiver<Bytes>,
-    /// When to give up waiting for the next frame.
-    pub timeout: Duration,
-}
-
-/// Forward a client request (its frame, as received) to the master.
-#[derive(Message)]
-#[rtype(result = "Result<Forwarding, Failure>")]
-pub struct Forwarded {
-    /// The request's instruction.
-    pub instruction: Instruction,
-    /// The request's frame, as the client sent it.
-    pub frame: Bytes,
-    /// The worker's id for the client connection.
-    pub client_connection: u64,
-    /// The client's address.
-    pub client_ip: IpAddr,
-    /// When the worker received it, ms.
-    pub received_at_ms: i64,
-}
-
-impl Handler<Forwarded> for MasterLinkActor {
-    type Result = Result<Forwarding, Failure>;
-
-    fn handle(&mut self, msg: Forwarded, _: &mut Context<Self>) -> Self::Result {
-        let (Some(output), LinkState::Up { .. }) = (&self.output, &self.state) else {
-            return Err(unreachable_master());
-        };
-        let request_id = self.next_request;
-        self.next_request += 1;
-        let forward = Message::Forward(Forward {
-            request_id,
-            worker_uuid: *self.settings.uuid.as_bytes(),
-            client_connection: msg.client_connection,
-            client_ip: msg.client_ip,
-            received_at_ms: msg.received_at_ms,
-            frame: msg.frame,
-        });
-        if !output.try_send(forward) {
-            return Err(Failure::new(
-                ReasonCode::Unavailable,
-                "the link to the master is congested; try again",
-            ));
-        }
-        self.forwarded += 1;
-        let (frames, replies) = mpsc::unbounded_channel();
-        self.pending.insert(
-            request_id,
-            Pending {
-                instruction: msg.instruction,
-                frames,
-            },
-        );
-        // An order waits for the next tick's settlement: allow it two intervals more.
-        let trade = matches!(
-            msg.instruction,
-            Instruction::PurchaseAsset | Instruction::SellAsset
-        );
-        let timeout = if trade {
-            self.settings.request_timeout + self.update_interval * 2
-        } else {
-            self.settings.request_timeout
-        };
-        Ok(Forwarding {
-            request_id,
-            epoch: self.grants.epoch(),
-            frames: replies,
-            timeout,
-        })
-    }
-}
-
-/// A forwarded request timed out: forget it (a reply that comes later is dropped).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Expired(pub u64);
-
-impl Handler<Expired> for MasterLinkActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: Expired, _: &mut Context<Self>) {
-        self.pending.remove(&msg.0);
-    }
-}
-
-/// A client connection closed (its connection-bound sessions end on the master).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ClientClosed {
-    /// The worker's id for the connection.
-    pub client_connection: u64,
-}
-
-impl Handler<ClientClosed> for MasterLinkActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: ClientClosed, ctx: &mut Context<Self>) {
-        let (Some(output), LinkState::Up { .. }) = (&self.output, &self.state) else {
-            return; // a lost link ends every session bound to its connections
-        };
-        let closed = Message::ClientClosed(papertrader_protocol::ClientClosed {
-            client_connection: msg.client_connection,
-        });
-        if output.try_send(closed.clone()) {
-            return;
-        }
-        // The link is congested: wait for room (a link that takes nothing for its write
-        // timeout is dropped, which ends those sessions as well).
-        let output = output.clone();
-        let deadline = tokio::time::Instant::now() + LINK_OUTBOX.write_timeout;
-        ctx.spawn(
-            async move {
-                output.send_until(closed.into(), deadline).await;
-            }
-            .into_actor(self),
-        );
     }
 }
 

@@ -12,6 +12,8 @@
 //! bound sessions, and every published price tick is pushed (latest only: a tick that finds
 //! the output full is dropped, the next one supersedes it).
 
+mod admission;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,27 +21,24 @@ use std::time::Duration;
 use actix::prelude::*;
 use bytes::BytesMut;
 use papertrader_protocol::{
-    AdmissionChallenge, AdmissionProof, Admitted, DataStateEnd, DataStateEnded, Failure, Forward,
-    ForwardReply, Message, MessageCodec, PriceTick, ReasonCode, WorkerHello,
+    DataStateEnd, DataStateEnded, Failure, Forward, ForwardReply, Message, MessageCodec, PriceTick,
+    ReasonCode,
 };
 use papertrader_runtime::connection::{check_request, Arrived, Peer, Reply};
-use papertrader_runtime::identity::{master_proof, worker_proof, SigningIdentity};
+use papertrader_runtime::identity::SigningIdentity;
 use papertrader_runtime::input::Input;
 use papertrader_runtime::listener::next_connection_id;
 use papertrader_runtime::outbox::Outbox;
 use papertrader_runtime::outbox::OutboxLimits;
 use papertrader_runtime::slots::Slot;
-use rand::RngCore;
-use slog::{info, warn, Logger};
+use slog::{info, Logger};
 use tokio::io::ReadHalf;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
-use super::asset_fetcher::{AssetFetcherActor, Subscribe, TickPublished};
+use super::asset_fetcher::{AssetFetcherActor, TickPublished};
 use super::session::{ClientClosed, CloseDataState, EndDataStates, LinkClosed};
-use super::worker_registry::{
-    CloseLink, Lookup, RegisteredWorker, WorkerOffline, WorkerOnline, WorkerRegistryActor,
-};
+use super::worker_registry::{CloseLink, RegisteredWorker, WorkerOffline, WorkerRegistryActor};
 use crate::domain::sessions::Origin;
 use crate::reasons;
 use crate::router::{Forwarder, RequestContext, Services};
@@ -137,140 +136,6 @@ impl WorkerLinkActor {
                 _slot: slot,
             }
         })
-    }
-
-    /// Refuses admission: logs why, tells the worker, closes.
-    fn refuse(&mut self, failure: Failure, ctx: &mut Context<Self>) {
-        warn!(self.link.log, "worker refused"; "peer" => %self.peer.addr, "reason" => failure.code.name(), "detail" => &failure.message);
-        self.output.try_send(Message::AdmissionRefused(failure));
-        ctx.stop();
-    }
-
-    fn hello(&mut self, hello: WorkerHello, ctx: &mut Context<Self>) {
-        self.stage = Stage::Checking;
-        let uuid = uuid::Uuid::from_bytes(hello.worker_uuid);
-        let registry = self.link.registry.clone();
-        let lookup = async move { registry.send(Lookup { uuid }).await };
-        ctx.wait(lookup.into_actor(self).map(move |found, act, ctx| {
-            let worker = match found {
-                Ok(Ok(Some(worker))) => worker,
-                Ok(Ok(None)) => {
-                    return act.refuse(
-                        Failure::new(
-                            ReasonCode::WorkerUnknown,
-                            format!("worker {uuid} is not registered"),
-                        ),
-                        ctx,
-                    )
-                }
-                _ => {
-                    return act.refuse(
-                        Failure::new(ReasonCode::Unavailable, "the registry is unavailable"),
-                        ctx,
-                    )
-                }
-            };
-            if !worker.enabled {
-                return act.refuse(
-                    Failure::new(
-                        ReasonCode::BootedOff,
-                        format!("worker {} is booted off", worker.name),
-                    ),
-                    ctx,
-                );
-            }
-            let ip = act.peer.addr.ip().to_canonical();
-            if !worker
-                .allowed_ips
-                .iter()
-                .any(|allowed| allowed.to_canonical() == ip)
-            {
-                return act.refuse(
-                    Failure::new(
-                        ReasonCode::AddressNotAllowed,
-                        format!("{ip} is not whitelisted for worker {}", worker.name),
-                    ),
-                    ctx,
-                );
-            }
-            let signature = match act
-                .link
-                .identity
-                .sign(&master_proof(&hello.worker_uuid, &hello.worker_nonce))
-            {
-                Ok(signature) => signature,
-                Err(e) => {
-                    return act.refuse(
-                        Failure::new(ReasonCode::Internal, format!("master cannot sign: {e}")),
-                        ctx,
-                    )
-                }
-            };
-            let mut nonce = [0u8; 32];
-            rand::rngs::OsRng.fill_bytes(&mut nonce);
-            act.output
-                .try_send(Message::AdmissionChallenge(AdmissionChallenge {
-                    master_nonce: nonce,
-                    master_signature: signature,
-                }));
-            act.stage = Stage::AwaitProof {
-                uuid,
-                nonce,
-                worker: Box::new(worker),
-            };
-        }));
-    }
-
-    fn proof(&mut self, proof: AdmissionProof, ctx: &mut Context<Self>) {
-        let Stage::AwaitProof {
-            uuid,
-            nonce,
-            worker,
-        } = std::mem::replace(&mut self.stage, Stage::Checking)
-        else {
-            return self.refuse(
-                Failure::new(
-                    ReasonCode::HandshakeViolation,
-                    "admissionProof before admissionChallenge",
-                ),
-                ctx,
-            );
-        };
-        if let Err(e) = worker
-            .key
-            .verify(&worker_proof(uuid.as_bytes(), &nonce), &proof.signature)
-        {
-            // An expired or revoked key is checked at every admission, not only at `workers add`.
-            let code = if e.is_not_valid() {
-                ReasonCode::KeyNotValid
-            } else {
-                ReasonCode::BadSignature
-            };
-            return self.refuse(
-                Failure::new(code, format!("worker {}: {e}", worker.name)),
-                ctx,
-            );
-        }
-        info!(self.link.log, "worker admitted"; "name" => &worker.name, "peer" => %self.peer.addr);
-        self.output.try_send(Message::Admitted(Admitted {
-            worker_name: worker.name.clone(),
-            update_interval_ms: self.link.update_interval_ms,
-        }));
-        let snapshot = self.link.services.book.snapshot();
-        self.output.try_send(price_tick(&snapshot));
-        self.link.registry.do_send(WorkerOnline {
-            uuid: uuid.hyphenated().to_string(),
-            name: worker.name.clone(),
-            address: worker.address.clone(),
-            link: ctx.address().recipient(),
-        });
-        self.link
-            .fetcher
-            .do_send(Subscribe(ctx.address().recipient()));
-        self.stage = Stage::Admitted {
-            uuid,
-            name: worker.name,
-        };
     }
 
     fn forward(&mut self, forward: Forward, uuid: uuid::Uuid, ctx: &mut Context<Self>) {
