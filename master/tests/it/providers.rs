@@ -395,8 +395,13 @@ async fn a_failing_symbol_goes_stale_its_trades_are_refused_and_it_is_logged_onc
         ),
         "other symbols trade on"
     );
-    // Several more failing ticks, one log line for the episode.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Several more failing ticks (waited for, bounded), one log line for the episode.
+    let stale_since = master.services.book.snapshot().tick;
+    let waited = std::time::Instant::now();
+    while master.services.book.snapshot().tick < stale_since + 5 {
+        assert!(waited.elapsed() < Duration::from_secs(10), "ticks stopped");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let log = {
         master
             .log_actor
