@@ -21,14 +21,21 @@ pub struct ConnectionThreads {
     next: Arc<AtomicUsize>,
 }
 
-/// Stops the arbiters of a [`ConnectionThreads`] when dropped (a server that is dropped takes
-/// its connections with it, as a process that exits would).
-#[derive(Debug)]
+/// Stops the arbiters of a [`ConnectionThreads`] when the last clone is dropped (a server that
+/// is dropped takes its connections with it, as a process that exits would; servers sharing
+/// the threads, as in `papertrader up`, each hold a clone).
+#[derive(Debug, Clone)]
 pub struct ThreadsOwner {
+    /// Held for its `Drop`.
+    _owned: Arc<Owned>,
+}
+
+#[derive(Debug)]
+struct Owned {
     threads: ConnectionThreads,
 }
 
-impl Drop for ThreadsOwner {
+impl Drop for Owned {
     fn drop(&mut self) {
         for arbiter in self.threads.arbiters.iter() {
             arbiter.stop();
@@ -67,7 +74,9 @@ impl ConnectionThreads {
             next: Arc::default(),
         };
         let owner = ThreadsOwner {
-            threads: threads.clone(),
+            _owned: Arc::new(Owned {
+                threads: threads.clone(),
+            }),
         };
         (threads, owner)
     }

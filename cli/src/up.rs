@@ -16,6 +16,7 @@ use papertrader_master::market::provider::min_update_interval;
 use papertrader_master::server::RunningMaster;
 use papertrader_runtime::lifecycle::Server;
 use papertrader_runtime::log::{LogActor, LogSystem};
+use papertrader_runtime::threads::ConnectionThreads;
 use papertrader_worker::config::WorkerConfig;
 use papertrader_worker::link::{GetLinkStatus, LinkState};
 use papertrader_worker::server::{load_or_create_identity, load_or_create_uuid, RunningWorker};
@@ -65,7 +66,7 @@ pub struct UpArgs {
     /// Asset list file (`SYMBOL,Name[,start price]` per line) [default: built-in list].
     #[arg(long)]
     assets_file: Option<PathBuf>,
-    /// Threads each server spreads its connections over; 0 means one per core.
+    /// Threads the master and the workers share for their connections; 0 means one per core.
     #[arg(long, default_value_t = 0)]
     connection_threads: usize,
 }
@@ -107,7 +108,11 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     papertrader_runtime::lifecycle::run(|| async move {
         let logs = LogSystem::new(&master_config.log_file, master_config.log_memory_entries);
         logs.install_panic_hook();
-        let master = papertrader_master::server::start(master_config, logs).await?;
+        // One set of connection threads (one per core by default) for the whole process: the
+        // master and every worker spread their connections over the same arbiters.
+        let threads = ConnectionThreads::start(args.connection_threads);
+        let master =
+            papertrader_master::server::start_on(master_config, logs, threads.clone()).await?;
         let connect_ip = if args.bind.is_unspecified() {
             IpAddr::from([127, 0, 0, 1])
         } else {
@@ -146,7 +151,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
             let worker_logs = LogSystem::new(&config.log_file, config.log_memory_entries);
             workers.push((
                 name,
-                papertrader_worker::server::start(config, worker_logs).await?,
+                papertrader_worker::server::start_on(config, worker_logs, threads.clone()).await?,
             ));
         }
         for (name, worker) in &workers {

@@ -232,6 +232,17 @@ pub fn load_or_create_identity(
 
 /// Starts the master inside the current actix system and returns once it listens.
 pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<RunningMaster> {
+    let threads = ConnectionThreads::start(config.connection_threads);
+    start_on(config, logs, threads).await
+}
+
+/// [`start`], with the connections on `threads` (shared with other servers of the process, as
+/// in `papertrader up`) instead of `connection_threads` of its own.
+pub async fn start_on(
+    config: MasterConfig,
+    logs: LogSystem,
+    (threads, threads_owner): (ConnectionThreads, ThreadsOwner),
+) -> anyhow::Result<RunningMaster> {
     config.validate()?;
     let log = logs.logger().new(o!("server" => "master"));
     let log_actor = LogActor::new(
@@ -361,7 +372,6 @@ pub async fn start(config: MasterConfig, logs: LogSystem) -> anyhow::Result<Runn
             ..ConnectionLimits::default()
         },
     };
-    let (threads, threads_owner) = ConnectionThreads::start(config.connection_threads);
     let connection_threads = threads.len();
     let accept = actix::spawn(crate::accept::serve(
         socket,

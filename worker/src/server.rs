@@ -94,6 +94,17 @@ pub fn load_or_create_identity(config: &WorkerConfig) -> anyhow::Result<SigningI
 /// Starts a worker inside the current actix system; returns once it listens (the link to
 /// the master comes up in the background and is retried until it does).
 pub async fn start(config: WorkerConfig, logs: LogSystem) -> anyhow::Result<RunningWorker> {
+    let threads = ConnectionThreads::start(config.connection_threads);
+    start_on(config, logs, threads).await
+}
+
+/// [`start`], with the connections on `threads` (shared with other servers of the process, as
+/// in `papertrader up`) instead of `connection_threads` of its own.
+pub async fn start_on(
+    config: WorkerConfig,
+    logs: LogSystem,
+    (threads, threads_owner): (ConnectionThreads, ThreadsOwner),
+) -> anyhow::Result<RunningWorker> {
     let log = logs.logger().new(o!("server" => "worker"));
     let log_actor = LogActor::new(logs.clone(), Duration::from_secs(5)).start();
     let uuid = load_or_create_uuid(&config.uuid_file)?;
@@ -152,7 +163,6 @@ pub async fn start(config: WorkerConfig, logs: LogSystem) -> anyhow::Result<Runn
         budget: FrameBudget::new(config.max_partial_frame_bytes),
     };
     let (router_link, router_cache) = (link.clone(), cache.clone());
-    let (threads, threads_owner) = ConnectionThreads::start(config.connection_threads);
     let connection_threads = threads.len();
     let accept = actix::spawn(listener::serve(
         socket,
