@@ -3,11 +3,12 @@
 #   1. quote reads through a worker vs redis-benchmark GET, same connection count, with the
 #      servers' connections on one thread and on one thread per core;
 #   2. settled trades/s on PostgreSQL vs pgbench single-row UPDATE TPS, then the database
-#      is checked: every acknowledged trade stored exactly once, nothing negative;
+#      is checked: every acknowledged trade stored exactly once, nothing negative; and the
+#      same trades on one connection thread;
 #   3. logins/s vs the bcrypt bound (cores / time of one hash), and quote latency alone vs
-#      during a login burst;
+#      during a login burst (on one connection thread per core, and on one thread);
 #   4. resident memory with 10,000 idle client connections on one worker.
-# Usage: scripts/bench.sh            (about 4 minutes)
+# Usage: scripts/bench.sh            (about 5 minutes)
 # Instructions per operation, which noise cannot move, come from scripts/callgrind.sh.
 # Results: a table on stdout and target/bench/results.json.
 set -euo pipefail
@@ -71,6 +72,12 @@ stop_up
 ACKED=$(field "$OUT/trades.json" "['ops'][0]['ok']")
 TPS=$(field "$OUT/trades.json" "['ops'][0]['per_second']")
 read -r ROWS DISTINCT NEG <<<"$(psql "$PG/pt_bench" -Atc "select count(*), count(distinct id), (select count(*) from accounts where cash < 0) + (select count(*) from holdings where quantity < 0) from transactions" | tr '|' ' ')"
+# The same on one connection thread, for the effect of the threads.
+psql "$PG/test" -qc "DROP DATABASE IF EXISTS pt_bench1 WITH (FORCE)" -c "CREATE DATABASE pt_bench1" >/dev/null
+start_up trades1 4 100 --database-url "$PG/pt_bench1" --connection-threads 1
+"$LOAD" --target 127.0.0.1:27049 --connections "$TRADERS" --mix trade=100 --duration "$SECS" --json 2>/dev/null >"$OUT/trades_t1.json"
+stop_up
+TPS1=$(field "$OUT/trades_t1.json" "['ops'][0]['per_second']")
 psql "$PG/test" -qc "DROP DATABASE IF EXISTS pt_pgbench WITH (FORCE)" -c "CREATE DATABASE pt_pgbench" >/dev/null
 pgbench -q -i -s 10 "$PG/pt_pgbench" >/dev/null 2>&1
 printf '\\set aid random(1, 1000000)\nUPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = :aid;\n' >"$WORK/update.sql"
@@ -92,6 +99,11 @@ sleep 2
 RSS1=$(awk '/VmRSS/{print $2}' /proc/$UP_PID/status)
 wait $IDLE_PID || true
 stop_up
+# The same quote latencies with the servers' connections on one thread.
+start_up logins1 12 1000 --connection-threads 1
+"$LOAD" --target 127.0.0.1:27049 --connections 20 --mix quote=100 --duration "$SECS" --user-prefix bq --json 2>/dev/null >"$OUT/quotes_alone_t1.json"
+"$LOAD" --target 127.0.0.1:27049 --connections 36 --mix quote=20,login=16 --duration 15 --setup-concurrency 8 --user-prefix bm --json 2>/dev/null >"$OUT/quotes_burst_t1.json"
+stop_up
 
 python3 - "$OUT" <<PY
 import json, sys
@@ -99,8 +111,10 @@ out = sys.argv[1]
 load = lambda f: json.load(open(f"{out}/{f}"))
 logins, bcrypt = load("logins.json"), load("bcrypt.json")
 alone, burst = load("quotes_alone.json"), load("quotes_burst.json")
+alone1, burst1 = load("quotes_alone_t1.json"), load("quotes_burst_t1.json")
 lps = logins["ops"][0]["ok"] / logins["seconds"]
 burst_quote = next(o for o in burst["ops"] if o["op"] == "quote")
+burst_quote1 = next(o for o in burst1["ops"] if o["op"] == "quote")
 r = {
   "connection_threads": $CORES,
   "quotes_per_second": $QPS, "quote_p99_us": $QP99, "redis_get_per_second": $RPS,
@@ -108,11 +122,13 @@ r = {
   "quotes_per_second_one_thread": $QPS1, "quote_p99_us_one_thread": $QP991,
   "settled_trades_per_second": $TPS, "trades_acknowledged": $ACKED, "trade_rows": $ROWS,
   "trade_rows_distinct": $DISTINCT, "negative_balances": $NEG, "pgbench_tps": $PGTPS,
-  "trades_vs_pgbench": $TPS / $PGTPS,
+  "trades_vs_pgbench": $TPS / $PGTPS, "settled_trades_per_second_one_thread": $TPS1,
   "logins_per_second": lps, "bcrypt_bound": bcrypt["logins_per_second_bound"],
   "logins_vs_bound": lps / bcrypt["logins_per_second_bound"],
   "quote_p99_us_alone": alone["ops"][0]["latency_us"]["p99"],
   "quote_p99_us_during_logins": burst_quote["latency_us"]["p99"],
+  "quote_p99_us_alone_one_thread": alone1["ops"][0]["latency_us"]["p99"],
+  "quote_p99_us_during_logins_one_thread": burst_quote1["latency_us"]["p99"],
   "rss_mb_before_idle": $RSS0 / 1024, "rss_mb_with_10k_idle": $RSS1 / 1024,
 }
 json.dump(r, open(f"{out}/results.json", "w"), indent=2)
@@ -121,8 +137,10 @@ print()
 print(f"quotes via worker   {r['quotes_per_second']:>10.0f}/s  redis GET {r['redis_get_per_second']:>10.0f}/s  ratio {r['quotes_vs_redis']:.2f}x  p99 {r['quote_p99_us']/1000:.2f} ms (redis {r['redis_p99_us']/1000:.2f} ms)   target >=1.5x, p99 <=2x redis: {ok(r['quotes_vs_redis'] >= 1.5 and r['quote_p99_us'] <= 2 * r['redis_p99_us'])}")
 print(f"  on one connection thread: {r['quotes_per_second_one_thread']:.0f}/s, p99 {r['quote_p99_us_one_thread']/1000:.2f} ms; on {r['connection_threads']}: {r['quotes_per_second']/r['quotes_per_second_one_thread']:.2f}x the rate")
 print(f"settled trades      {r['settled_trades_per_second']:>10.0f}/s  pgbench   {r['pgbench_tps']:>10.0f}/s  ratio {r['trades_vs_pgbench']:.2f}x   target >=3x (goal 10x): {ok(r['trades_vs_pgbench'] >= 3)}")
+print(f"  on one connection thread: {r['settled_trades_per_second_one_thread']:.0f}/s; on {r['connection_threads']}: {r['settled_trades_per_second']/r['settled_trades_per_second_one_thread']:.2f}x the rate")
 print(f"  acknowledged {r['trades_acknowledged']}, rows {r['trade_rows']}, distinct {r['trade_rows_distinct']}, negative balances {r['negative_balances']}: {ok(r['trades_acknowledged'] == r['trade_rows'] == r['trade_rows_distinct'] and r['negative_balances'] == 0)}")
 print(f"logins              {r['logins_per_second']:>10.2f}/s  bound     {r['bcrypt_bound']:>10.2f}/s  ratio {r['logins_vs_bound']:.2f}    target >=0.90: {ok(r['logins_vs_bound'] >= 0.9)}")
 print(f"  quote p99 alone {r['quote_p99_us_alone']/1000:.2f} ms, during logins {r['quote_p99_us_during_logins']/1000:.2f} ms   target <=1.5x alone: {ok(r['quote_p99_us_during_logins'] <= 1.5 * r['quote_p99_us_alone'])}")
+print(f"  on one connection thread: alone {r['quote_p99_us_alone_one_thread']/1000:.2f} ms, during logins {r['quote_p99_us_during_logins_one_thread']/1000:.2f} ms: {ok(r['quote_p99_us_during_logins_one_thread'] <= 1.5 * r['quote_p99_us_alone_one_thread'])}")
 print(f"10k idle connections: RSS {r['rss_mb_before_idle']:.0f} MB -> {r['rss_mb_with_10k_idle']:.0f} MB (master + 2 workers in one process)   target <=200 MB: {ok(r['rss_mb_with_10k_idle'] <= 200)}")
 PY
