@@ -67,8 +67,8 @@ pub fn apply(
         .checked_mul(order.quantity)
         .ok_or(Rejection::ValueOverflow)?
         .micros();
-    let held = balances.held.get(&(order.account_id, order.symbol.clone()));
-    let position = held.copied().unwrap_or(0);
+    let key = (order.account_id, order.symbol.clone());
+    let position = balances.held.get(&key).copied().unwrap_or(0);
     let (cash_after, position_after) = match order.side {
         Side::Buy => {
             if amount > *balance {
@@ -92,9 +92,7 @@ pub fn apply(
         }
     };
     *balance = cash_after;
-    balances
-        .held
-        .insert((order.account_id, order.symbol.clone()), position_after);
+    balances.held.insert(key, position_after);
     Ok(Fill {
         price: quote.price,
         cash_after,
