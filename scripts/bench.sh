@@ -7,7 +7,8 @@
 #      same trades on one connection thread;
 #   3. logins/s vs the bcrypt bound (cores / time of one hash), and quote latency alone vs
 #      during a login burst (on one connection thread per core, and on one thread);
-#   4. resident memory with 10,000 idle client connections on one worker.
+#   4. resident memory with 10,000 idle client connections on one worker (each asked
+#      getServerInfo once, so the first-frame deadline does not close it).
 # Usage: scripts/bench.sh            (about 5 minutes)
 # Instructions per operation, which noise cannot move, come from scripts/callgrind.sh.
 # Results: a table on stdout and target/bench/results.json.

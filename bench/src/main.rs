@@ -221,11 +221,30 @@ fn bcrypt_probe(cost: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opens `count` connections that send nothing, holds them, closes them.
+/// Opens `count` client connections, each asking `getServerInfo` once (so it is a client the
+/// server has heard from, held to the idle timeout rather than the first-frame deadline), then
+/// silent; holds them, closes them. Opened 100 at a time.
 async fn hold_idle(target: &str, count: usize, hold: Duration) -> anyhow::Result<()> {
-    let mut open = Vec::with_capacity(count);
-    for index in 0..count {
-        open.push(sources::connect(target, index).await?);
+    use papertrader_client::Connection;
+    use papertrader_protocol::{Empty, Message};
+    let mut open: Vec<Connection> = Vec::with_capacity(count);
+    let mut next = 0;
+    while next < count {
+        let batch: Vec<_> = (next..count.min(next + 100))
+            .map(|index| {
+                let target = target.to_owned();
+                tokio::spawn(async move {
+                    let stream = sources::connect(&target, index).await?;
+                    let mut connection = Connection::from_stream(stream)?;
+                    connection.call(&Message::GetServerInfo(Empty {})).await?;
+                    anyhow::Ok(connection)
+                })
+            })
+            .collect();
+        for task in batch {
+            open.push(task.await??);
+        }
+        next = open.len();
     }
     eprintln!("holding {} idle connections", open.len());
     tokio::time::sleep(hold).await;
