@@ -376,7 +376,7 @@ compose up -d --no-build >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log" >&2; fail 
 wait_all_up 180
 compose_log master 'INFO +master/src/server.rs:[0-9]+ .*\| master listening' ||
   fail "the master's log entries (with file:line) are not in compose logs"
-compose_log worker-1 'worker/src/link.rs:[0-9]+ .*\| admitted by the master' ||
+compose_log worker-1 'worker/src/link(/mod)?\.rs:[0-9]+ .*\| admitted by the master' ||
   fail "worker-1's log entries are not in compose logs"
 
 step "workers can read neither the master's secret key nor its admin socket"
