@@ -155,6 +155,27 @@ pub fn price(raw: &RawValue) -> Result<Money, ProviderError> {
     Ok(money)
 }
 
+/// A price the provider keeps as a float32 and sends widened to a double (Yahoo's chart
+/// values: `117.63999938964844` for the exchange's 117.64): the shortest decimal that maps to
+/// the same float32, then as [`price`]. A number that is not exactly a float32 is taken as
+/// written. The float is only used to recognise the value; the money comes from the decimal
+/// text.
+pub fn float32_price(raw: &RawValue) -> Result<Money, ProviderError> {
+    let text = raw.get().trim();
+    let shortest = text
+        .parse::<f64>()
+        .ok()
+        .filter(|wide| wide.is_finite() && f64::from(*wide as f32) == *wide)
+        .map(|wide| (wide as f32).to_string());
+    let decimal = shortest.as_deref().unwrap_or(text);
+    let money = Money::from_decimal_rounded(decimal)
+        .ok_or_else(|| ProviderError::Malformed(format!("price {text:?}")))?;
+    if money.micros() <= 0 {
+        return Err(ProviderError::BadPrice(format!("{money}")));
+    }
+    Ok(money)
+}
+
 /// True for failures of the provider as a whole, which call for backing off.
 pub fn is_provider_wide(error: &ProviderError) -> bool {
     matches!(
@@ -205,5 +226,41 @@ impl Backoff {
         };
         state.until = Some(Instant::now() + wait);
         state.reason = error.to_string();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(text: &str) -> Box<RawValue> {
+        RawValue::from_string(text.to_owned()).expect("a JSON number")
+    }
+
+    #[test]
+    fn float32_values_widened_to_doubles_are_read_as_the_exchange_printed_them() {
+        let cases = [
+            // float32 117.64 and 245.12 as Yahoo sends them, widened to double
+            ("117.63999938964844", Money(117_640_000)),
+            ("245.1199951171875", Money(245_120_000)),
+            ("0.10000000149011612", Money(100_000)),
+            // already the shortest form
+            ("117.64", Money(117_640_000)),
+            ("3", Money(3_000_000)),
+            // not a float32: taken as written, rounded to micro-units
+            ("100.123456789", Money(100_123_457)),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(float32_price(&raw(text)).unwrap(), expected, "{text}");
+        }
+        // `price` keeps every digit it is given.
+        assert_eq!(
+            price(&raw("117.63999938964844")).unwrap(),
+            Money(117_639_999)
+        );
+        assert!(matches!(
+            float32_price(&raw("-1.5")),
+            Err(ProviderError::BadPrice(_))
+        ));
     }
 }

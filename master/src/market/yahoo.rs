@@ -141,7 +141,7 @@ fn latest(
             .map(|b| b.as_ref())
             .ok_or_else(|| ProviderError::Malformed("no price".into()))?,
     };
-    let price = http::price(raw)?;
+    let price = http::float32_price(raw)?;
     if let Some(at) = result.meta.regular_market_time {
         let age = now_ms - at * 1000;
         if age > max_age_ms {
@@ -166,7 +166,7 @@ fn points(result: &ChartResult) -> Vec<Ohlcv> {
         column
             .get(i)
             .and_then(|v| v.as_deref())
-            .and_then(|raw| http::price(raw).ok())
+            .and_then(|raw| http::float32_price(raw).ok())
             .map(|m| m.micros())
     };
     result

@@ -237,6 +237,29 @@ async fn yahoo_backfills_daily_and_monthly_bars() {
 }
 
 #[actix::test]
+async fn yahoo_float32_values_are_read_as_the_exchange_printed_them() {
+    // Yahoo keeps prices as float32 and sends them widened to double: 117.64 arrives as
+    // 117.63999938964844, 189.3 as 189.30000305175781 (the fixture's intraday high).
+    let server = MockServer::start().await;
+    let body = fixture("yahoo_chart_aapl.json").replace("189.25000762939453", "117.63999938964844");
+    serve(
+        &server,
+        "/v8/finance/chart/AAPL",
+        ResponseTemplate::new(200).set_body_string(body),
+    )
+    .await;
+    let mut yahoo = Yahoo::new(&server.uri(), Duration::from_secs(2), LONG).unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    let outcome = yahoo.fetch(&assets(&["AAPL"]), now).await;
+    assert_eq!(outcome.quotes[0].price, Money(117_640_000));
+    let history = yahoo.backfill(&assets(&["AAPL"]), now, 1, 300_000).await;
+    let highs: Vec<i64> = history.ticks.iter().map(|(_, t)| t.high).collect();
+    assert_eq!(highs, [189_300_000, 189_400_000]);
+    let closes: Vec<i64> = history.ticks.iter().map(|(_, t)| t.close).collect();
+    assert_eq!(closes, [189_000_000, 117_640_000]);
+}
+
+#[actix::test]
 async fn finnhub_sends_its_key_in_a_header_and_refuses_zero_and_old_prices() {
     let server = MockServer::start().await;
     let key = "test-key-123";
