@@ -169,8 +169,27 @@ fn store_tick(
 impl Actor for AssetFetcherActor {
     type Context = Context<Self>;
 
+    /// Ticks every interval. A tick waits for its fetch and its store; intervals missed
+    /// meanwhile (a slow provider or database) are skipped, not caught up: the next tick comes
+    /// at once and the one after a whole interval later (actix's `run_interval` would fire
+    /// every missed one back to back).
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.run_interval(self.interval, |act, ctx| act.tick(ctx));
+        let mut beat =
+            tokio::time::interval_at(tokio::time::Instant::now() + self.interval, self.interval);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ctx.add_stream(futures::stream::unfold(beat, |mut beat| async move {
+            beat.tick().await;
+            Some((Beat, beat))
+        }));
+    }
+}
+
+/// One update interval has passed.
+struct Beat;
+
+impl StreamHandler<Beat> for AssetFetcherActor {
+    fn handle(&mut self, _: Beat, ctx: &mut Context<Self>) {
+        self.tick(ctx);
     }
 }
 

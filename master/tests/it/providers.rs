@@ -363,6 +363,64 @@ async fn master_on(server: &MockServer, db: &TestDb) -> papertrader_master::serv
 }
 
 #[actix::test]
+async fn after_a_slow_spell_missed_ticks_are_skipped_not_fetched_back_to_back() {
+    use std::sync::{Arc, Mutex};
+    let db = TestDb::sqlite();
+    let server = MockServer::start().await;
+    // Every tick's request (interval=1m) is timed; the 3rd and 4th take 700 ms (7 intervals).
+    let arrivals: Arc<Mutex<Vec<std::time::Instant>>> = Arc::default();
+    let seen = arrivals.clone();
+    let body = fixture("yahoo_chart_aapl.json");
+    Mock::given(method("GET"))
+        .and(path("/v8/finance/chart/AAPL"))
+        .and(query_param("interval", "1m"))
+        .respond_with(move |_: &wiremock::Request| {
+            let mut seen = seen.lock().unwrap();
+            seen.push(std::time::Instant::now());
+            let slow = matches!(seen.len(), 3 | 4);
+            ResponseTemplate::new(200)
+                .set_body_string(body.clone())
+                .set_delay(Duration::from_millis(if slow { 700 } else { 0 }))
+        })
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    serve(
+        &server,
+        "/v8/finance/chart/AAPL",
+        ResponseTemplate::new(200).set_body_string(fixture("yahoo_chart_aapl.json")),
+    )
+    .await;
+    let assets_file = db.dir.path().join("assets.txt");
+    std::fs::write(&assets_file, "AAPL,Apple\n").unwrap();
+    let _master = master_with(MasterConfig {
+        provider: ProviderKind::Yahoo,
+        provider_base_url: Some(server.uri()),
+        assets_file: Some(assets_file),
+        update_interval_ms: 100,
+        provider_requests_per_minute: Some(10_000),
+        ..test_config(&db)
+    })
+    .await;
+    let waited = std::time::Instant::now();
+    while arrivals.lock().unwrap().len() < 12 {
+        assert!(waited.elapsed() < Duration::from_secs(10), "ticks stopped");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let arrivals = arrivals.lock().unwrap().clone();
+    // Before: the 7 ticks missed during each slow fetch were fetched at once after it.
+    for (i, pair) in arrivals.windows(2).enumerate() {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= Duration::from_millis(60),
+            "fetch {} came {gap:?} after the one before: {:?}",
+            i + 2,
+            arrivals.windows(2).map(|w| w[1] - w[0]).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[actix::test]
 async fn a_failing_symbol_goes_stale_its_trades_are_refused_and_it_is_logged_once() {
     let db = TestDb::sqlite();
     let server = MockServer::start().await;
