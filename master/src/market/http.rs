@@ -60,18 +60,22 @@ where
                 Err(e) => outcome.failed.push((symbol, e)),
             }
         }
-        // A rate limit applies to every request; timeouts and 5xx only mean the provider is down
-        // when nothing succeeded. Otherwise the other symbols keep updating.
+        // A rate limit applies to every request; timeouts and 5xx mean the provider is down
+        // when nothing succeeded — whatever the symbols that failed for reasons of their own
+        // (an unknown symbol in the list must not keep an outage from backing off).
+        // Otherwise the other symbols keep updating.
         let rate_limited = outcome
             .failed
             .iter()
             .find(|(_, e)| matches!(e, ProviderError::RateLimited(_)));
-        let all_down =
-            outcome.quotes.is_empty() && outcome.failed.iter().all(|(_, e)| is_provider_wide(e));
-        match (rate_limited, outcome.failed.first()) {
-            (Some((_, e)), _) => backoff.failed(e),
-            (None, Some((_, e))) if all_down => backoff.failed(e),
-            _ => backoff.succeeded(),
+        let outage = outcome
+            .failed
+            .iter()
+            .find(|(_, e)| is_provider_wide(e))
+            .filter(|_| outcome.quotes.is_empty());
+        match (rate_limited, outage) {
+            (Some((_, e)), _) | (None, Some((_, e))) => backoff.failed(e),
+            (None, None) => backoff.succeeded(),
         }
         outcome
     })

@@ -191,6 +191,48 @@ async fn rate_limits_and_outages_back_off_without_more_requests() {
 }
 
 #[actix::test]
+async fn an_unknown_symbol_in_the_list_does_not_keep_an_outage_from_backing_off() {
+    // Every request fails with 500, and one symbol is unknown (404) as well.
+    let server = MockServer::start().await;
+    serve(
+        &server,
+        "/v8/finance/chart/AAPL",
+        ResponseTemplate::new(500),
+    )
+    .await;
+    serve(
+        &server,
+        "/v8/finance/chart/MSFT",
+        ResponseTemplate::new(500),
+    )
+    .await;
+    serve(
+        &server,
+        "/v8/finance/chart/NOPE",
+        ResponseTemplate::new(404).set_body_string(fixture("yahoo_chart_not_found.json")),
+    )
+    .await;
+    let mut yahoo = Yahoo::new(&server.uri(), Duration::from_secs(2), LONG).unwrap();
+    let list = assets(&["AAPL", "NOPE", "MSFT"]);
+    let now = chrono::Utc::now().timestamp_millis();
+    let first = yahoo.fetch(&list, now).await;
+    assert!(matches!(
+        failure(&first, "AAPL"),
+        ProviderError::Unavailable(_)
+    ));
+    assert_eq!(failure(&first, "NOPE"), &ProviderError::UnknownSymbol);
+    // Ten more ticks within the first back-off second: not one request (before: 3 each).
+    for _ in 0..10 {
+        let waiting = yahoo.fetch(&list, now).await;
+        assert!(matches!(
+            failure(&waiting, "MSFT"),
+            ProviderError::BackingOff(_)
+        ));
+    }
+    assert_eq!(requests(&server).await, 3);
+}
+
+#[actix::test]
 async fn yahoo_backfills_daily_and_monthly_bars() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
