@@ -96,7 +96,8 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
 }
 
 /// GETs `url` and returns the body of a 2xx answer; other answers become errors
-/// (429 → RateLimited with Retry-After, 5xx → Unavailable, 404 → UnknownSymbol).
+/// (429 → RateLimited with Retry-After, 5xx → Unavailable, 404 → UnknownSymbol, 401/403 →
+/// Refused).
 pub async fn get(request: reqwest::RequestBuilder) -> Result<bytes::Bytes, ProviderError> {
     let response = request.send().await.map_err(|e| {
         if e.is_timeout() {
@@ -111,6 +112,9 @@ pub async fn get(request: reqwest::RequestBuilder) -> Result<bytes::Bytes, Provi
     }
     if status == StatusCode::NOT_FOUND {
         return Err(ProviderError::UnknownSymbol);
+    }
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        return Err(ProviderError::Refused(format!("HTTP {status}")));
     }
     if status.is_server_error() {
         return Err(ProviderError::Unavailable(format!("HTTP {status}")));
@@ -184,7 +188,10 @@ pub fn float32_price(raw: &RawValue) -> Result<Money, ProviderError> {
 pub fn is_provider_wide(error: &ProviderError) -> bool {
     matches!(
         error,
-        ProviderError::Timeout | ProviderError::RateLimited(_) | ProviderError::Unavailable(_)
+        ProviderError::Timeout
+            | ProviderError::RateLimited(_)
+            | ProviderError::Unavailable(_)
+            | ProviderError::Refused(_)
     )
 }
 

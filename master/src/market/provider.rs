@@ -41,6 +41,10 @@ pub enum ProviderError {
     /// The provider does not know the symbol.
     #[error("unknown symbol")]
     UnknownSymbol,
+    /// The provider refused our credentials (HTTP 401/403): a configuration error, usually
+    /// the API key; it holds for every symbol.
+    #[error("the provider refused the request ({0}); check its API key in the configuration")]
+    Refused(String),
     /// The price is zero, negative or old.
     #[error("unusable price: {0}")]
     BadPrice(String),

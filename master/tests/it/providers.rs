@@ -302,6 +302,38 @@ async fn yahoo_float32_values_are_read_as_the_exchange_printed_them() {
 }
 
 #[actix::test]
+async fn a_refused_api_key_is_a_configuration_error_for_the_whole_provider() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/quote"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_string(r#"{"error":"Invalid API key. Please contact support."}"#),
+        )
+        .mount(&server)
+        .await;
+    let mut finnhub =
+        Finnhub::new(&server.uri(), "wrong".into(), Duration::from_secs(2), LONG).unwrap();
+    let list = assets(&["AAPL", "MSFT"]);
+    let now = chrono::Utc::now().timestamp_millis();
+    let first = finnhub.fetch(&list, now).await;
+    for symbol in ["AAPL", "MSFT"] {
+        let error = failure(&first, symbol);
+        assert!(matches!(error, ProviderError::Refused(_)), "{error:?}");
+        assert!(error.to_string().contains("API key"), "{error}");
+    }
+    // Not retried every tick (before: "malformed answer" and two requests a tick, forever).
+    for _ in 0..5 {
+        let waiting = finnhub.fetch(&list, now).await;
+        assert!(matches!(
+            failure(&waiting, "AAPL"),
+            ProviderError::BackingOff(_)
+        ));
+    }
+    assert_eq!(requests(&server).await, 2);
+}
+
+#[actix::test]
 async fn finnhub_sends_its_key_in_a_header_and_refuses_zero_and_old_prices() {
     let server = MockServer::start().await;
     let key = "test-key-123";
