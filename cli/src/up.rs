@@ -42,16 +42,17 @@ pub struct UpArgs {
     /// Worker ports, comma-separated [default: master port + 1, + 2, …].
     #[arg(long, value_delimiter = ',')]
     worker_ports: Vec<u16>,
-    /// Price update interval in ms [default: 2000, or the smallest the provider's rate limit
-    /// allows for the assets when that is longer].
+    /// Price update interval in ms [default: the --master-config file's, else 2000; raised to
+    /// the smallest the provider's rate limit allows for the assets when that is longer].
     #[arg(long)]
     update_interval_ms: Option<u64>,
-    /// bcrypt cost (lower is faster and weaker; 12 for real use).
-    #[arg(long, default_value_t = 12)]
-    bcrypt_cost: u32,
-    /// Price source (yahoo and finnhub need the network; finnhub a key in PAPERTRADER_PROVIDER_API_KEY).
-    #[arg(long, value_enum, default_value = "simulated")]
-    provider: papertrader_master::config::ProviderKind,
+    /// bcrypt cost (lower is faster and weaker; 12 for real use) [default: 12].
+    #[arg(long)]
+    bcrypt_cost: Option<u32>,
+    /// Price source (yahoo and finnhub need the network; finnhub a key in
+    /// PAPERTRADER_PROVIDER_API_KEY) [default: simulated].
+    #[arg(long, value_enum)]
+    provider: Option<papertrader_master::config::ProviderKind>,
     /// Base URL of the yahoo or finnhub API [default: the provider's public API] (proxies,
     /// tests).
     #[arg(long)]
@@ -69,36 +70,70 @@ pub struct UpArgs {
     /// Threads the master and the workers share for their connections; 0 means one per core.
     #[arg(long, default_value_t = 0)]
     connection_threads: usize,
+    /// The master's TOML config file (`papertrader master --print-config` writes one): every
+    /// master setting `up` has no flag for — provider timeouts and rate budget, `csv_speed`,
+    /// `csv_loop`, starting cash, limits… The flags above win over the file; the listen
+    /// address, the key, log and admin socket paths and the expected workers are always `up`'s.
+    #[arg(long)]
+    master_config: Option<PathBuf>,
 }
 
 /// The update interval when neither `--update-interval-ms` nor the provider says otherwise.
 const DEFAULT_UPDATE_INTERVAL_MS: u64 = 2000;
 
+/// The master's settings: the `--master-config` file (or the defaults), then `up`'s flags,
+/// then what `up` always decides (addresses, paths under `--data`, expected workers).
+fn master_config(args: &UpArgs) -> anyhow::Result<MasterConfig> {
+    let data = &args.data;
+    let defaults = MasterConfig::default();
+    let mut config = match &args.master_config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading --master-config {}", path.display()))?;
+            MasterConfig::from_toml(&text, path.clone())?
+        }
+        None => MasterConfig {
+            update_interval_ms: DEFAULT_UPDATE_INTERVAL_MS,
+            ..defaults.clone()
+        },
+    };
+    if let Some(url) = &args.database_url {
+        config.database_url = url.clone();
+    } else if config.database_url == defaults.database_url {
+        config.database_url = data.join("papertrader.db").to_string_lossy().into_owned();
+    }
+    if let Some(interval) = args.update_interval_ms {
+        config.update_interval_ms = interval;
+    }
+    if let Some(cost) = args.bcrypt_cost {
+        config.bcrypt_cost = cost;
+    }
+    if let Some(provider) = args.provider {
+        config.provider = provider;
+    }
+    if args.csv_file.is_some() {
+        config.csv_file = args.csv_file.clone();
+    }
+    if args.assets_file.is_some() {
+        config.assets_file = args.assets_file.clone();
+    }
+    if args.provider_base_url.is_some() {
+        config.provider_base_url = args.provider_base_url.clone();
+    }
+    config.listen = SocketAddr::new(args.bind, args.master_port);
+    config.log_file = data.join("master.log");
+    config.key_file = data.join("master.sec.asc");
+    config.public_key_file = data.join("master.pub.asc");
+    config.admin_socket = data.join("master.admin.sock");
+    config.expected_workers = u32::from(args.workers.max(1));
+    config.connection_threads = args.connection_threads;
+    Ok(config)
+}
+
 /// Runs the cluster until Ctrl-C or SIGTERM.
 pub fn run(args: UpArgs) -> anyhow::Result<()> {
     let data = args.data.clone();
-    let mut master_config = MasterConfig {
-        listen: SocketAddr::new(args.bind, args.master_port),
-        database_url: args
-            .database_url
-            .clone()
-            .unwrap_or_else(|| data.join("papertrader.db").to_string_lossy().into_owned()),
-        log_file: data.join("master.log"),
-        key_file: data.join("master.sec.asc"),
-        public_key_file: data.join("master.pub.asc"),
-        admin_socket: data.join("master.admin.sock"),
-        update_interval_ms: args
-            .update_interval_ms
-            .unwrap_or(DEFAULT_UPDATE_INTERVAL_MS),
-        bcrypt_cost: args.bcrypt_cost,
-        expected_workers: u32::from(args.workers.max(1)),
-        provider: args.provider,
-        csv_file: args.csv_file.clone(),
-        assets_file: args.assets_file.clone(),
-        provider_base_url: args.provider_base_url.clone(),
-        connection_threads: args.connection_threads,
-        ..MasterConfig::default()
-    };
+    let mut master_config = master_config(&args)?;
     if args.update_interval_ms.is_none() {
         if let Some(slower) = provider_minimum(&master_config)? {
             master_config.update_interval_ms = slower;

@@ -1,5 +1,6 @@
 //! Starting the master: database, history backfill, actors, listener.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,6 +129,17 @@ async fn prepare_history(
             )
             .await;
         let counts = (history.daily.len(), history.ticks.len());
+        let mut failures: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+        for (symbol, error) in &history.failed {
+            failures
+                .entry(error.to_string())
+                .or_default()
+                .insert(symbol.as_str());
+        }
+        for (reason, symbols) in failures {
+            let symbols: Vec<&str> = symbols.into_iter().collect();
+            warn!(log, "history backfill failed; these symbols start with less history"; "provider" => provider.name(), "reason" => reason, "symbols" => symbols.join(","));
+        }
         db.run(move |c| {
             use diesel::Connection;
             c.transaction(|c| {

@@ -87,6 +87,9 @@ pub struct Backfill {
     pub monthly: Vec<(String, Ohlcv)>,
     /// `(symbol, point)` intraday ticks.
     pub ticks: Vec<(String, Ohlcv)>,
+    /// `(symbol, why)` for each history request that failed (that symbol starts without that
+    /// part of its history).
+    pub failed: Vec<(String, ProviderError)>,
 }
 
 /// How many requests a provider may make, as it documents it.

@@ -228,23 +228,25 @@ impl PriceProvider for Yahoo {
         Box::pin(async move {
             let mut out = Backfill::default();
             for symbol in symbols {
-                if let Ok(daily) =
-                    chart(client.clone(), base.clone(), symbol.clone(), range, "1d").await
-                {
-                    let daily = bars::aggregate(&points(&daily), day_start);
-                    let monthly = bars::aggregate(&daily, month_start);
-                    out.daily
-                        .extend(daily.into_iter().map(|b| (symbol.clone(), b)));
-                    out.monthly
-                        .extend(monthly.into_iter().map(|b| (symbol.clone(), b)));
+                match chart(client.clone(), base.clone(), symbol.clone(), range, "1d").await {
+                    Ok(daily) => {
+                        let daily = bars::aggregate(&points(&daily), day_start);
+                        let monthly = bars::aggregate(&daily, month_start);
+                        out.daily
+                            .extend(daily.into_iter().map(|b| (symbol.clone(), b)));
+                        out.monthly
+                            .extend(monthly.into_iter().map(|b| (symbol.clone(), b)));
+                    }
+                    Err(e) => out.failed.push((symbol.clone(), e)),
                 }
-                if let Ok(intraday) =
-                    chart(client.clone(), base.clone(), symbol.clone(), "1d", "5m").await
-                {
-                    // Points at the same instant (a repeated live bar) fold into one.
-                    let ticks = bars::aggregate(&points(&intraday), |at| at);
-                    out.ticks
-                        .extend(ticks.into_iter().map(|p| (symbol.clone(), p)));
+                match chart(client.clone(), base.clone(), symbol.clone(), "1d", "5m").await {
+                    Ok(intraday) => {
+                        // Points at the same instant (a repeated live bar) fold into one.
+                        let ticks = bars::aggregate(&points(&intraday), |at| at);
+                        out.ticks
+                            .extend(ticks.into_iter().map(|p| (symbol.clone(), p)));
+                    }
+                    Err(e) => out.failed.push((symbol.clone(), e)),
                 }
             }
             out

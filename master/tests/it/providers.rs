@@ -495,6 +495,47 @@ async fn after_a_slow_spell_missed_ticks_are_skipped_not_fetched_back_to_back() 
 }
 
 #[actix::test]
+async fn a_failed_history_backfill_is_a_warning_naming_the_symbols() {
+    let db = TestDb::sqlite();
+    let server = MockServer::start().await;
+    // Live quotes work; both history requests (daily and 5-minute) fail.
+    Mock::given(method("GET"))
+        .and(path("/v8/finance/chart/AAPL"))
+        .and(query_param("interval", "1m"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(fixture("yahoo_chart_aapl.json")))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    serve(
+        &server,
+        "/v8/finance/chart/AAPL",
+        ResponseTemplate::new(500),
+    )
+    .await;
+    serve(
+        &server,
+        "/v8/finance/chart/MSFT",
+        ResponseTemplate::new(500),
+    )
+    .await;
+    let master = master_on(&server, &db).await;
+    master
+        .log_actor
+        .send(papertrader_runtime::log::Flush)
+        .await
+        .unwrap()
+        .unwrap();
+    let log = std::fs::read_to_string(db.dir.path().join("master.log")).unwrap();
+    let warning = log
+        .lines()
+        .find(|l| l.contains("history backfill failed"))
+        .unwrap_or_else(|| panic!("no warning in:\n{log}"));
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(warning.contains("symbols=AAPL,MSFT"), "{warning}");
+    assert!(warning.contains("HTTP 500"), "{warning}");
+}
+
+#[actix::test]
 async fn a_failing_symbol_goes_stale_its_trades_are_refused_and_it_is_logged_once() {
     let db = TestDb::sqlite();
     let server = MockServer::start().await;
