@@ -296,6 +296,7 @@ mod tests {
             symbol: "AAPL".into(),
             price: Money(5),
             volume: 1,
+            day: None,
         }];
         book.publish(book.snapshot().advance(1, 0, &fresh, &["AAPL".to_owned()]));
         assert!(

@@ -79,9 +79,10 @@ impl AssetFetcherActor {
             let fresh = outcome.quotes;
             let previous = act.book.snapshot();
             let snapshot = Arc::new(previous.advance(previous.tick + 1, at_ms, &fresh, &act.symbols));
+            let points = day_points(&previous, &snapshot, &fresh);
             let db = act.db.clone();
             let prune_before = (snapshot.tick % PRUNE_EVERY_TICKS == 0).then(|| at_ms - act.tick_retention_ms);
-            async move { db.run(move |c| store_tick(c, at_ms, &fresh, prune_before)).await }
+            async move { db.run(move |c| store_tick(c, at_ms, &points, prune_before)).await }
                 .into_actor(act)
                 .map(move |stored, act, _| {
                     if let Err(e) = stored {
@@ -124,39 +125,66 @@ impl AssetFetcherActor {
     }
 }
 
-/// Writes the fresh quotes of a tick: one intraday point each, folded into its daily and
-/// monthly bars, in one transaction.
+/// For each fresh quote: its day's figures as the new snapshot has them (open, high, low,
+/// close), with the units traded since the previous tick as volume — the day's volume less
+/// what the previous snapshot already had that day, so a source's day total is counted once.
+fn day_points(
+    previous: &Snapshot,
+    snapshot: &Snapshot,
+    fresh: &[ProviderQuote],
+) -> Vec<(String, Ohlcv)> {
+    fresh
+        .iter()
+        .filter_map(|q| {
+            let quote = snapshot.quotes.get(&q.symbol)?;
+            let earlier = previous
+                .quotes
+                .get(&q.symbol)
+                .filter(|p| day_start(p.at_ms) == day_start(quote.at_ms))
+                .map_or(0, |p| p.volume);
+            let traded = quote.volume.saturating_sub(earlier);
+            let point = Ohlcv {
+                at: quote.at_ms,
+                open: quote.open.micros(),
+                high: quote.high.micros(),
+                low: quote.low.micros(),
+                close: quote.close.micros(),
+                volume: i64::try_from(traded).unwrap_or(i64::MAX),
+            };
+            Some((q.symbol.clone(), point))
+        })
+        .collect()
+}
+
+/// Writes a tick: one intraday point per fresh quote (its price and the units traded since
+/// the previous tick), and its day's figures folded into the daily and monthly bars, in one
+/// transaction.
 fn store_tick(
     conn: &mut AnyConnection,
     at_ms: i64,
-    fresh: &[ProviderQuote],
+    day_points: &[(String, Ohlcv)],
     prune_before: Option<i64>,
 ) -> Result<(), DbError> {
     use diesel::Connection;
     conn.transaction(|conn| {
-        let points: Vec<(&str, Ohlcv)> = fresh
+        let folded: Vec<(&str, Ohlcv)> = day_points
             .iter()
-            .map(|q| {
-                let p = q.price.micros();
-                let volume = i64::try_from(q.volume).unwrap_or(i64::MAX);
-                (
-                    q.symbol.as_str(),
-                    Ohlcv {
-                        at: at_ms,
-                        open: p,
-                        high: p,
-                        low: p,
-                        close: p,
-                        volume,
-                    },
-                )
+            .map(|(symbol, point)| (symbol.as_str(), *point))
+            .collect();
+        let ticks: Vec<(&str, Ohlcv)> = folded
+            .iter()
+            .map(|&(symbol, p)| {
+                let point = Ohlcv {
+                    at: at_ms,
+                    open: p.close,
+                    high: p.close,
+                    low: p.close,
+                    ..p
+                };
+                (symbol, point)
             })
             .collect();
-        prices::insert_ticks(conn, &points)?;
-        let folded: Vec<(&str, i64, i64)> = points
-            .iter()
-            .map(|(symbol, point)| (*symbol, point.close, point.volume))
-            .collect();
+        prices::insert_ticks(conn, &ticks)?;
         prices::fold_into_bars(conn, prices::DAILY, day_start(at_ms), &folded)?;
         prices::fold_into_bars(conn, prices::MONTHLY, month_start(at_ms), &folded)?;
         if let Some(before) = prune_before {

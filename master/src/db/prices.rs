@@ -146,8 +146,9 @@ fixed_sql!(
              volume = CASE WHEN price_bars.volume > 9223372036854775807 - excluded.volume \
              THEN 9223372036854775807 ELSE price_bars.volume + excluded.volume END",
     postgres: "INSERT INTO price_bars (symbol, resolution, at, open, high, low, close, volume) \
-               SELECT s, ?::int, ?::bigint, p, p, p, p, v \
-               FROM unnest(?::text[], ?::bigint[], ?::bigint[]) AS t(s, p, v) \
+               SELECT s, ?::int, ?::bigint, o, h, l, c, v \
+               FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], \
+               ?::bigint[]) AS t(s, o, h, l, c, v) \
                ON CONFLICT (symbol, resolution, at) DO UPDATE SET \
                high = GREATEST(price_bars.high, excluded.high), \
                low = LEAST(price_bars.low, excluded.low), close = excluded.close, \
@@ -155,38 +156,44 @@ fixed_sql!(
                THEN 9223372036854775807 ELSE price_bars.volume + excluded.volume END",
 );
 
-/// Folds new prices (`(symbol, price, volume)`) into the bars of `resolution` starting at
-/// `bar_start`: creates each, or raises high, lowers low, sets close and adds volume.
+/// Folds new points (`(symbol, point)`; its `at` is not used) into the bars of `resolution`
+/// starting at `bar_start`: creates each with the point's values, or raises high to the
+/// point's high, lowers low to its low, sets close and adds its volume (the open stays the
+/// first one's).
 pub fn fold_into_bars(
     conn: &mut AnyConnection,
     resolution: i32,
     bar_start: i64,
-    points: &[(&str, i64, i64)],
+    points: &[(&str, Ohlcv)],
 ) -> Result<(), DbError> {
     use Bind::{BigInt, BigInts, Integer, Text, Texts};
     match conn {
         AnyConnection::Sqlite(c) => {
-            for &(symbol, price, volume) in points {
+            for &(symbol, p) in points {
                 Fixed::<FoldIntoBar>::new(vec![
                     Text(symbol),
                     Integer(resolution),
                     BigInt(bar_start),
-                    BigInt(price),
-                    BigInt(price),
-                    BigInt(price),
-                    BigInt(price),
-                    BigInt(volume),
+                    BigInt(p.open),
+                    BigInt(p.high),
+                    BigInt(p.low),
+                    BigInt(p.close),
+                    BigInt(p.volume),
                 ])
                 .execute(c)?;
             }
         }
         AnyConnection::Postgresql(c) if !points.is_empty() => {
+            let column = |f: fn(&Ohlcv) -> i64| points.iter().map(|(_, p)| f(p)).collect();
             Fixed::<FoldIntoBar>::new(vec![
                 Integer(resolution),
                 BigInt(bar_start),
                 Texts(points.iter().map(|p| p.0).collect()),
-                BigInts(points.iter().map(|p| p.1).collect()),
-                BigInts(points.iter().map(|p| p.2).collect()),
+                BigInts(column(|p| p.open)),
+                BigInts(column(|p| p.high)),
+                BigInts(column(|p| p.low)),
+                BigInts(column(|p| p.close)),
+                BigInts(column(|p| p.volume)),
             ])
             .execute(c)?;
         }

@@ -23,9 +23,38 @@ pub struct Snapshot {
     pub quotes: HashMap<String, Quote>,
 }
 
+/// The quote of a fresh price `q` at `at_ms`, given the symbol's quote earlier the same UTC
+/// day, if any.
+fn day_quote(q: &ProviderQuote, today: Option<&Quote>, at_ms: i64) -> Quote {
+    let accumulated = |t: Option<&Quote>| t.map_or(q.volume, |t| t.volume.saturating_add(q.volume));
+    let (open, high, low, volume) = match (q.day, today) {
+        (Some(day), today) => (
+            today.map_or(day.open, |t| t.open),
+            today.map_or(day.high, |t| t.high.max(day.high)),
+            today.map_or(day.low, |t| t.low.min(day.low)),
+            day.volume.unwrap_or_else(|| accumulated(today)),
+        ),
+        (None, Some(t)) => (t.open, t.high, t.low, accumulated(today)),
+        (None, None) => (q.price, q.price, q.price, q.volume),
+    };
+    Quote {
+        symbol: q.symbol.clone(),
+        open,
+        high: high.max(q.price),
+        low: low.min(q.price),
+        close: q.price,
+        volume,
+        at_ms,
+        stale: false,
+    }
+}
+
 impl Snapshot {
-    /// The next snapshot: `fresh` prices update their symbols (new UTC day → new open/high/
-    /// low/volume); listed symbols without a fresh price keep their last quote, marked stale.
+    /// The next snapshot: `fresh` prices update their symbols; listed symbols without a fresh
+    /// price keep their last quote, marked stale. A fresh quote's day figures are the
+    /// source's when it gives them (open, high, low, the day's volume), else they run from the
+    /// first price of the UTC day (a new day starts new ones); high and low always include
+    /// every price seen that day, as the day's bar does.
     pub fn advance(
         &self,
         tick: u64,
@@ -37,26 +66,10 @@ impl Snapshot {
         for symbol in symbols {
             let previous = self.quotes.get(symbol);
             let quote = match (fresh.iter().find(|q| &q.symbol == symbol), previous) {
-                (Some(q), Some(prev)) if day_start(prev.at_ms) == day_start(at_ms) => Quote {
-                    symbol: symbol.clone(),
-                    open: prev.open,
-                    high: prev.high.max(q.price),
-                    low: prev.low.min(q.price),
-                    close: q.price,
-                    volume: prev.volume.saturating_add(q.volume),
-                    at_ms,
-                    stale: false,
-                },
-                (Some(q), _) => Quote {
-                    symbol: symbol.clone(),
-                    open: q.price,
-                    high: q.price,
-                    low: q.price,
-                    close: q.price,
-                    volume: q.volume,
-                    at_ms,
-                    stale: false,
-                },
+                (Some(q), _) => {
+                    let today = previous.filter(|p| day_start(p.at_ms) == day_start(at_ms));
+                    day_quote(q, today, at_ms)
+                }
                 (None, Some(prev)) => Quote {
                     stale: true,
                     ..prev.clone()

@@ -134,6 +134,7 @@ impl PriceProvider for CsvReplay {
                     symbol: asset.symbol.clone(),
                     price: row.close,
                     volume: row.volume,
+                    day: None,
                 }),
                 Err(e) => outcome.failed.push((asset.symbol.clone(), e)),
             }

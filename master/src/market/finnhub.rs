@@ -13,9 +13,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::http::{self, Backoff};
-use papertrader_protocol::Money;
 
-use super::provider::{FetchOutcome, PriceProvider, ProviderError, RateLimit};
+use super::provider::{DayFigures, FetchOutcome, PriceProvider, ProviderError, RateLimit};
 use super::AssetSpec;
 
 /// Default base URL.
@@ -24,6 +23,9 @@ pub const DEFAULT_BASE_URL: &str = "https://finnhub.io";
 #[derive(Deserialize)]
 struct FinnhubQuote {
     c: Box<RawValue>,
+    o: Option<Box<RawValue>>,
+    h: Option<Box<RawValue>>,
+    l: Option<Box<RawValue>>,
     t: i64,
 }
 
@@ -70,7 +72,7 @@ async fn quote(
     symbol: String,
     now_ms: i64,
     max_age_ms: i64,
-) -> Result<(Money, u64), ProviderError> {
+) -> http::Priced {
     let request = client
         .get(format!("{base}/api/v1/quote"))
         .query(&[("symbol", symbol.as_str())])
@@ -89,7 +91,18 @@ async fn quote(
             age / 3_600_000
         )));
     }
-    Ok((price, 0))
+    // The day's open, high and low; the quote endpoint has no volume.
+    let figure = |raw: &Option<Box<RawValue>>| raw.as_deref().and_then(|r| http::price(r).ok());
+    let day = match (figure(&q.o), figure(&q.h), figure(&q.l)) {
+        (Some(open), Some(high), Some(low)) => Some(DayFigures {
+            open,
+            high,
+            low,
+            volume: None,
+        }),
+        _ => None,
+    };
+    Ok((price, 0, day))
 }
 
 impl PriceProvider for Finnhub {

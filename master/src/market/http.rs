@@ -13,11 +13,12 @@ use serde_json::value::RawValue;
 
 use futures::{stream, StreamExt};
 
-use super::provider::{FetchOutcome, ProviderError, ProviderQuote};
+use super::provider::{DayFigures, FetchOutcome, ProviderError, ProviderQuote};
 use super::AssetSpec;
 
-/// One symbol's answer: its price and volume, or why not.
-type Priced = Result<(Money, u64), ProviderError>;
+/// One symbol's answer: its price, the units traded since the last tick and the day's
+/// figures, or why not.
+pub type Priced = Result<(Money, u64, Option<DayFigures>), ProviderError>;
 
 /// Requests in flight at once per fetch.
 const PARALLEL_REQUESTS: usize = 4;
@@ -52,10 +53,11 @@ where
         let mut outcome = FetchOutcome::default();
         for (symbol, result) in results {
             match result {
-                Ok((price, volume)) => outcome.quotes.push(ProviderQuote {
+                Ok((price, volume, day)) => outcome.quotes.push(ProviderQuote {
                     symbol,
                     price,
                     volume,
+                    day,
                 }),
                 Err(e) => outcome.failed.push((symbol, e)),
             }

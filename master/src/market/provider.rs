@@ -19,8 +19,25 @@ pub struct ProviderQuote {
     pub symbol: String,
     /// Latest price.
     pub price: Money,
-    /// Units traded since the previous tick (0 when the source does not say).
+    /// Units traded since the previous tick (0 when the source does not say); not used when
+    /// `day` carries the day's volume.
     pub volume: u64,
+    /// The current day's figures as the source reports them, when it does.
+    pub day: Option<DayFigures>,
+}
+
+/// A day's open, high, low and volume as the price source reports them (Yahoo's
+/// `regularMarketDayHigh/Low/Volume` and the session's first bar, Finnhub's `o/h/l`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayFigures {
+    /// The day's first price.
+    pub open: Money,
+    /// The day's highest price.
+    pub high: Money,
+    /// The day's lowest price.
+    pub low: Money,
+    /// Units traded in the day, when the source says.
+    pub volume: Option<u64>,
 }
 
 /// Why a symbol (or the whole provider) could not be priced.

@@ -112,6 +112,7 @@ impl PriceProvider for SimulatedMarket {
                     symbol: spec.symbol.clone(),
                     price: Money(price),
                     volume,
+                    day: None,
                 }
             })
             .collect();

@@ -13,7 +13,11 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::http::{self, Backoff};
-use super::provider::{Backfill, FetchOutcome, PriceProvider, ProviderError, RateLimit};
+use papertrader_protocol::Money;
+
+use super::provider::{
+    Backfill, DayFigures, FetchOutcome, PriceProvider, ProviderError, RateLimit,
+};
 use super::AssetSpec;
 use crate::domain::bars;
 use crate::domain::bars::Ohlcv;
@@ -53,6 +57,9 @@ struct ChartResult {
 struct Meta {
     regular_market_price: Option<Box<RawValue>>,
     regular_market_time: Option<i64>,
+    regular_market_day_high: Option<Box<RawValue>>,
+    regular_market_day_low: Option<Box<RawValue>>,
+    regular_market_volume: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -128,11 +135,7 @@ async fn chart(
         .ok_or_else(|| ProviderError::Malformed("no chart.result".into()))
 }
 
-fn latest(
-    result: &ChartResult,
-    now_ms: i64,
-    max_age_ms: i64,
-) -> Result<(papertrader_protocol::Money, u64), ProviderError> {
+fn latest(result: &ChartResult, now_ms: i64, max_age_ms: i64) -> http::Priced {
     let columns = result.indicators.quote.first();
     let raw = match &result.meta.regular_market_price {
         Some(raw) => raw.as_ref(),
@@ -151,10 +154,43 @@ fn latest(
             )));
         }
     }
-    let volume = columns
-        .and_then(|c| c.volume.iter().rev().flatten().next().copied())
-        .unwrap_or(0);
-    Ok((price, volume))
+    Ok((price, 0, day_figures(result, price)))
+}
+
+/// The day's figures: the meta's day high, low and volume where it has them, else the day's
+/// 1-minute bars (each counted once); the open is the first bar's.
+fn day_figures(result: &ChartResult, price: Money) -> Option<DayFigures> {
+    let columns = result.indicators.quote.first()?;
+    let bars = |column: &[Option<Box<RawValue>>]| -> Vec<Money> {
+        column
+            .iter()
+            .flatten()
+            .filter_map(|raw| http::float32_price(raw).ok())
+            .collect()
+    };
+    let meta =
+        |raw: &Option<Box<RawValue>>| raw.as_deref().and_then(|r| http::float32_price(r).ok());
+    let open = bars(&columns.open).first().copied().unwrap_or(price);
+    let high = meta(&result.meta.regular_market_day_high)
+        .or_else(|| bars(&columns.high).into_iter().max())
+        .unwrap_or(price);
+    let low = meta(&result.meta.regular_market_day_low)
+        .or_else(|| bars(&columns.low).into_iter().min())
+        .unwrap_or(price);
+    let volume = result.meta.regular_market_volume.unwrap_or_else(|| {
+        columns
+            .volume
+            .iter()
+            .flatten()
+            .copied()
+            .fold(0u64, u64::saturating_add)
+    });
+    Some(DayFigures {
+        open,
+        high: high.max(price),
+        low: low.min(price),
+        volume: Some(volume),
+    })
 }
 
 /// The OHLCV points of a chart (rows with a missing value are skipped).

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use papertrader_client::Connection;
 use papertrader_master::config::{MasterConfig, ProviderKind};
+use papertrader_master::db::prices;
 use papertrader_master::market::finnhub::Finnhub;
-use papertrader_master::market::provider::check_rate_limit;
+use papertrader_master::market::provider::{check_rate_limit, DayFigures};
 use papertrader_master::market::yahoo::Yahoo;
 use papertrader_master::market::{build_provider, AssetSpec, PriceProvider, ProviderError};
 use papertrader_protocol::*;
@@ -101,12 +102,18 @@ async fn yahoo_prices_what_it_can_and_says_why_for_the_rest() {
     assert_eq!(outcome.quotes.len(), 1);
     // 189.25000762939453 in the JSON text becomes exactly 189.250008: no float on the way.
     assert_eq!(
-        (
-            outcome.quotes[0].symbol.as_str(),
-            outcome.quotes[0].price,
-            outcome.quotes[0].volume
-        ),
-        ("AAPL", Money(189_250_008), 98_000)
+        (outcome.quotes[0].symbol.as_str(), outcome.quotes[0].price),
+        ("AAPL", Money(189_250_008))
+    );
+    // No day figures in the meta: the day's 1-minute bars, each counted once.
+    assert_eq!(
+        outcome.quotes[0].day,
+        Some(DayFigures {
+            open: Money(188_500_000),
+            high: Money(189_400_000),
+            low: Money(188_400_000),
+            volume: Some(120_345 + 98_000),
+        })
     );
     assert_eq!(failure(&outcome, "NOPE"), &ProviderError::UnknownSymbol);
     assert!(matches!(
@@ -359,6 +366,16 @@ async fn finnhub_sends_its_key_in_a_header_and_refuses_zero_and_old_prices() {
         )
         .await;
     assert_eq!(outcome.quotes[0].price, Money(261_740_000));
+    // The day's open, high and low from `o`, `h`, `l`; the quote endpoint has no volume.
+    assert_eq!(
+        outcome.quotes[0].day,
+        Some(DayFigures {
+            open: Money(261_070_000),
+            high: Money(263_310_000),
+            low: Money(260_680_000),
+            volume: None,
+        })
+    );
     assert_eq!(failure(&outcome, "ZZZZ"), &ProviderError::UnknownSymbol);
     for request in server.received_requests().await.unwrap() {
         assert!(
@@ -533,6 +550,65 @@ async fn a_failed_history_backfill_is_a_warning_naming_the_symbols() {
     assert!(warning.contains("WARN"), "{warning}");
     assert!(warning.contains("symbols=AAPL,MSFT"), "{warning}");
     assert!(warning.contains("HTTP 500"), "{warning}");
+}
+
+#[actix::test]
+async fn quotes_and_todays_bar_carry_the_sources_day_figures_and_volume_counted_once() {
+    let db = TestDb::sqlite();
+    let server = MockServer::start().await;
+    // The source's day: open 188.50 (the first bar), high 190.50, low 187.25, 31,021,210 units.
+    let body = fixture("yahoo_chart_aapl.json").replace(
+        "\"chartPreviousClose\":188.01",
+        "\"chartPreviousClose\":188.01,\"regularMarketDayHigh\":190.5,\
+         \"regularMarketDayLow\":187.25,\"regularMarketVolume\":31021210",
+    );
+    for symbol in ["AAPL", "MSFT"] {
+        serve(
+            &server,
+            &format!("/v8/finance/chart/{symbol}"),
+            ResponseTemplate::new(200).set_body_string(body.replace("AAPL", symbol)),
+        )
+        .await;
+    }
+    let master = master_on(&server, &db).await;
+    let started = master.services.book.snapshot().tick;
+    let waited = std::time::Instant::now();
+    while master.services.book.snapshot().tick < started + 6 {
+        assert!(waited.elapsed() < Duration::from_secs(10), "ticks stopped");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let quote = master.services.book.quote("AAPL").expect("a quote");
+    let day = (quote.open, quote.high, quote.low, quote.close, quote.volume);
+    let expected = (
+        Money(188_500_000),
+        Money(190_500_000),
+        Money(187_250_000),
+        Money(189_250_008),
+        31_021_210,
+    );
+    // Before: open was the first polled price, high/low the polled prices, and the latest
+    // 1-minute bar's volume was added every tick (98,000 × ticks).
+    assert_eq!(day, expected);
+    let today = papertrader_master::domain::calendar::day_start(quote.at_ms);
+    let bars = master
+        .services
+        .db
+        .run(move |c| prices::bars_between(c, "AAPL", prices::DAILY, today, today))
+        .await
+        .unwrap();
+    assert_eq!(bars.len(), 1, "{bars:?}");
+    let bar = bars[0];
+    assert_eq!(
+        (bar.open, bar.high, bar.low, bar.close, bar.volume),
+        (
+            expected.0.micros(),
+            expected.1.micros(),
+            expected.2.micros(),
+            expected.3.micros(),
+            31_021_210
+        ),
+        "today's bar is the quote's day"
+    );
 }
 
 #[actix::test]

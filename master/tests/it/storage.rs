@@ -15,20 +15,6 @@ fn open(db: &TestDb) -> Db {
 
 async fn prices_fold_into_bars(db: TestDb) {
     let pool = open(&db);
-    let bars = pool
-        .run_blocking(|c| {
-            prices::fold_into_bars(c, DAILY, 1_000, &[("AAA", 10, 5), ("BBB", 7, 1)])?;
-            prices::fold_into_bars(c, DAILY, 1_000, &[("AAA", 12, 5)])?;
-            prices::fold_into_bars(c, DAILY, 1_000, &[("AAA", 8, i64::MAX)])?;
-            prices::fold_into_bars(c, DAILY, 2_000, &[("AAA", 9, 3)])?;
-            prices::fold_into_bars(c, MONTHLY, 1_000, &[("AAA", 11, 2)])?;
-            Ok((
-                prices::bars_between(c, "AAA", DAILY, 0, 5_000)?,
-                prices::bars_between(c, "BBB", DAILY, 0, 5_000)?,
-                prices::bars_between(c, "AAA", MONTHLY, 0, 5_000)?,
-            ))
-        })
-        .unwrap();
     let bar = |at, open, high, low, close, volume| Ohlcv {
         at,
         open,
@@ -37,12 +23,37 @@ async fn prices_fold_into_bars(db: TestDb) {
         close,
         volume,
     };
-    // Open stays the first price, high and low widen, close is the last, volume saturates.
+    // One price as a point: open = high = low = close.
+    let price = |close, volume| bar(0, close, close, close, close, volume);
+    let bars = pool
+        .run_blocking(move |c| {
+            prices::fold_into_bars(
+                c,
+                DAILY,
+                1_000,
+                &[("AAA", price(10, 5)), ("BBB", price(7, 1))],
+            )?;
+            prices::fold_into_bars(c, DAILY, 1_000, &[("AAA", price(12, 5))])?;
+            prices::fold_into_bars(c, DAILY, 1_000, &[("AAA", price(8, i64::MAX))])?;
+            prices::fold_into_bars(c, DAILY, 2_000, &[("AAA", price(9, 3))])?;
+            prices::fold_into_bars(c, MONTHLY, 1_000, &[("AAA", price(11, 2))])?;
+            // A source's day figures: its open, high and low, whatever the price.
+            prices::fold_into_bars(c, DAILY, 3_000, &[("AAA", bar(0, 20, 25, 15, 21, 7))])?;
+            prices::fold_into_bars(c, DAILY, 3_000, &[("AAA", bar(0, 19, 26, 16, 22, 1))])?;
+            Ok((
+                prices::bars_between(c, "AAA", DAILY, 0, 5_000)?,
+                prices::bars_between(c, "BBB", DAILY, 0, 5_000)?,
+                prices::bars_between(c, "AAA", MONTHLY, 0, 5_000)?,
+            ))
+        })
+        .unwrap();
+    // Open stays the first, high and low widen, close is the last, volume adds and saturates.
     assert_eq!(
         bars.0,
         vec![
             bar(1_000, 10, 12, 8, 8, i64::MAX),
-            bar(2_000, 9, 9, 9, 9, 3)
+            bar(2_000, 9, 9, 9, 9, 3),
+            bar(3_000, 20, 26, 15, 22, 8),
         ]
     );
     assert_eq!(bars.1, vec![bar(1_000, 7, 7, 7, 7, 1)]);
