@@ -297,6 +297,7 @@ mod tests {
             price: Money(5),
             volume: 1,
             day: None,
+            at_ms: None,
         }];
         book.publish(book.snapshot().advance(1, 0, &fresh, &["AAPL".to_owned()]));
         assert!(

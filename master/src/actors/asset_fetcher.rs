@@ -82,7 +82,7 @@ impl AssetFetcherActor {
             let points = day_points(&previous, &snapshot, &fresh);
             let db = act.db.clone();
             let prune_before = (snapshot.tick % PRUNE_EVERY_TICKS == 0).then(|| at_ms - act.tick_retention_ms);
-            async move { db.run(move |c| store_tick(c, at_ms, &points, prune_before)).await }
+            async move { db.run(move |c| store_tick(c, &points, prune_before)).await }
                 .into_actor(act)
                 .map(move |stored, act, _| {
                     if let Err(e) = stored {
@@ -125,9 +125,10 @@ impl AssetFetcherActor {
     }
 }
 
-/// For each fresh quote: its day's figures as the new snapshot has them (open, high, low,
-/// close), with the units traded since the previous tick as volume — the day's volume less
-/// what the previous snapshot already had that day, so a source's day total is counted once.
+/// For each fresh quote with a newer price: the time its price was made and its day's figures
+/// as the new snapshot has them (open, high, low, close), with the units traded since the
+/// previous tick as volume — the day's volume less what the previous snapshot already had that
+/// day, so a source's day total is counted once.
 fn day_points(
     previous: &Snapshot,
     snapshot: &Snapshot,
@@ -137,9 +138,12 @@ fn day_points(
         .iter()
         .filter_map(|q| {
             let quote = snapshot.quotes.get(&q.symbol)?;
-            let earlier = previous
-                .quotes
-                .get(&q.symbol)
+            let before = previous.quotes.get(&q.symbol);
+            // A price no newer than the last one (a closed market) adds nothing.
+            if before.is_some_and(|b| b.at_ms >= quote.at_ms) {
+                return None;
+            }
+            let earlier = before
                 .filter(|p| day_start(p.at_ms) == day_start(quote.at_ms))
                 .map_or(0, |p| p.volume);
             let traded = quote.volume.saturating_sub(earlier);
@@ -156,12 +160,11 @@ fn day_points(
         .collect()
 }
 
-/// Writes a tick: one intraday point per fresh quote (its price and the units traded since
-/// the previous tick), and its day's figures folded into the daily and monthly bars, in one
-/// transaction.
+/// Writes a tick: one intraday point per newer price (at the time it was made: its price and
+/// the units traded since the previous tick), and its day's figures folded into the daily and
+/// monthly bars of that time, in one transaction.
 fn store_tick(
     conn: &mut AnyConnection,
-    at_ms: i64,
     day_points: &[(String, Ohlcv)],
     prune_before: Option<i64>,
 ) -> Result<(), DbError> {
@@ -175,7 +178,6 @@ fn store_tick(
             .iter()
             .map(|&(symbol, p)| {
                 let point = Ohlcv {
-                    at: at_ms,
                     open: p.close,
                     high: p.close,
                     low: p.close,
@@ -185,8 +187,21 @@ fn store_tick(
             })
             .collect();
         prices::insert_ticks(conn, &ticks)?;
-        prices::fold_into_bars(conn, prices::DAILY, day_start(at_ms), &folded)?;
-        prices::fold_into_bars(conn, prices::MONTHLY, month_start(at_ms), &folded)?;
+        // Usually one day and one month for all; a source's time may put a price in another.
+        let mut by_bar: BTreeMap<(i32, i64), Vec<(&str, Ohlcv)>> = BTreeMap::new();
+        for &(symbol, point) in &folded {
+            by_bar
+                .entry((prices::DAILY, day_start(point.at)))
+                .or_default()
+                .push((symbol, point));
+            by_bar
+                .entry((prices::MONTHLY, month_start(point.at)))
+                .or_default()
+                .push((symbol, point));
+        }
+        for ((resolution, start), points) in by_bar {
+            prices::fold_into_bars(conn, resolution, start, &points)?;
+        }
         if let Some(before) = prune_before {
             prices::prune_ticks(conn, before)?;
         }

@@ -23,8 +23,14 @@ pub struct Snapshot {
     pub quotes: HashMap<String, Quote>,
 }
 
-/// The quote of a fresh price `q` at `at_ms`, given the symbol's quote earlier the same UTC
-/// day, if any.
+/// When the price of `q`, fetched at `fetched_ms`, was made: the source's time when it says
+/// (never later than the fetch), else the fetch's.
+pub fn made_at(q: &ProviderQuote, fetched_ms: i64) -> i64 {
+    q.at_ms.map_or(fetched_ms, |at| at.min(fetched_ms))
+}
+
+/// The quote of a fresh price `q` made at `at_ms`, given the symbol's quote earlier the same
+/// UTC day, if any.
 fn day_quote(q: &ProviderQuote, today: Option<&Quote>, at_ms: i64) -> Quote {
     let accumulated = |t: Option<&Quote>| t.map_or(q.volume, |t| t.volume.saturating_add(q.volume));
     let (open, high, low, volume) = match (q.day, today) {
@@ -51,7 +57,9 @@ fn day_quote(q: &ProviderQuote, today: Option<&Quote>, at_ms: i64) -> Quote {
 
 impl Snapshot {
     /// The next snapshot: `fresh` prices update their symbols; listed symbols without a fresh
-    /// price keep their last quote, marked stale. A fresh quote's day figures are the
+    /// price keep their last quote, marked stale. A quote's time is when its price was made
+    /// (the source's time where it says, see [`made_at`]); a fresh price no newer than the
+    /// quote leaves it as it is (not stale). A fresh quote's day figures are the
     /// source's when it gives them (open, high, low, the day's volume), else they run from the
     /// first price of the UTC day (a new day starts new ones); high and low always include
     /// every price seen that day, as the day's bar does.
@@ -66,9 +74,16 @@ impl Snapshot {
         for symbol in symbols {
             let previous = self.quotes.get(symbol);
             let quote = match (fresh.iter().find(|q| &q.symbol == symbol), previous) {
+                // The source's price is no newer than the one we have (a closed market): the
+                // quote stays as it is, fresh, with the time its price was made.
+                (Some(q), Some(prev)) if made_at(q, at_ms) <= prev.at_ms => Quote {
+                    stale: false,
+                    ..prev.clone()
+                },
                 (Some(q), _) => {
-                    let today = previous.filter(|p| day_start(p.at_ms) == day_start(at_ms));
-                    day_quote(q, today, at_ms)
+                    let at = made_at(q, at_ms);
+                    let today = previous.filter(|p| day_start(p.at_ms) == day_start(at));
+                    day_quote(q, today, at)
                 }
                 (None, Some(prev)) => Quote {
                     stale: true,

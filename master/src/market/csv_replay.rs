@@ -135,6 +135,7 @@ impl PriceProvider for CsvReplay {
                     price: row.close,
                     volume: row.volume,
                     day: None,
+                    at_ms: None,
                 }),
                 Err(e) => outcome.failed.push((asset.symbol.clone(), e)),
             }

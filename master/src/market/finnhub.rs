@@ -102,7 +102,12 @@ async fn quote(
         }),
         _ => None,
     };
-    Ok((price, 0, day))
+    Ok(http::Sourced {
+        price,
+        volume: 0,
+        day,
+        at_ms: Some(q.t.saturating_mul(1000)),
+    })
 }
 
 impl PriceProvider for Finnhub {

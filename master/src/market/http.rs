@@ -16,9 +16,21 @@ use futures::{stream, StreamExt};
 use super::provider::{DayFigures, FetchOutcome, ProviderError, ProviderQuote};
 use super::AssetSpec;
 
-/// One symbol's answer: its price, the units traded since the last tick and the day's
-/// figures, or why not.
-pub type Priced = Result<(Money, u64, Option<DayFigures>), ProviderError>;
+/// One symbol's answer from an HTTP source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sourced {
+    /// The latest price.
+    pub price: Money,
+    /// Units traded since the last tick (0 when the source does not say).
+    pub volume: u64,
+    /// The day's figures, when the source reports them.
+    pub day: Option<DayFigures>,
+    /// When the source says the price was made, ms.
+    pub at_ms: Option<i64>,
+}
+
+/// One symbol's answer, or why there is none.
+pub type Priced = Result<Sourced, ProviderError>;
 
 /// Requests in flight at once per fetch.
 const PARALLEL_REQUESTS: usize = 4;
@@ -53,11 +65,12 @@ where
         let mut outcome = FetchOutcome::default();
         for (symbol, result) in results {
             match result {
-                Ok((price, volume, day)) => outcome.quotes.push(ProviderQuote {
+                Ok(sourced) => outcome.quotes.push(ProviderQuote {
                     symbol,
-                    price,
-                    volume,
-                    day,
+                    price: sourced.price,
+                    volume: sourced.volume,
+                    day: sourced.day,
+                    at_ms: sourced.at_ms,
                 }),
                 Err(e) => outcome.failed.push((symbol, e)),
             }

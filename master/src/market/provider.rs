@@ -24,6 +24,9 @@ pub struct ProviderQuote {
     pub volume: u64,
     /// The current day's figures as the source reports them, when it does.
     pub day: Option<DayFigures>,
+    /// When the source says the price was made (its last trade), ms; `None` when it does not
+    /// say (the price is as of the fetch).
+    pub at_ms: Option<i64>,
 }
 
 /// A day's open, high, low and volume as the price source reports them (Yahoo's

@@ -113,6 +113,7 @@ impl PriceProvider for SimulatedMarket {
                     price: Money(price),
                     volume,
                     day: None,
+                    at_ms: None,
                 }
             })
             .collect();

@@ -154,7 +154,17 @@ fn latest(result: &ChartResult, now_ms: i64, max_age_ms: i64) -> http::Priced {
             )));
         }
     }
-    Ok((price, 0, day_figures(result, price)))
+    let at_ms = result
+        .meta
+        .regular_market_time
+        .or_else(|| result.timestamp.last().copied())
+        .map(|at| at.saturating_mul(1000));
+    Ok(http::Sourced {
+        price,
+        volume: 0,
+        day: day_figures(result, price),
+        at_ms,
+    })
 }
 
 /// The day's figures: the meta's day high, low and volume where it has them, else the day's

@@ -20,14 +20,19 @@ use crate::support::*;
 const LONG: Duration = Duration::from_secs(10 * 365 * 86_400);
 
 fn fixture(name: &str) -> String {
-    let now = chrono::Utc::now().timestamp().to_string();
+    fixture_at(name, chrono::Utc::now().timestamp())
+}
+
+/// A fixture whose price was made at `seconds` (Unix time).
+fn fixture_at(name: &str, seconds: i64) -> String {
+    let at = seconds.to_string();
     std::fs::read_to_string(format!(
         "{}/tests/fixtures/providers/{name}",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap()
-    .replace("REGULAR_MARKET_TIME", &now)
-    .replace("QUOTE_TIME", &now)
+    .replace("REGULAR_MARKET_TIME", &at)
+    .replace("QUOTE_TIME", &at)
 }
 
 fn assets(symbols: &[&str]) -> Vec<AssetSpec> {
@@ -609,6 +614,64 @@ async fn quotes_and_todays_bar_carry_the_sources_day_figures_and_volume_counted_
         ),
         "today's bar is the quote's day"
     );
+}
+
+#[actix::test]
+async fn a_weekend_old_price_keeps_its_time_and_makes_no_bars_of_days_without_trading() {
+    let db = TestDb::sqlite();
+    let server = MockServer::start().await;
+    // The market closed 50 hours ago: the source keeps answering with that last price.
+    let made = chrono::Utc::now().timestamp() - 50 * 3600;
+    for symbol in ["AAPL", "MSFT"] {
+        serve(
+            &server,
+            &format!("/v8/finance/chart/{symbol}"),
+            ResponseTemplate::new(200)
+                .set_body_string(fixture_at("yahoo_chart_aapl.json", made).replace("AAPL", symbol)),
+        )
+        .await;
+    }
+    let master = master_on(&server, &db).await;
+    let started = master.services.book.snapshot().tick;
+    let waited = std::time::Instant::now();
+    while master.services.book.snapshot().tick < started + 6 {
+        assert!(waited.elapsed() < Duration::from_secs(10), "ticks stopped");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Before: the quote said "now", a point was stored every tick, and today got a bar.
+    let quote = master.services.book.quote("AAPL").expect("a quote");
+    assert_eq!((quote.at_ms, quote.stale), (made * 1000, false));
+    let now = chrono::Utc::now().timestamp_millis();
+    let (points, today) = master
+        .services
+        .db
+        .run(move |c| {
+            let today = papertrader_master::domain::calendar::day_start(now);
+            Ok((
+                prices::ticks_between(c, "AAPL", made * 1000, now)?,
+                prices::bars_between(c, "AAPL", prices::DAILY, today, now)?,
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        points.len(),
+        1,
+        "one point, at the time the price was made: {points:?}"
+    );
+    assert_eq!(points[0].at, made * 1000);
+    assert!(
+        today.is_empty(),
+        "a bar for a day without trading: {today:?}"
+    );
+
+    // Orders settle at that last price, and say so.
+    let mut c = Connection::connect(master.local_addr).await.unwrap();
+    let s = new_user(&mut c, "wes").await;
+    match order(&mut c, true, &s, "AAPL", 1).await.unwrap() {
+        Message::PurchaseSuccess(receipt) => assert_eq!(receipt.price, quote.close),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[actix::test]
