@@ -130,9 +130,10 @@ pub struct MasterConfig {
     pub provider_requests_per_minute: Option<u32>,
     /// The CSV file of the csv provider.
     pub csv_file: Option<PathBuf>,
-    /// CSV rows advanced per update interval.
+    /// Replayed dates advanced per update interval (every symbol moves to the same date).
     pub csv_speed: u32,
-    /// Start the CSV replay over at its end (else stop; prices go stale).
+    /// Start the CSV replay over at its end, with its dates moved on by the period's length
+    /// and a day (else stop; prices go stale).
     pub csv_loop: bool,
     /// Simulated market moves only 14:30–21:00 UTC on weekdays.
     pub simulated_trading_hours: bool,

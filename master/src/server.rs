@@ -152,12 +152,7 @@ async fn prepare_history(
         info!(log, "history backfilled"; "provider" => provider.name(), "assets" => missing.len(), "daily_bars" => counts.0, "intraday_points" => counts.1);
         latest = db.run(prices::latest_ticks).await?;
     }
-    provider.resume_from(
-        &latest
-            .iter()
-            .map(|(s, p)| (s.clone(), Money(p.close)))
-            .collect::<Vec<_>>(),
-    );
+    provider.resume_from(&latest);
     // A quote's open/high/low/volume are those of its price's UTC day: the day's stored bar.
     let days: Vec<(String, i64)> = latest
         .iter()

@@ -74,6 +74,9 @@ pub enum ProviderError {
     /// A CSV replay has no more rows.
     #[error("replay finished")]
     Exhausted,
+    /// The replayed date is before the symbol's first row.
+    #[error("not traded yet on the replayed date")]
+    NotTradedYet,
 }
 
 /// What one fetch produced.
@@ -141,8 +144,9 @@ pub trait PriceProvider {
         Box::pin(futures::future::ready(Backfill::default()))
     }
 
-    /// Continue from stored last prices after a restart, so the series has no jump.
-    fn resume_from(&mut self, _last_prices: &[(String, Money)]) {}
+    /// Continue after a restart from each symbol's last stored point (its time and price), so
+    /// the series has no jump.
+    fn resume_from(&mut self, _last_points: &[(String, Ohlcv)]) {}
 
     /// The provider's request limit and how many requests one fetch of `symbols` makes.
     fn rate_limit(&self, _symbols: usize) -> Option<(RateLimit, u32)> {

@@ -138,13 +138,13 @@ impl PriceProvider for SimulatedMarket {
         )))
     }
 
-    fn resume_from(&mut self, last_prices: &[(String, Money)]) {
-        for (symbol, price) in last_prices {
-            let seed = symbol_seed(self.seed, symbol) ^ price.micros() as u64;
+    fn resume_from(&mut self, last_points: &[(String, Ohlcv)]) {
+        for (symbol, point) in last_points {
+            let seed = symbol_seed(self.seed, symbol) ^ point.close as u64;
             self.walks.insert(
                 symbol.clone(),
                 Walk {
-                    price: price.micros().max(MIN_PRICE),
+                    price: point.close.max(MIN_PRICE),
                     rng: StdRng::seed_from_u64(seed),
                 },
             );

@@ -443,6 +443,106 @@ fn configurations_beyond_a_rate_limit_are_refused_with_the_way_out() {
     assert!(build_provider(&no_file, &assets(&["AAPL"])).is_err());
 }
 
+/// Sends `n` admin ticks to `master`, each awaited.
+async fn tick(master: &papertrader_master::server::RunningMaster, n: u64) {
+    for _ in 0..n {
+        let before = master.services.book.snapshot().tick;
+        master
+            .fetcher
+            .send(papertrader_master::actors::asset_fetcher::TickNow)
+            .await
+            .unwrap();
+        let waited = std::time::Instant::now();
+        while master.services.book.snapshot().tick == before {
+            assert!(waited.elapsed() < Duration::from_secs(10), "no tick");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+#[actix::test]
+async fn a_csv_replay_is_a_market_clock_whose_history_is_the_file_and_resumes_after_a_restart() {
+    let db = TestDb::sqlite();
+    let csv = db.dir.path().join("prices.csv");
+    // AAPL from 2000-01-03; GOOG listed two days later (its own start date).
+    let rows = [
+        "2000-01-03,AAPL,104.87,112.5,101.69,111.94,4783900",
+        "2000-01-04,AAPL,108.25,110.62,101.19,102.5,4574800",
+        "2000-01-05,AAPL,103.75,110.56,103,104,6949300",
+        "2000-01-05,GOOG,50,52,49,51,1000",
+        "2000-01-06,AAPL,106.12,107,95,95,6856900",
+        "2000-01-06,GOOG,51,53,50,52.5,1200",
+    ];
+    std::fs::write(
+        &csv,
+        format!(
+            "date,symbol,open,high,low,close,volume\n{}\n",
+            rows.join("\n")
+        ),
+    )
+    .unwrap();
+    let assets_file = db.dir.path().join("assets.txt");
+    std::fs::write(&assets_file, "AAPL,Apple\nGOOG,Google\n").unwrap();
+    let config = MasterConfig {
+        provider: ProviderKind::Csv,
+        csv_file: Some(csv),
+        csv_loop: false,
+        assets_file: Some(assets_file),
+        update_interval_ms: 3_600_000, // ticks only when told
+        ..test_config(&db)
+    };
+    let day = |d: i64| 946_857_600_000 + (d - 3) * 86_400_000; // 2000-01-0d
+    let first = master_with(config.clone()).await;
+    tick(&first, 3).await;
+    // Every symbol at the same replayed date (before: each at its own k-th row).
+    let book = &first.services.book;
+    let at = |s: &str| book.quote(s).map(|q| (q.at_ms, q.close));
+    assert_eq!(at("AAPL"), Some((day(5), Money(104_000_000))));
+    assert_eq!(at("GOOG"), Some((day(5), Money(51_000_000))));
+    drop(first);
+
+    // A restart continues after the last replayed date (before: from the first row again).
+    // (The first master stays idle: it ticks only when told.)
+    let second = master_with(MasterConfig {
+        admin_socket: db.dir.path().join("second.sock"),
+        ..config
+    })
+    .await;
+    tick(&second, 1).await;
+    let at = |s: &str| second.services.book.quote(s).map(|q| (q.at_ms, q.close));
+    assert_eq!(at("AAPL"), Some((day(6), Money(95_000_000))));
+
+    // History is the file: one daily bar per replayed row, with its date and values.
+    let bars = second
+        .services
+        .db
+        .run(move |c| prices::bars_between(c, "AAPL", prices::DAILY, 0, day(31)))
+        .await
+        .unwrap();
+    let got: Vec<(i64, i64, i64, i64, i64, i64)> = bars
+        .iter()
+        .map(|b| (b.at, b.open, b.high, b.low, b.close, b.volume))
+        .collect();
+    let m = |text: &str| Money::from_decimal_rounded(text).unwrap().micros();
+    let expected: Vec<(i64, i64, i64, i64, i64, i64)> = rows
+        .iter()
+        .filter(|r| r.contains("AAPL"))
+        .enumerate()
+        .map(|(i, r)| {
+            let f: Vec<&str> = r.split(',').collect();
+            (
+                day(3 + i as i64),
+                m(f[2]),
+                m(f[3]),
+                m(f[4]),
+                m(f[5]),
+                f[6].parse().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+}
+
 /// A master on Yahoo-shaped prices served locally.
 async fn master_on(server: &MockServer, db: &TestDb) -> papertrader_master::server::RunningMaster {
     let assets_file = db.dir.path().join("assets.txt");
