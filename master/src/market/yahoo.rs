@@ -1,4 +1,5 @@
-//! Yahoo Finance chart API (v8), keyless: `GET {base}/v8/finance/chart/{symbol}?range=…&interval=…`.
+//! Yahoo Finance chart API (v8), keyless: `GET {base}/v8/finance/chart/{symbol}?range=…&interval=…`
+//! (share classes spelled Yahoo's way: `BRK.B` is asked as `BRK-B`).
 //!
 //! Answer shape: `chart.result[0]` with `meta.regularMarketPrice`, `timestamp[]` and
 //! `indicators.quote[0].{open,high,low,close,volume}[]` (entries may be `null`); errors as
@@ -101,6 +102,19 @@ impl Yahoo {
     }
 }
 
+/// The symbol as Yahoo spells it: a share class written with a dot (`BRK.B`, `BF.A`) is
+/// `BRK-B` there; a longer suffix is an exchange (`VOD.L`, `SAP.DE`) and stays.
+pub fn yahoo_symbol(symbol: &str) -> std::borrow::Cow<'_, str> {
+    match symbol.rsplit_once('.') {
+        Some((base, class))
+            if !base.is_empty() && matches!(class, "A" | "B" | "C") && !base.contains('.') =>
+        {
+            format!("{base}-{class}").into()
+        }
+        _ => symbol.into(),
+    }
+}
+
 async fn chart(
     client: reqwest::Client,
     base: String,
@@ -108,7 +122,7 @@ async fn chart(
     range: &'static str,
     interval: &'static str,
 ) -> Result<ChartResult, ProviderError> {
-    let url = format!("{base}/v8/finance/chart/{symbol}");
+    let url = format!("{base}/v8/finance/chart/{}", yahoo_symbol(&symbol));
     let body = http::get(
         client
             .get(url)
@@ -307,5 +321,22 @@ impl PriceProvider for Yahoo {
             },
             symbols as u32,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn share_classes_are_spelled_with_a_hyphen_exchanges_keep_their_dot() {
+        let spelled: Vec<String> = ["BRK.B", "BF.A", "AAPL", "VOD.L", "SAP.DE", "RDS.A.X"]
+            .iter()
+            .map(|s| yahoo_symbol(s).into_owned())
+            .collect();
+        assert_eq!(
+            spelled,
+            ["BRK-B", "BF-A", "AAPL", "VOD.L", "SAP.DE", "RDS.A.X"]
+        );
     }
 }

@@ -245,6 +245,30 @@ async fn an_unknown_symbol_in_the_list_does_not_keep_an_outage_from_backing_off(
 }
 
 #[actix::test]
+async fn the_built_in_class_b_share_is_asked_of_yahoo_as_it_spells_it() {
+    // Yahoo knows Berkshire's class B as BRK-B; BRK.B is a 404 there.
+    let server = MockServer::start().await;
+    serve(
+        &server,
+        "/v8/finance/chart/BRK-B",
+        ResponseTemplate::new(200)
+            .set_body_string(fixture("yahoo_chart_aapl.json").replace("AAPL", "BRK-B")),
+    )
+    .await;
+    let mut yahoo = Yahoo::new(&server.uri(), Duration::from_secs(2), LONG).unwrap();
+    let builtin = papertrader_master::market::assets::default_assets();
+    let brk: Vec<AssetSpec> = builtin
+        .into_iter()
+        .filter(|a| a.symbol == "BRK.B")
+        .collect();
+    assert_eq!(brk.len(), 1, "BRK.B is in the built-in list");
+    let now = chrono::Utc::now().timestamp_millis();
+    let outcome = yahoo.fetch(&brk, now).await;
+    assert_eq!(outcome.failed, vec![]);
+    assert_eq!(outcome.quotes[0].symbol, "BRK.B");
+}
+
+#[actix::test]
 async fn yahoo_backfills_daily_and_monthly_bars() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
