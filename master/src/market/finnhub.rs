@@ -31,7 +31,7 @@ struct FinnhubQuote {
 
 /// The Finnhub provider.
 pub struct Finnhub {
-    client: reqwest::Client,
+    client: http::Client,
     base: String,
     key: String,
     backoff: Backoff,
@@ -66,7 +66,7 @@ impl Finnhub {
 }
 
 async fn quote(
-    client: reqwest::Client,
+    client: http::Client,
     base: String,
     key: String,
     symbol: String,
@@ -77,7 +77,7 @@ async fn quote(
         .get(format!("{base}/api/v1/quote"))
         .query(&[("symbol", symbol.as_str())])
         .header("X-Finnhub-Token", key);
-    let body = http::get(request).await?;
+    let body = client.send(request).await?;
     let q: FinnhubQuote =
         serde_json::from_slice(&body).map_err(|e| ProviderError::Malformed(e.to_string()))?;
     if q.t == 0 {
@@ -132,6 +132,10 @@ impl PriceProvider for Finnhub {
                 max_age,
             )
         })
+    }
+
+    fn hold_to(&mut self, limit: RateLimit) {
+        self.client.limit_to(limit);
     }
 
     fn rate_limit(&self, symbols: usize) -> Option<(RateLimit, u32)> {

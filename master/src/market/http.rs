@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 
 use futures::{stream, StreamExt};
 
-use super::provider::{DayFigures, FetchOutcome, ProviderError, ProviderQuote};
+use super::provider::{DayFigures, FetchOutcome, ProviderError, ProviderQuote, RateLimit};
 use super::AssetSpec;
 
 /// One symbol's answer from an HTTP source.
@@ -101,19 +101,95 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// First wait after a failure.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 
-/// A reqwest client with the provider's timeout.
-pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
+/// A provider's HTTP client: reqwest with the provider's timeout, and the provider's request
+/// budget, which every request (live fetches and history backfills alike) waits for.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    budget: RateBudget,
+}
+
+/// A client with the provider's timeout and no request budget yet.
+pub fn client(timeout: Duration) -> Result<Client, String> {
+    let http = reqwest::Client::builder()
         .timeout(timeout)
         .user_agent(concat!("papertrader/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    Ok(Client {
+        http,
+        budget: RateBudget::default(),
+    })
+}
+
+impl Client {
+    /// A GET request to `url`, to be sent with [`Client::send`].
+    pub fn get(&self, url: String) -> reqwest::RequestBuilder {
+        self.http.get(url)
+    }
+
+    /// Holds every request to `limit` (shared by the clones of this client).
+    pub fn limit_to(&self, limit: RateLimit) {
+        self.budget.set(limit);
+    }
+
+    /// Waits for room in the request budget, then sends `request` (see [`get`]).
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<bytes::Bytes, ProviderError> {
+        self.budget.acquire().await;
+        get(request).await
+    }
+}
+
+/// At most `requests` requests in any window of `per`: a sliding window of the send times.
+#[derive(Debug, Clone, Default)]
+pub struct RateBudget {
+    window: Rc<RefCell<Window>>,
+}
+
+#[derive(Debug, Default)]
+struct Window {
+    limit: Option<RateLimit>,
+    sent: std::collections::VecDeque<tokio::time::Instant>,
+}
+
+impl RateBudget {
+    fn set(&self, limit: RateLimit) {
+        self.window.borrow_mut().limit = Some(limit);
+    }
+
+    /// Returns once a request may be sent now (and counts it as sent).
+    pub async fn acquire(&self) {
+        loop {
+            let wait = {
+                let mut window = self.window.borrow_mut();
+                let Some(limit) = window.limit else {
+                    return;
+                };
+                let now = tokio::time::Instant::now();
+                while window.sent.front().is_some_and(|t| now - *t >= limit.per) {
+                    window.sent.pop_front();
+                }
+                if window.sent.len() < limit.requests.max(1) as usize {
+                    window.sent.push_back(now);
+                    return;
+                }
+                match window.sent.front() {
+                    Some(oldest) => *oldest + limit.per - now,
+                    None => return,
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
 }
 
 /// GETs `url` and returns the body of a 2xx answer; other answers become errors
 /// (429 → RateLimited with Retry-After, 5xx → Unavailable, 404 → UnknownSymbol, 401/403 →
 /// Refused).
-pub async fn get(request: reqwest::RequestBuilder) -> Result<bytes::Bytes, ProviderError> {
+async fn get(request: reqwest::RequestBuilder) -> Result<bytes::Bytes, ProviderError> {
     let response = request.send().await.map_err(|e| {
         if e.is_timeout() {
             ProviderError::Timeout

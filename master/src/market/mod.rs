@@ -38,7 +38,7 @@ pub fn build_provider(
             .clone()
             .unwrap_or_else(|| default.to_owned())
     };
-    let provider: Box<dyn PriceProvider> = match config.provider {
+    let mut provider: Box<dyn PriceProvider> = match config.provider {
         ProviderKind::Simulated => Box::new(
             simulated::SimulatedMarket::new(config.market_seed)
                 .with_trading_hours(config.simulated_trading_hours),
@@ -83,5 +83,16 @@ pub fn build_provider(
         config.provider_requests_per_minute,
     )
     .map_err(invalid)?;
+    // The same budget at run time, for every request: a backfill or a tick after a slow
+    // spell waits for room instead of going over it.
+    if let Some((documented, _)) = provider.rate_limit(assets.len()) {
+        let limit = config
+            .provider_requests_per_minute
+            .map_or(documented, |requests| provider::RateLimit {
+                requests,
+                per: Duration::from_secs(60),
+            });
+        provider.hold_to(limit);
+    }
     Ok(provider)
 }

@@ -152,6 +152,10 @@ pub trait PriceProvider {
     fn rate_limit(&self, _symbols: usize) -> Option<(RateLimit, u32)> {
         None
     }
+
+    /// Holds every request the provider makes from now on — fetches and backfills — to
+    /// `limit`, waiting for room rather than exceeding it.
+    fn hold_to(&mut self, _limit: RateLimit) {}
 }
 
 /// The shortest update interval at which fetching `symbols` stays within the provider's rate

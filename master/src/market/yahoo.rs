@@ -84,7 +84,7 @@ struct Columns {
 
 /// The Yahoo provider.
 pub struct Yahoo {
-    client: reqwest::Client,
+    client: http::Client,
     base: String,
     backoff: Backoff,
     max_age_ms: i64,
@@ -116,19 +116,20 @@ pub fn yahoo_symbol(symbol: &str) -> std::borrow::Cow<'_, str> {
 }
 
 async fn chart(
-    client: reqwest::Client,
+    client: http::Client,
     base: String,
     symbol: String,
     range: &'static str,
     interval: &'static str,
 ) -> Result<ChartResult, ProviderError> {
     let url = format!("{base}/v8/finance/chart/{}", yahoo_symbol(&symbol));
-    let body = http::get(
-        client
-            .get(url)
-            .query(&[("range", range), ("interval", interval)]),
-    )
-    .await?;
+    let body = client
+        .send(
+            client
+                .get(url)
+                .query(&[("range", range), ("interval", interval)]),
+        )
+        .await?;
     let envelope: Envelope =
         serde_json::from_slice(&body).map_err(|e| ProviderError::Malformed(e.to_string()))?;
     if let Some(error) = envelope.chart.error {
@@ -311,6 +312,10 @@ impl PriceProvider for Yahoo {
             }
             out
         })
+    }
+
+    fn hold_to(&mut self, limit: RateLimit) {
+        self.client.limit_to(limit);
     }
 
     fn rate_limit(&self, symbols: usize) -> Option<(RateLimit, u32)> {

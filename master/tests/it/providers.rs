@@ -269,6 +269,46 @@ async fn the_built_in_class_b_share_is_asked_of_yahoo_as_it_spells_it() {
 }
 
 #[actix::test]
+async fn every_request_backfills_included_keeps_to_the_rate_budget() {
+    use std::sync::{Arc, Mutex};
+    let server = MockServer::start().await;
+    let arrivals: Arc<Mutex<Vec<std::time::Instant>>> = Arc::default();
+    let seen = arrivals.clone();
+    let body = fixture("yahoo_chart_aapl.json");
+    Mock::given(method("GET"))
+        .respond_with(move |_: &wiremock::Request| {
+            seen.lock().unwrap().push(std::time::Instant::now());
+            ResponseTemplate::new(200).set_body_string(body.clone())
+        })
+        .mount(&server)
+        .await;
+    let mut yahoo = Yahoo::new(&server.uri(), Duration::from_secs(2), LONG).unwrap();
+    let budget = papertrader_master::market::provider::RateLimit {
+        requests: 3,
+        per: Duration::from_secs(1),
+    };
+    yahoo.hold_to(budget);
+    let list = assets(&["AAPL", "MSFT", "IBM"]);
+    let now = chrono::Utc::now().timestamp_millis();
+    // Backfill (2 requests a symbol) then a fetch (1 a symbol): 9 requests, 3 a second.
+    yahoo.backfill(&list, now, 30, 300_000).await;
+    let outcome = yahoo.fetch(&list, now).await;
+    assert_eq!(outcome.quotes.len(), 3, "{outcome:?}");
+    let arrivals = arrivals.lock().unwrap().clone();
+    assert_eq!(arrivals.len(), 9);
+    // Before: all 9 at once, the backfill's 6 outside any budget.
+    for (i, window) in arrivals.windows(4).enumerate() {
+        let span = window[3] - window[0];
+        assert!(
+            span >= Duration::from_millis(950),
+            "requests {}..{} within {span:?}",
+            i + 1,
+            i + 4
+        );
+    }
+}
+
+#[actix::test]
 async fn yahoo_backfills_daily_and_monthly_bars() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
