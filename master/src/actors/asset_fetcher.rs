@@ -4,7 +4,7 @@
 //!
 //! A failed fetch keeps the last good prices, marked stale, and is logged once per episode.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +18,9 @@ use crate::db::{AnyConnection, Db, DbError};
 use crate::domain::bars::Ohlcv;
 use crate::domain::calendar::{day_start, month_start};
 use crate::market::book::Snapshot;
-use crate::market::{AssetSpec, FetchOutcome, PriceBook, PriceProvider, ProviderQuote};
+use crate::market::{
+    AssetSpec, FetchOutcome, PriceBook, PriceProvider, ProviderError, ProviderQuote,
+};
 
 /// Ticks between prunes of old tick-resolution history.
 const PRUNE_EVERY_TICKS: u64 = 1_000;
@@ -40,8 +42,14 @@ pub struct AssetFetcherActor {
     tick_retention_ms: i64,
     listeners: Vec<Recipient<TickPublished>>,
     failing: BTreeSet<String>,
+    /// When each symbol last got a price from the provider, ms.
+    fetched: HashMap<String, i64>,
     log: Logger,
 }
+
+/// How long a fresh price stays fresh while the provider backs off (a rate limit someone
+/// else's request hit): three update intervals, and at least this.
+const BACKOFF_GRACE_MS: i64 = 5_000;
 
 impl AssetFetcherActor {
     /// A fetcher for `assets`, starting after the book's current tick.
@@ -67,6 +75,7 @@ impl AssetFetcherActor {
             tick_retention_ms: tick_retention_days as i64 * 86_400_000,
             listeners: Vec::new(),
             failing: BTreeSet::new(),
+            fetched: HashMap::new(),
             log,
         }
     }
@@ -74,10 +83,15 @@ impl AssetFetcherActor {
     fn tick(&mut self, ctx: &mut Context<Self>) {
         let at_ms = now_ms();
         let fetch = self.provider.fetch(&self.assets, at_ms);
-        ctx.wait(fetch.into_actor(self).then(move |outcome, act, _| {
-            act.log_failures(&outcome);
-            let fresh = outcome.quotes;
+        ctx.wait(fetch.into_actor(self).then(move |mut outcome, act, _| {
             let previous = act.book.snapshot();
+            for quote in &outcome.quotes {
+                act.fetched.insert(quote.symbol.clone(), at_ms);
+            }
+            let held = act.hold_through_backoff(&mut outcome, &previous, at_ms);
+            act.log_failures(&outcome);
+            let mut fresh = outcome.quotes;
+            fresh.extend(held);
             let snapshot = Arc::new(previous.advance(previous.tick + 1, at_ms, &fresh, &act.symbols));
             let points = day_points(&previous, &snapshot, &fresh);
             let db = act.db.clone();
@@ -100,6 +114,39 @@ impl AssetFetcherActor {
 }
 
 impl AssetFetcherActor {
+    /// Symbols the provider did not ask for because it is backing off, whose price is fresh
+    /// and was fetched within the grace: they keep that price as it is (not stale, no new
+    /// point), so a rate limit one request hit does not make healthy symbols flap stale and
+    /// fresh. They leave `outcome.failed`; their unchanged quotes are returned.
+    fn hold_through_backoff(
+        &self,
+        outcome: &mut FetchOutcome,
+        previous: &Snapshot,
+        at_ms: i64,
+    ) -> Vec<ProviderQuote> {
+        let grace = (3 * self.interval.as_millis() as i64).max(BACKOFF_GRACE_MS);
+        let mut held = Vec::new();
+        outcome.failed.retain(|(symbol, error)| {
+            let keep = matches!(error, ProviderError::BackingOff(_))
+                && previous.quotes.get(symbol).is_some_and(|q| !q.stale)
+                && self
+                    .fetched
+                    .get(symbol)
+                    .is_some_and(|fetched| at_ms - fetched <= grace);
+            if let (true, Some(quote)) = (keep, previous.quotes.get(symbol)) {
+                held.push(ProviderQuote {
+                    symbol: symbol.clone(),
+                    price: quote.close,
+                    volume: 0,
+                    day: None,
+                    at_ms: Some(quote.at_ms),
+                });
+            }
+            !keep
+        });
+        held
+    }
+
     /// Logs failures once per episode: the first failure of a symbol is logged (symbols that
     /// start failing for the same reason share one line); later failures stay quiet until the
     /// symbol recovers, which is logged once.

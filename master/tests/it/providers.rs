@@ -839,6 +839,69 @@ async fn a_weekend_old_price_keeps_its_time_and_makes_no_bars_of_days_without_tr
 }
 
 #[actix::test]
+async fn a_rate_limit_one_request_hit_does_not_make_healthy_symbols_flap_stale() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let db = TestDb::sqlite();
+    let server = MockServer::start().await;
+    // MSFT's third live request gets a 429 (retry after 1 s); everything else answers.
+    let msft_calls = Arc::new(AtomicUsize::new(0));
+    let calls = msft_calls.clone();
+    let msft_body = fixture("yahoo_chart_aapl.json").replace("AAPL", "MSFT");
+    Mock::given(method("GET"))
+        .and(path("/v8/finance/chart/MSFT"))
+        .and(query_param("interval", "1m"))
+        .respond_with(move |_: &wiremock::Request| {
+            if calls.fetch_add(1, Ordering::SeqCst) == 2 {
+                ResponseTemplate::new(429).insert_header("Retry-After", "1")
+            } else {
+                ResponseTemplate::new(200).set_body_string(msft_body.clone())
+            }
+        })
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    for symbol in ["AAPL", "MSFT"] {
+        serve(
+            &server,
+            &format!("/v8/finance/chart/{symbol}"),
+            ResponseTemplate::new(200)
+                .set_body_string(fixture("yahoo_chart_aapl.json").replace("AAPL", symbol)),
+        )
+        .await;
+    }
+    let master = master_on(&server, &db).await;
+    // Watch AAPL through the 429 and the second of back-off after it.
+    let waited = std::time::Instant::now();
+    let mut aapl_stale = 0;
+    while msft_calls.load(Ordering::SeqCst) < 5 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(10),
+            "MSFT never asked again"
+        );
+        if master.services.book.quote("AAPL").is_some_and(|q| q.stale) {
+            aapl_stale += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Before: AAPL went stale for the whole back-off, then fresh again (and logged both).
+    assert_eq!(aapl_stale, 0, "AAPL was seen stale");
+    master
+        .log_actor
+        .send(papertrader_runtime::log::Flush)
+        .await
+        .unwrap()
+        .unwrap();
+    let log = std::fs::read_to_string(db.dir.path().join("master.log")).unwrap();
+    let unavailable: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("prices unavailable"))
+        .collect();
+    assert_eq!(unavailable.len(), 1, "{unavailable:?}");
+    assert!(unavailable[0].contains("symbols=MSFT"), "{unavailable:?}");
+}
+
+#[actix::test]
 async fn a_failing_symbol_goes_stale_its_trades_are_refused_and_it_is_logged_once() {
     let db = TestDb::sqlite();
     let server = MockServer::start().await;
