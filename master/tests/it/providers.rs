@@ -507,6 +507,27 @@ fn configurations_beyond_a_rate_limit_are_refused_with_the_way_out() {
     assert!(build_provider(&no_file, &assets(&["AAPL"])).is_err());
 }
 
+/// Waits (at most 10 s) until `master` has ticked `n` more times.
+async fn wait_ticks(master: &papertrader_master::server::RunningMaster, n: u64) {
+    let started = master.services.book.snapshot().tick;
+    let waited = std::time::Instant::now();
+    while master.services.book.snapshot().tick < started + n {
+        assert!(waited.elapsed() < Duration::from_secs(10), "ticks stopped");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The master's log file, flushed first.
+async fn master_log(master: &papertrader_master::server::RunningMaster, db: &TestDb) -> String {
+    master
+        .log_actor
+        .send(papertrader_runtime::log::Flush)
+        .await
+        .unwrap()
+        .unwrap();
+    std::fs::read_to_string(db.dir.path().join("master.log")).unwrap()
+}
+
 /// Sends `n` admin ticks to `master`, each awaited.
 async fn tick(master: &papertrader_master::server::RunningMaster, n: u64) {
     for _ in 0..n {
@@ -705,13 +726,7 @@ async fn a_failed_history_backfill_is_a_warning_naming_the_symbols() {
     )
     .await;
     let master = master_on(&server, &db).await;
-    master
-        .log_actor
-        .send(papertrader_runtime::log::Flush)
-        .await
-        .unwrap()
-        .unwrap();
-    let log = std::fs::read_to_string(db.dir.path().join("master.log")).unwrap();
+    let log = master_log(&master, &db).await;
     let warning = log
         .lines()
         .find(|l| l.contains("history backfill failed"))
@@ -740,12 +755,7 @@ async fn quotes_and_todays_bar_carry_the_sources_day_figures_and_volume_counted_
         .await;
     }
     let master = master_on(&server, &db).await;
-    let started = master.services.book.snapshot().tick;
-    let waited = std::time::Instant::now();
-    while master.services.book.snapshot().tick < started + 6 {
-        assert!(waited.elapsed() < Duration::from_secs(10), "ticks stopped");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_ticks(&master, 6).await;
     let quote = master.services.book.quote("AAPL").expect("a quote");
     let day = (quote.open, quote.high, quote.low, quote.close, quote.volume);
     let expected = (
@@ -796,12 +806,7 @@ async fn a_weekend_old_price_keeps_its_time_and_makes_no_bars_of_days_without_tr
         .await;
     }
     let master = master_on(&server, &db).await;
-    let started = master.services.book.snapshot().tick;
-    let waited = std::time::Instant::now();
-    while master.services.book.snapshot().tick < started + 6 {
-        assert!(waited.elapsed() < Duration::from_secs(10), "ticks stopped");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_ticks(&master, 6).await;
     // Before: the quote said "now", a point was stored every tick, and today got a bar.
     let quote = master.services.book.quote("AAPL").expect("a quote");
     assert_eq!((quote.at_ms, quote.stale), (made * 1000, false));
@@ -886,13 +891,7 @@ async fn a_rate_limit_one_request_hit_does_not_make_healthy_symbols_flap_stale()
     }
     // Before: AAPL went stale for the whole back-off, then fresh again (and logged both).
     assert_eq!(aapl_stale, 0, "AAPL was seen stale");
-    master
-        .log_actor
-        .send(papertrader_runtime::log::Flush)
-        .await
-        .unwrap()
-        .unwrap();
-    let log = std::fs::read_to_string(db.dir.path().join("master.log")).unwrap();
+    let log = master_log(&master, &db).await;
     let unavailable: Vec<&str> = log
         .lines()
         .filter(|l| l.contains("prices unavailable"))
@@ -958,21 +957,8 @@ async fn a_failing_symbol_goes_stale_its_trades_are_refused_and_it_is_logged_onc
         "other symbols trade on"
     );
     // Several more failing ticks (waited for, bounded), one log line for the episode.
-    let stale_since = master.services.book.snapshot().tick;
-    let waited = std::time::Instant::now();
-    while master.services.book.snapshot().tick < stale_since + 5 {
-        assert!(waited.elapsed() < Duration::from_secs(10), "ticks stopped");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let log = {
-        master
-            .log_actor
-            .send(papertrader_runtime::log::Flush)
-            .await
-            .unwrap()
-            .unwrap();
-        std::fs::read_to_string(db.dir.path().join("master.log")).unwrap()
-    };
+    wait_ticks(&master, 5).await;
+    let log = master_log(&master, &db).await;
     let episodes = log
         .lines()
         .filter(|l| l.contains("prices unavailable") && l.contains("MSFT"))
