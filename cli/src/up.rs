@@ -67,9 +67,10 @@ pub struct UpArgs {
     /// Asset list file (`SYMBOL,Name[,start price]` per line) [default: built-in list].
     #[arg(long)]
     assets_file: Option<PathBuf>,
-    /// Threads the master and the workers share for their connections; 0 means one per core.
-    #[arg(long, default_value_t = 0)]
-    connection_threads: usize,
+    /// Threads the master and the workers share for their connections; 0 means one per core
+    /// [default: the --master-config file's `connection_threads`, else 0].
+    #[arg(long)]
+    connection_threads: Option<usize>,
     /// The master's TOML config file (`papertrader master --print-config` writes one): every
     /// master setting `up` has no flag for — provider timeouts and rate budget, `csv_speed`,
     /// `csv_loop`, starting cash, limits… The flags above win over the file; the listen
@@ -90,7 +91,15 @@ fn master_config(args: &UpArgs) -> anyhow::Result<MasterConfig> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading --master-config {}", path.display()))?;
-            MasterConfig::from_toml(&text, path.clone())?
+            let mut config = MasterConfig::from_toml(&text, path.clone())?;
+            // `up`'s own default interval, unless the file sets one.
+            let sets_interval = text
+                .parse::<toml::Table>()
+                .is_ok_and(|t| t.contains_key("update_interval_ms"));
+            if !sets_interval {
+                config.update_interval_ms = DEFAULT_UPDATE_INTERVAL_MS;
+            }
+            config
         }
         None => MasterConfig {
             update_interval_ms: DEFAULT_UPDATE_INTERVAL_MS,
@@ -126,7 +135,9 @@ fn master_config(args: &UpArgs) -> anyhow::Result<MasterConfig> {
     config.public_key_file = data.join("master.pub.asc");
     config.admin_socket = data.join("master.admin.sock");
     config.expected_workers = u32::from(args.workers.max(1));
-    config.connection_threads = args.connection_threads;
+    if let Some(threads) = args.connection_threads {
+        config.connection_threads = threads;
+    }
     Ok(config)
 }
 
@@ -145,7 +156,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         logs.install_panic_hook();
         // One set of connection threads (one per core by default) for the whole process: the
         // master and every worker spread their connections over the same arbiters.
-        let threads = ConnectionThreads::start(args.connection_threads);
+        let threads = ConnectionThreads::start(master_config.connection_threads);
         let master =
             papertrader_master::server::start_on(master_config, logs, threads.clone()).await?;
         let connect_ip = if args.bind.is_unspecified() {
@@ -172,7 +183,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
                 master_key_file: data.join("master.pub.asc"),
                 log_file: home.join("worker.log"),
                 admin_socket: home.join("worker.admin.sock"),
-                connection_threads: args.connection_threads,
+                connection_threads: threads.0.len(),
                 ..WorkerConfig::default()
             };
             register(

@@ -224,7 +224,27 @@ fn up_takes_every_other_master_setting_from_a_master_config_file() {
     assert_eq!(cash, "5000.00", "the file's starting cash");
     drop(up);
 
-    // A flag wins over the file.
+    // A file that does not set the interval leaves up's own default (2000 ms); a flag wins
+    // over the file.
+    std::fs::write(
+        dir.path().join("master.toml"),
+        "starting_cash = \"5000.00\"\n",
+    )
+    .unwrap();
+    let ports = free_ports(3);
+    let mut args = up_args(&ports);
+    args.extend(["--master-config".to_owned(), "master.toml".to_owned()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let up = Server::start(dir.path(), &args, "Press Ctrl-C");
+    let user = User {
+        master: format!("127.0.0.1:{}", ports[0]),
+        ..user
+    };
+    assert_eq!(
+        user.ok(&["assets", "--json"]).json()["update_interval_ms"],
+        2000
+    );
+    drop(up);
     let ports = free_ports(3);
     let mut args = up_args(&ports);
     args.extend(

@@ -95,7 +95,10 @@ impl AssetFetcherActor {
             let snapshot = Arc::new(previous.advance(previous.tick + 1, at_ms, &fresh, &act.symbols));
             let points = day_points(&previous, &snapshot, &fresh);
             let db = act.db.clone();
-            let prune_before = (snapshot.tick % PRUNE_EVERY_TICKS == 0).then(|| at_ms - act.tick_retention_ms);
+            // Retention counts back from the market's own clock (the newest price's time), so a
+            // replay of a past period keeps its points.
+            let newest = snapshot.quotes.values().map(|q| q.at_ms).max().unwrap_or(at_ms);
+            let prune_before = (snapshot.tick % PRUNE_EVERY_TICKS == 0).then(|| newest - act.tick_retention_ms);
             async move { db.run(move |c| store_tick(c, &points, prune_before)).await }
                 .into_actor(act)
                 .map(move |stored, act, _| {

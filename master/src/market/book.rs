@@ -24,9 +24,9 @@ pub struct Snapshot {
 }
 
 /// When the price of `q`, fetched at `fetched_ms`, was made: the source's time when it says
-/// (never later than the fetch), else the fetch's.
+/// (as it says: a replay's clock may run ahead of ours), else the fetch's.
 pub fn made_at(q: &ProviderQuote, fetched_ms: i64) -> i64 {
-    q.at_ms.map_or(fetched_ms, |at| at.min(fetched_ms))
+    q.at_ms.unwrap_or(fetched_ms)
 }
 
 /// The quote of a fresh price `q` made at `at_ms`, given the symbol's quote earlier the same

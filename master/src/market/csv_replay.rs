@@ -184,12 +184,13 @@ impl PriceProvider for CsvReplay {
                 Ok(row) => outcome.quotes.push(ProviderQuote {
                     symbol: asset.symbol.clone(),
                     price: row.close,
-                    volume: 0,
+                    // A row's volume is its own (rows may be intraday): the day adds them up.
+                    volume: row.volume,
                     day: Some(DayFigures {
                         open: row.open,
                         high: row.high,
                         low: row.low,
-                        volume: Some(row.volume),
+                        volume: None,
                     }),
                     // A symbol that did not trade on the date keeps its last row's date.
                     at_ms: Some(now - (self.dates[index] - row.at)),
@@ -328,9 +329,10 @@ mod tests {
                 open: Money(185_000_000),
                 high: Money(186_000_000),
                 low: Money(183_500_000),
-                volume: Some(100),
+                volume: None,
             })
         );
+        assert_eq!(jan_3.volume, 100);
     }
 
     #[test]

@@ -100,6 +100,8 @@ where
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// First wait after a failure.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest wait a provider's `Retry-After` is honoured with.
+const LONGEST_REQUESTED_WAIT: Duration = Duration::from_secs(86_400);
 
 /// A provider's HTTP client: reqwest with the provider's timeout, and the provider's request
 /// budget, which every request (live fetches and history backfills alike) waits for.
@@ -326,7 +328,8 @@ impl Backoff {
                 .saturating_mul(1 << state.failures.min(16).saturating_sub(1))
                 .min(MAX_BACKOFF),
         };
-        state.until = Some(Instant::now() + wait);
+        // A provider may ask for any wait (its Retry-After); more than a day is held to a day.
+        state.until = Instant::now().checked_add(wait.min(LONGEST_REQUESTED_WAIT));
         state.reason = error.to_string();
     }
 }
@@ -364,5 +367,14 @@ mod tests {
             float32_price(&raw("-1.5")),
             Err(ProviderError::BadPrice(_))
         ));
+    }
+
+    #[test]
+    fn an_absurd_retry_after_backs_off_without_overflowing() {
+        let backoff = Backoff::default();
+        backoff.failed(&ProviderError::RateLimited(Some(Duration::from_secs(
+            u64::MAX,
+        ))));
+        assert!(matches!(backoff.check(), Err(ProviderError::BackingOff(_))));
     }
 }

@@ -63,7 +63,9 @@ pub enum ProviderError {
     UnknownSymbol,
     /// The provider refused our credentials (HTTP 401/403): a configuration error, usually
     /// the API key; it holds for every symbol.
-    #[error("the provider refused the request ({0}); check its API key in the configuration")]
+    #[error(
+        "the provider refused the request ({0}); check its API key and plan in the configuration"
+    )]
     Refused(String),
     /// The price is zero, negative or old.
     #[error("unusable price: {0}")]
