@@ -54,6 +54,52 @@ async fn serve(server: &MockServer, route: &str, response: ResponseTemplate) {
         .await;
 }
 
+/// Serves the chart of each of `symbols` with `body` (a chart fixture about AAPL), renamed.
+async fn serve_charts(server: &MockServer, symbols: &[&str], body: &str) {
+    for symbol in symbols {
+        serve(
+            server,
+            &format!("/v8/finance/chart/{symbol}"),
+            ResponseTemplate::new(200).set_body_string(body.replace("AAPL", symbol)),
+        )
+        .await;
+    }
+}
+
+/// Request arrival times, as a [`timed`] responder records them.
+type Arrivals = std::sync::Arc<std::sync::Mutex<Vec<std::time::Instant>>>;
+
+/// A responder that records each request's arrival in `arrivals` and answers the n-th
+/// (counting from 1) with `answer(n)`.
+fn timed(
+    arrivals: &Arrivals,
+    answer: impl Fn(usize) -> ResponseTemplate + Send + Sync + 'static,
+) -> impl wiremock::Respond {
+    let seen = arrivals.clone();
+    move |_: &wiremock::Request| {
+        let mut seen = seen.lock().unwrap();
+        seen.push(std::time::Instant::now());
+        answer(seen.len())
+    }
+}
+
+/// Fetches `times` more times at `now`: each finds the provider backing off for `symbol`.
+async fn backs_off(
+    provider: &mut dyn PriceProvider,
+    list: &[AssetSpec],
+    now: i64,
+    symbol: &str,
+    times: usize,
+) {
+    for _ in 0..times {
+        let waiting = provider.fetch(list, now).await;
+        assert!(matches!(
+            failure(&waiting, symbol),
+            ProviderError::BackingOff(_)
+        ));
+    }
+}
+
 async fn requests(server: &MockServer) -> usize {
     server
         .received_requests()
@@ -234,13 +280,7 @@ async fn an_unknown_symbol_in_the_list_does_not_keep_an_outage_from_backing_off(
     ));
     assert_eq!(failure(&first, "NOPE"), &ProviderError::UnknownSymbol);
     // Ten more ticks within the first back-off second: not one request (before: 3 each).
-    for _ in 0..10 {
-        let waiting = yahoo.fetch(&list, now).await;
-        assert!(matches!(
-            failure(&waiting, "MSFT"),
-            ProviderError::BackingOff(_)
-        ));
-    }
+    backs_off(&mut yahoo, &list, now, "MSFT", 10).await;
     assert_eq!(requests(&server).await, 3);
 }
 
@@ -270,16 +310,13 @@ async fn the_built_in_class_b_share_is_asked_of_yahoo_as_it_spells_it() {
 
 #[actix::test]
 async fn every_request_backfills_included_keeps_to_the_rate_budget() {
-    use std::sync::{Arc, Mutex};
     let server = MockServer::start().await;
-    let arrivals: Arc<Mutex<Vec<std::time::Instant>>> = Arc::default();
-    let seen = arrivals.clone();
+    let arrivals = Arrivals::default();
     let body = fixture("yahoo_chart_aapl.json");
     Mock::given(method("GET"))
-        .respond_with(move |_: &wiremock::Request| {
-            seen.lock().unwrap().push(std::time::Instant::now());
+        .respond_with(timed(&arrivals, move |_| {
             ResponseTemplate::new(200).set_body_string(body.clone())
-        })
+        }))
         .mount(&server)
         .await;
     let mut yahoo = Yahoo::new(&server.uri(), Duration::from_secs(2), LONG).unwrap();
@@ -399,13 +436,7 @@ async fn a_refused_api_key_is_a_configuration_error_for_the_whole_provider() {
         assert!(error.to_string().contains("API key"), "{error}");
     }
     // Not retried every tick (before: "malformed answer" and two requests a tick, forever).
-    for _ in 0..5 {
-        let waiting = finnhub.fetch(&list, now).await;
-        assert!(matches!(
-            failure(&waiting, "AAPL"),
-            ProviderError::BackingOff(_)
-        ));
-    }
+    backs_off(&mut finnhub, &list, now, "AAPL", 5).await;
     assert_eq!(requests(&server).await, 2);
 }
 
@@ -628,10 +659,20 @@ async fn a_csv_replay_is_a_market_clock_whose_history_is_the_file_and_resumes_af
     assert_eq!(got, expected);
 }
 
-/// A master on Yahoo-shaped prices served locally.
+/// A master on Yahoo-shaped prices served locally, trading AAPL and MSFT.
 async fn master_on(server: &MockServer, db: &TestDb) -> papertrader_master::server::RunningMaster {
+    master_listing(server, db, "AAPL,Apple\nMSFT,Microsoft\n").await
+}
+
+/// A master on Yahoo-shaped prices served locally, trading the assets of `list` (an asset
+/// list file's text), with a budget that never holds requests back.
+async fn master_listing(
+    server: &MockServer,
+    db: &TestDb,
+    list: &str,
+) -> papertrader_master::server::RunningMaster {
     let assets_file = db.dir.path().join("assets.txt");
-    std::fs::write(&assets_file, "AAPL,Apple\nMSFT,Microsoft\n").unwrap();
+    std::fs::write(&assets_file, list).unwrap();
     master_with(MasterConfig {
         provider: ProviderKind::Yahoo,
         provider_base_url: Some(server.uri()),
@@ -645,24 +686,20 @@ async fn master_on(server: &MockServer, db: &TestDb) -> papertrader_master::serv
 
 #[actix::test]
 async fn after_a_slow_spell_missed_ticks_are_skipped_not_fetched_back_to_back() {
-    use std::sync::{Arc, Mutex};
     let db = TestDb::sqlite();
     let server = MockServer::start().await;
     // Every tick's request (interval=1m) is timed; the 3rd and 4th take 700 ms (7 intervals).
-    let arrivals: Arc<Mutex<Vec<std::time::Instant>>> = Arc::default();
-    let seen = arrivals.clone();
+    let arrivals = Arrivals::default();
     let body = fixture("yahoo_chart_aapl.json");
     Mock::given(method("GET"))
         .and(path("/v8/finance/chart/AAPL"))
         .and(query_param("interval", "1m"))
-        .respond_with(move |_: &wiremock::Request| {
-            let mut seen = seen.lock().unwrap();
-            seen.push(std::time::Instant::now());
-            let slow = matches!(seen.len(), 3 | 4);
+        .respond_with(timed(&arrivals, move |n| {
+            let slow = matches!(n, 3 | 4);
             ResponseTemplate::new(200)
                 .set_body_string(body.clone())
                 .set_delay(Duration::from_millis(if slow { 700 } else { 0 }))
-        })
+        }))
         .with_priority(1)
         .mount(&server)
         .await;
@@ -672,17 +709,7 @@ async fn after_a_slow_spell_missed_ticks_are_skipped_not_fetched_back_to_back() 
         ResponseTemplate::new(200).set_body_string(fixture("yahoo_chart_aapl.json")),
     )
     .await;
-    let assets_file = db.dir.path().join("assets.txt");
-    std::fs::write(&assets_file, "AAPL,Apple\n").unwrap();
-    let _master = master_with(MasterConfig {
-        provider: ProviderKind::Yahoo,
-        provider_base_url: Some(server.uri()),
-        assets_file: Some(assets_file),
-        update_interval_ms: 100,
-        provider_requests_per_minute: Some(10_000),
-        ..test_config(&db)
-    })
-    .await;
+    let _master = master_listing(&server, &db, "AAPL,Apple\n").await;
     let waited = std::time::Instant::now();
     while arrivals.lock().unwrap().len() < 12 {
         assert!(waited.elapsed() < Duration::from_secs(10), "ticks stopped");
@@ -746,14 +773,7 @@ async fn quotes_and_todays_bar_carry_the_sources_day_figures_and_volume_counted_
         "\"chartPreviousClose\":188.01,\"regularMarketDayHigh\":190.5,\
          \"regularMarketDayLow\":187.25,\"regularMarketVolume\":31021210",
     );
-    for symbol in ["AAPL", "MSFT"] {
-        serve(
-            &server,
-            &format!("/v8/finance/chart/{symbol}"),
-            ResponseTemplate::new(200).set_body_string(body.replace("AAPL", symbol)),
-        )
-        .await;
-    }
+    serve_charts(&server, &["AAPL", "MSFT"], &body).await;
     let master = master_on(&server, &db).await;
     wait_ticks(&master, 6).await;
     let quote = master.services.book.quote("AAPL").expect("a quote");
@@ -796,15 +816,12 @@ async fn a_weekend_old_price_keeps_its_time_and_makes_no_bars_of_days_without_tr
     let server = MockServer::start().await;
     // The market closed 50 hours ago: the source keeps answering with that last price.
     let made = chrono::Utc::now().timestamp() - 50 * 3600;
-    for symbol in ["AAPL", "MSFT"] {
-        serve(
-            &server,
-            &format!("/v8/finance/chart/{symbol}"),
-            ResponseTemplate::new(200)
-                .set_body_string(fixture_at("yahoo_chart_aapl.json", made).replace("AAPL", symbol)),
-        )
-        .await;
-    }
+    serve_charts(
+        &server,
+        &["AAPL", "MSFT"],
+        &fixture_at("yahoo_chart_aapl.json", made),
+    )
+    .await;
     let master = master_on(&server, &db).await;
     wait_ticks(&master, 6).await;
     // Before: the quote said "now", a point was stored every tick, and today got a bar.
@@ -866,15 +883,12 @@ async fn a_rate_limit_one_request_hit_does_not_make_healthy_symbols_flap_stale()
         .with_priority(1)
         .mount(&server)
         .await;
-    for symbol in ["AAPL", "MSFT"] {
-        serve(
-            &server,
-            &format!("/v8/finance/chart/{symbol}"),
-            ResponseTemplate::new(200)
-                .set_body_string(fixture("yahoo_chart_aapl.json").replace("AAPL", symbol)),
-        )
-        .await;
-    }
+    serve_charts(
+        &server,
+        &["AAPL", "MSFT"],
+        &fixture("yahoo_chart_aapl.json"),
+    )
+    .await;
     let master = master_on(&server, &db).await;
     // Watch AAPL through the 429 and the second of back-off after it.
     let waited = std::time::Instant::now();
@@ -970,14 +984,12 @@ async fn a_failing_symbol_goes_stale_its_trades_are_refused_and_it_is_logged_onc
 async fn provider_calls_do_not_grow_with_the_number_of_clients() {
     let db = TestDb::sqlite();
     let server = MockServer::start().await;
-    for symbol in ["AAPL", "MSFT"] {
-        serve(
-            &server,
-            &format!("/v8/finance/chart/{symbol}"),
-            ResponseTemplate::new(200).set_body_string(fixture("yahoo_chart_aapl.json")),
-        )
-        .await;
-    }
+    serve_charts(
+        &server,
+        &["AAPL", "MSFT"],
+        &fixture("yahoo_chart_aapl.json"),
+    )
+    .await;
     let master = master_on(&server, &db).await;
     let calls_per_tick = |clients: usize| {
         let master = &master;
