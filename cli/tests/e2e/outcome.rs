@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use papertrader_client::{new_order_id, ClientError, Connection};
 use papertrader_protocol::data::DataBody;
-use papertrader_protocol::password::client_password_hash;
 use papertrader_protocol::*;
 use rand::Rng;
 
@@ -76,26 +75,8 @@ fn orders_cut_off_by_a_master_crash_are_outcome_unknown_and_settle_once_by_their
     let rt = tokio::runtime::Runtime::new().unwrap();
     let session = block_on_bounded(&rt, LIMIT, "register and log in", async {
         let mut conn = Connection::connect(worker.as_str()).await.unwrap();
-        let password = client_password_hash("kim", "pw");
-        conn.call(&Message::Register(Register {
-            username: "kim".into(),
-            email: "kim@example.com".into(),
-            hashed_password: password.clone(),
-        }))
-        .await
-        .unwrap();
-        let Message::SessionId(t) = conn
-            .call(&Message::Login(Login {
-                username: "kim".into(),
-                hashed_password: password,
-                is_expirable: true,
-            }))
-            .await
-            .unwrap()
-        else {
-            panic!()
-        };
-        t.session_id
+        let session = new_user(&mut conn, "kim").await;
+        session
     });
 
     let mut outcomes: HashMap<String, Outcome> = HashMap::new();

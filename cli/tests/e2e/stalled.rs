@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use papertrader_client::Connection;
-use papertrader_protocol::password::client_password_hash;
 use papertrader_protocol::*;
 
 use crate::support::*;
@@ -24,26 +23,8 @@ fn a_frozen_master_gets_every_forwarded_request_answered_in_time() {
     let limit = Duration::from_secs(60);
     let (mut conn, session) = block_on_bounded(&rt, limit, "register and log in", async {
         let mut conn = Connection::connect(worker.as_str()).await.unwrap();
-        let password = client_password_hash("lou", "pw");
-        conn.call(&Message::Register(Register {
-            username: "lou".into(),
-            email: "lou@example.com".into(),
-            hashed_password: password.clone(),
-        }))
-        .await
-        .unwrap();
-        let Message::SessionId(t) = conn
-            .call(&Message::Login(Login {
-                username: "lou".into(),
-                hashed_password: password,
-                is_expirable: true,
-            }))
-            .await
-            .unwrap()
-        else {
-            panic!()
-        };
-        (conn, t.session_id)
+        let session = new_user(&mut conn, "lou").await;
+        (conn, session)
     });
 
     cluster.signal_master("STOP");

@@ -523,3 +523,29 @@ pub fn run_on_terminal(mut command: Command, prompt: &str, answers: &[&str]) -> 
     }
     (run, shown)
 }
+
+/// Registers `username` (password `pw`) through `conn` and logs in (expirable); returns the
+/// session id.
+pub async fn new_user(conn: &mut papertrader_client::Connection, username: &str) -> String {
+    use papertrader_protocol::{password::client_password_hash, Login, Message, Register};
+    let password = client_password_hash(username, "pw");
+    conn.call(&Message::Register(Register {
+        username: username.into(),
+        email: format!("{username}@example.com"),
+        hashed_password: password.clone(),
+    }))
+    .await
+    .expect("register");
+    match conn
+        .call(&Message::Login(Login {
+            username: username.into(),
+            hashed_password: password,
+            is_expirable: true,
+        }))
+        .await
+        .expect("login")
+    {
+        Message::SessionId(t) => t.session_id,
+        other => panic!("{other:?}"),
+    }
+}
