@@ -170,30 +170,12 @@ async fn every_data_instruction_answers_or_fails_with_a_reason(db: TestDb) {
             && other.cash.is_none()
             && other.has_password.is_none()
     );
-    let DataBody::Portfolio(p) = c
-        .call_data(
-            &Message::GetUserPortfolio(user_query(&grace, "heidi")),
-            |_, _| {},
-        )
-        .await
-        .unwrap()
-    else {
-        panic!()
-    };
+    let p = portfolio(&mut c, &grace, "heidi").await;
     assert_eq!(
         (p.cash, p.holdings.len(), p.holdings[0].quantity),
         (None, 1, 3)
     );
-    let DataBody::Transactions(t) = c
-        .call_data(
-            &Message::GetUserTransactionHistory(user_query(&grace, "heidi")),
-            |_, _| {},
-        )
-        .await
-        .unwrap()
-    else {
-        panic!()
-    };
+    let t = transactions(&mut c, &grace, "heidi").await;
     assert_eq!(t.entries.len(), 1);
     assert_eq!(t.entries[0].cash_after, None);
 

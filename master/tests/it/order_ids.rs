@@ -3,7 +3,6 @@
 //! a later batch or the same one.
 
 use papertrader_client::Connection;
-use papertrader_protocol::data::DataBody;
 use papertrader_protocol::*;
 
 use crate::support::*;
@@ -33,20 +32,11 @@ async fn history_len(conn: &mut Connection, session: &str) -> usize {
     switch(conn, session, ConnectionState::DataTransfer)
         .await
         .unwrap();
-    let body = conn
-        .call_data(
-            &Message::GetUserTransactionHistory(user_query(session, "omar")),
-            |_, _| {},
-        )
-        .await
-        .unwrap();
+    let history = transactions(conn, session, "omar").await;
     switch(conn, session, ConnectionState::Command)
         .await
         .unwrap();
-    match body {
-        DataBody::Transactions(t) => t.entries.len(),
-        other => panic!("{other:?}"),
-    }
+    history.entries.len()
 }
 
 async fn the_same_client_order_id_returns_the_stored_outcome_and_never_trades_twice(db: TestDb) {

@@ -81,16 +81,7 @@ async fn orders_past_the_queue_capacity_are_refused_and_store_nothing() {
     switch(&mut setup, &session, ConnectionState::DataTransfer)
         .await
         .unwrap();
-    let history = setup
-        .call_data(
-            &Message::GetUserTransactionHistory(user_query(&session, "quincy")),
-            |_, _| {},
-        )
-        .await
-        .unwrap();
-    let papertrader_protocol::data::DataBody::Transactions(t) = history else {
-        panic!()
-    };
+    let t = transactions(&mut setup, &session, "quincy").await;
     assert_eq!(t.entries.len(), settled);
 }
 

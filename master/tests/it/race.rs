@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use papertrader_client::Connection;
-use papertrader_protocol::data::{DataBody, Side};
+use papertrader_protocol::data::Side;
 use papertrader_protocol::*;
 
 use crate::support::*;
@@ -55,26 +55,8 @@ async fn racing_sellers_sell_exactly_what_is_owned(db: TestDb) {
     switch(&mut owner, &session, ConnectionState::DataTransfer)
         .await
         .unwrap();
-    let DataBody::Transactions(history) = owner
-        .call_data(
-            &Message::GetUserTransactionHistory(user_query(&session, "ivan")),
-            |_, _| {},
-        )
-        .await
-        .unwrap()
-    else {
-        panic!()
-    };
-    let DataBody::Portfolio(portfolio) = owner
-        .call_data(
-            &Message::GetUserPortfolio(user_query(&session, "ivan")),
-            |_, _| {},
-        )
-        .await
-        .unwrap()
-    else {
-        panic!()
-    };
+    let history = transactions(&mut owner, &session, "ivan").await;
+    let portfolio = portfolio(&mut owner, &session, "ivan").await;
     assert_eq!(history.entries.len(), 11);
     let mut cash = Money::from_units(100_000);
     let mut held = 0i64;

@@ -49,16 +49,7 @@ async fn accounts_sessions_portfolios_and_history_survive_a_restart(db: TestDb) 
     switch(&mut c, &session, ConnectionState::DataTransfer)
         .await
         .unwrap();
-    let DataBody::Portfolio(p) = c
-        .call_data(
-            &Message::GetUserPortfolio(user_query(&session, "kim")),
-            |_, _| {},
-        )
-        .await
-        .unwrap()
-    else {
-        panic!()
-    };
+    let p = portfolio(&mut c, &session, "kim").await;
     assert_eq!(
         (
             p.holdings[0].symbol.as_str(),
@@ -67,16 +58,7 @@ async fn accounts_sessions_portfolios_and_history_survive_a_restart(db: TestDb) 
         ),
         ("IBM", 5, Some(bought.cash_after))
     );
-    let DataBody::Transactions(t) = c
-        .call_data(
-            &Message::GetUserTransactionHistory(user_query(&session, "kim")),
-            |_, _| {},
-        )
-        .await
-        .unwrap()
-    else {
-        panic!()
-    };
+    let t = transactions(&mut c, &session, "kim").await;
     assert_eq!(t.entries.len(), 1);
     assert_eq!(t.entries[0].price, bought.price);
     assert_eq!(t.entries[0].settled_at_ms, bought.settled_at_ms);

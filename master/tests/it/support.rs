@@ -334,3 +334,33 @@ pub async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration)
     };
     tokio::time::timeout(within, drain).await.is_ok()
 }
+
+/// `username`'s portfolio as `session` sees it (`conn` is in DataTransfer state).
+pub async fn portfolio(conn: &mut Connection, session: &str, username: &str) -> data::Portfolio {
+    let request = Message::GetUserPortfolio(user_query(session, username));
+    match conn
+        .call_data(&request, |_, _| {})
+        .await
+        .expect("portfolio")
+    {
+        data::DataBody::Portfolio(p) => p,
+        other => panic!("not a portfolio: {other:?}"),
+    }
+}
+
+/// `username`'s trades as `session` sees them (`conn` is in DataTransfer state).
+pub async fn transactions(
+    conn: &mut Connection,
+    session: &str,
+    username: &str,
+) -> data::TransactionHistory {
+    let request = Message::GetUserTransactionHistory(user_query(session, username));
+    match conn
+        .call_data(&request, |_, _| {})
+        .await
+        .expect("transactions")
+    {
+        data::DataBody::Transactions(t) => t,
+        other => panic!("not a transaction history: {other:?}"),
+    }
+}

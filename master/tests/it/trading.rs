@@ -82,32 +82,14 @@ async fn buying_and_selling_settle_at_the_next_tick_and_refuse_what_they_must(db
     switch(&mut c, &s, ConnectionState::DataTransfer)
         .await
         .unwrap();
-    let body = c
-        .call_data(
-            &Message::GetUserPortfolio(user_query(&s, "erin")),
-            |_, _| {},
-        )
-        .await
-        .unwrap();
-    let DataBody::Portfolio(p) = body else {
-        panic!("not a portfolio")
-    };
+    let p = portfolio(&mut c, &s, "erin").await;
     assert_eq!(p.holdings.len(), 1);
     assert_eq!(
         (p.holdings[0].symbol.as_str(), p.holdings[0].quantity),
         ("AAPL", 6)
     );
     assert_eq!(p.cash, Some(sell.cash_after));
-    let DataBody::Transactions(h) = c
-        .call_data(
-            &Message::GetUserTransactionHistory(user_query(&s, "erin")),
-            |_, _| {},
-        )
-        .await
-        .unwrap()
-    else {
-        panic!("not a history")
-    };
+    let h = transactions(&mut c, &s, "erin").await;
     assert_eq!(h.entries.len(), 2);
     assert_eq!(h.entries[1].cash_after, Some(sell.cash_after));
 }
@@ -251,16 +233,7 @@ async fn trades_settle_at_the_close_of_their_tick_and_holdings_are_valued_at_the
         .unwrap();
     for _ in 0..20 {
         let before = master.services.book.snapshot();
-        let DataBody::Portfolio(p) = c
-            .call_data(
-                &Message::GetUserPortfolio(user_query(&s, "faye")),
-                |_, _| {},
-            )
-            .await
-            .unwrap()
-        else {
-            panic!()
-        };
+        let p = portfolio(&mut c, &s, "faye").await;
         let after = master.services.book.snapshot();
         if before.tick != after.tick {
             continue;
