@@ -247,9 +247,14 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 /// A price from a JSON number's text, rounded to micro-units; refused unless positive.
 pub fn price(raw: &RawValue) -> Result<Money, ProviderError> {
-    let text = raw.get();
-    let money = Money::from_decimal_rounded(text)
-        .ok_or_else(|| ProviderError::Malformed(format!("price {text:?}")))?;
+    decimal_price(raw.get(), raw.get())
+}
+
+/// `decimal` (the price as decimal text, read from the number `sent`) rounded to micro-units;
+/// refused unless positive.
+fn decimal_price(decimal: &str, sent: &str) -> Result<Money, ProviderError> {
+    let money = Money::from_decimal_rounded(decimal)
+        .ok_or_else(|| ProviderError::Malformed(format!("price {sent:?}")))?;
     if money.micros() <= 0 {
         return Err(ProviderError::BadPrice(format!("{money}")));
     }
@@ -268,13 +273,7 @@ pub fn float32_price(raw: &RawValue) -> Result<Money, ProviderError> {
         .ok()
         .filter(|wide| wide.is_finite() && f64::from(*wide as f32) == *wide)
         .map(|wide| (wide as f32).to_string());
-    let decimal = shortest.as_deref().unwrap_or(text);
-    let money = Money::from_decimal_rounded(decimal)
-        .ok_or_else(|| ProviderError::Malformed(format!("price {text:?}")))?;
-    if money.micros() <= 0 {
-        return Err(ProviderError::BadPrice(format!("{money}")));
-    }
-    Ok(money)
+    decimal_price(shortest.as_deref().unwrap_or(text), text)
 }
 
 /// True for failures of the provider as a whole, which call for backing off.
