@@ -196,28 +196,34 @@ fn up_on_postgresql_runs_and_a_missing_database_fails_at_once() {
     let _ = sql(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
 }
 
-#[test]
-fn up_takes_every_other_master_setting_from_a_master_config_file() {
-    let dir = tempfile::tempdir().unwrap();
+/// Starts `up` in `dir` on free ports with `extra` arguments; returns it and a user of it.
+fn up_with(dir: &std::path::Path, extra: &[&str]) -> (Server, User) {
     let ports = free_ports(3);
-    std::fs::write(
-        dir.path().join("master.toml"),
-        "starting_cash = \"5000.00\"\nupdate_interval_ms = 3000\nmarket_seed = 7\n",
-    )
-    .unwrap();
     let mut args = up_args(&ports);
-    args.extend(["--master-config".to_owned(), "master.toml".to_owned()]);
+    args.extend(extra.iter().map(|a| a.to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let up = Server::start(dir.path(), &args, "Press Ctrl-C");
+    let up = Server::start(dir, &args, "Press Ctrl-C");
     let user = User {
-        home: dir.path().join("home"),
+        home: dir.join("home"),
         master: format!("127.0.0.1:{}", ports[0]),
         password: "pw".into(),
     };
-    assert_eq!(
-        user.ok(&["assets", "--json"]).json()["update_interval_ms"],
-        3000
-    );
+    (up, user)
+}
+
+#[test]
+fn up_takes_every_other_master_setting_from_a_master_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("master.toml");
+    let interval =
+        |user: &User| user.ok(&["assets", "--json"]).json()["update_interval_ms"].clone();
+    std::fs::write(
+        &config,
+        "starting_cash = \"5000.00\"\nupdate_interval_ms = 3000\nmarket_seed = 7\n",
+    )
+    .unwrap();
+    let (up, user) = up_with(dir.path(), &["--master-config", "master.toml"]);
+    assert_eq!(interval(&user), 3000);
     user.ok(&["register", "cfg", "--email", "cfg@example.com"]);
     user.ok(&["login", "cfg"]);
     let cash = user.ok(&["--json", "portfolio"]).json()["cash"].clone();
@@ -226,45 +232,16 @@ fn up_takes_every_other_master_setting_from_a_master_config_file() {
 
     // A file that does not set the interval leaves up's own default (2000 ms); a flag wins
     // over the file.
-    std::fs::write(
-        dir.path().join("master.toml"),
-        "starting_cash = \"5000.00\"\n",
-    )
-    .unwrap();
-    let ports = free_ports(3);
-    let mut args = up_args(&ports);
-    args.extend(["--master-config".to_owned(), "master.toml".to_owned()]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let up = Server::start(dir.path(), &args, "Press Ctrl-C");
-    let user = User {
-        master: format!("127.0.0.1:{}", ports[0]),
-        ..user
-    };
-    assert_eq!(
-        user.ok(&["assets", "--json"]).json()["update_interval_ms"],
-        2000
-    );
+    std::fs::write(&config, "starting_cash = \"5000.00\"\n").unwrap();
+    let (up, user) = up_with(dir.path(), &["--master-config", "master.toml"]);
+    assert_eq!(interval(&user), 2000);
     drop(up);
-    let ports = free_ports(3);
-    let mut args = up_args(&ports);
-    args.extend(
-        [
-            "--master-config",
-            "master.toml",
-            "--update-interval-ms",
-            "2500",
-        ]
-        .iter()
-        .map(|a| a.to_string()),
-    );
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let _up = Server::start(dir.path(), &args, "Press Ctrl-C");
-    let user = User {
-        master: format!("127.0.0.1:{}", ports[0]),
-        ..user
-    };
-    assert_eq!(
-        user.ok(&["assets", "--json"]).json()["update_interval_ms"],
-        2500
-    );
+    let flagged = [
+        "--master-config",
+        "master.toml",
+        "--update-interval-ms",
+        "2500",
+    ];
+    let (_up, user) = up_with(dir.path(), &flagged);
+    assert_eq!(interval(&user), 2500);
 }
