@@ -201,20 +201,22 @@ impl Default for MasterConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    // The causes are fields of the message, not `source`s: a chain printed in full would say
+    // them twice.
+    #[error("cannot read {path}: {error}")]
     Read {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not valid TOML for this config.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Parse {
         /// The file.
         path: PathBuf,
         /// The TOML error.
-        source: toml::de::Error,
+        error: toml::de::Error,
     },
     /// A value is out of range.
     #[error("{key}: {reason}")]
@@ -229,7 +231,7 @@ pub enum ConfigError {
 impl MasterConfig {
     /// Parses a TOML document over the defaults.
     pub fn from_toml(text: &str, path: PathBuf) -> Result<Self, ConfigError> {
-        toml::from_str(text).map_err(|source| ConfigError::Parse { path, source })
+        toml::from_str(text).map_err(|error| ConfigError::Parse { path, error })
     }
 
     /// Starting cash as money.
@@ -368,9 +370,9 @@ impl MasterArgs {
     pub fn load(&self) -> Result<MasterConfig, ConfigError> {
         let mut config = match &self.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
                     path: path.clone(),
-                    source,
+                    error,
                 })?;
                 MasterConfig::from_toml(&text, path.clone())?
             }

@@ -16,8 +16,9 @@ use crate::output::{money, rfc3339, table, time, Column, Output};
 pub struct HistoryArgs {
     /// Symbol, in any case.
     symbol: String,
-    /// Range: day (the intraday points of the 24 hours up to the date), week (7 daily bars),
-    /// month (30 daily bars), year (12 monthly bars), all (every monthly bar).
+    /// Range: day (the intraday points of the 24 hours up to the date), week (the daily bars
+    /// of the 7 days ending with the date's day), month (of the 30 days), year (the monthly
+    /// bars of the 12 months ending with the date's month), all (every monthly bar).
     #[arg(long, default_value = "week", value_parser = parse_range)]
     range: HistoryRange,
     /// End of the range: YYYY-MM-DD (the end of that UTC day) or an RFC 3339 time

@@ -51,9 +51,9 @@ pub fn build_provider(
                     key: "csv_file",
                     reason: "the csv provider needs csv_file".into(),
                 })?;
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
                 path: path.clone(),
-                source,
+                error,
             })?;
             let replay = csv_replay::CsvReplay::parse(&text, config.csv_speed, config.csv_loop)
                 .map_err(|reason| ConfigError::Invalid {
