@@ -6,7 +6,8 @@
 //! away after it was sent) is sent again with the same id: it is never traded twice.
 
 use papertrader_protocol::data::{
-    AssetInfo, DataBody, History, Portfolio, Quote, ServerInfo, Side, TransactionHistory, UserInfo,
+    AssetInfo, DataBody, History, Portfolio, Quote, ServerInfo, Side, SignInMethods,
+    TransactionHistory, UserInfo,
 };
 use papertrader_protocol::password::client_password_hash;
 use papertrader_protocol::*;
@@ -202,6 +203,108 @@ impl Client {
                 Ok(t.session_id)
             }
             other => Err(unexpected(other)),
+        }
+    }
+
+    /// `registerWithToken`: a password-less account that signs in with the identity of
+    /// `id_token` from `provider`; `email` `None` takes the token's verified email.
+    pub async fn register_with_token(
+        &mut self,
+        username: &str,
+        provider: &str,
+        id_token: &str,
+        email: Option<&str>,
+    ) -> Result<(), ClientError> {
+        self.command(Message::RegisterWithToken(RegisterWithToken {
+            username: username.into(),
+            provider: provider.into(),
+            id_token: id_token.into(),
+            email: email.map(str::to_owned),
+        }))
+        .await?;
+        Ok(())
+    }
+
+    /// `loginWithToken`; returns the session id.
+    pub async fn login_with_token(
+        &mut self,
+        provider: &str,
+        id_token: &str,
+        is_expirable: bool,
+    ) -> Result<String, ClientError> {
+        match self
+            .command(Message::LoginWithToken(LoginWithToken {
+                provider: provider.into(),
+                id_token: id_token.into(),
+                is_expirable,
+            }))
+            .await?
+        {
+            Message::SessionId(t) => {
+                self.session = Some(t.session_id.clone());
+                Ok(t.session_id)
+            }
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// `setPassword`: gives the account of the session (named `username`, which the password
+    /// hash covers) the password `new`; `old` is its current one, if it has one.
+    pub async fn set_password(
+        &mut self,
+        username: &str,
+        new: &str,
+        old: Option<&str>,
+    ) -> Result<(), ClientError> {
+        let session_id = self.session.clone().ok_or_else(not_logged_in)?;
+        self.command(Message::SetPassword(SetPassword {
+            session_id,
+            new_hashed_password: client_password_hash(username, new),
+            old_hashed_password: old.map(|old| client_password_hash(username, old)),
+        }))
+        .await?;
+        Ok(())
+    }
+
+    /// `linkIdentity`: the identity of `id_token` also signs in to the session's account.
+    pub async fn link_identity(
+        &mut self,
+        provider: &str,
+        id_token: &str,
+    ) -> Result<(), ClientError> {
+        let session_id = self.session.clone().ok_or_else(not_logged_in)?;
+        self.command(Message::LinkIdentity(LinkIdentity {
+            session_id,
+            provider: provider.into(),
+            id_token: id_token.into(),
+        }))
+        .await?;
+        Ok(())
+    }
+
+    /// `unlinkIdentity`: removes the account's identity from `provider`.
+    pub async fn unlink_identity(&mut self, provider: &str) -> Result<(), ClientError> {
+        let session_id = self.session.clone().ok_or_else(not_logged_in)?;
+        self.command(Message::UnlinkIdentity(UnlinkIdentity {
+            session_id,
+            provider: provider.into(),
+        }))
+        .await?;
+        Ok(())
+    }
+
+    /// `getSignInMethods`: the session's account name, password flag and identities.
+    pub async fn sign_in_methods(&mut self) -> Result<SignInMethods, ClientError> {
+        let session_id = self.session.clone().ok_or_else(not_logged_in)?;
+        match self
+            .data(
+                Message::GetSignInMethods(SessionToken { session_id }),
+                &mut |_, _| {},
+            )
+            .await?
+        {
+            DataBody::SignInMethods(m) => Ok(m),
+            _ => Err(ClientError::Unexpected("data")),
         }
     }
 

@@ -199,6 +199,9 @@ pub fn fail_to_error(reply: Message) -> Result<Message, ClientError> {
         | Message::StateSwitchFail(failure)
         | Message::DataFail(failure)
         | Message::LogoutFail(failure)
+        | Message::SetPasswordFail(failure)
+        | Message::LinkIdentityFail(failure)
+        | Message::UnlinkIdentityFail(failure)
         | Message::Error(failure) => Err(ClientError::Failed {
             instruction,
             failure,

@@ -9,6 +9,10 @@ use clap::Parser;
 use papertrader_protocol::Money;
 use serde::{Deserialize, Serialize};
 
+use crate::oidc::keys::KeySettings;
+use crate::oidc::provider::{Provider, ProviderConfig};
+use crate::oidc::VerifierSettings;
+
 /// Where prices come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -137,6 +141,15 @@ pub struct MasterConfig {
     pub csv_loop: bool,
     /// Simulated market moves only 14:30–21:00 UTC on weekdays.
     pub simulated_trading_hours: bool,
+    /// Clock skew allowed on ID tokens' `exp`, `nbf` and `iat`, seconds.
+    pub oidc_clock_skew_secs: u64,
+    /// Fewest seconds between two JWKS fetches caused by tokens with unknown key ids.
+    pub oidc_jwks_min_refresh_secs: u64,
+    /// Timeout of one discovery or JWKS request, ms.
+    pub oidc_http_timeout_ms: u64,
+    /// OpenID Connect providers whose ID tokens sign users in (`[[oidc_providers]]` tables;
+    /// none by default). See docs/OPERATIONS.md, *Third-party login*.
+    pub oidc_providers: Vec<ProviderConfig>,
 }
 
 impl Default for MasterConfig {
@@ -193,6 +206,10 @@ impl Default for MasterConfig {
             csv_speed: 1,
             csv_loop: true,
             simulated_trading_hours: false,
+            oidc_clock_skew_secs: 60,
+            oidc_jwks_min_refresh_secs: 30,
+            oidc_http_timeout_ms: 5_000,
+            oidc_providers: Vec::new(),
         }
     }
 }
@@ -287,7 +304,25 @@ impl MasterConfig {
         if self.write_timeout_secs == 0 {
             return invalid("write_timeout_secs", "must be at least 1");
         }
+        for provider in &self.oidc_providers {
+            Provider::from_config(provider).map_err(|e| ConfigError::Invalid {
+                key: "oidc_providers",
+                reason: e.to_string(),
+            })?;
+        }
         Ok(())
+    }
+
+    /// How ID tokens are verified.
+    pub fn verifier_settings(&self) -> VerifierSettings {
+        VerifierSettings {
+            clock_skew: Duration::from_secs(self.oidc_clock_skew_secs),
+            http_timeout: Duration::from_millis(self.oidc_http_timeout_ms.max(1)),
+            keys: KeySettings {
+                min_refresh: Duration::from_secs(self.oidc_jwks_min_refresh_secs),
+                ..KeySettings::default()
+            },
+        }
     }
 }
 

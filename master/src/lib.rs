@@ -16,6 +16,7 @@ pub mod ended_sessions;
 pub mod hash_pool;
 pub mod login_throttle;
 pub mod market;
+pub mod oidc;
 pub mod queries;
 pub mod reasons;
 pub mod router;

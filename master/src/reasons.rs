@@ -8,6 +8,7 @@
 
 use papertrader_protocol::{Failure, ReasonCode, TradeReceipt};
 
+use crate::domain::identities::TokenError;
 use crate::domain::orders::{OrderError, Receipt, Rejection};
 use crate::domain::sessions::SessionError;
 
@@ -60,9 +61,20 @@ pub fn session_failure(error: &SessionError) -> Failure {
     let code = match error {
         SessionError::UsernameTaken => ReasonCode::UsernameTaken,
         SessionError::EmailTaken => ReasonCode::EmailTaken,
-        SessionError::UnknownUser => ReasonCode::UnknownUser,
         SessionError::WrongCredentials => ReasonCode::BadCredentials,
-        SessionError::PasswordNotSet => ReasonCode::PasswordNotSet,
+        SessionError::PasswordNotSet(_) => ReasonCode::PasswordNotSet,
+        SessionError::Token(TokenError::UnknownProvider(_)) => ReasonCode::UnknownProvider,
+        SessionError::Token(TokenError::KeysUnavailable(_)) => ReasonCode::Unavailable,
+        SessionError::Token(_) => ReasonCode::InvalidToken,
+        SessionError::UnknownIdentity(_) | SessionError::NotLinked(_) => {
+            ReasonCode::UnknownIdentity
+        }
+        SessionError::EmailNotVerified => ReasonCode::EmailNotVerified,
+        SessionError::NoEmail => ReasonCode::InvalidEmail,
+        SessionError::IdentityLinked(_) | SessionError::ProviderLinked(_) => {
+            ReasonCode::IdentityTaken
+        }
+        SessionError::LastSignInMethod(_) => ReasonCode::LastSignInMethod,
         SessionError::Throttled(_) | SessionError::TooManyLogins => ReasonCode::RateLimited,
         SessionError::Invalid => ReasonCode::SessionInvalid,
         SessionError::Expired => ReasonCode::SessionExpired,

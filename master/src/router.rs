@@ -18,7 +18,7 @@ use slog::{warn, Logger};
 
 use crate::actors::now_ms;
 use crate::actors::session::{
-    self, Authenticate, ClientClosed, CloseDataState, DataStateHolder, EndDataStates,
+    self, Authenticate, ClientClosed, CloseDataState, Credentials, DataStateHolder, EndDataStates,
     OpenDataState, SessionActor,
 };
 use crate::actors::trade_queue::{PlaceOrder, TradeQueueActor};
@@ -135,14 +135,61 @@ impl Services {
                 one(Message::RegisterSuccess(Empty {}))
             }
             Message::Login(l) => {
-                let msg = session::Login {
+                let credentials = Credentials::Password {
                     username: l.username,
                     hashed_password: l.hashed_password,
-                    is_expirable: l.is_expirable,
-                    origin,
                 };
-                let session_id = ask(&self.sessions, msg).await?;
-                one(Message::SessionId(SessionToken { session_id }))
+                self.login(credentials, l.is_expirable, origin).await
+            }
+            Message::LoginWithToken(l) => {
+                let credentials = Credentials::IdToken {
+                    provider: l.provider,
+                    id_token: l.id_token,
+                };
+                self.login(credentials, l.is_expirable, origin).await
+            }
+            Message::RegisterWithToken(r) => {
+                let msg = session::RegisterWithToken {
+                    username: r.username,
+                    provider: r.provider,
+                    id_token: r.id_token,
+                    email: r.email,
+                };
+                ask(&self.sessions, msg).await?;
+                one(Message::RegisterSuccess(Empty {}))
+            }
+            Message::SetPassword(p) => {
+                let msg = session::ChangePassword {
+                    token: p.session_id,
+                    new_hashed_password: p.new_hashed_password,
+                    old_hashed_password: p.old_hashed_password,
+                };
+                ask(&self.sessions, msg).await?;
+                one(Message::SetPasswordSuccess(Empty {}))
+            }
+            Message::LinkIdentity(l) => {
+                let msg = session::LinkIdentity {
+                    token: l.session_id,
+                    provider: l.provider,
+                    id_token: l.id_token,
+                };
+                ask(&self.sessions, msg).await?;
+                one(Message::LinkIdentitySuccess(Empty {}))
+            }
+            Message::UnlinkIdentity(u) => {
+                let msg = session::UnlinkIdentity {
+                    token: u.session_id,
+                    provider: u.provider,
+                };
+                ask(&self.sessions, msg).await?;
+                one(Message::UnlinkIdentitySuccess(Empty {}))
+            }
+            Message::GetSignInMethods(t) => {
+                let msg = session::SignInMethods {
+                    token: t.session_id,
+                };
+                let body = ask(&self.sessions, msg).await?;
+                self.data(Ok(DataBody::SignInMethods(body)))
             }
             Message::LoginWithSession(t) => {
                 ask(
@@ -228,6 +275,21 @@ impl Services {
                 format!("{} is not served by the master", other.instruction().name()),
             )),
         }
+    }
+
+    async fn login(
+        &self,
+        credentials: Credentials,
+        is_expirable: bool,
+        origin: Origin,
+    ) -> Result<Vec<Message>, Failure> {
+        let msg = session::Login {
+            credentials,
+            is_expirable,
+            origin,
+        };
+        let session_id = ask(&self.sessions, msg).await?;
+        Ok(vec![Message::SessionId(SessionToken { session_id })])
     }
 
     async fn authenticate(&self, token: String) -> Result<LiveSession, Failure> {

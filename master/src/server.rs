@@ -36,6 +36,7 @@ use crate::market::assets::{default_assets, parse_asset_list};
 use crate::market::book::Snapshot;
 use crate::market::provider::PriceProvider;
 use crate::market::{AssetSpec, PriceBook};
+use crate::oidc::IdTokenVerifier;
 use crate::router::Services;
 
 /// Bytes a `forwardReply` adds around the frame it carries (header, request id, length).
@@ -287,9 +288,19 @@ pub async fn start_on(
         },
         known_address_ttl: Duration::from_secs(u64::from(config.login_known_address_days) * 86_400),
     };
-    let sessions = SessionActor::new(db.clone(), settings, log.new(o!("actor" => "session")))
-        .context("starting the password-hashing threads")?
-        .start();
+    let verifier = IdTokenVerifier::new(&config.oidc_providers, config.verifier_settings())
+        .context("setting up the OpenID Connect providers")?;
+    if !config.oidc_providers.is_empty() {
+        info!(log, "third-party login"; "providers" => verifier.provider_names().join(", "));
+    }
+    let sessions = SessionActor::new(
+        db.clone(),
+        settings,
+        verifier,
+        log.new(o!("actor" => "session")),
+    )
+    .context("starting the password-hashing threads")?
+    .start();
     let trades = TradeQueueActor::new(
         db.clone(),
         config.trade_queue_capacity,

@@ -6,7 +6,7 @@ use crate::arguments;
 use crate::money::Money;
 
 /// The payload of a complete data transfer. Encoded as a `u32` variant index
-/// (0 AssetInfo … 5 Transactions, 6 ServerInfo) followed by the variant's fields.
+/// (0 AssetInfo … 5 Transactions, 6 ServerInfo, 7 SignInMethods) followed by the variant's fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DataBody {
     /// Reply to `getAssetInfo`.
@@ -23,6 +23,8 @@ pub enum DataBody {
     Transactions(TransactionHistory),
     /// Reply to `getServerInfo`.
     ServerInfo(ServerInfo),
+    /// Reply to `getSignInMethods`.
+    SignInMethods(SignInMethods),
 }
 
 impl DataBody {
@@ -130,6 +132,30 @@ pub struct UserInfo {
     pub has_password: Option<bool>,
     /// Cash balance (owner only).
     pub cash: Option<Money>,
+}
+
+/// How the session's account can sign in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInMethods {
+    /// Account name.
+    pub username: String,
+    /// Whether a password login works.
+    pub has_password: bool,
+    /// The third-party identities linked to the account, oldest first.
+    pub identities: Vec<LinkedIdentity>,
+}
+
+/// One third-party identity of an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkedIdentity {
+    /// The provider's name in the master's configuration.
+    pub provider: String,
+    /// The token issuer (`iss`).
+    pub issuer: String,
+    /// The subject (`sub`): the provider's id of the user.
+    pub subject: String,
+    /// When it was linked, ms since the epoch.
+    pub linked_at_ms: i64,
 }
 
 /// One position.

@@ -126,6 +126,16 @@ instruction_table! {
     GetWorkerList(Empty) = 0x0107, Command, "getWorkerList";
     /// End a session now.
     Logout(SessionToken) = 0x0108, Command, "logout";
+    /// `registerWithToken(username, provider, idToken, email)`: a password-less account.
+    RegisterWithToken(RegisterWithToken) = 0x0109, Command, "registerWithToken";
+    /// `loginWithToken(provider, idToken, isExpirable)`.
+    LoginWithToken(LoginWithToken) = 0x010A, Command, "loginWithToken";
+    /// `setPassword(sessionID, newHashedPass, oldHashedPass)`.
+    SetPassword(SetPassword) = 0x010B, Command, "setPassword";
+    /// `linkIdentity(sessionID, provider, idToken)`.
+    LinkIdentity(LinkIdentity) = 0x010C, Command, "linkIdentity";
+    /// `unlinkIdentity(sessionID, provider)`.
+    UnlinkIdentity(UnlinkIdentity) = 0x010D, Command, "unlinkIdentity";
     /// `getAssetInfo(asset)`.
     GetAssetInfo(AssetQuery) = 0x0201, DataRequest, "getAssetInfo";
     /// `getAssetValueCurrent(asset)`.
@@ -148,6 +158,8 @@ instruction_table! {
     GetUserTransactionHistory(UserQuery) = 0x020A, DataRequest, "getUserTransactionHistory";
     /// `getServerInfo`: what a client should know first; legal in both states, no session.
     GetServerInfo(Empty) = 0x020B, DataRequest, "getServerInfo";
+    /// `getSignInMethods(sessionID)`: the session's account's password flag and identities.
+    GetSignInMethods(SessionToken) = 0x020C, DataRequest, "getSignInMethods";
     /// `loginFail`.
     LoginFail(Failure) = 0x0301, Return, "loginFail";
     /// `sessionID`: the session id of a successful login.
@@ -178,6 +190,18 @@ instruction_table! {
     LogoutSuccess(Empty) = 0x030E, Return, "logoutSuccess";
     /// `logout` failed.
     LogoutFail(Failure) = 0x030F, Return, "logoutFail";
+    /// `setPassword` succeeded.
+    SetPasswordSuccess(Empty) = 0x0310, Return, "setPasswordSuccess";
+    /// `setPassword` failed.
+    SetPasswordFail(Failure) = 0x0311, Return, "setPasswordFail";
+    /// `linkIdentity` succeeded.
+    LinkIdentitySuccess(Empty) = 0x0312, Return, "linkIdentitySuccess";
+    /// `linkIdentity` failed.
+    LinkIdentityFail(Failure) = 0x0313, Return, "linkIdentityFail";
+    /// `unlinkIdentity` succeeded.
+    UnlinkIdentitySuccess(Empty) = 0x0314, Return, "unlinkIdentitySuccess";
+    /// `unlinkIdentity` failed.
+    UnlinkIdentityFail(Failure) = 0x0315, Return, "unlinkIdentityFail";
     /// A frame that could not be attributed to a request, or a request this peer does not serve.
     Error(Failure) = 0x03FF, Return, "error";
     /// Link: worker → master, first message.
@@ -221,11 +245,17 @@ impl Instruction {
     }
 
     /// The Fail reply that answers this request when it fails: `loginFail` for both logins,
-    /// `dataFail` for every data request, and so on; `error` for anything else.
+    /// `registerFail` for both registrations, `dataFail` for every data request, and so on;
+    /// `error` for anything else.
     pub fn failure_reply(self, failure: Failure) -> Message {
         match self {
-            Self::Login | Self::LoginWithSession => Message::LoginFail(failure),
-            Self::Register => Message::RegisterFail(failure),
+            Self::Login | Self::LoginWithSession | Self::LoginWithToken => {
+                Message::LoginFail(failure)
+            }
+            Self::Register | Self::RegisterWithToken => Message::RegisterFail(failure),
+            Self::SetPassword => Message::SetPasswordFail(failure),
+            Self::LinkIdentity => Message::LinkIdentityFail(failure),
+            Self::UnlinkIdentity => Message::UnlinkIdentityFail(failure),
             Self::PurchaseAsset => Message::PurchaseFail(failure),
             Self::SellAsset => Message::SellFail(failure),
             Self::SwitchState => Message::StateSwitchFail(failure),

@@ -19,6 +19,10 @@ pub const SESSION_ID_CHARS: usize = 32;
 pub const HASHED_PASSWORD_CHARS: usize = 64;
 /// Longest client order id.
 pub const MAX_CLIENT_ORDER_ID_CHARS: usize = 64;
+/// Longest identity provider name.
+pub const MAX_PROVIDER_CHARS: usize = 32;
+/// Longest ID token: 16 KiB (providers' tokens are 1–2 KiB).
+pub const MAX_ID_TOKEN_CHARS: usize = 16_384;
 /// Latest date a history request may name: 9999-12-31T23:59:59.999Z, in ms.
 pub const MAX_DATE_MS: i64 = 253_402_300_799_999;
 
@@ -174,6 +178,50 @@ pub fn check_client_order_id(id: &str) -> Result<(), ProtocolError> {
     }
 }
 
+/// 1–32 characters of `a-z 0-9 _ -` (a provider's name in the master's configuration).
+pub fn check_provider(provider: &str) -> Result<(), ProtocolError> {
+    let ok = !provider.is_empty()
+        && provider.len() <= MAX_PROVIDER_CHARS
+        && provider
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "provider",
+            ReasonCode::UnknownProvider,
+            format!("must be 1 to {MAX_PROVIDER_CHARS} characters of a-z 0-9 _ -"),
+        ))
+    }
+}
+
+/// A compact JWS: three non-empty base64url parts joined by dots (the third may be empty only
+/// in an unsigned token, which verification refuses), at most [`MAX_ID_TOKEN_CHARS`].
+pub fn check_id_token(token: &str) -> Result<(), ProtocolError> {
+    let parts: Vec<&str> = token.split('.').collect();
+    let ok = token.len() <= MAX_ID_TOKEN_CHARS
+        && parts.len() == 3
+        && !parts[0].is_empty()
+        && !parts[1].is_empty()
+        && parts.iter().all(|p| {
+            p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "idToken",
+            ReasonCode::InvalidToken,
+            format!(
+                "must be a compact JWS (three base64url parts joined by dots), at most \
+                 {MAX_ID_TOKEN_CHARS} characters"
+            ),
+        ))
+    }
+}
+
 /// Checks every argument of a request against the limits above. Non-request messages pass.
 pub fn validate(message: &Message) -> Result<(), ProtocolError> {
     match message {
@@ -186,7 +234,35 @@ pub fn validate(message: &Message) -> Result<(), ProtocolError> {
             check_email(&a.email)?;
             check_hashed_password(&a.hashed_password)
         }
-        Message::LoginWithSession(a) | Message::Logout(a) => check_session_id(&a.session_id),
+        Message::LoginWithSession(a) | Message::Logout(a) | Message::GetSignInMethods(a) => {
+            check_session_id(&a.session_id)
+        }
+        Message::RegisterWithToken(a) => {
+            check_username(&a.username)?;
+            check_provider(&a.provider)?;
+            check_id_token(&a.id_token)?;
+            a.email.as_deref().map_or(Ok(()), check_email)
+        }
+        Message::LoginWithToken(a) => {
+            check_provider(&a.provider)?;
+            check_id_token(&a.id_token)
+        }
+        Message::SetPassword(a) => {
+            check_session_id(&a.session_id)?;
+            check_hashed_password(&a.new_hashed_password)?;
+            a.old_hashed_password
+                .as_deref()
+                .map_or(Ok(()), check_hashed_password)
+        }
+        Message::LinkIdentity(a) => {
+            check_session_id(&a.session_id)?;
+            check_provider(&a.provider)?;
+            check_id_token(&a.id_token)
+        }
+        Message::UnlinkIdentity(a) => {
+            check_session_id(&a.session_id)?;
+            check_provider(&a.provider)
+        }
         Message::PurchaseAsset(a) | Message::SellAsset(a) => {
             check_session_id(&a.session_id)?;
             check_symbol(&a.symbol)?;

@@ -56,6 +56,69 @@ arguments! {
     }
 }
 
+arguments! {
+    /// `registerWithToken(username, provider, idToken, email)`: an account that signs in
+    /// through a third party, with no password.
+    pub struct RegisterWithToken {
+        /// Account name, as for `register`.
+        pub username: String,
+        /// The provider's name in the master's configuration (e.g. `google`).
+        pub provider: String,
+        /// The OpenID Connect ID token (a compact JWS).
+        pub id_token: String,
+        /// The account's email; `None` takes the token's `email` claim, which must be
+        /// verified (`email_verified: true`).
+        pub email: Option<String>,
+    }
+}
+
+arguments! {
+    /// `loginWithToken(provider, idToken, isExpirable)`.
+    pub struct LoginWithToken {
+        /// The provider's name in the master's configuration.
+        pub provider: String,
+        /// The OpenID Connect ID token.
+        pub id_token: String,
+        /// As for `login`.
+        pub is_expirable: bool,
+    }
+}
+
+arguments! {
+    /// `setPassword(sessionID, newHashedPass, oldHashedPass)`.
+    pub struct SetPassword {
+        /// The session of the account whose password is set.
+        pub session_id: String,
+        /// The client-side hash of the new password.
+        pub new_hashed_password: String,
+        /// The client-side hash of the current password: required when the account has one,
+        /// `None` when it has none yet.
+        pub old_hashed_password: Option<String>,
+    }
+}
+
+arguments! {
+    /// `linkIdentity(sessionID, provider, idToken)`: another way into the session's account.
+    pub struct LinkIdentity {
+        /// The session of the account to link to.
+        pub session_id: String,
+        /// The provider's name in the master's configuration.
+        pub provider: String,
+        /// An ID token of the identity to link.
+        pub id_token: String,
+    }
+}
+
+arguments! {
+    /// `unlinkIdentity(sessionID, provider)`.
+    pub struct UnlinkIdentity {
+        /// The session of the account.
+        pub session_id: String,
+        /// The provider whose identity is removed from the account.
+        pub provider: String,
+    }
+}
+
 /// `purchaseAsset(sessionID, name, quantity[, clientOrderId])` and
 /// `sellAsset(sessionID, name, quantity[, clientOrderId])`.
 ///

@@ -57,6 +57,14 @@ reason_codes! {
     PasswordNotSet = 14,
     /// Too many attempts; try again later.
     RateLimited = 15,
+    /// The ID token failed verification (signature, issuer, audience, times, algorithm).
+    InvalidToken = 16,
+    /// No identity provider of that name is configured.
+    UnknownProvider = 17,
+    /// The token's identity (issuer, subject) belongs to no account.
+    UnknownIdentity = 18,
+    /// The email was to be taken from the token, which does not say it is verified.
+    EmailNotVerified = 19,
     /// The username is already registered.
     UsernameTaken = 20,
     /// The email is already registered.
@@ -65,6 +73,11 @@ reason_codes! {
     InvalidUsername = 22,
     /// The email is not a well-formed address or is too long.
     InvalidEmail = 23,
+    /// The identity (issuer, subject) is already linked to an account, or the account already
+    /// has an identity from that provider.
+    IdentityTaken = 24,
+    /// Removing it would leave the account with no way to sign in.
+    LastSignInMethod = 25,
     /// The asset symbol is not traded here.
     UnknownAsset = 30,
     /// The quantity is zero or above the maximum.

@@ -73,15 +73,7 @@ pub fn insert(
             if !e.is_unique_violation() {
                 return Err(e);
             }
-            let name_taken = diesel::select(diesel::dsl::exists(
-                accounts::table.filter(lower(accounts::username).eq(new.username.to_lowercase())),
-            ))
-            .get_result(conn)?;
-            return Ok(Err(if name_taken {
-                Taken::Username
-            } else {
-                Taken::Email
-            }));
+            return Ok(Err(which_taken(conn, new.username)?));
         }
     }
     let id = accounts::table
@@ -89,6 +81,20 @@ pub fn insert(
         .select(accounts::id)
         .first(conn)?;
     Ok(Ok(id))
+}
+
+/// After a unique violation on inserting an account named `username`: whether its username
+/// or its email was taken.
+pub fn which_taken(conn: &mut AnyConnection, username: &str) -> Result<Taken, DbError> {
+    let name_taken = diesel::select(diesel::dsl::exists(
+        accounts::table.filter(lower(accounts::username).eq(username.to_lowercase())),
+    ))
+    .get_result(conn)?;
+    Ok(if name_taken {
+        Taken::Username
+    } else {
+        Taken::Email
+    })
 }
 
 /// Looks up an account by username.

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod balances;
 pub mod fixed;
+pub mod identities;
 pub mod order_ids;
 pub mod pool;
 pub mod prices;

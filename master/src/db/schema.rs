@@ -102,7 +102,9 @@ diesel::joinable!(sessions -> accounts (account_id));
 diesel::joinable!(holdings -> accounts (account_id));
 diesel::joinable!(transactions -> accounts (account_id));
 diesel::joinable!(order_ids -> transactions (transaction_id));
+diesel::joinable!(identities -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    identities,
     accounts,
     sessions,
     holdings,
@@ -123,5 +125,16 @@ diesel::table! {
         public_key -> Text,
         enabled -> Bool,
         created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    identities (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        provider -> Text,
+        issuer -> Text,
+        subject -> Text,
+        linked_at -> BigInt,
     }
 }

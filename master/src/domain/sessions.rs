@@ -7,6 +7,8 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+use super::identities::TokenError;
+
 /// Where a request came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Origin {
@@ -54,15 +56,46 @@ pub enum SessionError {
     /// Registering an email that exists (whatever its case).
     #[error("that email is already registered")]
     EmailTaken,
-    /// No account has that username.
-    #[error("no such user")]
-    UnknownUser,
     /// Unknown username or wrong password (the two are not told apart).
     #[error("unknown username or wrong password")]
     WrongCredentials,
-    /// The account signs in through a third party and has no password yet.
-    #[error("this account signs in through a third party; set a password first")]
-    PasswordNotSet,
+    /// The account signs in through a third party and has no password yet; the providers it
+    /// can use.
+    #[error(
+        "this account has no password: it signs in through {}; log in with an ID token from \
+         it (loginWithToken), then setPassword adds one",
+        .0.join(", ")
+    )]
+    PasswordNotSet(Vec<String>),
+    /// The ID token was refused.
+    #[error("{0}")]
+    Token(TokenError),
+    /// The token's identity belongs to no account.
+    #[error(
+        "no account signs in with this {0} identity; register with it (registerWithToken) or \
+         link it to your account (linkIdentity)"
+    )]
+    UnknownIdentity(String),
+    /// The email was to come from the token, which does not say it is verified.
+    #[error("the ID token's email is not verified; give an email with the registration")]
+    EmailNotVerified,
+    /// The email was to come from the token, which carries none.
+    #[error("the ID token carries no email; give an email with the registration")]
+    NoEmail,
+    /// The identity already signs in to an account.
+    #[error("this {0} identity already signs in to an account")]
+    IdentityLinked(String),
+    /// The account already has an identity from the provider.
+    #[error("the account already has a {0} identity; unlink it first")]
+    ProviderLinked(String),
+    /// The account has no identity from the provider.
+    #[error("the account has no {0} identity")]
+    NotLinked(String),
+    /// Removing the identity would leave the account no way in.
+    #[error(
+        "{0} is the account's only way to sign in; set a password or link another provider first"
+    )]
+    LastSignInMethod(String),
     /// The login throttle refused the attempt; the text says for what and how long.
     #[error("{0}")]
     Throttled(String),

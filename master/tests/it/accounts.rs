@@ -180,44 +180,6 @@ async fn a_non_expirable_session_ends_with_its_connection_an_expirable_one_does_
 }
 on_both_backends!(a_non_expirable_session_ends_with_its_connection_an_expirable_one_does_not);
 
-async fn third_party_accounts_have_no_password_until_one_is_set(db: TestDb) {
-    use papertrader_master::actors::session::{RegisterThirdParty, SetPassword};
-    use papertrader_master::domain::sessions::SessionError;
-    let master = master(&db).await;
-    let sessions = master.services.sessions.clone();
-    sessions
-        .send(RegisterThirdParty {
-            username: "dave".into(),
-            email: "dave@example.com".into(),
-        })
-        .await
-        .unwrap()
-        .unwrap();
-    let mut c = Connection::connect(master.local_addr).await.unwrap();
-    assert_eq!(
-        reason(login(&mut c, "dave", true).await),
-        ReasonCode::PasswordNotSet
-    );
-    sessions
-        .send(SetPassword {
-            username: "dave".into(),
-            hashed_password: pass("dave"),
-        })
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(login(&mut c, "dave", true).await.is_ok(), "{}", db.backend);
-    let unknown = sessions
-        .send(SetPassword {
-            username: "nobody".into(),
-            hashed_password: pass("x"),
-        })
-        .await
-        .unwrap();
-    assert_eq!(unknown.unwrap_err(), SessionError::UnknownUser);
-}
-on_both_backends!(third_party_accounts_have_no_password_until_one_is_set);
-
 async fn names_and_emails_are_unique_whatever_their_case(db: TestDb) {
     let master = master(&db).await;
     let mut c = Connection::connect(master.local_addr).await.unwrap();

@@ -6,6 +6,7 @@ mod admin;
 mod bad_input;
 mod crash;
 mod data;
+mod identities;
 mod invariants;
 mod order_ids;
 mod overload;

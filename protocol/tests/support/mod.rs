@@ -140,6 +140,58 @@ pub fn message_of(instruction: Instruction) -> BoxedStrategy<Message> {
         I::GetWorkerList => Just(Message::GetWorkerList(Empty {})).boxed(),
         I::GetServerInfo => Just(Message::GetServerInfo(Empty {})).boxed(),
         I::Logout => session().prop_map(Message::Logout).boxed(),
+        I::RegisterWithToken => (text(), text(), text(), proptest::option::of(text()))
+            .prop_map(|(username, provider, id_token, email)| {
+                Message::RegisterWithToken(RegisterWithToken {
+                    username,
+                    provider,
+                    id_token,
+                    email,
+                })
+            })
+            .boxed(),
+        I::LoginWithToken => (text(), text(), any::<bool>())
+            .prop_map(|(provider, id_token, is_expirable)| {
+                Message::LoginWithToken(LoginWithToken {
+                    provider,
+                    id_token,
+                    is_expirable,
+                })
+            })
+            .boxed(),
+        I::SetPassword => (text(), text(), proptest::option::of(text()))
+            .prop_map(|(session_id, new_hashed_password, old_hashed_password)| {
+                Message::SetPassword(SetPassword {
+                    session_id,
+                    new_hashed_password,
+                    old_hashed_password,
+                })
+            })
+            .boxed(),
+        I::LinkIdentity => (text(), text(), text())
+            .prop_map(|(session_id, provider, id_token)| {
+                Message::LinkIdentity(LinkIdentity {
+                    session_id,
+                    provider,
+                    id_token,
+                })
+            })
+            .boxed(),
+        I::UnlinkIdentity => (text(), text())
+            .prop_map(|(session_id, provider)| {
+                Message::UnlinkIdentity(UnlinkIdentity {
+                    session_id,
+                    provider,
+                })
+            })
+            .boxed(),
+        I::GetSignInMethods => session().prop_map(Message::GetSignInMethods).boxed(),
+        I::SetPasswordSuccess => Just(Message::SetPasswordSuccess(Empty {})).boxed(),
+        I::SetPasswordFail => failure().prop_map(Message::SetPasswordFail).boxed(),
+        I::LinkIdentitySuccess => Just(Message::LinkIdentitySuccess(Empty {})).boxed(),
+        I::LinkIdentityFail => failure().prop_map(Message::LinkIdentityFail).boxed(),
+        I::UnlinkIdentitySuccess => Just(Message::UnlinkIdentitySuccess(Empty {})).boxed(),
+        I::UnlinkIdentityFail => failure().prop_map(Message::UnlinkIdentityFail).boxed(),
         I::GetAssetInfo => asset().prop_map(Message::GetAssetInfo).boxed(),
         I::GetAssetValueCurrent => asset().prop_map(Message::GetAssetValueCurrent).boxed(),
         I::GetAssetValueDay => range().prop_map(Message::GetAssetValueDay).boxed(),
@@ -406,5 +458,25 @@ pub fn data_body() -> impl Strategy<Value = DataBody> {
         (text(), proptest::collection::vec(transaction, 0..50)).prop_map(|(username, entries)| {
             DataBody::Transactions(TransactionHistory { username, entries })
         }),
+        (
+            text(),
+            any::<bool>(),
+            proptest::collection::vec((text(), text(), text(), any::<i64>()), 0..5)
+        )
+            .prop_map(|(username, has_password, identities)| {
+                DataBody::SignInMethods(SignInMethods {
+                    username,
+                    has_password,
+                    identities: identities
+                        .into_iter()
+                        .map(|(provider, issuer, subject, linked_at_ms)| LinkedIdentity {
+                            provider,
+                            issuer,
+                            subject,
+                            linked_at_ms,
+                        })
+                        .collect(),
+                })
+            }),
     ]
 }

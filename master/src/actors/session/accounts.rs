@@ -1,4 +1,4 @@
-//! Accounts: registering with a password or through a third party, and setting a password.
+//! Accounts: registering with a password, and setting or changing the password.
 
 use actix::prelude::*;
 use slog::info;
@@ -20,7 +20,7 @@ pub struct Register {
     pub hashed_password: String,
 }
 
-fn taken(taken: Taken) -> SessionError {
+pub(super) fn taken(taken: Taken) -> SessionError {
     match taken {
         Taken::Username => SessionError::UsernameTaken,
         Taken::Email => SessionError::EmailTaken,
@@ -74,65 +74,59 @@ impl Handler<Register> for SessionActor {
     }
 }
 
-/// Register an account that logs in through a third party and has no password yet
-/// (spec 3.1.3). It cannot log in with `login` until [`SetPassword`] gives it one.
+/// Set the password of the session's account: a password-less account gains one (so both
+/// ways in work); replacing an existing one needs the current one.
 #[derive(Message)]
 #[rtype(result = "Result<(), SessionError>")]
-pub struct RegisterThirdParty {
-    /// Username (validated).
-    pub username: String,
-    /// Email (validated).
-    pub email: String,
+pub struct ChangePassword {
+    /// The session token.
+    pub token: String,
+    /// Client-side hash of the new password.
+    pub new_hashed_password: String,
+    /// Client-side hash of the current password (required when there is one).
+    pub old_hashed_password: Option<String>,
 }
 
-impl Handler<RegisterThirdParty> for SessionActor {
-    type Result = ResponseFuture<Result<(), SessionError>>;
+impl Handler<ChangePassword> for SessionActor {
+    type Result = ResponseActFuture<Self, Result<(), SessionError>>;
 
-    fn handle(&mut self, msg: RegisterThirdParty, _: &mut Context<Self>) -> Self::Result {
-        let fut = insert_account(
-            self.db.clone(),
-            self.db_failure("register third-party"),
-            self.settings.starting_cash.micros(),
-            msg.username,
-            msg.email,
-            None,
-        );
-        Box::pin(fut)
-    }
-}
-
-/// Give an account a password (or replace it), making it password-capable.
-#[derive(Message)]
-#[rtype(result = "Result<(), SessionError>")]
-pub struct SetPassword {
-    /// The account.
-    pub username: String,
-    /// Client-side password hash.
-    pub hashed_password: String,
-}
-
-impl Handler<SetPassword> for SessionActor {
-    type Result = ResponseFuture<Result<(), SessionError>>;
-
-    fn handle(&mut self, msg: SetPassword, _: &mut Context<Self>) -> Self::Result {
-        let hasher = self.hasher();
-        let db = self.db.clone();
-        let fail = self.db_failure("set password");
-        Box::pin(async move {
-            let hash = hasher.hash(msg.hashed_password).await?;
-            let username = msg.username;
-            let updated = db
-                .run(move |c| match accounts::find_by_username(c, &username)? {
-                    Some(account) => accounts::set_password(c, account.id, &hash),
-                    None => Ok(false),
-                })
-                .await
-                .map_err(fail)?;
-            if updated {
-                Ok(())
-            } else {
-                Err(SessionError::UnknownUser)
-            }
-        })
+    fn handle(&mut self, msg: ChangePassword, _: &mut Context<Self>) -> Self::Result {
+        Box::pin(
+            self.authenticate(&msg.token)
+                .then(move |session, act, _| {
+                    let hasher = act.hasher();
+                    let db = act.db.clone();
+                    let fail = act.db_failure("set password");
+                    let log = act.log.clone();
+                    async move {
+                        let session = session?;
+                        let id = session.account_id;
+                        let account = db
+                            .run(move |c| accounts::find_by_id(c, id))
+                            .await
+                            .map_err(&fail)?
+                            .ok_or(SessionError::Invalid)?;
+                        if account.is_password {
+                            let old = msg
+                                .old_hashed_password
+                                .ok_or(SessionError::WrongCredentials)?;
+                            if !hasher.verify(old, account.password_hash).await? {
+                                return Err(SessionError::WrongCredentials);
+                            }
+                        }
+                        let hash = hasher.hash(msg.new_hashed_password).await?;
+                        let updated = db
+                            .run(move |c| accounts::set_password(c, id, &hash))
+                            .await
+                            .map_err(&fail)?;
+                        if !updated {
+                            return Err(SessionError::Invalid);
+                        }
+                        info!(log, "password set"; "username" => &session.username, "had_one" => account.is_password);
+                        Ok(())
+                    }
+                    .into_actor(act)
+                }),
+        )
     }
 }

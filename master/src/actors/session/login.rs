@@ -1,4 +1,4 @@
-//! Logging in with a password, through the login throttle: attempts in flight count against
+//! Logging in with a password or an ID token, through the login throttle: attempts in flight count against
 //! its limits, and logins over a busy limit wait for a place instead of being refused.
 
 use std::future::Future;
@@ -9,41 +9,100 @@ use slog::{info, warn};
 use tokio::sync::oneshot;
 
 use super::{now_ms, SessionActor};
-use crate::db::accounts;
 use crate::db::sessions::{self, NewSession};
+use crate::db::{accounts, identities};
 use crate::domain::sessions::{new_token, token_hash, LiveSession, Origin, SessionError};
 use crate::login_throttle::{Attempt, Outcome, Refusal, ACCOUNT, ADDRESS, PAIR};
 
-/// Log in with a password; resolves to the new session token.
+/// Log in with a password or an ID token; resolves to the new session token.
 #[derive(Message)]
 #[rtype(result = "Result<String, SessionError>")]
 pub struct Login {
-    /// Username.
-    pub username: String,
-    /// Client-side password hash.
-    pub hashed_password: String,
+    /// Who is logging in and the proof.
+    pub credentials: Credentials,
     /// See the protocol's `isExpirable`.
     pub is_expirable: bool,
     /// Where the login came from.
     pub origin: Origin,
 }
 
+/// What a login proves itself with.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// A username and the client-side password hash.
+    Password {
+        /// Username.
+        username: String,
+        /// Client-side password hash.
+        hashed_password: String,
+    },
+    /// An OpenID Connect ID token of a configured provider.
+    IdToken {
+        /// Provider name.
+        provider: String,
+        /// The token.
+        id_token: String,
+    },
+}
+
+impl Credentials {
+    /// The name the throttle counts this login under: the username, or `provider:subject` as
+    /// the token claims it. The claim is not verified yet; it only picks the counter, as a
+    /// typed username does.
+    fn throttle_name(&self) -> String {
+        match self {
+            Credentials::Password { username, .. } => username.clone(),
+            Credentials::IdToken { provider, id_token } => {
+                format!(
+                    "{provider}:{}",
+                    claimed_subject(id_token).unwrap_or_default()
+                )
+            }
+        }
+    }
+}
+
+/// The `sub` an ID token claims, unverified.
+fn claimed_subject(token: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("sub")?.as_str().map(str::to_owned)
+}
+
 fn throttled(refusal: Refusal) -> SessionError {
     SessionError::Throttled(refusal.message())
+}
+
+/// How a login that failed counts for the throttle: a wrong password, a refused token or a
+/// token of no account is a failed guess; anything else (the database, the provider's keys
+/// unreachable) is no one's guess.
+fn outcome_of<T>(result: &Result<T, SessionError>) -> Outcome {
+    match result {
+        Ok(_) => Outcome::Succeeded,
+        Err(SessionError::WrongCredentials | SessionError::UnknownIdentity(_)) => Outcome::Failed,
+        Err(SessionError::Token(e)) if e.counts_as_failure() => Outcome::Failed,
+        Err(_) => Outcome::Abandoned,
+    }
 }
 
 impl Handler<Login> for SessionActor {
     type Result = ResponseActFuture<Self, Result<String, SessionError>>;
 
-    /// Throttle (account + address) → look the account up, and whether it has logged in from
-    /// this address before → throttle (account, address, for unknown pairs) → bcrypt → store
-    /// the session. Every reservation is given back however the attempt ends.
+    /// Throttle (name + address) → find the account (verifying the token first, for a token
+    /// login), and whether it has logged in from this address before → throttle (name,
+    /// address, for unknown pairs) → bcrypt (password logins) → store the session. Every
+    /// reservation is given back however the attempt ends.
     fn handle(&mut self, msg: Login, ctx: &mut Context<Self>) -> Self::Result {
         let address = msg.origin.client_ip.to_string();
-        let mut attempt = match self.throttle.begin(&msg.username, &address, Instant::now()) {
+        let name = msg.credentials.throttle_name();
+        let mut attempt = match self.throttle.begin(&name, &address, Instant::now()) {
             Ok(attempt) => attempt,
             Err(refusal) if refusal.is_busy() => {
-                let key = held_back_key(refusal.by, &msg.username, &address);
+                let key = held_back_key(refusal.by, &name, &address);
                 return self.hold_back(msg, key, ctx);
             }
             Err(refusal) => {
@@ -51,52 +110,31 @@ impl Handler<Login> for SessionActor {
                 return Box::pin(fut::ready(Err(throttled(refusal))));
             }
         };
-        let db = self.db.clone();
-        let fail = self.db_failure("login");
-        let since = now_ms().saturating_sub(self.settings.known_address_ttl.as_millis() as i64);
-        let username = msg.username.clone();
-        let lookup_address = address.clone();
-        let lookup = async move {
-            db.run(move |c| {
-                let account = accounts::find_by_username(c, &username)?;
-                let known = match &account {
-                    Some(a) => sessions::has_logged_in_from(c, a.id, &lookup_address, since)?,
-                    None => false,
-                };
-                Ok((account, known))
-            })
-            .await
-            .map_err(fail)
-        };
+        let lookup = self.find_account(msg.credentials.clone(), address.clone());
         Box::pin(lookup.into_actor(self).then(move |found, act, ctx| {
             let now = Instant::now();
             let (account, known) = match found {
                 Ok(found) => found,
                 Err(failure) => {
-                    act.finish_attempt(attempt, Outcome::Abandoned, &msg.username, &address);
+                    let outcome = outcome_of::<()>(&Err(failure.clone()));
+                    act.finish_attempt(attempt, outcome, &name, &address);
                     return Box::pin(fut::ready(Err(failure)))
                         as ResponseActFuture<Self, Result<String, SessionError>>;
                 }
             };
             if let Err(refusal) = act.throttle.widen(&mut attempt, known, now) {
                 // `widen` has given the attempt back.
-                act.let_held_back_go(&msg.username, &address, false);
+                act.let_held_back_go(&name, &address, false);
                 if refusal.is_busy() {
-                    let key = held_back_key(refusal.by, &msg.username, &address);
+                    let key = held_back_key(refusal.by, &name, &address);
                     return act.hold_back(msg, key, ctx);
                 }
                 warn!(act.log, "login throttled"; "by" => refusal.by, "address" => &address);
                 return Box::pin(fut::ready(Err(throttled(refusal))));
             }
-            let msg_username = msg.username.clone();
-            let work = act.password_login(msg, account);
+            let work = act.complete_login(msg, account);
             Box::pin(work.into_actor(act).map(move |result, act, _| {
-                let outcome = match &result {
-                    Ok(_) => Outcome::Succeeded,
-                    Err(SessionError::WrongCredentials) => Outcome::Failed,
-                    Err(_) => Outcome::Abandoned,
-                };
-                act.finish_attempt(attempt, outcome, &msg_username, &address);
+                act.finish_attempt(attempt, outcome_of(&result), &name, &address);
                 let (token, hash, live) = result?;
                 info!(act.log, "login"; "username" => &live.username, "expirable" => live.is_expirable);
                 act.remember(hash, live);
@@ -172,9 +210,59 @@ impl SessionActor {
         }
     }
 
-    /// Checks the password of `account` (a dummy check when there is none, so timing does not
-    /// tell) and stores a new session: its token, the token's hash, the live session.
-    fn password_login(
+    /// The account the credentials name, and whether it has logged in from `address` lately.
+    /// A token is verified first: a refused token, or one of no account, fails here.
+    fn find_account(
+        &self,
+        credentials: Credentials,
+        address: String,
+    ) -> impl Future<Output = Result<(Option<accounts::Account>, bool), SessionError>> + 'static
+    {
+        let db = self.db.clone();
+        let fail = self.db_failure("login");
+        let verifier = self.verifier.clone();
+        let since = now_ms().saturating_sub(self.settings.known_address_ttl.as_millis() as i64);
+        async move {
+            let identity = match &credentials {
+                Credentials::Password { .. } => None,
+                Credentials::IdToken { provider, id_token } => Some(
+                    verifier
+                        .verify(provider, id_token)
+                        .await
+                        .map_err(SessionError::Token)?,
+                ),
+            };
+            let named = credentials.clone();
+            let (account, known) = db
+                .run(move |c| {
+                    let account = match (&named, &identity) {
+                        (_, Some(identity)) => {
+                            identities::owner(c, &identity.issuer, &identity.subject)?
+                        }
+                        (Credentials::Password { username, .. }, None) => {
+                            accounts::find_by_username(c, username)?
+                        }
+                        (Credentials::IdToken { .. }, None) => None,
+                    };
+                    let known = match &account {
+                        Some(a) => sessions::has_logged_in_from(c, a.id, &address, since)?,
+                        None => false,
+                    };
+                    Ok((account, known))
+                })
+                .await
+                .map_err(fail)?;
+            if let (None, Credentials::IdToken { provider, .. }) = (&account, &credentials) {
+                return Err(SessionError::UnknownIdentity(provider.clone()));
+            }
+            Ok((account, known))
+        }
+    }
+
+    /// For a password login, checks the password of `account` (a dummy check when there is
+    /// none, so timing does not tell); then stores a new session: its token, the token's hash,
+    /// the live session.
+    fn complete_login(
         &self,
         msg: Login,
         account: Option<accounts::Account>,
@@ -182,25 +270,45 @@ impl SessionActor {
         let hasher = self.hasher();
         let db = self.db.clone();
         let fail = self.db_failure("login");
+        let verifier = self.verifier.clone();
         let ttl = if msg.is_expirable {
             self.settings.session_ttl
         } else {
             self.settings.connection_session_ttl
         };
         async move {
-            let verified = hasher
-                .verify(
-                    msg.hashed_password,
-                    account.as_ref().and_then(|a| a.password_hash.clone()),
-                )
-                .await?;
+            if let Credentials::Password {
+                hashed_password, ..
+            } = msg.credentials
+            {
+                let verified = hasher
+                    .verify(
+                        hashed_password,
+                        account.as_ref().and_then(|a| a.password_hash.clone()),
+                    )
+                    .await?;
+                let account = account.as_ref().ok_or(SessionError::WrongCredentials)?;
+                if !account.is_password {
+                    let id = account.id;
+                    let linked = db
+                        .run(move |c| identities::of_account(c, id))
+                        .await
+                        .map_err(&fail)?;
+                    let providers = linked
+                        .into_iter()
+                        .map(|row| {
+                            verifier
+                                .name_of_issuer(&row.issuer)
+                                .map_or(row.provider, str::to_owned)
+                        })
+                        .collect();
+                    return Err(SessionError::PasswordNotSet(providers));
+                }
+                if !verified {
+                    return Err(SessionError::WrongCredentials);
+                }
+            }
             let account = account.ok_or(SessionError::WrongCredentials)?;
-            if !account.is_password {
-                return Err(SessionError::PasswordNotSet);
-            }
-            if !verified {
-                return Err(SessionError::WrongCredentials);
-            }
             let token = new_token();
             let hash = token_hash(&token);
             let now = now_ms();

@@ -1,8 +1,10 @@
-//! `SessionActor`: accounts (register, third-party accounts, passwords) and sessions (login,
-//! resume, authenticate, logout, expiry, revocation, connection-bound sessions).
+//! `SessionActor`: accounts (register, passwords), third-party identities (register, log in,
+//! link and unlink with OpenID Connect ID tokens) and sessions (login, resume, authenticate,
+//! logout, expiry, revocation, connection-bound sessions).
 //!
 //! This module holds the actor, its session cache and how sessions end; each concern's
-//! messages live in a module of their own: [`accounts`], [`login`] (with the login throttle),
+//! messages live in a module of their own: [`accounts`], [`identities`], [`login`] (passwords
+//! and ID tokens, through the login throttle),
 //! [`lifetime`] (authenticate, resume, logout, connection close, admin listing and
 //! revocation), [`data_transfer`] (the DataTransfer states workers hold), and [`hashing`]
 //! (bounded bcrypt).
@@ -15,6 +17,7 @@
 mod accounts;
 mod data_transfer;
 mod hashing;
+mod identities;
 mod lifetime;
 mod login;
 
@@ -37,14 +40,16 @@ use crate::domain::sessions::{LiveSession, SessionError};
 use crate::ended_sessions::EndedSessions;
 use crate::hash_pool::HashPool;
 use crate::login_throttle::{LoginThrottle, ThrottleSettings};
+use crate::oidc::IdTokenVerifier;
 use hashing::Hasher;
 
-pub use accounts::{Register, RegisterThirdParty, SetPassword};
+pub use accounts::{ChangePassword, Register};
 pub use data_transfer::{
     CloseDataState, DataStateHolder, EndDataStates, LinkClosed, OpenDataState,
 };
+pub use identities::{LinkIdentity, RegisterWithToken, SignInMethods, UnlinkIdentity};
 pub use lifetime::{Authenticate, ClientClosed, ListSessions, Logout, Resume, Revoke};
-pub use login::Login;
+pub use login::{Credentials, Login};
 
 /// Settings of the session actor.
 #[derive(Debug, Clone)]
@@ -81,15 +86,21 @@ pub struct SessionActor {
     data_states: DataStates,
     links: HashMap<u64, Recipient<EndDataStates>>,
     throttle: LoginThrottle,
+    verifier: IdTokenVerifier,
     held_back: HashMap<(&'static str, String), Vec<oneshot::Sender<()>>>,
     me: Option<Addr<SessionActor>>,
     log: Logger,
 }
 
 impl SessionActor {
-    /// A session actor over `db`.
+    /// A session actor over `db`, verifying ID tokens with `verifier`.
     /// Fails only if the hashing threads cannot be started.
-    pub fn new(db: Db, settings: SessionSettings, log: Logger) -> std::io::Result<Self> {
+    pub fn new(
+        db: Db,
+        settings: SessionSettings,
+        verifier: IdTokenVerifier,
+        log: Logger,
+    ) -> std::io::Result<Self> {
         let throttle = settings.throttle;
         Ok(Self {
             db,
@@ -103,6 +114,7 @@ impl SessionActor {
             data_states: DataStates::default(),
             links: HashMap::new(),
             throttle: LoginThrottle::new(throttle),
+            verifier,
             held_back: HashMap::new(),
             me: None,
             log,
