@@ -13,6 +13,9 @@ use papertrader_protocol::*;
 const SESSION: &str = "00112233445566778899aabbccddeeff";
 const PASS: &str = "0180f5e03e6f40282e7ea510fcc86e387beaff26122082377c64427109762caa";
 
+/// A stand-in ID token: header `{"alg":"RS256"}`, payload `{}`, signature bytes `sig`.
+const ID_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.e30.c2ln";
+
 fn vectors() -> Vec<(&'static str, Message)> {
     vec![
         (
@@ -56,6 +59,57 @@ fn vectors() -> Vec<(&'static str, Message)> {
             }),
         ),
         ("getServerInfo", Message::GetServerInfo(Empty {})),
+        (
+            "registerWithToken",
+            Message::RegisterWithToken(RegisterWithToken {
+                username: "dora".into(),
+                provider: "google".into(),
+                id_token: ID_TOKEN.into(),
+                email: None,
+            }),
+        ),
+        (
+            "loginWithToken",
+            Message::LoginWithToken(LoginWithToken {
+                provider: "google".into(),
+                id_token: ID_TOKEN.into(),
+                is_expirable: true,
+            }),
+        ),
+        (
+            "setPassword",
+            Message::SetPassword(SetPassword {
+                session_id: SESSION.into(),
+                new_hashed_password: PASS.into(),
+                old_hashed_password: None,
+            }),
+        ),
+        (
+            "linkIdentity",
+            Message::LinkIdentity(LinkIdentity {
+                session_id: SESSION.into(),
+                provider: "google".into(),
+                id_token: ID_TOKEN.into(),
+            }),
+        ),
+        (
+            "unlinkIdentity",
+            Message::UnlinkIdentity(UnlinkIdentity {
+                session_id: SESSION.into(),
+                provider: "google".into(),
+            }),
+        ),
+        (
+            "getSignInMethods",
+            Message::GetSignInMethods(SessionToken {
+                session_id: SESSION.into(),
+            }),
+        ),
+        ("setPasswordSuccess", Message::SetPasswordSuccess(Empty {})),
+        (
+            "unlinkIdentityFail",
+            Message::UnlinkIdentityFail(Failure::new(ReasonCode::LastSignInMethod, "last")),
+        ),
         (
             "switchState",
             Message::SwitchState(SwitchState {

@@ -1,10 +1,12 @@
-//! `papertrader login USERNAME`: log in and keep the session in the session file.
+//! `papertrader login USERNAME` (password) or `papertrader login --provider P --id-token FILE|-`
+//! (third-party identity): log in and keep the session in the session file.
 
 use clap::Args;
 use papertrader_client::session_file::{self, StoredSession};
 use serde_json::json;
 
 use super::common::{connect, JsonArg, SessionArgs};
+use super::id_token::TokenArgs;
 use super::password::{self, PasswordArgs, Prompt};
 use crate::failed::Failed;
 use crate::output::{outln, Output};
@@ -12,8 +14,11 @@ use crate::output::{outln, Output};
 /// `login`.
 #[derive(Debug, Args)]
 pub struct LoginArgs {
-    /// Username.
-    username: String,
+    /// Username (not with --provider: the token says who you are).
+    #[arg(required_unless_present = "provider", conflicts_with = "provider")]
+    username: Option<String>,
+    #[command(flatten)]
+    token: TokenArgs,
     #[command(flatten)]
     password: PasswordArgs,
     #[command(flatten)]
@@ -24,11 +29,30 @@ pub struct LoginArgs {
 
 /// Logs in with an expirable session and stores it (mode 0600).
 pub async fn run(args: LoginArgs, out: Output) -> Result<(), Failed> {
-    let password = password::read(&args.password, Prompt::Once)?;
+    let token = args.token.read()?;
+    let password = match (&token, &args.username) {
+        (None, Some(_)) => Some(password::read(&args.password, Prompt::Once)?),
+        _ => None,
+    };
     let mut client = connect(&args.session.server).await?;
-    let session_id = client.login(&args.username, &password, true).await?;
+    let (session_id, username) = match (token, args.username, password) {
+        (Some(token), _, _) => {
+            let session_id = client
+                .login_with_token(&token.provider, &token.token, true)
+                .await?;
+            // The token names an identity; the account's name comes from the server.
+            (session_id, client.sign_in_methods().await?.username)
+        }
+        (None, Some(username), Some(password)) => {
+            (client.login(&username, &password, true).await?, username)
+        }
+        _ => {
+            return Err(Failed::usage(
+                "give a username, or --provider and --id-token",
+            ))
+        }
+    };
     let path = args.session.path();
-    let username = args.username;
     session_file::save(
         &path,
         &StoredSession {

@@ -5,9 +5,12 @@ pub mod account;
 pub mod assets;
 pub mod common;
 pub mod history;
+pub mod id_token;
+pub mod identities;
 pub mod info;
 pub mod login;
 pub mod logout;
+pub mod passwd;
 pub mod password;
 pub mod portfolio;
 pub mod quote;
@@ -25,9 +28,9 @@ use crate::output::Output;
 /// The client commands.
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
-    /// Create an account.
+    /// Create an account (with a password, or with a third-party identity).
     Register(register::RegisterArgs),
-    /// Log in and remember the session.
+    /// Log in (password or third-party ID token) and remember the session.
     Login(login::LoginArgs),
     /// End the session and forget it.
     Logout(logout::LogoutArgs),
@@ -49,8 +52,14 @@ pub enum ClientCommand {
     Portfolio(portfolio::PortfolioArgs),
     /// Settled trades (with cash after each, for your own).
     Trades(trades::TradesArgs),
-    /// Your account.
+    /// Your account: profile, cash and how you sign in.
     Account(account::AccountArgs),
+    /// Set or change your password (a third-party-only account gains one).
+    Passwd(passwd::PasswdArgs),
+    /// Let a third-party identity (an OpenID Connect ID token) log in to your account too.
+    Link(identities::LinkArgs),
+    /// Remove a third-party identity from your account (never its last way in).
+    Unlink(identities::UnlinkArgs),
 }
 
 impl ClientCommand {
@@ -69,6 +78,9 @@ impl ClientCommand {
             ClientCommand::Portfolio(args) => args.output.json,
             ClientCommand::Trades(args) => args.output.json,
             ClientCommand::Account(args) => args.output.json,
+            ClientCommand::Passwd(args) => args.output.json,
+            ClientCommand::Link(args) => args.output.json,
+            ClientCommand::Unlink(args) => args.output.json,
         }
     }
 
@@ -88,6 +100,9 @@ impl ClientCommand {
             ClientCommand::Portfolio(args) => portfolio::run(args, out).await,
             ClientCommand::Trades(args) => trades::run(args, out).await,
             ClientCommand::Account(args) => account::run(args, out).await,
+            ClientCommand::Passwd(args) => passwd::run(args, out).await,
+            ClientCommand::Link(args) => identities::link(args, out).await,
+            ClientCommand::Unlink(args) => identities::unlink(args, out).await,
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Reading a password: `--password-stdin`, else `PAPERTRADER_PASSWORD`, else a prompt without
-//! echo on the terminal. An empty password is refused before anything is sent.
+//! Reading a password: `--password-stdin`, else an environment variable
+//! (`PAPERTRADER_PASSWORD`), else a prompt without echo on the terminal. An empty password is
+//! refused before anything is sent.
 
 use clap::Args;
 
@@ -23,20 +24,44 @@ pub enum Prompt {
     Twice,
 }
 
+/// Which password is read, and where it may come from besides standard input.
+#[derive(Debug, Clone, Copy)]
+pub struct Which {
+    /// The environment variable holding it.
+    pub env: &'static str,
+    /// The prompt.
+    pub label: &'static str,
+    /// Whether a typed one is asked twice.
+    pub prompt: Prompt,
+}
+
+/// The account's password (`login`, `register`, the current one at `passwd`).
+pub const PASSWORD: Which = Which {
+    env: "PAPERTRADER_PASSWORD",
+    label: "Password",
+    prompt: Prompt::Once,
+};
+
 /// Reads the password as `args` says; `prompt` says whether a typed one is asked twice.
 pub fn read(args: &PasswordArgs, prompt: Prompt) -> Result<String, Failed> {
+    read_which(args, Which { prompt, ..PASSWORD })
+}
+
+/// Reads a password: the next line of standard input with `--password-stdin`, else the
+/// variable `which.env`, else a prompt.
+pub fn read_which(args: &PasswordArgs, which: Which) -> Result<String, Failed> {
     let password = if args.password_stdin {
         let mut line = String::new();
         std::io::stdin()
             .read_line(&mut line)
             .map_err(|e| Failed::usage(format!("reading the password from standard input: {e}")))?;
         line.trim_end_matches(['\r', '\n']).to_owned()
-    } else if let Some(value) = std::env::var_os("PAPERTRADER_PASSWORD") {
+    } else if let Some(value) = std::env::var_os(which.env) {
         value
             .into_string()
-            .map_err(|_| Failed::usage("PAPERTRADER_PASSWORD is not valid UTF-8"))?
+            .map_err(|_| Failed::usage(format!("{} is not valid UTF-8", which.env)))?
     } else {
-        ask(prompt)?
+        ask(which)?
     };
     if password.is_empty() {
         return Err(Failed::usage(
@@ -47,19 +72,23 @@ pub fn read(args: &PasswordArgs, prompt: Prompt) -> Result<String, Failed> {
 }
 
 /// Asks on the terminal, without echo.
-fn ask(prompt: Prompt) -> Result<String, Failed> {
+fn ask(which: Which) -> Result<String, Failed> {
     if !has_terminal() {
-        return Err(Failed::usage(
+        return Err(Failed::usage(format!(
             "no terminal to ask for the password on: give it on standard input with \
-             --password-stdin, or in PAPERTRADER_PASSWORD",
-        ));
+             --password-stdin, or in {}",
+            which.env
+        )));
     }
     let read = |text: &str| {
         rpassword::prompt_password(text)
             .map_err(|e| Failed::usage(format!("reading the password: {e}")))
     };
-    let password = read("Password: ")?;
-    if prompt == Prompt::Twice && !password.is_empty() && read("Password again: ")? != password {
+    let password = read(&format!("{}: ", which.label))?;
+    if which.prompt == Prompt::Twice
+        && !password.is_empty()
+        && read(&format!("{} again: ", which.label))? != password
+    {
         return Err(Failed::usage(
             "the two passwords differ; nothing was sent, try again",
         ));

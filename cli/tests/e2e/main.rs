@@ -4,6 +4,7 @@ mod cluster;
 mod edges;
 mod failover;
 mod hygiene;
+mod identities;
 mod outcome;
 mod readme;
 mod stalled;

@@ -3,6 +3,7 @@
 mod admission;
 mod cluster;
 mod failover;
+mod identities;
 mod passthrough;
 mod restart;
 mod sessions;

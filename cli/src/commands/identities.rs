@@ -1,0 +1,58 @@
+//! `papertrader link --provider P --id-token FILE|-` and `papertrader unlink PROVIDER`: add or
+//! remove a third-party identity of the logged-in account (never its last way in).
+
+use clap::Args;
+use serde_json::json;
+
+use super::common::{logged_in, JsonArg, SessionArgs};
+use super::id_token::TokenArgs;
+use crate::failed::Failed;
+use crate::output::{outln, Output};
+
+/// `link`.
+#[derive(Debug, Args)]
+pub struct LinkArgs {
+    #[command(flatten)]
+    token: TokenArgs,
+    #[command(flatten)]
+    session: SessionArgs,
+    #[command(flatten)]
+    pub output: JsonArg,
+}
+
+/// `unlink`.
+#[derive(Debug, Args)]
+pub struct UnlinkArgs {
+    /// The provider whose identity is removed.
+    provider: String,
+    #[command(flatten)]
+    session: SessionArgs,
+    #[command(flatten)]
+    pub output: JsonArg,
+}
+
+/// Links the token's identity to the account.
+pub async fn link(args: LinkArgs, out: Output) -> Result<(), Failed> {
+    let token = args
+        .token
+        .read()?
+        .ok_or_else(|| Failed::usage("give --provider and --id-token"))?;
+    let (mut client, stored) = logged_in(&args.session).await?;
+    client.link_identity(&token.provider, &token.token).await?;
+    let (username, provider) = (stored.username, token.provider);
+    out.show(json!({"username": username, "linked": provider}), || {
+        outln!("{username} can now log in with {provider}: papertrader login --provider {provider} --id-token FILE")
+    });
+    Ok(())
+}
+
+/// Unlinks the account's identity from the provider.
+pub async fn unlink(args: UnlinkArgs, out: Output) -> Result<(), Failed> {
+    let (mut client, stored) = logged_in(&args.session).await?;
+    client.unlink_identity(&args.provider).await?;
+    let (username, provider) = (stored.username, args.provider);
+    out.show(json!({"username": username, "unlinked": provider}), || {
+        outln!("{username} no longer logs in with {provider}")
+    });
+    Ok(())
+}
