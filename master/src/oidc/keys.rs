@@ -1,9 +1,10 @@
 //! A provider's signing keys: fetched from its JWKS (found through its discovery document
 //! unless configured), cached by `kid` for as long as the JWKS response allows, refetched when
-//! a token names an unknown `kid` (at most once per [`KeySettings::min_refresh`]) or when the
-//! cache has expired. If a fetch fails, keys already cached keep working.
+//! a token names an unknown `kid` or the cache has expired — at most once per
+//! [`KeySettings::min_refresh`]. If a fetch fails, keys already cached keep working.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, PublicKeyUse};
@@ -46,13 +47,38 @@ pub struct SigningKey {
     pub alg: Option<Algorithm>,
 }
 
-/// The cached keys of one provider.
+/// The cached keys of one provider. No lock is held across a fetch: a login whose key is
+/// cached never waits for one, even while the provider hangs.
 #[derive(Default)]
 pub struct KeyCache {
+    state: Mutex<KeyState>,
+}
+
+#[derive(Default)]
+struct KeyState {
     keys: HashMap<String, SigningKey>,
     fresh_until: Option<Instant>,
     last_fetch: Option<Instant>,
+    last_error: Option<String>,
     jwks_url: Option<String>,
+}
+
+impl KeyState {
+    fn lookup(&self, kid: Option<&str>) -> Option<SigningKey> {
+        match kid {
+            Some(kid) => self.keys.get(kid).cloned(),
+            None if self.keys.len() == 1 => self.keys.values().next().cloned(),
+            None => None,
+        }
+    }
+
+    /// Why no key could be found: the last fetch failed, or the provider publishes no such key.
+    fn missing(&self, kid: Option<&str>) -> TokenError {
+        match &self.last_error {
+            Some(e) => TokenError::KeysUnavailable(e.clone()),
+            None => TokenError::UnknownKey(kid.unwrap_or("none").to_owned()),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -66,127 +92,141 @@ struct RawJwks {
     keys: Vec<serde_json::Value>,
 }
 
-fn unavailable(what: &str, e: impl std::fmt::Display) -> TokenError {
-    TokenError::KeysUnavailable(format!("{what}: {e}"))
+fn unavailable(what: &str, e: impl std::fmt::Display) -> String {
+    format!("{what}: {e}")
 }
 
 impl KeyCache {
+    fn state(&self) -> std::sync::MutexGuard<'_, KeyState> {
+        // A panic while holding this lock leaves plain data behind: keep using it.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The key for `kid` (`None`: the token names no key, which works only when the provider
-    /// publishes exactly one).
+    /// publishes exactly one). Keys are fetched when the cache has none for `kid` or has
+    /// expired, at most once per [`KeySettings::min_refresh`] (the first fetch at once); until a
+    /// fetch succeeds, the keys already cached keep being used.
     pub async fn key_for(
-        &mut self,
+        &self,
         provider: &Provider,
         kid: Option<&str>,
         client: &reqwest::Client,
         settings: &KeySettings,
     ) -> Result<SigningKey, TokenError> {
-        let now = Instant::now();
-        let fresh = self.fresh_until.is_some_and(|t| now < t);
-        if fresh {
-            if let Some(key) = self.lookup(kid) {
-                return Ok(key);
+        let jwks_url = {
+            let mut state = self.state();
+            let now = Instant::now();
+            let fresh = state.fresh_until.is_some_and(|t| now < t);
+            let cached = state.lookup(kid);
+            if let (true, Some(key)) = (fresh, &cached) {
+                return Ok(key.clone());
             }
-        }
-        let may_fetch = !fresh
-            || self
+            let due = state
                 .last_fetch
                 .is_none_or(|t| now.duration_since(t) >= settings.min_refresh);
-        if may_fetch {
-            self.last_fetch = Some(now);
-            match self.fetch(provider, client).await {
-                Ok((keys, ttl)) => {
-                    self.keys = keys;
-                    let ttl = ttl
-                        .unwrap_or(settings.default_ttl)
-                        .clamp(settings.min_ttl, settings.max_ttl);
-                    self.fresh_until = Some(Instant::now() + ttl);
-                }
-                Err(e) => {
-                    // An outage: keys we have still verify the tokens they signed.
-                    return self.lookup(kid).ok_or(e);
-                }
+            if !due {
+                return cached.ok_or_else(|| state.missing(kid));
+            }
+            state.last_fetch = Some(now);
+            provider.jwks_url.clone().or_else(|| state.jwks_url.clone())
+        };
+        let fetched = fetch(provider, jwks_url, client).await;
+        let mut state = self.state();
+        match fetched {
+            Ok(fetched) => {
+                state.keys = fetched.keys;
+                let ttl = fetched
+                    .max_age
+                    .unwrap_or(settings.default_ttl)
+                    .clamp(settings.min_ttl, settings.max_ttl);
+                state.fresh_until = Some(Instant::now() + ttl);
+                state.jwks_url = fetched.discovered;
+                state.last_error = None;
+            }
+            Err(e) => {
+                // The discovered URL may have moved: look it up again next time.
+                state.jwks_url = None;
+                state.last_error = Some(e);
             }
         }
-        self.lookup(kid)
-            .ok_or_else(|| TokenError::UnknownKey(kid.unwrap_or("none").to_owned()))
+        state.lookup(kid).ok_or_else(|| state.missing(kid))
     }
+}
 
-    fn lookup(&self, kid: Option<&str>) -> Option<SigningKey> {
-        match kid {
-            Some(kid) => self.keys.get(kid).cloned(),
-            None if self.keys.len() == 1 => self.keys.values().next().cloned(),
-            None => None,
-        }
-    }
+/// What one fetch brought.
+struct Fetched {
+    keys: HashMap<String, SigningKey>,
+    max_age: Option<Duration>,
+    /// The JWKS URL found through discovery, to reuse.
+    discovered: Option<String>,
+}
 
-    async fn jwks_url(
-        &mut self,
-        provider: &Provider,
-        client: &reqwest::Client,
-    ) -> Result<String, TokenError> {
-        if let Some(url) = provider.jwks_url.clone().or_else(|| self.jwks_url.clone()) {
-            return Ok(url);
-        }
-        let response = client
-            .get(&provider.discovery_url)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| unavailable("discovery", e))?;
-        let discovery: Discovery = response
-            .json()
-            .await
-            .map_err(|e| unavailable("discovery document", e))?;
-        if discovery.issuer != provider.issuer {
-            return Err(unavailable(
-                "discovery document",
-                format!(
-                    "names issuer {:?}, configured {:?}",
-                    discovery.issuer, provider.issuer
-                ),
-            ));
-        }
-        if !is_secure_url(&discovery.jwks_uri) {
-            return Err(unavailable(
-                "discovery document",
-                "jwks_uri is not https:// (nor http:// to a loopback address)",
-            ));
-        }
-        self.jwks_url = Some(discovery.jwks_uri.clone());
-        Ok(discovery.jwks_uri)
+/// The JWKS URL from the provider's discovery document.
+async fn discover(provider: &Provider, client: &reqwest::Client) -> Result<String, String> {
+    let response = client
+        .get(&provider.discovery_url)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| unavailable("discovery", e))?;
+    let discovery: Discovery = response
+        .json()
+        .await
+        .map_err(|e| unavailable("discovery document", e))?;
+    if discovery.issuer != provider.issuer {
+        return Err(unavailable(
+            "discovery document",
+            format!(
+                "names issuer {:?}, configured {:?}",
+                discovery.issuer, provider.issuer
+            ),
+        ));
     }
+    if !is_secure_url(&discovery.jwks_uri) {
+        return Err(unavailable(
+            "discovery document",
+            "jwks_uri is not https:// (nor http:// to a loopback address)",
+        ));
+    }
+    Ok(discovery.jwks_uri)
+}
 
-    /// The provider's signature keys by `kid`, and how long the response says they are fresh.
-    async fn fetch(
-        &mut self,
-        provider: &Provider,
-        client: &reqwest::Client,
-    ) -> Result<(HashMap<String, SigningKey>, Option<Duration>), TokenError> {
-        let url = self.jwks_url(provider, client).await?;
-        let response = client
-            .get(&url)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| {
-                // The discovered URL may have moved: look it up again next time.
-                self.jwks_url = None;
-                unavailable("JWKS", e)
-            })?;
-        let ttl = response
-            .headers()
-            .get(reqwest::header::CACHE_CONTROL)
-            .and_then(|v| v.to_str().ok())
-            .and_then(max_age);
-        let raw: RawJwks = response.json().await.map_err(|e| unavailable("JWKS", e))?;
-        let keys = raw
-            .keys
-            .into_iter()
-            .filter_map(|value| serde_json::from_value::<Jwk>(value).ok())
-            .filter_map(usable)
-            .collect();
-        Ok((keys, ttl))
-    }
+/// The provider's signature keys by `kid` (from `jwks_url`, or the one its discovery names).
+async fn fetch(
+    provider: &Provider,
+    jwks_url: Option<String>,
+    client: &reqwest::Client,
+) -> Result<Fetched, String> {
+    let (url, discovered) = match jwks_url {
+        Some(url) => (url.clone(), provider.jwks_url.is_none().then_some(url)),
+        None => {
+            let url = discover(provider, client).await?;
+            (url.clone(), Some(url))
+        }
+    };
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| unavailable("JWKS", e))?;
+    let max_age = response
+        .headers()
+        .get(reqwest::header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(max_age);
+    let raw: RawJwks = response.json().await.map_err(|e| unavailable("JWKS", e))?;
+    let keys = raw
+        .keys
+        .into_iter()
+        .filter_map(|value| serde_json::from_value::<Jwk>(value).ok())
+        .filter_map(usable)
+        .collect();
+    Ok(Fetched {
+        keys,
+        max_age,
+        discovered,
+    })
 }
 
 /// A JWKS entry as (kid, key), if it is a public signature key of a supported kind.
@@ -227,6 +267,47 @@ mod tests {
             Some(Duration::from_secs(19800))
         );
         assert_eq!(max_age("no-cache"), None);
+    }
+
+    fn provider_at(jwks_url: &str) -> Provider {
+        Provider::from_config(&super::super::provider::ProviderConfig {
+            name: "p".into(),
+            issuer: "http://127.0.0.1:1".into(),
+            audiences: vec!["a".into()],
+            jwks_url: Some(jwks_url.into()),
+            discovery_url: None,
+            algorithms: vec!["RS256".into()],
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn expired_keys_keep_working_while_the_provider_is_unreachable() {
+        let cache = KeyCache::default();
+        {
+            let mut state = cache.state();
+            let key = DecodingKey::from_rsa_components("AQAB", "AQAB").unwrap();
+            state
+                .keys
+                .insert("k1".into(), SigningKey { key, alg: None });
+            // Expired a minute ago: a fetch is due.
+            state.fresh_until = Instant::now().checked_sub(Duration::from_secs(60));
+        }
+        // Nothing listens on port 1: the fetch fails at once.
+        let provider = provider_at("http://127.0.0.1:1/jwks");
+        let client = reqwest::Client::new();
+        let settings = KeySettings::default();
+        assert!(cache
+            .key_for(&provider, Some("k1"), &client, &settings)
+            .await
+            .is_ok());
+        // A key that was never cached: the outage is the reason, not the key.
+        assert!(matches!(
+            cache
+                .key_for(&provider, Some("k2"), &client, &settings)
+                .await,
+            Err(TokenError::KeysUnavailable(_))
+        ));
     }
 
     #[test]

@@ -18,7 +18,6 @@ use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
-use tokio::sync::Mutex;
 
 use crate::domain::identities::{TokenError, VerifiedIdentity};
 use keys::{KeyCache, KeySettings};
@@ -47,7 +46,7 @@ impl Default for VerifierSettings {
 
 struct ProviderState {
     provider: Provider,
-    keys: Mutex<KeyCache>,
+    keys: KeyCache,
 }
 
 /// Verifies ID tokens of the configured providers. Cheap to clone; clones share the key cache.
@@ -93,7 +92,7 @@ impl IdTokenVerifier {
             let name = provider.name.clone();
             let state = ProviderState {
                 provider,
-                keys: Mutex::new(KeyCache::default()),
+                keys: KeyCache::default(),
             };
             if providers.insert(name.clone(), state).is_some() {
                 return Err(ProviderConfigError::Duplicate(name).into());
@@ -148,8 +147,6 @@ impl IdTokenVerifier {
             jsonwebtoken::decode_header(token).map_err(|e| TokenError::Malformed(e.to_string()))?;
         let key = state
             .keys
-            .lock()
-            .await
             .key_for(p, header.kid.as_deref(), &self.client, &self.settings.keys)
             .await?;
         if key.alg.is_some_and(|pinned| pinned != alg) {
