@@ -190,14 +190,17 @@ impl Client {
         is_expirable: bool,
     ) -> Result<String, ClientError> {
         let hashed_password = client_password_hash(username, password);
-        match self
-            .command(Message::Login(Login {
-                username: username.into(),
-                hashed_password,
-                is_expirable,
-            }))
-            .await?
-        {
+        self.start_session(Message::Login(Login {
+            username: username.into(),
+            hashed_password,
+            is_expirable,
+        }))
+        .await
+    }
+
+    /// Sends a login request and keeps the session id it answers with.
+    async fn start_session(&mut self, login: Message) -> Result<String, ClientError> {
+        match self.command(login).await? {
             Message::SessionId(t) => {
                 self.session = Some(t.session_id.clone());
                 Ok(t.session_id)
@@ -232,20 +235,12 @@ impl Client {
         id_token: &str,
         is_expirable: bool,
     ) -> Result<String, ClientError> {
-        match self
-            .command(Message::LoginWithToken(LoginWithToken {
-                provider: provider.into(),
-                id_token: id_token.into(),
-                is_expirable,
-            }))
-            .await?
-        {
-            Message::SessionId(t) => {
-                self.session = Some(t.session_id.clone());
-                Ok(t.session_id)
-            }
-            other => Err(unexpected(other)),
-        }
+        self.start_session(Message::LoginWithToken(LoginWithToken {
+            provider: provider.into(),
+            id_token: id_token.into(),
+            is_expirable,
+        }))
+        .await
     }
 
     /// `setPassword`: gives the account of the session (named `username`, which the password

@@ -632,13 +632,7 @@ async fn tokens_never_reach_the_log(db: TestDb) {
     c.call(&register_with("nia", &token, None)).await.unwrap();
     token_login(&mut c, &token).await.unwrap();
     let _ = token_login(&mut c, &oidc::tampered(&token)).await;
-    master
-        .log_actor
-        .send(papertrader_runtime::log::Flush)
-        .await
-        .unwrap()
-        .unwrap();
-    let log = std::fs::read_to_string(db.dir.path().join("master.log")).unwrap();
+    let log = master_log(&master, &db).await;
     assert!(log.contains("nia"), "the log has the registration");
     let signature = token.rsplit('.').next().unwrap();
     assert!(!log.contains(signature), "a token is in the log");

@@ -548,17 +548,6 @@ async fn wait_ticks(master: &papertrader_master::server::RunningMaster, n: u64) 
     }
 }
 
-/// The master's log file, flushed first.
-async fn master_log(master: &papertrader_master::server::RunningMaster, db: &TestDb) -> String {
-    master
-        .log_actor
-        .send(papertrader_runtime::log::Flush)
-        .await
-        .unwrap()
-        .unwrap();
-    std::fs::read_to_string(db.dir.path().join("master.log")).unwrap()
-}
-
 /// Sends `n` admin ticks to `master`, each awaited.
 async fn tick(master: &papertrader_master::server::RunningMaster, n: u64) {
     for _ in 0..n {

@@ -364,3 +364,14 @@ pub async fn transactions(
         other => panic!("not a transaction history: {other:?}"),
     }
 }
+
+/// The master's log file, flushed first.
+pub async fn master_log(master: &RunningMaster, db: &TestDb) -> String {
+    master
+        .log_actor
+        .send(papertrader_runtime::log::Flush)
+        .await
+        .unwrap()
+        .unwrap();
+    std::fs::read_to_string(db.dir.path().join("master.log")).unwrap()
+}

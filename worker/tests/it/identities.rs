@@ -26,14 +26,7 @@ async fn a_token_session_made_on_one_worker_is_resumed_on_another() {
         ..master_config(dir.path())
     })
     .await;
-    let mut workers = Vec::new();
-    for name in ["a", "b"] {
-        let config = worker_config(dir.path(), name, master.local_addr);
-        register_worker(&master, name, &config, &["127.0.0.1"]).await;
-        let worker = start_worker(config).await;
-        wait_link(&worker.link, up).await;
-        workers.push(worker);
-    }
+    let workers = start_workers(&master, dir.path(), &["a", "b"]).await;
     let mut on_a = Connection::connect(workers[0].local_addr).await.unwrap();
     let register = on_a
         .call(&Message::RegisterWithToken(RegisterWithToken {

@@ -65,14 +65,7 @@ async fn read_quotes(
 async fn an_ended_session_is_refused_on_every_worker_even_from_the_cache() {
     let dir = tempfile::tempdir().unwrap();
     let master = start_master(dir.path()).await;
-    let mut workers = Vec::new();
-    for name in ["a", "b"] {
-        let config = worker_config(dir.path(), name, master.local_addr);
-        register_worker(&master, name, &config, &["127.0.0.1"]).await;
-        let worker = start_worker(config).await;
-        wait_link(&worker.link, up).await;
-        workers.push(worker);
-    }
+    let workers = start_workers(&master, dir.path(), &["a", "b"]).await;
     let (a, b) = (workers[0].local_addr, workers[1].local_addr);
     let mut owner = Connection::connect(b).await.unwrap();
     new_user(&mut owner, "sven").await;

@@ -319,3 +319,20 @@ impl Drop for ServerThread {
         self.system.stop();
     }
 }
+
+/// Starts a worker per name, registered with `master` (from 127.0.0.1), each with its link up.
+pub async fn start_workers(
+    master: &RunningMaster,
+    dir: &Path,
+    names: &[&str],
+) -> Vec<RunningWorker> {
+    let mut workers = Vec::new();
+    for name in names {
+        let config = worker_config(dir, name, master.local_addr);
+        register_worker(master, name, &config, &["127.0.0.1"]).await;
+        let worker = start_worker(config).await;
+        wait_link(&worker.link, up).await;
+        workers.push(worker);
+    }
+    workers
+}
