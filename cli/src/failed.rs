@@ -68,6 +68,14 @@ impl Failed {
         self
     }
 
+    /// Adds `hint` to the message when the server refused with `reason`.
+    pub fn hint(mut self, reason: ReasonCode, hint: impl FnOnce() -> String) -> Self {
+        if self.reason == Some(reason) {
+            self.message = format!("{}; {}", self.message, hint());
+        }
+        self
+    }
+
     /// Writes the failure to standard error: `error: MESSAGE [Reason]`, or with `json` one
     /// line `{"error": {"message", "reason", "reason_code", "exit_code"}}`. Nothing for a
     /// failure already reported.

@@ -156,6 +156,11 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         logs.install_panic_hook();
         // One set of connection threads (one per core by default) for the whole process: the
         // master and every worker spread their connections over the same arbiters.
+        let providers: Vec<String> = master_config
+            .oidc_providers
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
         let threads = ConnectionThreads::start(master_config.connection_threads);
         let master =
             papertrader_master::server::start_on(master_config, logs, threads.clone()).await?;
@@ -214,6 +219,12 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
             ));
         }
         banner.push(format!("  admin       {}", master.admin_socket.display()));
+        if !providers.is_empty() {
+            banner.push(format!(
+                "  sign-in     password, or an ID token from: {} (master.log says whether their keys load)",
+                providers.join(", ")
+            ));
+        }
         banner.push("Try: papertrader register alice --email alice@example.com".to_owned());
         banner.push("Press Ctrl-C to stop.".to_owned());
         Ok(Cluster {

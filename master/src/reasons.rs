@@ -71,9 +71,9 @@ pub fn session_failure(error: &SessionError) -> Failure {
         }
         SessionError::EmailNotVerified => ReasonCode::EmailNotVerified,
         SessionError::NoEmail => ReasonCode::InvalidEmail,
-        SessionError::IdentityLinked(_) | SessionError::ProviderLinked(_) => {
-            ReasonCode::IdentityTaken
-        }
+        SessionError::IdentityLinked(_)
+        | SessionError::AlreadyYours(_)
+        | SessionError::ProviderLinked(_) => ReasonCode::IdentityTaken,
         SessionError::LastSignInMethod(_) => ReasonCode::LastSignInMethod,
         SessionError::Throttled(_) | SessionError::TooManyLogins => ReasonCode::RateLimited,
         SessionError::Invalid => ReasonCode::SessionInvalid,

@@ -288,10 +288,19 @@ pub async fn start_on(
         },
         known_address_ttl: Duration::from_secs(u64::from(config.login_known_address_days) * 86_400),
     };
-    let verifier = IdTokenVerifier::new(&config.oidc_providers, config.verifier_settings())
-        .context("setting up the OpenID Connect providers")?;
+    let verifier = IdTokenVerifier::new(
+        &config.oidc_providers,
+        config.verifier_settings(),
+        log.new(o!("part" => "oidc")),
+    )
+    .context("setting up the OpenID Connect providers")?;
     if !config.oidc_providers.is_empty() {
         info!(log, "third-party login"; "providers" => verifier.provider_names().join(", "));
+        // In the background: a provider that is down must not delay the start.
+        tokio::spawn({
+            let verifier = verifier.clone();
+            async move { verifier.prefetch().await }
+        });
     }
     let sessions = SessionActor::new(
         db.clone(),

@@ -48,9 +48,10 @@ impl TokenArgs {
             ))
         })?;
         let token = text.trim().to_owned();
-        if token.is_empty() {
+        if papertrader_protocol::limits::check_id_token(&token).is_err() {
             return Err(Failed::usage(format!(
-                "{} holds no ID token",
+                "{} holds no ID token: expected a compact JWS (three base64url parts joined by \
+                 dots, eyJ…), as the provider's token response gives in id_token",
                 source.display()
             )));
         }

@@ -4,6 +4,9 @@
 use clap::Args;
 use serde_json::json;
 
+use papertrader_client::ClientError;
+use papertrader_protocol::ReasonCode;
+
 use super::common::{logged_in, JsonArg, SessionArgs};
 use super::id_token::TokenArgs;
 use crate::failed::Failed;
@@ -31,6 +34,27 @@ pub struct UnlinkArgs {
     pub output: JsonArg,
 }
 
+/// A refusal of a sign-in request, with what to run next in this CLI.
+pub fn hinted(error: ClientError) -> Failed {
+    Failed::from(error)
+        .hint(ReasonCode::PasswordNotSet, || {
+            "with this CLI: papertrader login --provider PROVIDER --id-token FILE, then \
+             papertrader passwd adds a password"
+                .into()
+        })
+        .hint(ReasonCode::UnknownIdentity, || {
+            "with this CLI: papertrader register NAME --provider PROVIDER --id-token FILE, or log \
+             in and run papertrader link --provider PROVIDER --id-token FILE"
+                .into()
+        })
+        .hint(ReasonCode::EmailNotVerified, || {
+            "add --email ADDRESS".into()
+        })
+        .hint(ReasonCode::LastSignInMethod, || {
+            "papertrader passwd adds a password first".into()
+        })
+}
+
 /// Links the token's identity to the account.
 pub async fn link(args: LinkArgs, out: Output) -> Result<(), Failed> {
     let token = args
@@ -38,7 +62,10 @@ pub async fn link(args: LinkArgs, out: Output) -> Result<(), Failed> {
         .read()?
         .ok_or_else(|| Failed::usage("give --provider and --id-token"))?;
     let (mut client, stored) = logged_in(&args.session).await?;
-    client.link_identity(&token.provider, &token.token).await?;
+    client
+        .link_identity(&token.provider, &token.token)
+        .await
+        .map_err(hinted)?;
     let (username, provider) = (stored.username, token.provider);
     out.show(json!({"username": username, "linked": provider}), || {
         outln!("{username} can now log in with {provider}: papertrader login --provider {provider} --id-token FILE")
@@ -49,7 +76,10 @@ pub async fn link(args: LinkArgs, out: Output) -> Result<(), Failed> {
 /// Unlinks the account's identity from the provider.
 pub async fn unlink(args: UnlinkArgs, out: Output) -> Result<(), Failed> {
     let (mut client, stored) = logged_in(&args.session).await?;
-    client.unlink_identity(&args.provider).await?;
+    client
+        .unlink_identity(&args.provider)
+        .await
+        .map_err(hinted)?;
     let (username, provider) = (stored.username, args.provider);
     out.show(json!({"username": username, "unlinked": provider}), || {
         outln!("{username} no longer logs in with {provider}")

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::common::{connect, JsonArg, SessionArgs};
 use super::id_token::TokenArgs;
+use super::identities::hinted;
 use super::password::{self, PasswordArgs, Prompt};
 use crate::failed::Failed;
 use crate::output::{outln, Output};
@@ -39,12 +40,17 @@ pub async fn run(args: LoginArgs, out: Output) -> Result<(), Failed> {
         (Some(token), _, _) => {
             let session_id = client
                 .login_with_token(&token.provider, &token.token, true)
-                .await?;
+                .await
+                .map_err(hinted)?;
             // The token names an identity; the account's name comes from the server.
             (session_id, client.sign_in_methods().await?.username)
         }
         (None, Some(username), Some(password)) => {
-            (client.login(&username, &password, true).await?, username)
+            let session_id = client
+                .login(&username, &password, true)
+                .await
+                .map_err(hinted)?;
+            (session_id, username)
         }
         _ => {
             return Err(Failed::usage(

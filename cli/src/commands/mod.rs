@@ -55,6 +55,11 @@ pub enum ClientCommand {
     /// Your account: profile, cash and how you sign in.
     Account(account::AccountArgs),
     /// Set or change your password (a third-party-only account gains one).
+    ///
+    /// The current password is asked for only when the account has one. From a script: with
+    /// --password-stdin the current password is the first line (only when there is one) and
+    /// the new one the next; or PAPERTRADER_PASSWORD (current) and PAPERTRADER_NEW_PASSWORD
+    /// (new).
     Passwd(passwd::PasswdArgs),
     /// Let a third-party identity (an OpenID Connect ID token) log in to your account too.
     Link(identities::LinkArgs),

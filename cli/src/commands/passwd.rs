@@ -13,9 +13,6 @@ use crate::output::{outln, Output};
 /// `passwd`.
 #[derive(Debug, Args)]
 pub struct PasswdArgs {
-    /// With --password-stdin: the current password on the first line (only when the account
-    /// has one), the new one on the next; else PAPERTRADER_PASSWORD (current) and
-    /// PAPERTRADER_NEW_PASSWORD (new), else prompts.
     #[command(flatten)]
     password: PasswordArgs,
     #[command(flatten)]

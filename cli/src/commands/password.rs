@@ -52,9 +52,15 @@ pub fn read(args: &PasswordArgs, prompt: Prompt) -> Result<String, Failed> {
 pub fn read_which(args: &PasswordArgs, which: Which) -> Result<String, Failed> {
     let password = if args.password_stdin {
         let mut line = String::new();
-        std::io::stdin()
+        let read = std::io::stdin()
             .read_line(&mut line)
             .map_err(|e| Failed::usage(format!("reading the password from standard input: {e}")))?;
+        if read == 0 {
+            return Err(Failed::usage(format!(
+                "standard input ended before the {} (one password per line)",
+                which.label.to_lowercase()
+            )));
+        }
         line.trim_end_matches(['\r', '\n']).to_owned()
     } else if let Some(value) = std::env::var_os(which.env) {
         value

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::common::{connect, JsonArg, ServerArgs};
 use super::id_token::TokenArgs;
+use super::identities::hinted;
 use super::password::{self, PasswordArgs, Prompt};
 use crate::failed::Failed;
 use crate::output::{outln, Output};
@@ -43,7 +44,12 @@ pub async fn run(args: RegisterArgs, out: Output) -> Result<(), Failed> {
                 &token.token,
                 args.email.as_deref(),
             )
-            .await?;
+            .await
+            .map_err(|e| {
+                hinted(e).hint(papertrader_protocol::ReasonCode::InvalidEmail, || {
+                    "add --email ADDRESS".into()
+                })
+            })?;
         format!(
             "papertrader login --provider {} --id-token FILE",
             token.provider

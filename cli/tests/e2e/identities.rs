@@ -89,11 +89,48 @@ fn a_user_signs_up_with_a_provider_adds_a_password_and_manages_identities() {
     assert_eq!(both.code, 0, "{}", both.stderr);
     assert_eq!(user.ok(&["--json", "account"]).json()["has_password"], true);
 
+    // Changing it from a script: the current password, then the new one, on standard input.
+    let mut change = user.command(&["--json", "passwd", "--password-stdin"]);
+    change
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = change.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"olga's new secret\nthird secret\n")
+        .unwrap();
+    let changed = finish(&mut child, "passwd --password-stdin");
+    assert_eq!(changed.code, 0, "{}", changed.stderr);
+    assert_eq!(changed.json()["changed"], true);
+    // Only the current one given: the missing line is named.
+    let mut short = user.command(&["passwd", "--password-stdin"]);
+    short
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = short.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"third secret\n")
+        .unwrap();
+    let short = finish(&mut child, "passwd with one line");
+    assert_eq!(short.code, 2, "{}", short.stderr);
+    assert!(short.stderr.contains("new password"), "{}", short.stderr);
+
     // Unlink (a password remains), then the token no longer logs in; link it back.
     user.ok(&["--json", "unlink", "local"]);
     let gone = user.run(&["login", "--provider", "local", "--id-token", token_path]);
     assert_ne!(gone.code, 0);
-    assert!(gone.stderr.contains("registerWithToken"), "{}", gone.stderr);
+    assert!(
+        gone.stderr.contains("papertrader register NAME --provider"),
+        "{}",
+        gone.stderr
+    );
     user.ok(&[
         "--json",
         "link",

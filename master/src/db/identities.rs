@@ -52,6 +52,8 @@ pub enum Conflict {
     Account(Taken),
     /// The identity belongs to an account already.
     IdentityLinked,
+    /// The identity belongs to this very account already (linking).
+    AlreadyYours,
     /// The account already has an identity from that issuer.
     IssuerLinked,
 }
@@ -117,13 +119,13 @@ pub fn link(
         .map_err(DbError::from)
     {
         Ok(_) => Ok(Ok(())),
-        Err(e) if e.is_unique_violation() => Ok(Err(
-            if owner(conn, identity.issuer, identity.subject)?.is_some() {
-                Conflict::IdentityLinked
-            } else {
-                Conflict::IssuerLinked
-            },
-        )),
+        Err(e) if e.is_unique_violation() => {
+            Ok(Err(match owner(conn, identity.issuer, identity.subject)? {
+                Some(a) if a.id == identity.account_id => Conflict::AlreadyYours,
+                Some(_) => Conflict::IdentityLinked,
+                None => Conflict::IssuerLinked,
+            }))
+        }
         Err(e) => Err(e),
     }
 }

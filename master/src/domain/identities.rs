@@ -52,7 +52,7 @@ pub enum TokenError {
     #[error("the ID token is not for this service (aud)")]
     WrongAudience,
     /// A required claim is missing or has the wrong type.
-    #[error("the ID token lacks the claim {0}")]
+    #[error("the ID token's claim {0} is missing or not of the right type")]
     MissingClaim(String),
     /// The provider's keys could not be fetched and none is cached for the token's key.
     #[error("the identity provider's keys cannot be fetched right now: {0}")]

@@ -63,7 +63,7 @@ pub enum SessionError {
     /// can use.
     #[error(
         "this account has no password: it signs in through {}; log in with an ID token from \
-         it (loginWithToken), then setPassword adds one",
+         there, then set a password to use both",
         .0.join(", ")
     )]
     PasswordNotSet(Vec<String>),
@@ -72,24 +72,29 @@ pub enum SessionError {
     Token(TokenError),
     /// The token's identity belongs to no account.
     #[error(
-        "no account signs in with this {0} identity; register with it (registerWithToken) or \
-         link it to your account (linkIdentity)"
+        "no account signs in with this {0} identity; register an account with it, or link it \
+         to an existing account"
     )]
     UnknownIdentity(String),
     /// The email was to come from the token, which does not say it is verified.
-    #[error("the ID token's email is not verified; give an email with the registration")]
+    #[error(
+        "the ID token's email is not verified; give the account's email with the registration"
+    )]
     EmailNotVerified,
     /// The email was to come from the token, which carries none.
-    #[error("the ID token carries no email; give an email with the registration")]
+    #[error("the ID token carries no email; give the account's email with the registration")]
     NoEmail,
     /// The identity already signs in to an account.
     #[error("this {0} identity already signs in to an account")]
     IdentityLinked(String),
+    /// The identity already signs in to the caller's own account.
+    #[error("this {0} identity is already linked to your account")]
+    AlreadyYours(String),
     /// The account already has an identity from the provider.
     #[error("the account already has a {0} identity; unlink it first")]
     ProviderLinked(String),
     /// The account has no identity from the provider.
-    #[error("the account has no {0} identity")]
+    #[error("the account has no identity from a provider named {0}")]
     NotLinked(String),
     /// Removing the identity would leave the account no way in.
     #[error(

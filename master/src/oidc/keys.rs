@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
+use slog::{info, warn, Logger};
 
 use super::provider::{is_secure_url, Provider};
 use crate::domain::identities::TokenError;
@@ -25,6 +26,9 @@ pub struct KeySettings {
     pub min_ttl: Duration,
     /// Upper bound on a response's `max-age`.
     pub max_ttl: Duration,
+    /// After a failed fetch, the next may come this soon (a provider that is back is used at
+    /// once, whatever `min_refresh` says).
+    pub retry_after_failure: Duration,
 }
 
 impl Default for KeySettings {
@@ -34,6 +38,7 @@ impl Default for KeySettings {
             default_ttl: Duration::from_secs(3600),
             min_ttl: Duration::from_secs(60),
             max_ttl: Duration::from_secs(86_400),
+            retry_after_failure: Duration::from_secs(1),
         }
     }
 }
@@ -47,11 +52,13 @@ pub struct SigningKey {
     pub alg: Option<Algorithm>,
 }
 
-/// The cached keys of one provider. No lock is held across a fetch: a login whose key is
-/// cached never waits for one, even while the provider hangs.
+/// The cached keys of one provider. A login whose key is cached never waits for a fetch, even
+/// while the provider hangs; one whose key is not cached waits for a fetch in flight.
 #[derive(Default)]
 pub struct KeyCache {
     state: Mutex<KeyState>,
+    /// Held for the length of a fetch.
+    fetching: tokio::sync::Mutex<()>,
 }
 
 #[derive(Default)]
@@ -104,16 +111,18 @@ impl KeyCache {
 
     /// The key for `kid` (`None`: the token names no key, which works only when the provider
     /// publishes exactly one). Keys are fetched when the cache has none for `kid` or has
-    /// expired, at most once per [`KeySettings::min_refresh`] (the first fetch at once); until a
-    /// fetch succeeds, the keys already cached keep being used.
+    /// expired, at most once per [`KeySettings::min_refresh`] (the first fetch at once, and
+    /// after a failed one within [`KeySettings::retry_after_failure`]); until a fetch succeeds,
+    /// the keys already cached keep being used.
     pub async fn key_for(
         &self,
         provider: &Provider,
         kid: Option<&str>,
         client: &reqwest::Client,
         settings: &KeySettings,
+        log: &Logger,
     ) -> Result<SigningKey, TokenError> {
-        let jwks_url = {
+        let due = {
             let mut state = self.state();
             let now = Instant::now();
             let fresh = state.fresh_until.is_some_and(|t| now < t);
@@ -121,35 +130,76 @@ impl KeyCache {
             if let (true, Some(key)) = (fresh, &cached) {
                 return Ok(key.clone());
             }
+            let spacing = if state.last_error.is_some() {
+                settings.retry_after_failure.min(settings.min_refresh)
+            } else {
+                settings.min_refresh
+            };
             let due = state
                 .last_fetch
-                .is_none_or(|t| now.duration_since(t) >= settings.min_refresh);
-            if !due {
-                return cached.ok_or_else(|| state.missing(kid));
+                .is_none_or(|t| now.duration_since(t) >= spacing);
+            if due {
+                state.last_fetch = Some(now);
+            } else if let Some(key) = cached {
+                return Ok(key);
             }
-            state.last_fetch = Some(now);
+            due
+        };
+        if due {
+            self.refresh(provider, client, settings, log).await;
+        } else {
+            // A fetch may be in flight (started by another login): its keys may hold ours.
+            drop(self.fetching.lock().await);
+        }
+        let state = self.state();
+        state.lookup(kid).ok_or_else(|| state.missing(kid))
+    }
+
+    /// Fetches the provider's keys now and keeps them (or the error). The log says when
+    /// fetching starts failing and when it works again, once each.
+    pub async fn refresh(
+        &self,
+        provider: &Provider,
+        client: &reqwest::Client,
+        settings: &KeySettings,
+        log: &Logger,
+    ) {
+        let _fetching = self.fetching.lock().await;
+        let jwks_url = {
+            let mut state = self.state();
+            state.last_fetch = Some(Instant::now());
             provider.jwks_url.clone().or_else(|| state.jwks_url.clone())
         };
         let fetched = fetch(provider, jwks_url, client).await;
         let mut state = self.state();
         match fetched {
             Ok(fetched) => {
-                state.keys = fetched.keys;
                 let ttl = fetched
                     .max_age
                     .unwrap_or(settings.default_ttl)
                     .clamp(settings.min_ttl, settings.max_ttl);
+                if state.last_error.is_some() || state.fresh_until.is_none() {
+                    info!(log, "identity provider keys fetched";
+                        "provider" => &provider.name, "keys" => fetched.keys.len(),
+                        "fresh_for_secs" => ttl.as_secs());
+                }
+                state.keys = fetched.keys;
                 state.fresh_until = Some(Instant::now() + ttl);
                 state.jwks_url = fetched.discovered;
                 state.last_error = None;
             }
             Err(e) => {
+                if state.last_error.is_none() {
+                    warn!(log, "identity provider keys cannot be fetched; logins with its \
+                                cached keys go on, others get Unavailable";
+                        "provider" => &provider.name, "error" => &e,
+                        "cached_keys" => state.keys.len());
+                }
                 // The discovered URL may have moved: look it up again next time.
                 state.jwks_url = None;
                 state.last_error = Some(e);
             }
         }
-        state.lookup(kid).ok_or_else(|| state.missing(kid))
     }
 }
 
@@ -174,12 +224,10 @@ async fn discover(provider: &Provider, client: &reqwest::Client) -> Result<Strin
         .await
         .map_err(|e| unavailable("discovery document", e))?;
     if discovery.issuer != provider.issuer {
-        return Err(unavailable(
-            "discovery document",
-            format!(
-                "names issuer {:?}, configured {:?}",
-                discovery.issuer, provider.issuer
-            ),
+        return Err(format!(
+            "the discovery document names issuer {:?} but the master's oidc_providers entry \
+             says {:?}: the configuration must use the provider's exact issuer",
+            discovery.issuer, provider.issuer
         ));
     }
     if !is_secure_url(&discovery.jwks_uri) {
@@ -297,14 +345,15 @@ mod tests {
         let provider = provider_at("http://127.0.0.1:1/jwks");
         let client = reqwest::Client::new();
         let settings = KeySettings::default();
+        let log = Logger::root(slog::Discard, slog::o!());
         assert!(cache
-            .key_for(&provider, Some("k1"), &client, &settings)
+            .key_for(&provider, Some("k1"), &client, &settings, &log)
             .await
             .is_ok());
         // A key that was never cached: the outage is the reason, not the key.
         assert!(matches!(
             cache
-                .key_for(&provider, Some("k2"), &client, &settings)
+                .key_for(&provider, Some("k2"), &client, &settings, &log)
                 .await,
             Err(TokenError::KeysUnavailable(_))
         ));

@@ -18,6 +18,7 @@ use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
+use slog::Logger;
 
 use crate::domain::identities::{TokenError, VerifiedIdentity};
 use keys::{KeyCache, KeySettings};
@@ -55,6 +56,7 @@ pub struct IdTokenVerifier {
     providers: Arc<HashMap<String, ProviderState>>,
     client: reqwest::Client,
     settings: VerifierSettings,
+    log: Logger,
 }
 
 /// Why the verifier could not be built.
@@ -81,6 +83,7 @@ impl IdTokenVerifier {
     pub fn new(
         configs: &[ProviderConfig],
         settings: VerifierSettings,
+        log: Logger,
     ) -> Result<Self, VerifierError> {
         let mut providers = HashMap::new();
         let mut issuers = std::collections::HashSet::new();
@@ -106,7 +109,22 @@ impl IdTokenVerifier {
             providers: Arc::new(providers),
             client,
             settings,
+            log,
         })
+    }
+
+    /// Fetches every provider's keys once, so a provider that is misconfigured or unreachable
+    /// shows in the log at start rather than at the first login.
+    pub async fn prefetch(&self) {
+        let fetches = self.providers.values().map(|state| {
+            state.keys.refresh(
+                &state.provider,
+                &self.client,
+                &self.settings.keys,
+                &self.log,
+            )
+        });
+        futures::future::join_all(fetches).await;
     }
 
     /// The configured provider names, sorted.
@@ -147,7 +165,13 @@ impl IdTokenVerifier {
             jsonwebtoken::decode_header(token).map_err(|e| TokenError::Malformed(e.to_string()))?;
         let key = state
             .keys
-            .key_for(p, header.kid.as_deref(), &self.client, &self.settings.keys)
+            .key_for(
+                p,
+                header.kid.as_deref(),
+                &self.client,
+                &self.settings.keys,
+                &self.log,
+            )
             .await?;
         if key.alg.is_some_and(|pinned| pinned != alg) {
             return Err(TokenError::Algorithm(format!(
@@ -232,11 +256,13 @@ fn refusal(kind: ErrorKind, issuer: &str) -> TokenError {
         ErrorKind::ImmatureSignature => TokenError::NotYetValid,
         ErrorKind::InvalidIssuer => TokenError::WrongIssuer(issuer.to_owned()),
         ErrorKind::InvalidAudience => TokenError::WrongAudience,
-        ErrorKind::MissingRequiredClaim(claim) => TokenError::MissingClaim(claim),
+        ErrorKind::MissingRequiredClaim(claim) | ErrorKind::InvalidClaimFormat(claim) => {
+            TokenError::MissingClaim(claim)
+        }
         ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
             TokenError::Algorithm("does not match the key".into())
         }
-        other => TokenError::Malformed(format!("{other:?}")),
+        other => TokenError::Malformed(jsonwebtoken::errors::Error::from(other).to_string()),
     }
 }
 

@@ -237,7 +237,7 @@ async fn identities_link_and_unlink_but_never_the_last_way_in(db: TestDb) {
     let unknown = failure(token_login(&mut c, &provider.token("sub-fred")).await);
     assert_eq!(unknown.code, ReasonCode::UnknownIdentity);
     assert!(
-        unknown.message.contains("registerWithToken"),
+        unknown.message.contains("register an account with it"),
         "{}",
         unknown.message
     );
@@ -253,6 +253,9 @@ async fn identities_link_and_unlink_but_never_the_last_way_in(db: TestDb) {
     assert_eq!(sign_in_methods(&mut c, &via_token).await.username, "fred");
 
     // One identity per provider per account; one account per identity.
+    let again = failure(c.call(&link(provider.token("sub-fred"))).await);
+    assert_eq!(again.code, ReasonCode::IdentityTaken);
+    assert!(again.message.contains("your account"), "{}", again.message);
     assert_eq!(
         failure(c.call(&link(provider.token("sub-fred-2"))).await).code,
         ReasonCode::IdentityTaken
@@ -538,14 +541,32 @@ async fn rotated_keys_are_fetched_on_an_unknown_kid_and_an_outage_spares_cached_
     assert_eq!(retired.code, ReasonCode::InvalidToken);
     assert!(retired.message.contains("rsa-1"), "{}", retired.message);
 
-    // A master that never got the keys refuses with Unavailable while the provider is down.
+    // A master that never got the keys refuses with Unavailable while the provider is down,
+    // says so in its log, and uses the provider within a second of its return (whatever the
+    // refresh interval).
     let fresh_db = TestDb::sqlite();
     provider.go_down().await;
-    let cold = oidc_master(&fresh_db, &provider).await;
+    let cold = master_with(MasterConfig {
+        oidc_jwks_min_refresh_secs: 3600,
+        ..config_with(&fresh_db, &[("local", &provider)])
+    })
+    .await;
     let mut c2 = Connection::connect(cold.local_addr).await.unwrap();
     assert_eq!(
         failure(token_login(&mut c2, &rotated).await).code,
         ReasonCode::Unavailable
+    );
+    let log = master_log(&cold, &fresh_db).await;
+    assert!(
+        log.contains("identity provider keys cannot be fetched"),
+        "{log}"
+    );
+    provider.come_back().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    // Verified now: the identity simply has no account on this fresh master.
+    assert_eq!(
+        failure(token_login(&mut c2, &rotated).await).code,
+        ReasonCode::UnknownIdentity
     );
 }
 on_both_backends!(rotated_keys_are_fetched_on_an_unknown_kid_and_an_outage_spares_cached_ones);

@@ -31,6 +31,7 @@ fn conflict(conflict: Conflict, identity: &VerifiedIdentity) -> SessionError {
     match conflict {
         Conflict::Account(t) => taken(t),
         Conflict::IdentityLinked => SessionError::IdentityLinked(identity.provider.clone()),
+        Conflict::AlreadyYours => SessionError::AlreadyYours(identity.provider.clone()),
         Conflict::IssuerLinked => SessionError::ProviderLinked(identity.provider.clone()),
     }
 }
