@@ -27,6 +27,7 @@ use tokio::time::Instant;
 use crate::frame_budget::FrameBudget;
 use crate::input::Input;
 pub use crate::input::{Arrived, Decoded};
+use crate::metrics::{RequestTimer, ServerLabel};
 use crate::outbox::{Outbox, OutboxLimits};
 pub use crate::reply::{Answer, Reply};
 use crate::slots::Slot;
@@ -75,6 +76,8 @@ pub struct ConnectionLimits {
     pub output_frames: usize,
     /// Reply bytes queued for the socket at most.
     pub max_unsent_bytes: usize,
+    /// Record request metrics under this server label (`None`: no ops endpoint, no cost).
+    pub metrics: Option<ServerLabel>,
 }
 
 impl Default for ConnectionLimits {
@@ -86,6 +89,7 @@ impl Default for ConnectionLimits {
             write_timeout: Duration::from_secs(30),
             output_frames: 64,
             max_unsent_bytes: 1 << 20,
+            metrics: None,
         }
     }
 }
@@ -115,6 +119,8 @@ pub struct ConnectionActor<R: Router> {
     output: Outbox,
     accepted_at: Instant,
     last_frame: Option<Instant>,
+    /// The request being answered, while metrics are recorded.
+    timer: Option<RequestTimer>,
     _slot: Slot,
 }
 
@@ -181,6 +187,7 @@ impl<R: Router + Unpin> ConnectionActor<R> {
                 output,
                 accepted_at,
                 last_frame: None,
+                timer: None,
                 _slot: slot,
             }
         })
@@ -206,6 +213,9 @@ impl<R: Router + Unpin> ConnectionActor<R> {
     fn answer(&mut self, answer: Answer, ctx: &mut Context<Self>) {
         let replies = match answer {
             Answer::Now(replies) => {
+                if let (Some(timer), Some(first)) = (self.timer.take(), replies.first()) {
+                    timer.finish(first);
+                }
                 let mut replies = replies.into_iter();
                 while let Some(reply) = replies.next() {
                     if let Some(state) = reply.state_switch() {
@@ -233,9 +243,13 @@ impl<R: Router + Unpin> ConnectionActor<R> {
     fn send_later(&mut self, mut replies: LocalBoxStream<'static, Reply>, ctx: &mut Context<Self>) {
         let output = self.output.clone();
         let patience = self.limits.reply_patience();
+        let mut timer = self.timer.take();
         let send = async move {
             let mut switched = None;
             while let Some(reply) = replies.next().await {
+                if let Some(timer) = timer.take() {
+                    timer.finish(&reply);
+                }
                 switched = reply.state_switch().or(switched);
                 if !output.send_until(reply, Instant::now() + patience).await {
                     return (false, switched);
@@ -290,6 +304,9 @@ impl<R: Router + Unpin> Actor for ConnectionActor<R> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some(server) = &self.limits.metrics {
+            server.connection_opened(true);
+        }
         let shortest = self
             .limits
             .first_frame_timeout
@@ -308,13 +325,17 @@ impl<R: Router + Unpin> Actor for ConnectionActor<R> {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
+        if let Some(server) = &self.limits.metrics {
+            server.connection_opened(false);
+        }
         self.router.client_closed(self.peer);
     }
 }
 
 impl<R: Router + Unpin> StreamHandler<Arrived> for ConnectionActor<R> {
     fn handle(&mut self, item: Arrived, ctx: &mut Context<Self>) {
-        self.last_frame = Some(Instant::now());
+        let now = Instant::now();
+        self.last_frame = Some(now);
         let (message, frame) = match item {
             Ok(Incoming {
                 message: Ok(message),
@@ -331,6 +352,13 @@ impl<R: Router + Unpin> StreamHandler<Arrived> for ConnectionActor<R> {
                 return;
             }
         };
+        if let Some(server) = &self.limits.metrics {
+            self.timer = Some(RequestTimer::start(
+                server,
+                message.instruction(),
+                now.into_std(),
+            ));
+        }
         if let Err(reply) = self.admit(&message) {
             return self.answer(Answer::one(reply), ctx);
         }

@@ -12,6 +12,7 @@
 //! - [`identity`], [`key_validity`]: OpenPGP keys for worker admission.
 //! - [`lifecycle`]: one way to run and stop a server; [`signals`]: SIGINT and SIGTERM;
 //!   [`admin_socket`]: the admin endpoint's Unix socket; [`files`]: key and identity file helpers.
+//! - [`ops`]: the metrics and health endpoint; [`metrics`]: what every connection records.
 #![warn(missing_docs)]
 
 pub mod admin_socket;
@@ -25,6 +26,8 @@ pub mod lifecycle;
 pub mod listener;
 pub mod log;
 pub mod log_writer;
+pub mod metrics;
+pub mod ops;
 pub mod outbox;
 pub mod reply;
 pub mod signals;

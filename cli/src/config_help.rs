@@ -116,11 +116,14 @@ mod tests {
             provider_base_url: Some("b".into()),
             provider_requests_per_minute: Some(1),
             csv_file: Some("c".into()),
+            ops_listen: Some(([127, 0, 0, 1], 9090).into()),
             ..MasterConfig::default()
         })
         .unwrap();
         let worker = Table::try_from(WorkerConfig {
             link_bind_ip: Some([127, 0, 0, 1].into()),
+            ops_listen: Some(([127, 0, 0, 1], 9090).into()),
+            server_label: Some("w".into()),
             ..WorkerConfig::default()
         })
         .unwrap();

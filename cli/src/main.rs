@@ -13,6 +13,7 @@ mod commands;
 mod config_help;
 mod failed;
 mod output;
+mod probe;
 mod servers;
 mod up;
 
@@ -51,6 +52,9 @@ enum Command {
     Worker(servers::WorkerCommand),
     /// Administer a running master (or worker) through its admin socket.
     Admin(admin::AdminArgs),
+    /// Ask a server's ops endpoint, e.g. http://127.0.0.1:9090/health/ready: exit 0 when it
+    /// answers 200 (for container healthchecks).
+    Probe(probe::ProbeArgs),
     #[command(flatten)]
     Client(commands::ClientCommand),
 }
@@ -99,6 +103,10 @@ fn run(cli: Cli) -> (Result<(), Failed>, bool) {
             };
             let result = runtime().and_then(|rt| rt.block_on(admin::run(args, out)));
             (result, out.json)
+        }
+        Command::Probe(args) => {
+            let result = runtime().and_then(|rt| rt.block_on(probe::run(args)));
+            (result, cli.json)
         }
         Command::Client(command) => {
             let out = Output {

@@ -141,6 +141,11 @@ pub struct MasterConfig {
     pub csv_loop: bool,
     /// Simulated market moves only 14:30–21:00 UTC on weekdays.
     pub simulated_trading_hours: bool,
+    /// Address of the operations endpoint (Prometheus `/metrics`, `/health/live`,
+    /// `/health/ready`); off unless set. See docs/OPERATIONS.md.
+    pub ops_listen: Option<SocketAddr>,
+    /// This server's `server` label in the metrics.
+    pub server_label: String,
     /// Clock skew allowed on ID tokens' `exp`, `nbf` and `iat`, seconds.
     pub oidc_clock_skew_secs: u64,
     /// Fewest seconds between two JWKS fetches caused by tokens with unknown key ids.
@@ -206,6 +211,8 @@ impl Default for MasterConfig {
             csv_speed: 1,
             csv_loop: true,
             simulated_trading_hours: false,
+            ops_listen: None,
+            server_label: "master".to_owned(),
             oidc_clock_skew_secs: 60,
             oidc_jwks_min_refresh_secs: 30,
             oidc_http_timeout_ms: 5_000,
@@ -398,6 +405,9 @@ pub struct MasterArgs {
     /// Serve all client instructions directly, not only getWorkerList [default: false].
     #[arg(long, env = "PAPERTRADER_MASTER_DIRECT_CLIENTS")]
     pub direct_clients: Option<bool>,
+    /// Operations endpoint address (metrics, health) [default: off].
+    #[arg(long, env = "PAPERTRADER_MASTER_OPS_LISTEN")]
+    pub ops_listen: Option<SocketAddr>,
 }
 
 impl MasterArgs {
@@ -447,6 +457,9 @@ impl MasterArgs {
         }
         if let Some(path) = &self.assets_file {
             config.assets_file = Some(path.clone());
+        }
+        if self.ops_listen.is_some() {
+            config.ops_listen = self.ops_listen;
         }
         config.validate()?;
         Ok(config)

@@ -14,6 +14,7 @@ pub mod db;
 pub mod domain;
 pub mod ended_sessions;
 pub mod hash_pool;
+pub mod health;
 pub mod login_throttle;
 pub mod market;
 pub mod oidc;

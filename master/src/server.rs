@@ -15,6 +15,8 @@ use papertrader_runtime::frame_budget::FrameBudget;
 use papertrader_runtime::identity::SigningIdentity;
 use papertrader_runtime::lifecycle::Server;
 use papertrader_runtime::log::{LogActor, LogSystem};
+use papertrader_runtime::metrics::ServerLabel;
+use papertrader_runtime::ops::OpsEndpoint;
 use papertrader_runtime::slots::{AddressLimiter, SlotPool};
 use papertrader_runtime::threads::{ConnectionThreads, ThreadsOwner};
 use slog::{info, o, warn, Logger};
@@ -49,6 +51,8 @@ const BACKFILL_TICK_SPACING_MS: i64 = 5 * 60 * 1000;
 pub struct RunningMaster {
     /// The address it listens on (the real port when configured with port 0).
     pub local_addr: SocketAddr,
+    /// The ops endpoint (metrics, health), when configured.
+    pub ops: Option<OpsEndpoint>,
     /// The request handlers (for in-process admin and worker links).
     pub services: Services,
     /// The log actor.
@@ -371,6 +375,9 @@ pub async fn start_on(
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let local_addr = socket.local_addr()?;
+    let metrics_label = config
+        .ops_listen
+        .map(|_| ServerLabel::new(&config.server_label));
     let link = LinkContext {
         services: services.clone(),
         registry: services.registry.clone(),
@@ -378,6 +385,7 @@ pub async fn start_on(
         identity: Arc::new(identity),
         update_interval_ms: config.update_interval_ms,
         max_payload: config.max_payload,
+        metrics: metrics_label,
         log: log.new(o!("actor" => "worker_link")),
     };
     let policy = AcceptPolicy {
@@ -396,6 +404,7 @@ pub async fn start_on(
             idle_timeout: Duration::from_secs(config.idle_timeout_secs),
             write_timeout: Duration::from_secs(config.write_timeout_secs),
             max_unsent_bytes: config.max_unsent_bytes,
+            metrics: metrics_label,
             ..ConnectionLimits::default()
         },
     };
@@ -422,8 +431,24 @@ pub async fn start_on(
         log.new(o!("endpoint" => "admin")),
     )
     .with_context(|| format!("admin socket {}", config.admin_socket.display()))?;
+    let ops = match config.ops_listen {
+        Some(addr) => {
+            let readiness = crate::health::readiness(
+                services.db.clone(),
+                services.book.clone(),
+                config.update_interval_ms,
+            );
+            let ops = OpsEndpoint::start(addr, readiness)
+                .await
+                .with_context(|| format!("binding the ops endpoint {addr}"))?;
+            info!(log, "ops endpoint listening"; "addr" => %ops.local_addr);
+            Some(ops)
+        }
+        None => None,
+    };
     Ok(RunningMaster {
         local_addr,
+        ops,
         services,
         log_actor,
         trades,

@@ -236,6 +236,25 @@ impl Instruction {
         self == Instruction::Data
     }
 
+    /// True for the Fail replies (`loginFail`, …, `error`): their arguments are a reason code
+    /// and a message.
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            Self::LoginFail
+                | Self::RegisterFail
+                | Self::PurchaseFail
+                | Self::SellFail
+                | Self::StateSwitchFail
+                | Self::DataFail
+                | Self::LogoutFail
+                | Self::SetPasswordFail
+                | Self::LinkIdentityFail
+                | Self::UnlinkIdentityFail
+                | Self::Error
+        )
+    }
+
     /// True for instructions a client sends (Command and DataRequest types).
     pub fn is_request(self) -> bool {
         matches!(
@@ -273,6 +292,24 @@ impl std::fmt::Display for Instruction {
 }
 
 impl Message {
+    /// The reason and message of a Fail reply; `None` for anything else.
+    pub fn failure(&self) -> Option<&Failure> {
+        match self {
+            Message::LoginFail(f)
+            | Message::RegisterFail(f)
+            | Message::PurchaseFail(f)
+            | Message::SellFail(f)
+            | Message::StateSwitchFail(f)
+            | Message::DataFail(f)
+            | Message::LogoutFail(f)
+            | Message::SetPasswordFail(f)
+            | Message::LinkIdentityFail(f)
+            | Message::UnlinkIdentityFail(f)
+            | Message::Error(f) => Some(f),
+            _ => None,
+        }
+    }
+
     /// Appends this message as one complete frame to `out`, the payload written in place and
     /// the header filled in after it (no intermediate buffer). The payload may be at most
     /// `max_payload` bytes; on `Err`, `out` is as it was.

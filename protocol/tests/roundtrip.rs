@@ -117,3 +117,19 @@ fn a_forward_reply_written_around_a_message_is_the_one_encoded_the_long_way() {
     assert!(ForwardReply::write_around(7, &reply, 40, &mut out).is_err());
     assert_eq!(&out[..], b"kept");
 }
+
+#[test]
+fn fail_replies_are_exactly_the_instructions_that_carry_a_failure() {
+    let mut runner = proptest::test_runner::TestRunner::default();
+    for &instruction in Instruction::ALL {
+        let message = support::message_of(instruction)
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
+        assert_eq!(
+            message.failure().is_some(),
+            instruction.is_failure(),
+            "{instruction}"
+        );
+    }
+}

@@ -415,6 +415,19 @@ client --json portfolio | jq -e '.holdings | map(select(.symbol == "AAPL")) | .[
 TRADES=$(client --json trades)
 echo "$TRADES" | jq -e '[.trades[].side] == ["buy", "sell"]' >/dev/null || fail "trades: $TRADES"
 
+step "ops endpoints: the session's requests are in the metrics, every service is ready"
+metrics=$(docker exec "$(container master)" papertrader probe http://127.0.0.1:9090/metrics) ||
+  fail "the master's /metrics did not answer"
+grep -Eq '^papertrader_requests_total\{.*instruction="purchaseAsset".*outcome="ok".*\} [1-9]' <<<"$metrics" ||
+  fail "no settled purchase in the master's metrics: $(grep papertrader_requests_total <<<"$metrics" | head -5)"
+grep -Eq '^papertrader_orders_settled_total [2-9]' <<<"$metrics" ||
+  fail "the master's metrics count no settled orders"
+for s in master worker-1 worker-2; do
+  docker exec "$(container "$s")" papertrader probe http://127.0.0.1:9090/health/ready >/dev/null ||
+    fail "$s is not ready"
+done
+say "    master /metrics counts the purchase; master and workers /health/ready answer 200"
+
 step "restart worker-1: sessions go on through worker-2, worker-1 is admitted again"
 quiet compose stop worker-1
 wait_until 30 "worker-1 is off the master's list" only_worker_2_online

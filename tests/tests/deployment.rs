@@ -119,6 +119,8 @@ fn compose_services_and_environment_match_the_binaries() {
     );
     // Logs go to stdout, where `docker compose logs` reads them.
     assert_eq!(value_of(&env, "PAPERTRADER_MASTER_LOG_FILE"), "-");
+    // Healthy means ready: the database answers and prices are fresh.
+    assert_ready_check(master, &env, "PAPERTRADER_MASTER_OPS_LISTEN", "master");
 
     for name in WORKERS {
         let worker = service(&compose, name);
@@ -138,15 +140,9 @@ fn compose_services_and_environment_match_the_binaries() {
         assert_eq!(value_of(&env, "PAPERTRADER_WORKER_MASTER"), "master:2048");
         assert_eq!(value_of(&env, "PAPERTRADER_WORKER_LISTEN"), "0.0.0.0:2049");
         assert_eq!(value_of(&env, "PAPERTRADER_WORKER_LOG_FILE"), "-");
-        // Healthy means admitted: the health check asks the worker's own admin socket for the
-        // state of its link to the master, rather than probing a port.
-        let health = strings(&worker["healthcheck"]["test"]).join(" ");
-        let socket = value_of(&env, "PAPERTRADER_WORKER_ADMIN_SOCKET");
-        assert!(
-            health.contains(&format!("--socket {socket} worker status"))
-                && health.contains(r#""link":"up""#),
-            "{name} health check: {health}"
-        );
+        // Healthy means ready (admitted: its link to the master is up), asked of the worker's
+        // own ops endpoint rather than by probing the client port.
+        assert_ready_check(worker, &env, "PAPERTRADER_WORKER_OPS_LISTEN", name);
     }
 }
 
@@ -320,4 +316,17 @@ fn the_image_runs_as_an_unprivileged_user_and_owns_the_volume_directories() {
             );
         }
     }
+}
+
+/// The service's health check asks its own ops endpoint (on the port `ops_key` sets) for
+/// readiness.
+fn assert_ready_check(service: &Value, env: &[(String, String)], ops_key: &str, name: &str) {
+    let ops = value_of(env, ops_key);
+    let port = ops.rsplit(':').next().unwrap_or_default();
+    let health = strings(&service["healthcheck"]["test"]).join(" ");
+    assert_eq!(
+        health,
+        format!("CMD papertrader probe http://127.0.0.1:{port}/health/ready"),
+        "{name} health check"
+    );
 }

@@ -60,6 +60,12 @@ pub struct WorkerConfig {
     pub log_file: PathBuf,
     /// The admin endpoint: a Unix socket (mode 0600) for `papertrader admin worker …`.
     pub admin_socket: PathBuf,
+    /// Address of the operations endpoint (Prometheus `/metrics`, `/health/live`,
+    /// `/health/ready`); off unless set. See docs/OPERATIONS.md.
+    pub ops_listen: Option<SocketAddr>,
+    /// This worker's `server` label in the metrics [default: `worker-` and the first 8
+    /// characters of its UUID].
+    pub server_label: Option<String>,
 }
 
 impl WorkerConfig {
@@ -117,6 +123,8 @@ impl Default for WorkerConfig {
             log_memory_entries: 1_024,
             log_file: PathBuf::from("data/worker.log"),
             admin_socket: PathBuf::from("data/worker.admin.sock"),
+            ops_listen: None,
+            server_label: None,
         }
     }
 }
@@ -166,6 +174,12 @@ pub struct WorkerArgs {
     /// Threads client connections are spread over; 0 means one per core [default: 0].
     #[arg(long, env = "PAPERTRADER_WORKER_CONNECTION_THREADS")]
     pub connection_threads: Option<usize>,
+    /// Operations endpoint address (metrics, health) [default: off].
+    #[arg(long, env = "PAPERTRADER_WORKER_OPS_LISTEN")]
+    pub ops_listen: Option<SocketAddr>,
+    /// The worker's `server` label in metrics [default: worker-<uuid prefix>].
+    #[arg(long, env = "PAPERTRADER_WORKER_SERVER_LABEL")]
+    pub server_label: Option<String>,
 }
 
 /// Why a configuration was refused.
@@ -223,6 +237,12 @@ impl WorkerArgs {
         }
         if let Some(threads) = self.connection_threads {
             config.connection_threads = threads;
+        }
+        if self.ops_listen.is_some() {
+            config.ops_listen = self.ops_listen;
+        }
+        if self.server_label.is_some() {
+            config.server_label = self.server_label.clone();
         }
         config.validate()?;
         Ok(config)

@@ -20,6 +20,7 @@ use papertrader_protocol::{
     ConnectionState, Failure, Instruction, Message, MessageType, ReasonCode, SwitchState,
 };
 use papertrader_runtime::connection::{Peer, Request, Router};
+use papertrader_runtime::metrics::ServerLabel;
 use papertrader_runtime::reply::{Answer, Reply};
 use tokio::time::{timeout_at, Instant};
 
@@ -34,17 +35,33 @@ pub struct WorkerRouter {
     cache: PriceCache,
     grants: DataGrants,
     grant: Rc<RefCell<Option<Grant>>>,
+    metrics: Option<ServerLabel>,
 }
 
 impl WorkerRouter {
     /// A router forwarding through `link`, reading `cache`, and checking its DataTransfer
-    /// grant against `grants`.
-    pub fn new(link: Addr<MasterLinkActor>, cache: PriceCache, grants: DataGrants) -> Self {
+    /// grant against `grants`; with `metrics`, it counts cache hits and misses.
+    pub fn new(
+        link: Addr<MasterLinkActor>,
+        cache: PriceCache,
+        grants: DataGrants,
+        metrics: Option<ServerLabel>,
+    ) -> Self {
         Self {
             link,
             cache,
             grants,
             grant: Rc::default(),
+            metrics,
+        }
+    }
+
+    /// Counts a cacheable request answered from the cache (or not).
+    fn count_cache(&self, hit: bool) {
+        if let Some(server) = self.metrics {
+            metrics::counter!("papertrader_cache_requests_total",
+                "server" => server.0, "result" => if hit { "hit" } else { "miss" })
+            .increment(1);
         }
     }
 
@@ -396,14 +413,19 @@ impl Router for WorkerRouter {
         }
         if unconfirmed.is_none() {
             if let Some(replies) = self.cached_quote(&request.message) {
+                self.count_cache(true);
                 return Answer::Now(replies);
             }
         }
         let key = cache_key(&request.message);
         if unconfirmed.is_none() {
             if let Some(replies) = key.as_ref().and_then(|key| self.cached_reply(key)) {
+                self.count_cache(true);
                 return Answer::Now(replies);
             }
+        }
+        if key.is_some() {
+            self.count_cache(false);
         }
         self.exchange(request, key, unconfirmed, peer)
     }

@@ -13,6 +13,8 @@ use papertrader_runtime::identity::{SigningIdentity, VerifyingIdentity};
 use papertrader_runtime::lifecycle::Server;
 use papertrader_runtime::listener::{self, Admission};
 use papertrader_runtime::log::{LogActor, LogSystem};
+use papertrader_runtime::metrics::ServerLabel;
+use papertrader_runtime::ops::{Check, OpsEndpoint, Readiness};
 use papertrader_runtime::slots::{AddressLimiter, SlotPool};
 use papertrader_runtime::threads::{ConnectionThreads, ThreadsOwner};
 use slog::{info, o};
@@ -21,13 +23,15 @@ use tokio::task::AbortHandle;
 use crate::cache::{Framing, PriceCache};
 use crate::config::WorkerConfig;
 use crate::grants::DataGrants;
-use crate::link::{GetLinkStatus, LinkSettings, MasterLinkActor};
+use crate::link::{GetLinkStatus, LinkSettings, LinkState, MasterLinkActor};
 use crate::router::WorkerRouter;
 
 /// A running worker.
 pub struct RunningWorker {
     /// Where clients connect (the real port when configured with port 0).
     pub local_addr: SocketAddr,
+    /// The ops endpoint (metrics, health), when configured.
+    pub ops: Option<OpsEndpoint>,
     /// This worker's UUID.
     pub uuid: uuid::Uuid,
     /// The master link.
@@ -123,6 +127,11 @@ pub async fn start_on(
         max_payload: config.max_payload,
     };
     let cache = PriceCache::new(config.cache_max_entries, framing);
+    let server_label = config
+        .server_label
+        .clone()
+        .unwrap_or_else(|| format!("worker-{}", &uuid.simple().to_string()[..8]));
+    let metrics = config.ops_listen.map(|_| ServerLabel::new(&server_label));
     let settings = LinkSettings {
         master: config.master.clone(),
         bind_ip: config.link_bind_ip,
@@ -131,6 +140,7 @@ pub async fn start_on(
         master_key,
         max_payload: config.max_payload,
         request_timeout: Duration::from_secs(config.request_timeout_secs),
+        metrics,
     };
     let grants = DataGrants::default();
     let link = MasterLinkActor::new(
@@ -155,6 +165,7 @@ pub async fn start_on(
         idle_timeout: Duration::from_secs(config.idle_timeout_secs),
         write_timeout: Duration::from_secs(config.write_timeout_secs),
         max_unsent_bytes: config.max_unsent_bytes,
+        metrics,
         ..ConnectionLimits::default()
     };
     let admission = Admission {
@@ -169,7 +180,14 @@ pub async fn start_on(
         admission,
         limits,
         threads,
-        move || WorkerRouter::new(router_link.clone(), router_cache.clone(), grants.clone()),
+        move || {
+            WorkerRouter::new(
+                router_link.clone(),
+                router_cache.clone(),
+                grants.clone(),
+                metrics,
+            )
+        },
     ))
     .abort_handle();
     info!(log, "worker listening"; "addr" => %local_addr, "uuid" => %uuid, "master" => &config.master, "connection_threads" => connection_threads);
@@ -185,8 +203,19 @@ pub async fn start_on(
         log.new(o!("endpoint" => "admin")),
     )
     .with_context(|| format!("admin socket {}", config.admin_socket.display()))?;
+    let ops = match config.ops_listen {
+        Some(addr) => {
+            let ops = OpsEndpoint::start(addr, readiness(link.clone()))
+                .await
+                .with_context(|| format!("binding the ops endpoint {addr}"))?;
+            info!(log, "ops endpoint listening"; "addr" => %ops.local_addr, "server_label" => &server_label);
+            Some(ops)
+        }
+        None => None,
+    };
     Ok(RunningWorker {
         local_addr,
+        ops,
         uuid,
         link,
         cache,
@@ -195,6 +224,23 @@ pub async fn start_on(
         threads: threads_owner,
         accept,
         request_timeout: Duration::from_secs(config.request_timeout_secs),
+    })
+}
+
+/// The worker's readiness: its link to the master is up (it was admitted).
+fn readiness(link: Addr<MasterLinkActor>) -> Readiness {
+    Arc::new(move || {
+        let link = link.clone();
+        Box::pin(async move {
+            let state = match link.send(GetLinkStatus).await {
+                Ok(status) => match status.state {
+                    LinkState::Up { .. } => Ok(()),
+                    other => Err(format!("the link to the master is not up: {other:?}")),
+                },
+                Err(_) => Err("the link actor has stopped".to_owned()),
+            };
+            vec![("master_link", state)] as Vec<Check>
+        })
     })
 }
 

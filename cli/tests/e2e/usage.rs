@@ -50,9 +50,14 @@ fn usage_errors_exit_2_and_not_logged_in_exits_1_with_a_hint() {
     let mut empty = user.command(&["register", "sam", "--email", "sam@example.com"]);
     empty.env("PAPERTRADER_PASSWORD", "");
     assert_fails(&run_bounded(empty), 2, &["password is empty"]);
+    // Nothing at all on standard input says so.
     let mut empty = user.command(&["login", "sam", "--password-stdin"]);
     empty.env_remove("PAPERTRADER_PASSWORD");
-    assert_fails(&run_bounded(empty), 2, &["password is empty"]);
+    assert_fails(
+        &run_bounded(empty),
+        2,
+        &["standard input ended before the password"],
+    );
 
     // Not logged in: exit 1, and what to run.
     assert_fails(

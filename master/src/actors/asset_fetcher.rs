@@ -154,6 +154,11 @@ impl AssetFetcherActor {
     /// start failing for the same reason share one line); later failures stay quiet until the
     /// symbol recovers, which is logged once.
     fn log_failures(&mut self, outcome: &FetchOutcome) {
+        if !outcome.failed.is_empty() {
+            metrics::counter!("papertrader_provider_errors_total",
+                "provider" => self.provider.name())
+            .increment(outcome.failed.len() as u64);
+        }
         let mut started: BTreeMap<String, Vec<&str>> = BTreeMap::new();
         for (symbol, error) in &outcome.failed {
             if self.failing.insert(symbol.clone()) {
@@ -172,6 +177,7 @@ impl AssetFetcherActor {
         if !recovered.is_empty() {
             info!(self.log, "prices recovered"; "provider" => self.provider.name(), "symbols" => recovered.join(","));
         }
+        metrics::gauge!("papertrader_stale_symbols").set(self.failing.len() as f64);
     }
 }
 

@@ -71,6 +71,7 @@ impl Handler<PlaceOrder> for TradeQueueActor {
         }
         let (reply, settled) = oneshot::channel();
         self.queue.push((msg.0, reply));
+        metrics::gauge!("papertrader_trade_queue_depth").set(self.queue.len() as f64);
         Box::pin(async move { settled.await.unwrap_or(Err(OrderError::Dropped)) })
     }
 }
@@ -88,6 +89,7 @@ impl Handler<Settle> for TradeQueueActor {
             return;
         }
         let batch = std::mem::take(&mut self.queue);
+        metrics::gauge!("papertrader_trade_queue_depth").set(0.0);
         let (orders, replies): (Vec<Order>, Vec<_>) = batch.into_iter().unzip();
         let snapshot = msg.0;
         let prices: HashMap<String, SettlementPrice> = snapshot
@@ -117,6 +119,12 @@ impl Handler<Settle> for TradeQueueActor {
                 let settled = outcomes.iter().filter(|o| o.is_ok()).count();
                 act.settled_total += settled as u64;
                 let ms = started.elapsed().as_millis() as u64;
+                metrics::histogram!("papertrader_settlement_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                metrics::histogram!("papertrader_settlement_batch_orders").record(count as f64);
+                metrics::counter!("papertrader_orders_settled_total").increment(settled as u64);
+                metrics::counter!("papertrader_orders_refused_total")
+                    .increment((count - settled) as u64);
                 info!(act.log, "batch settled"; "tick" => tick, "orders" => count, "settled" => settled, "ms" => ms);
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(outcome);
@@ -124,6 +132,7 @@ impl Handler<Settle> for TradeQueueActor {
             }
             Err(e) => {
                 error!(act.log, "settlement failed; batch rolled back"; "tick" => tick, "orders" => count, "error" => %e);
+                metrics::counter!("papertrader_settlement_failures_total").increment(1);
                 for reply in replies {
                     let _ = reply.send(Err(OrderError::SettlementFailed));
                 }

@@ -64,6 +64,14 @@ impl DbError {
     }
 }
 
+/// One round trip to the database (readiness): `SELECT 1`.
+pub fn ping(conn: &mut AnyConnection) -> Result<(), DbError> {
+    use diesel::prelude::*;
+    use diesel::IntoSql;
+    diesel::select(1i32.into_sql::<diesel::sql_types::Integer>()).get_result::<i32>(conn)?;
+    Ok(())
+}
+
 /// A cheap, cloneable handle to the pool.
 #[derive(Clone)]
 pub struct Db {

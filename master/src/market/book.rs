@@ -100,6 +100,26 @@ impl Snapshot {
         }
     }
 
+    /// Whether these prices are fresh at `now_ms` for ticks every `interval_ms`: the last tick
+    /// is at most three intervals (and at least 15 s) old, and some price is not stale.
+    pub fn freshness(&self, now_ms: i64, interval_ms: u64) -> Result<(), String> {
+        let limit = (interval_ms.saturating_mul(3)).max(15_000) as i64;
+        if self.tick == 0 {
+            return Err("no price tick yet".into());
+        }
+        let age = now_ms.saturating_sub(self.at_ms);
+        if age > limit {
+            return Err(format!(
+                "the last price tick (#{}) is {} ms old (more than {limit} ms)",
+                self.tick, age
+            ));
+        }
+        if !self.quotes.is_empty() && self.quotes.values().all(|q| q.stale) {
+            return Err("every price is stale: the price source is failing".into());
+        }
+        Ok(())
+    }
+
     /// The settlement price of a symbol: its close and staleness.
     pub fn price_of(&self, symbol: &str) -> Option<(Money, bool)> {
         self.quotes.get(symbol).map(|q| (q.close, q.stale))

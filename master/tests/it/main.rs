@@ -8,6 +8,7 @@ mod crash;
 mod data;
 mod identities;
 mod invariants;
+mod ops;
 mod order_ids;
 mod overload;
 mod peers;

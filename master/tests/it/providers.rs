@@ -1178,3 +1178,66 @@ async fn finnhub_faults_map_to_the_same_errors() {
 fn http_provider_wide(error: &ProviderError) -> bool {
     papertrader_master::market::http::is_provider_wide(error)
 }
+
+#[actix::test]
+async fn readiness_says_not_ready_while_every_price_is_stale_and_recovers() {
+    let db = TestDb::sqlite();
+    let server = MockServer::start().await;
+    let body = fixture("yahoo_chart_aapl.json");
+    serve_charts(&server, &["AAPL", "MSFT"], &body).await;
+    let assets_file = db.dir.path().join("assets.txt");
+    std::fs::write(&assets_file, "AAPL,Apple\nMSFT,Microsoft\n").unwrap();
+    let master = master_with(MasterConfig {
+        provider: ProviderKind::Yahoo,
+        provider_base_url: Some(server.uri()),
+        assets_file: Some(assets_file),
+        update_interval_ms: 100,
+        provider_requests_per_minute: Some(10_000),
+        ops_listen: Some("127.0.0.1:0".parse().unwrap()),
+        ..test_config(&db)
+    })
+    .await;
+    let ready = |status: u16| {
+        let master = &master;
+        async move {
+            let started = std::time::Instant::now();
+            loop {
+                let (now, body) = crate::ops::get(master, "/health/ready").await;
+                if now == status {
+                    return body;
+                }
+                assert!(started.elapsed() < Duration::from_secs(10), "{now}: {body}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    ready(200).await;
+    // The source fails for every symbol: prices go stale, the master is not ready.
+    server.reset().await;
+    serve(
+        &server,
+        "/v8/finance/chart/AAPL",
+        ResponseTemplate::new(500),
+    )
+    .await;
+    serve(
+        &server,
+        "/v8/finance/chart/MSFT",
+        ResponseTemplate::new(500),
+    )
+    .await;
+    let body = ready(503).await;
+    assert!(
+        body.contains("prices failed: every price is stale"),
+        "{body}"
+    );
+    // Back: ready again.
+    server.reset().await;
+    serve_charts(
+        &server,
+        &["AAPL", "MSFT"],
+        &fixture("yahoo_chart_aapl.json"),
+    )
+    .await;
+    ready(200).await;
+}

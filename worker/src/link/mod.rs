@@ -11,6 +11,7 @@ mod forwarding;
 
 pub use forwarding::{ClientClosed, Expired, Forwarded, Forwarding};
 
+use papertrader_runtime::metrics::ServerLabel;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -65,6 +66,8 @@ pub struct LinkSettings {
     pub max_payload: u32,
     /// Per-request timeout.
     pub request_timeout: Duration,
+    /// The worker's metrics label, when it has an ops endpoint.
+    pub metrics: Option<ServerLabel>,
 }
 
 /// Where the link stands.
@@ -197,6 +200,10 @@ impl MasterLinkActor {
 
     fn connect(&mut self, ctx: &mut Context<Self>) {
         self.state = LinkState::Admitting;
+        if let Some(server) = self.settings.metrics {
+            metrics::counter!("papertrader_master_link_connects_total", "server" => server.0)
+                .increment(1);
+        }
         let connecting = open(self.settings.master.clone(), self.settings.bind_ip);
         ctx.spawn(
             connecting
@@ -244,6 +251,9 @@ impl MasterLinkActor {
             pending.fail(failure, self.settings.max_payload);
         }
         warn!(self.log, "master link down"; "reason" => &why, "retry_in_ms" => self.backoff.as_millis() as u64);
+        if let Some(server) = self.settings.metrics {
+            metrics::gauge!("papertrader_master_link_up", "server" => server.0).set(0.0);
+        }
         self.state = LinkState::Down {
             last_error: Some(why),
         };
@@ -338,6 +348,9 @@ impl StreamHandler<Decoded> for MasterLinkActor {
                 self.state = LinkState::Up {
                     name: admitted.worker_name,
                 };
+                if let Some(server) = self.settings.metrics {
+                    metrics::gauge!("papertrader_master_link_up", "server" => server.0).set(1.0);
+                }
                 self.stage = Some(Stage::Admitted);
                 self.backoff = MIN_BACKOFF;
                 self.update_interval = Duration::from_millis(admitted.update_interval_ms);

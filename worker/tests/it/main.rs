@@ -4,6 +4,7 @@ mod admission;
 mod cluster;
 mod failover;
 mod identities;
+mod ops;
 mod passthrough;
 mod restart;
 mod sessions;

@@ -22,13 +22,17 @@ impl Hasher {
         &self,
         work: impl FnOnce(u32) -> T + Send + 'static,
     ) -> Result<T, SessionError> {
-        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
+        let before = self.waiting.fetch_add(1, Ordering::SeqCst);
+        if before >= self.max_waiting {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
+            metrics::counter!("papertrader_bcrypt_refused_total").increment(1);
             return Err(SessionError::TooManyLogins);
         }
+        metrics::gauge!("papertrader_bcrypt_in_progress").set((before + 1) as f64);
         let cost = self.cost;
         let result = self.pool.run(move || work(cost)).await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let after = self.waiting.fetch_sub(1, Ordering::SeqCst) - 1;
+        metrics::gauge!("papertrader_bcrypt_in_progress").set(after as f64);
         result.ok_or(SessionError::HashingStopped)
     }
 

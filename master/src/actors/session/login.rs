@@ -107,6 +107,8 @@ impl Handler<Login> for SessionActor {
             }
             Err(refusal) => {
                 warn!(self.log, "login throttled"; "by" => refusal.by, "address" => &address);
+                metrics::counter!("papertrader_login_throttled_total", "by" => refusal.by)
+                    .increment(1);
                 return Box::pin(fut::ready(Err(throttled(refusal))));
             }
         };
@@ -130,6 +132,7 @@ impl Handler<Login> for SessionActor {
                     return act.hold_back(msg, key, ctx);
                 }
                 warn!(act.log, "login throttled"; "by" => refusal.by, "address" => &address);
+                metrics::counter!("papertrader_login_throttled_total", "by" => refusal.by).increment(1);
                 return Box::pin(fut::ready(Err(throttled(refusal))));
             }
             let work = act.complete_login(msg, account);

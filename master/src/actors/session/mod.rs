@@ -130,10 +130,12 @@ impl SessionActor {
         }
         self.hash_of.insert(session.session_id, hash.clone());
         self.live.insert(hash, session);
+        metrics::gauge!("papertrader_sessions_live").set(self.live.len() as f64);
     }
 
     fn forget(&mut self, hash: &str) -> Option<LiveSession> {
         let session = self.live.remove(hash)?;
+        metrics::gauge!("papertrader_sessions_live").set(self.live.len() as f64);
         self.hash_of.remove(&session.session_id);
         if let Some(connection) = session.connection {
             if let Some(list) = self.by_connection.get_mut(&connection) {
@@ -319,6 +321,7 @@ impl Actor for SessionActor {
                 MAX_CACHED_SESSIONS,
             );
             act.hash_of.retain(|_, hash| act.live.contains_key(hash));
+            metrics::gauge!("papertrader_sessions_live").set(act.live.len() as f64);
         });
         ctx.run_interval(SWEEP_EVERY, |act, ctx| act.sweep(ctx));
     }

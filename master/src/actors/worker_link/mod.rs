@@ -14,6 +14,7 @@
 
 mod admission;
 
+use papertrader_runtime::metrics::{RequestTimer, ServerLabel};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,6 +72,8 @@ pub struct LinkContext {
     pub update_interval_ms: u64,
     /// Largest payload.
     pub max_payload: u32,
+    /// Record forwarded requests in the metrics under this label (with an ops endpoint).
+    pub metrics: Option<ServerLabel>,
     /// Logger.
     pub log: Logger,
 }
@@ -173,14 +176,24 @@ impl WorkerLinkActor {
         let output = self.output.clone();
         let max = self.link.max_payload;
         let request_id = forward.request_id;
+        let metrics = self.link.metrics;
         let work = async move {
-            let replies = match Message::from_frame(forward.frame, max) {
-                Err(rejected) => vec![rejected.reply()],
-                Ok(request) => match check_request(&request) {
-                    Err(reply) => vec![reply],
-                    Ok(()) => services.handle(request, context).await,
-                },
+            let started = std::time::Instant::now();
+            let (instruction, replies) = match Message::from_frame(forward.frame, max) {
+                Err(rejected) => (rejected.instruction, vec![rejected.reply()]),
+                Ok(request) => (
+                    Some(request.instruction()),
+                    match check_request(&request) {
+                        Err(reply) => vec![reply],
+                        Ok(()) => services.handle(request, context).await,
+                    },
+                ),
             };
+            if let (Some(server), Some(instruction), Some(first)) =
+                (metrics, instruction, replies.first())
+            {
+                RequestTimer::start(&server, instruction, started).finish(&first.into());
+            }
             // Each reply is encoded once, straight into its forwardReply frame.
             let mut wrapped = BytesMut::new();
             for reply in &replies {
