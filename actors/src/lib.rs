@@ -13,6 +13,7 @@
 //! - [`lifecycle`]: one way to run and stop a server; [`signals`]: SIGINT and SIGTERM;
 //!   [`admin_socket`]: the admin endpoint's Unix socket; [`files`]: key and identity file helpers.
 //! - [`ops`]: the metrics and health endpoint; [`metrics`]: what every connection records.
+//! - [`tls`]: rustls on both kinds of links, and a local CA for certificates.
 #![warn(missing_docs)]
 
 pub mod admin_socket;
@@ -33,3 +34,4 @@ pub mod reply;
 pub mod signals;
 pub mod slots;
 pub mod threads;
+pub mod tls;

@@ -12,6 +12,7 @@ use crate::connection::{ConnectionActor, ConnectionLimits, Peer, Router};
 use crate::frame_budget::FrameBudget;
 use crate::slots::{AddressLimiter, Slot, SlotPool};
 use crate::threads::ConnectionThreads;
+use crate::tls::{Accepted, ServerTls};
 
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -61,6 +62,8 @@ pub struct Admission {
     pub addresses: AddressLimiter,
     /// Bytes of incomplete frames held at once, across connections.
     pub budget: FrameBudget,
+    /// TLS this port requires, if any.
+    pub tls: Option<ServerTls>,
 }
 
 /// [`serve_with`] where every peer within the limits gets a [`ConnectionActor`] with a fresh
@@ -80,6 +83,7 @@ pub async fn serve<R, F>(
         connections,
         addresses,
         budget,
+        tls,
     } = admission;
     let make_router = std::sync::Arc::new(make_router);
     serve_with(listener, move |stream, peer| {
@@ -92,9 +96,16 @@ pub async fn serve<R, F>(
             return;
         };
         let slot = Slot::new(place, address);
-        let (make_router, budget) = (make_router.clone(), budget.clone());
+        let (make_router, budget, tls) = (make_router.clone(), budget.clone(), tls.clone());
         threads.run(stream, move |stream| async move {
-            ConnectionActor::start(stream, peer, make_router(), limits, &budget, slot);
+            let Some(tls) = tls else {
+                ConnectionActor::start(stream, peer, make_router(), limits, &budget, slot);
+                return;
+            };
+            // The handshake takes its time out of the first-frame deadline's.
+            if let Accepted::Tls(stream) = tls.accept(stream, limits.first_frame_timeout).await {
+                ConnectionActor::start(stream, peer, make_router(), limits, &budget, slot);
+            }
         });
     })
     .await

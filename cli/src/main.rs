@@ -9,6 +9,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod admin;
+mod certs;
 mod commands;
 mod config_help;
 mod failed;
@@ -52,6 +53,8 @@ enum Command {
     Worker(servers::WorkerCommand),
     /// Administer a running master (or worker) through its admin socket.
     Admin(admin::AdminArgs),
+    /// Make a local CA and a server certificate for TLS (PEM files).
+    Certs(certs::CertsArgs),
     /// Ask a server's ops endpoint, e.g. http://127.0.0.1:9090/health/ready: exit 0 when it
     /// answers 200 (for container healthchecks).
     Probe(probe::ProbeArgs),
@@ -103,6 +106,10 @@ fn run(cli: Cli) -> (Result<(), Failed>, bool) {
             };
             let result = runtime().and_then(|rt| rt.block_on(admin::run(args, out)));
             (result, out.json)
+        }
+        Command::Certs(args) => {
+            let out = Output { json: cli.json };
+            (certs::run(args, out), cli.json)
         }
         Command::Probe(args) => {
             let result = runtime().and_then(|rt| rt.block_on(probe::run(args)));

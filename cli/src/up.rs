@@ -17,6 +17,7 @@ use papertrader_master::server::RunningMaster;
 use papertrader_runtime::lifecycle::Server;
 use papertrader_runtime::log::{LogActor, LogSystem};
 use papertrader_runtime::threads::ConnectionThreads;
+use papertrader_runtime::tls::certs::Authority;
 use papertrader_worker::config::WorkerConfig;
 use papertrader_worker::link::{GetLinkStatus, LinkState};
 use papertrader_worker::server::{load_or_create_identity, load_or_create_uuid, RunningWorker};
@@ -77,6 +78,11 @@ pub struct UpArgs {
     /// address, the key, log and admin socket paths and the expected workers are always `up`'s.
     #[arg(long)]
     master_config: Option<PathBuf>,
+    /// TLS on every link: the master's port and the workers' take TLS only, with certificates
+    /// of a local CA made in DATA/tls (clients then need --ca-file DATA/tls/ca.pem and the
+    /// master as tls://HOST:PORT) [default: plain, which is fine on loopback].
+    #[arg(long)]
+    tls: bool,
 }
 
 /// The update interval when neither `--update-interval-ms` nor the provider says otherwise.
@@ -84,7 +90,7 @@ const DEFAULT_UPDATE_INTERVAL_MS: u64 = 2000;
 
 /// The master's settings: the `--master-config` file (or the defaults), then `up`'s flags,
 /// then what `up` always decides (addresses, paths under `--data`, expected workers).
-fn master_config(args: &UpArgs) -> anyhow::Result<MasterConfig> {
+fn master_config(args: &UpArgs, tls: Option<&UpTls>) -> anyhow::Result<MasterConfig> {
     let data = &args.data;
     let defaults = MasterConfig::default();
     let mut config = match &args.master_config {
@@ -138,13 +144,58 @@ fn master_config(args: &UpArgs) -> anyhow::Result<MasterConfig> {
     if let Some(threads) = args.connection_threads {
         config.connection_threads = threads;
     }
+    if let Some(tls) = tls {
+        config.tls_cert_file = Some(tls.cert.clone());
+        config.tls_key_file = Some(tls.key.clone());
+    }
     Ok(config)
+}
+
+/// The certificates of `up --tls`: one server certificate for the master and the workers (all
+/// on this machine's addresses), signed by the local CA in `DATA/tls`.
+struct UpTls {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+impl UpTls {
+    /// Makes (or reuses) the CA and issues a certificate for loopback and `bind`.
+    fn make(data: &std::path::Path, bind: IpAddr) -> anyhow::Result<Self> {
+        let dir = data.join("tls");
+        let authority = Authority::load_or_create(&dir)?;
+        let mut hosts = vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ];
+        if !bind.is_unspecified() && !bind.is_loopback() {
+            hosts.push(bind.to_string());
+        }
+        let now = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+        let (cert, key) = authority.issue(&dir, "server", &hosts, now, 365)?;
+        Ok(Self {
+            ca: dir.join("ca.pem"),
+            cert,
+            key,
+        })
+    }
+
+    /// How clients reach `address` with TLS.
+    fn address(address: SocketAddr) -> String {
+        format!("tls://{address}")
+    }
 }
 
 /// Runs the cluster until Ctrl-C or SIGTERM.
 pub fn run(args: UpArgs) -> anyhow::Result<()> {
     let data = args.data.clone();
-    let mut master_config = master_config(&args)?;
+    let tls = if args.tls {
+        Some(UpTls::make(&data, args.bind).context("making the TLS certificates")?)
+    } else {
+        None
+    };
+    let mut master_config = master_config(&args, tls.as_ref())?;
     if args.update_interval_ms.is_none() {
         if let Some(slower) = provider_minimum(&master_config)? {
             master_config.update_interval_ms = slower;
@@ -189,16 +240,17 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
                 log_file: home.join("worker.log"),
                 admin_socket: home.join("worker.admin.sock"),
                 connection_threads: threads.0.len(),
+                tls_cert_file: tls.as_ref().map(|t| t.cert.clone()),
+                tls_key_file: tls.as_ref().map(|t| t.key.clone()),
+                master_ca_file: tls.as_ref().map(|t| t.ca.clone()),
                 ..WorkerConfig::default()
             };
-            register(
-                &master,
-                &name,
-                &config,
-                SocketAddr::new(connect_ip, port),
-                args.bind,
-            )
-            .await?;
+            let client_address = SocketAddr::new(connect_ip, port);
+            let client_address = match &tls {
+                Some(_) => UpTls::address(client_address),
+                None => client_address.to_string(),
+            };
+            register(&master, &name, &config, client_address, args.bind).await?;
             let worker_logs = LogSystem::new(&config.log_file, config.log_memory_entries);
             workers.push((
                 name,
@@ -208,14 +260,28 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         for (name, worker) in &workers {
             wait_until_up(name, &worker.link).await?;
         }
+        let shown = |address: SocketAddr| match &tls {
+            Some(_) => UpTls::address(address),
+            None => address.to_string(),
+        };
         let mut banner = vec![
             format!("PaperTrader is up (data in {})", data.display()),
-            format!("  master      {master_addr}   (clients ask it for the worker list)"),
+            format!(
+                "  master      {}   (clients ask it for the worker list)",
+                shown(master_addr)
+            ),
         ];
         for (name, worker) in &workers {
             banner.push(format!(
                 "  {name:<10}  {}",
-                SocketAddr::new(connect_ip, worker.local_addr.port())
+                shown(SocketAddr::new(connect_ip, worker.local_addr.port()))
+            ));
+        }
+        if let Some(tls) = &tls {
+            banner.push(format!(
+                "  TLS         every link; clients: export PAPERTRADER_MASTER={} PAPERTRADER_CA_FILE={}",
+                shown(master_addr),
+                tls.ca.display()
             ));
         }
         banner.push(format!("  admin       {}", master.admin_socket.display()));
@@ -270,7 +336,7 @@ async fn register(
     master: &papertrader_master::server::RunningMaster,
     name: &str,
     config: &WorkerConfig,
-    address: SocketAddr,
+    address: String,
     bind: IpAddr,
 ) -> anyhow::Result<()> {
     let uuid = load_or_create_uuid(&config.uuid_file)?;
@@ -287,7 +353,6 @@ async fn register(
         .send(ListWorkers)
         .await?
         .map_err(|f| anyhow::anyhow!("{f}"))?;
-    let address = address.to_string();
     if let Some(existing) = known.iter().find(|w| w.name == name) {
         let mut wanted: Vec<String> = allowed_ips.iter().map(IpAddr::to_string).collect();
         let mut registered = existing.allowed_ips.clone();

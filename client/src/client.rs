@@ -13,6 +13,7 @@ use papertrader_protocol::password::client_password_hash;
 use papertrader_protocol::*;
 
 use crate::connection::{ClientError, Connection, Peer};
+use crate::tls::ClientTls;
 
 /// A client session with a worker.
 pub struct Client {
@@ -22,6 +23,7 @@ pub struct Client {
     conn: Connection,
     state: ConnectionState,
     session: Option<String>,
+    tls: Option<ClientTls>,
 }
 
 fn unexpected(reply: Message) -> ClientError {
@@ -36,7 +38,16 @@ impl Client {
     /// Asks the master for the online workers and connects to the first that answers. When
     /// none answers, the error is the last worker's [`ClientError::Unreachable`].
     pub async fn via_master(master: &str) -> Result<Self, ClientError> {
-        let workers = Self::worker_list(master).await?;
+        Self::via_master_with(master, None).await
+    }
+
+    /// [`Client::via_master`] trusting `tls`'s CA for the master and workers whose address is
+    /// `tls://host:port`.
+    pub async fn via_master_with(
+        master: &str,
+        tls: Option<ClientTls>,
+    ) -> Result<Self, ClientError> {
+        let workers = Self::worker_list_with(master, tls.as_ref()).await?;
         if workers.is_empty() {
             return Err(ClientError::Failed {
                 instruction: "workerList",
@@ -44,21 +55,30 @@ impl Client {
             });
         }
         let addresses = workers.into_iter().map(|w| w.address).collect();
-        Self::with_workers(Some(master.to_owned()), addresses).await
+        Self::with_workers(Some(master.to_owned()), addresses, tls).await
     }
 
     /// Connects to one worker directly (no failover).
     pub async fn to_worker(address: &str) -> Result<Self, ClientError> {
-        Self::with_workers(None, vec![address.to_owned()]).await
+        Self::to_worker_with(address, None).await
+    }
+
+    /// [`Client::to_worker`] trusting `tls`'s CA when the address is `tls://host:port`.
+    pub async fn to_worker_with(
+        address: &str,
+        tls: Option<ClientTls>,
+    ) -> Result<Self, ClientError> {
+        Self::with_workers(None, vec![address.to_owned()], tls).await
     }
 
     async fn with_workers(
         master: Option<String>,
         workers: Vec<String>,
+        tls: Option<ClientTls>,
     ) -> Result<Self, ClientError> {
         let mut last = ClientError::Closed;
         for (index, address) in workers.iter().enumerate() {
-            match Connection::connect_to(Peer::Worker, address).await {
+            match Connection::connect_with(Peer::Worker, address, tls.as_ref()).await {
                 Ok(conn) => {
                     return Ok(Self {
                         master,
@@ -67,6 +87,7 @@ impl Client {
                         conn,
                         state: ConnectionState::Command,
                         session: None,
+                        tls,
                     })
                 }
                 Err(e) => last = e,
@@ -77,7 +98,15 @@ impl Client {
 
     /// The online workers, from the master.
     pub async fn worker_list(master: &str) -> Result<Vec<WorkerEndpoint>, ClientError> {
-        let mut conn = Connection::connect_to(Peer::Master, master).await?;
+        Self::worker_list_with(master, None).await
+    }
+
+    /// [`Client::worker_list`] from a master whose address may be `tls://host:port`.
+    pub async fn worker_list_with(
+        master: &str,
+        tls: Option<&ClientTls>,
+    ) -> Result<Vec<WorkerEndpoint>, ClientError> {
+        let mut conn = Connection::connect_with(Peer::Master, master, tls).await?;
         match conn.call(&Message::GetWorkerList(Empty {})).await? {
             Message::WorkerList(list) => Ok(list.workers),
             other => Err(unexpected(other)),
@@ -98,7 +127,7 @@ impl Client {
     /// there is one), resuming the session there.
     async fn fail_over(&mut self) -> Result<(), ClientError> {
         if let Some(master) = &self.master {
-            if let Ok(fresh) = Self::worker_list(master).await {
+            if let Ok(fresh) = Self::worker_list_with(master, self.tls.as_ref()).await {
                 let fresh: Vec<String> = fresh.into_iter().map(|w| w.address).collect();
                 if !fresh.is_empty() {
                     self.workers = fresh;
@@ -109,7 +138,9 @@ impl Client {
         let mut last = ClientError::Closed;
         for step in 1..=count {
             let index = (self.current + step) % count;
-            match Connection::connect_to(Peer::Worker, &self.workers[index]).await {
+            match Connection::connect_with(Peer::Worker, &self.workers[index], self.tls.as_ref())
+                .await
+            {
                 Ok(conn) => {
                     self.conn = conn;
                     self.current = index;

@@ -1,6 +1,7 @@
 //! One protocol connection: send a request, read its complete reply (reassembling `data`
 //! transfers), in order.
 
+use crate::tls::{host_of, parse_address, ClientTls, PeerStream};
 use futures::{SinkExt, StreamExt};
 use papertrader_protocol::transfer::{Progress, Reassembler};
 use papertrader_protocol::{DataBody, Failure, Message, MessageCodec, ProtocolError};
@@ -61,6 +62,10 @@ pub enum ClientError {
     /// The server answered with something this request does not expect.
     #[error("unexpected reply {0}")]
     Unexpected(&'static str),
+    /// TLS could not be set up with the server; the text says why (wrong CA, expired
+    /// certificate, a plain port, no CA given for a `tls://` address).
+    #[error("{0}")]
+    Tls(String),
 }
 
 impl ClientError {
@@ -94,7 +99,7 @@ pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 
 /// A connection to a master or worker.
 pub struct Connection {
-    framed: Framed<TcpStream, MessageCodec>,
+    framed: Framed<PeerStream, MessageCodec>,
     timeout: std::time::Duration,
 }
 
@@ -102,35 +107,61 @@ impl Connection {
     /// Connects (no time limit but the system's; see [`Connection::connect_to`]).
     pub async fn connect(addr: impl ToSocketAddrs) -> Result<Self, ClientError> {
         let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        Ok(Self {
-            framed: Framed::new(stream, MessageCodec::default()),
-            timeout: DEFAULT_TIMEOUT,
-        })
+        Self::from_stream(stream)
     }
 
     /// Connects to the `peer` at `address` within [`CONNECT_TIMEOUT`]; a failure is
     /// [`ClientError::Unreachable`], naming the peer and the address.
     pub async fn connect_to(peer: Peer, address: &str) -> Result<Self, ClientError> {
+        Self::connect_with(peer, address, None).await
+    }
+
+    /// [`Connection::connect_to`] for an address that may be `tls://host:port`: TLS with
+    /// `tls`'s CA (an error when the address asks for TLS and no CA was given).
+    pub async fn connect_with(
+        peer: Peer,
+        address: &str,
+        tls: Option<&ClientTls>,
+    ) -> Result<Self, ClientError> {
+        let (plain, wants_tls) = parse_address(address);
         let unreachable = |source| ClientError::Unreachable {
             peer,
             address: address.to_owned(),
             source,
         };
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(plain))
             .await
             .map_err(|_| unreachable(std::io::ErrorKind::TimedOut.into()))?
             .map_err(unreachable)?;
-        Self::from_stream(stream)
+        if !wants_tls {
+            return Self::from_stream(stream);
+        }
+        let tls = tls.ok_or_else(|| {
+            ClientError::Tls(format!(
+                "the {peer} at {address} requires TLS: give the deployment's CA certificate \
+                 (--ca-file FILE or PAPERTRADER_CA_FILE)"
+            ))
+        })?;
+        stream.set_nodelay(true)?;
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, tls.connect(host_of(plain), stream))
+            .await
+            .map_err(|_| ClientError::Tls(format!("TLS with {address} timed out")))?
+            .map_err(|e| ClientError::Tls(e.to_string()))?;
+        Ok(Self::from_peer_stream(stream))
     }
 
     /// Wraps an already connected stream (for example one bound to a chosen local address).
     pub fn from_stream(stream: TcpStream) -> Result<Self, ClientError> {
         stream.set_nodelay(true)?;
-        Ok(Self {
+        Ok(Self::from_peer_stream(Box::new(stream)))
+    }
+
+    /// Wraps a connected plain or TLS stream.
+    pub fn from_peer_stream(stream: PeerStream) -> Self {
+        Self {
             framed: Framed::new(stream, MessageCodec::default()),
             timeout: DEFAULT_TIMEOUT,
-        })
+        }
     }
 
     /// Sends one message without waiting for a reply.

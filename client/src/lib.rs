@@ -1,10 +1,11 @@
 //! PaperTrader client library: a protocol [`Connection`], a typed [`Client`] with worker
-//! discovery and failover, and the stored-session file.
+//! discovery and failover, the stored-session file, and TLS to servers that require it.
 #![warn(missing_docs)]
 
 pub mod client;
 pub mod connection;
 pub mod session_file;
+pub mod tls;
 
 pub use client::{new_order_id, Client};
 pub use connection::{ClientError, Connection, Peer};

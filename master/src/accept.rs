@@ -23,6 +23,7 @@ use papertrader_runtime::listener::{
 };
 use papertrader_runtime::slots::{AddressLimiter, Slot, SlotPool};
 use papertrader_runtime::threads::ConnectionThreads;
+use papertrader_runtime::tls::{Accepted, PeerStream, ServerTls};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
@@ -45,6 +46,8 @@ pub struct AcceptPolicy {
     pub budget: FrameBudget,
     /// Limits of each client connection (the first-frame deadline applies to all peers).
     pub limits: ConnectionLimits,
+    /// TLS the port requires (workers and clients alike), if any.
+    pub tls: Option<ServerTls>,
 }
 
 /// Accepts peers forever on `listener` under `policy`; `direct` lets clients use every
@@ -96,6 +99,13 @@ async fn greet(
     direct: bool,
 ) {
     let accepted_at = Instant::now();
+    let stream: PeerStream = match &policy.tls {
+        None => Box::new(stream),
+        Some(tls) => match tls.accept(stream, policy.limits.first_frame_timeout).await {
+            Accepted::Tls(stream) => stream,
+            Accepted::Refused => return,
+        },
+    };
     let (read_half, write_half) = tokio::io::split(stream);
     let mut input = Input::new(read_half, policy.limits.max_payload, &policy.budget);
     match input.read_first(policy.limits.first_frame_timeout).await {

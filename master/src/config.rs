@@ -141,6 +141,11 @@ pub struct MasterConfig {
     pub csv_loop: bool,
     /// Simulated market moves only 14:30–21:00 UTC on weekdays.
     pub simulated_trading_hours: bool,
+    /// TLS certificate chain (PEM) of the master's port: set with `tls_key_file`, the port
+    /// takes TLS only, from workers and clients alike. See docs/OPERATIONS.md, *TLS*.
+    pub tls_cert_file: Option<PathBuf>,
+    /// The private key (PEM) of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
     /// Address of the operations endpoint (Prometheus `/metrics`, `/health/live`,
     /// `/health/ready`); off unless set. See docs/OPERATIONS.md.
     pub ops_listen: Option<SocketAddr>,
@@ -211,6 +216,8 @@ impl Default for MasterConfig {
             csv_speed: 1,
             csv_loop: true,
             simulated_trading_hours: false,
+            tls_cert_file: None,
+            tls_key_file: None,
             ops_listen: None,
             server_label: "master".to_owned(),
             oidc_clock_skew_secs: 60,
@@ -311,6 +318,12 @@ impl MasterConfig {
         if self.write_timeout_secs == 0 {
             return invalid("write_timeout_secs", "must be at least 1");
         }
+        if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
+            return invalid(
+                "tls_cert_file",
+                "tls_cert_file and tls_key_file go together: set both or neither",
+            );
+        }
         for provider in &self.oidc_providers {
             Provider::from_config(provider).map_err(|e| ConfigError::Invalid {
                 key: "oidc_providers",
@@ -408,6 +421,12 @@ pub struct MasterArgs {
     /// Operations endpoint address (metrics, health) [default: off].
     #[arg(long, env = "PAPERTRADER_MASTER_OPS_LISTEN")]
     pub ops_listen: Option<SocketAddr>,
+    /// TLS certificate chain (PEM) of the port [default: no TLS].
+    #[arg(long, env = "PAPERTRADER_MASTER_TLS_CERT_FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// TLS private key (PEM) of the port.
+    #[arg(long, env = "PAPERTRADER_MASTER_TLS_KEY_FILE")]
+    pub tls_key_file: Option<PathBuf>,
 }
 
 impl MasterArgs {
@@ -460,6 +479,12 @@ impl MasterArgs {
         }
         if self.ops_listen.is_some() {
             config.ops_listen = self.ops_listen;
+        }
+        if self.tls_cert_file.is_some() {
+            config.tls_cert_file = self.tls_cert_file.clone();
+        }
+        if self.tls_key_file.is_some() {
+            config.tls_key_file = self.tls_key_file.clone();
         }
         config.validate()?;
         Ok(config)

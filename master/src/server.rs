@@ -19,6 +19,7 @@ use papertrader_runtime::metrics::ServerLabel;
 use papertrader_runtime::ops::OpsEndpoint;
 use papertrader_runtime::slots::{AddressLimiter, SlotPool};
 use papertrader_runtime::threads::{ConnectionThreads, ThreadsOwner};
+use papertrader_runtime::tls::ServerTls;
 use slog::{info, o, warn, Logger};
 use tokio::task::AbortHandle;
 
@@ -388,7 +389,12 @@ pub async fn start_on(
         metrics: metrics_label,
         log: log.new(o!("actor" => "worker_link")),
     };
+    let tls = match (&config.tls_cert_file, &config.tls_key_file) {
+        (Some(cert), Some(key)) => Some(ServerTls::load(cert, key).context("the port's TLS")?),
+        _ => None,
+    };
     let policy = AcceptPolicy {
+        tls,
         clients: SlotPool::new(config.max_connections),
         worker_links: SlotPool::new(config.max_worker_links),
         addresses: AddressLimiter::new(config.max_connections_per_address),

@@ -60,6 +60,14 @@ pub struct WorkerConfig {
     pub log_file: PathBuf,
     /// The admin endpoint: a Unix socket (mode 0600) for `papertrader admin worker …`.
     pub admin_socket: PathBuf,
+    /// TLS certificate chain (PEM) of the client port: set with `tls_key_file`, clients must
+    /// use TLS (register the worker's address as `tls://host:port`). See docs/OPERATIONS.md.
+    pub tls_cert_file: Option<PathBuf>,
+    /// The private key (PEM) of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+    /// CA certificate (PEM) the master's certificate must be signed by: set, the link to the
+    /// master uses TLS (the master's port must take it).
+    pub master_ca_file: Option<PathBuf>,
     /// Address of the operations endpoint (Prometheus `/metrics`, `/health/live`,
     /// `/health/ready`); off unless set. See docs/OPERATIONS.md.
     pub ops_listen: Option<SocketAddr>,
@@ -79,6 +87,12 @@ impl WorkerConfig {
         };
         if self.max_payload < 4096 {
             return invalid("max_payload", "must be at least 4096 bytes");
+        }
+        if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
+            return invalid(
+                "tls_cert_file",
+                "tls_cert_file and tls_key_file go together: set both or neither",
+            );
         }
         if self.first_frame_timeout_secs == 0 {
             return invalid("first_frame_timeout_secs", "must be at least 1");
@@ -123,6 +137,9 @@ impl Default for WorkerConfig {
             log_memory_entries: 1_024,
             log_file: PathBuf::from("data/worker.log"),
             admin_socket: PathBuf::from("data/worker.admin.sock"),
+            tls_cert_file: None,
+            tls_key_file: None,
+            master_ca_file: None,
             ops_listen: None,
             server_label: None,
         }
@@ -180,6 +197,15 @@ pub struct WorkerArgs {
     /// The worker's `server` label in metrics [default: worker-<uuid prefix>].
     #[arg(long, env = "PAPERTRADER_WORKER_SERVER_LABEL")]
     pub server_label: Option<String>,
+    /// TLS certificate chain (PEM) of the client port [default: no TLS].
+    #[arg(long, env = "PAPERTRADER_WORKER_TLS_CERT_FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// TLS private key (PEM) of the client port.
+    #[arg(long, env = "PAPERTRADER_WORKER_TLS_KEY_FILE")]
+    pub tls_key_file: Option<PathBuf>,
+    /// CA (PEM) of the master's certificate: the link to the master uses TLS [default: plain].
+    #[arg(long, env = "PAPERTRADER_WORKER_MASTER_CA_FILE")]
+    pub master_ca_file: Option<PathBuf>,
 }
 
 /// Why a configuration was refused.
@@ -243,6 +269,15 @@ impl WorkerArgs {
         }
         if self.server_label.is_some() {
             config.server_label = self.server_label.clone();
+        }
+        for (set, key) in [
+            (&self.tls_cert_file, &mut config.tls_cert_file),
+            (&self.tls_key_file, &mut config.tls_key_file),
+            (&self.master_ca_file, &mut config.master_ca_file),
+        ] {
+            if set.is_some() {
+                *key = set.clone();
+            }
         }
         config.validate()?;
         Ok(config)

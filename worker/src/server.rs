@@ -7,6 +7,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use anyhow::Context as _;
 use futures::future::LocalBoxFuture;
+use papertrader_client::tls::ClientTls;
 use papertrader_runtime::connection::ConnectionLimits;
 use papertrader_runtime::frame_budget::FrameBudget;
 use papertrader_runtime::identity::{SigningIdentity, VerifyingIdentity};
@@ -17,6 +18,7 @@ use papertrader_runtime::metrics::ServerLabel;
 use papertrader_runtime::ops::{Check, OpsEndpoint, Readiness};
 use papertrader_runtime::slots::{AddressLimiter, SlotPool};
 use papertrader_runtime::threads::{ConnectionThreads, ThreadsOwner};
+use papertrader_runtime::tls::ServerTls;
 use slog::{info, o};
 use tokio::task::AbortHandle;
 
@@ -132,7 +134,12 @@ pub async fn start_on(
         .clone()
         .unwrap_or_else(|| format!("worker-{}", &uuid.simple().to_string()[..8]));
     let metrics = config.ops_listen.map(|_| ServerLabel::new(&server_label));
+    let master_tls = match &config.master_ca_file {
+        Some(ca) => Some(ClientTls::load(ca).context("the master link's TLS")?),
+        None => None,
+    };
     let settings = LinkSettings {
+        master_tls,
         master: config.master.clone(),
         bind_ip: config.link_bind_ip,
         uuid,
@@ -168,7 +175,12 @@ pub async fn start_on(
         metrics,
         ..ConnectionLimits::default()
     };
+    let tls = match (&config.tls_cert_file, &config.tls_key_file) {
+        (Some(cert), Some(key)) => Some(ServerTls::load(cert, key).context("the port's TLS")?),
+        _ => None,
+    };
     let admission = Admission {
+        tls,
         connections: SlotPool::new(config.max_connections),
         addresses: AddressLimiter::new(config.max_connections_per_address),
         budget: FrameBudget::new(config.max_partial_frame_bytes),

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use papertrader_client::session_file::{self, LoadError, StoredSession};
+use papertrader_client::tls::ClientTls;
 use papertrader_client::{Client, ClientError, Peer};
 use papertrader_protocol::ReasonCode;
 
@@ -24,18 +25,31 @@ pub struct JsonArg {
     pub json: bool,
 }
 
-/// Where the master is.
+/// Where the master is, and the CA of servers that take TLS.
 #[derive(Debug, Clone, Args)]
 pub struct MasterArg {
-    /// The master to ask for the worker list: HOST[:PORT], port 2048 if left out.
+    /// The master to ask for the worker list: HOST[:PORT], port 2048 if left out;
+    /// tls://HOST[:PORT] when its port takes TLS.
     #[arg(long, env = "PAPERTRADER_MASTER", default_value = "127.0.0.1:2048")]
     pub master: String,
+    /// The CA certificate (PEM) servers with tls:// addresses must present a certificate of
+    /// (`papertrader up --tls` prints it; the data directory's tls/ca.pem).
+    #[arg(long, env = "PAPERTRADER_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl MasterArg {
-    /// The master's `host:port`.
+    /// The master's `host:port` (or `tls://host:port`).
     pub fn address(&self) -> String {
         with_default_port(&self.master, MASTER_PORT)
+    }
+
+    /// The TLS client settings, when a CA file was given.
+    pub fn tls(&self) -> Result<Option<ClientTls>, Failed> {
+        self.ca_file
+            .as_deref()
+            .map(|ca| ClientTls::load(ca).map_err(|e| Failed::usage(format!("--ca-file: {e}"))))
+            .transpose()
     }
 }
 
@@ -73,6 +87,9 @@ impl SessionArgs {
 /// `[::1]` get the port; `host:1`, `1.2.3.4:1` and `[::1]:1` are kept.
 pub fn with_default_port(address: &str, port: u16) -> String {
     let address = address.trim();
+    if let Some(rest) = address.strip_prefix("tls://") {
+        return format!("tls://{}", with_default_port(rest, port));
+    }
     if let Some(rest) = address.strip_prefix('[') {
         return match rest.split_once(']') {
             Some((host, "")) => format!("[{host}]:{port}"),
@@ -97,16 +114,18 @@ pub fn symbol(text: &str) -> String {
 pub async fn connect(server: &ServerArgs) -> Result<Client, Failed> {
     if let Some(worker) = &server.worker {
         let worker = with_default_port(worker, WORKER_PORT);
-        return Client::to_worker(&worker).await.map_err(|e| match e {
-            ClientError::Unreachable { source, .. } => Failed::unreachable(format!(
-                "cannot reach the worker at {worker} ({source}): check --worker (or \
+        return Client::to_worker_with(&worker, server.master.tls()?)
+            .await
+            .map_err(|e| match e {
+                ClientError::Unreachable { source, .. } => Failed::unreachable(format!(
+                    "cannot reach the worker at {worker} ({source}): check --worker (or \
                  PAPERTRADER_WORKER), or leave it out to use a worker the master lists"
-            )),
-            e => Failed::from(e),
-        });
+                )),
+                e => Failed::from(e),
+            });
     }
     let master = server.master.address();
-    Client::via_master(&master)
+    Client::via_master_with(&master, server.master.tls()?)
         .await
         .map_err(|e| explain(e, &master))
 }
@@ -115,10 +134,10 @@ pub async fn connect(server: &ServerArgs) -> Result<Client, Failed> {
 pub async fn worker_list(
     master: &MasterArg,
 ) -> Result<Vec<papertrader_protocol::WorkerEndpoint>, Failed> {
-    let master = master.address();
-    Client::worker_list(&master)
+    let master_address = master.address();
+    Client::worker_list_with(&master_address, master.tls()?.as_ref())
         .await
-        .map_err(|e| explain(e, &master))
+        .map_err(|e| explain(e, &master_address))
 }
 
 /// Explains an error met while going through the master at `master`.

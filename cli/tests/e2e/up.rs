@@ -245,3 +245,50 @@ fn up_takes_every_other_master_setting_from_a_master_config_file() {
     let (_up, user) = up_with(dir.path(), &flagged);
     assert_eq!(interval(&user), 2500);
 }
+
+#[test]
+fn up_with_tls_serves_tls_only_and_the_cli_reaches_it_with_the_printed_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_up, plain_user) = up_with(dir.path(), &["--tls"]);
+    let ca = dir.path().join("data/tls/ca.pem");
+    assert!(ca.exists());
+    let user = User {
+        master: format!("tls://{}", plain_user.master),
+        ..plain_user
+    };
+    let with_ca = |args: &[&str]| {
+        let mut command = user.command(args);
+        command.env("PAPERTRADER_CA_FILE", &ca);
+        run_bounded(command)
+    };
+    let registered = with_ca(&["--json", "register", "tina", "--email", "tina@example.com"]);
+    assert_eq!(registered.code, 0, "{}", registered.stderr);
+    assert_eq!(with_ca(&["--json", "login", "tina"]).code, 0);
+    let bought = with_ca(&["--json", "buy", "AAPL", "2"]);
+    assert_eq!(bought.code, 0, "{}", bought.stderr);
+    let workers = with_ca(&["--json", "workers"]).json();
+    assert!(
+        workers[0]["address"]
+            .as_str()
+            .unwrap()
+            .starts_with("tls://"),
+        "{workers}"
+    );
+    // Without the CA, and as plain: each says what to do.
+    let no_ca = user.run(&["workers"]);
+    assert_ne!(no_ca.code, 0);
+    assert!(
+        no_ca.stderr.contains("PAPERTRADER_CA_FILE"),
+        "{}",
+        no_ca.stderr
+    );
+    let mut plain = User {
+        master: user.master.trim_start_matches("tls://").to_owned(),
+        ..user
+    }
+    .command(&["workers"]);
+    plain.env_remove("PAPERTRADER_CA_FILE");
+    let plain = run_bounded(plain);
+    assert_ne!(plain.code, 0);
+    assert!(plain.stderr.contains("requires TLS"), "{}", plain.stderr);
+}

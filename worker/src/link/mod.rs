@@ -11,6 +11,7 @@ mod forwarding;
 
 pub use forwarding::{ClientClosed, Expired, Forwarded, Forwarding};
 
+use papertrader_client::tls::{host_of, ClientTls, PeerStream};
 use papertrader_runtime::metrics::ServerLabel;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -31,7 +32,7 @@ use papertrader_runtime::identity::{
 use papertrader_runtime::outbox::{Outbox, OutboxLimits};
 use rand::RngCore;
 use slog::{info, warn, Logger};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpSocket;
 use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
 
@@ -68,6 +69,8 @@ pub struct LinkSettings {
     pub request_timeout: Duration,
     /// The worker's metrics label, when it has an ops endpoint.
     pub metrics: Option<ServerLabel>,
+    /// TLS to the master (trusting this CA), if its port takes TLS.
+    pub master_tls: Option<ClientTls>,
 }
 
 /// Where the link stands.
@@ -158,7 +161,11 @@ fn unreachable_master() -> Failure {
     )
 }
 
-async fn open(master: String, bind_ip: Option<IpAddr>) -> std::io::Result<TcpStream> {
+async fn open(
+    master: String,
+    bind_ip: Option<IpAddr>,
+    tls: Option<ClientTls>,
+) -> std::io::Result<PeerStream> {
     let addr: SocketAddr = tokio::net::lookup_host(&master)
         .await?
         .next()
@@ -175,7 +182,10 @@ async fn open(master: String, bind_ip: Option<IpAddr>) -> std::io::Result<TcpStr
         .await
         .map_err(|_| std::io::Error::other("connect timed out"))??;
     stream.set_nodelay(true)?;
-    Ok(stream)
+    match tls {
+        None => Ok(Box::new(stream)),
+        Some(tls) => tls.connect(host_of(&master), stream).await,
+    }
 }
 
 impl MasterLinkActor {
@@ -204,7 +214,11 @@ impl MasterLinkActor {
             metrics::counter!("papertrader_master_link_connects_total", "server" => server.0)
                 .increment(1);
         }
-        let connecting = open(self.settings.master.clone(), self.settings.bind_ip);
+        let connecting = open(
+            self.settings.master.clone(),
+            self.settings.bind_ip,
+            self.settings.master_tls.clone(),
+        );
         ctx.spawn(
             connecting
                 .into_actor(self)
@@ -218,7 +232,7 @@ impl MasterLinkActor {
         );
     }
 
-    fn begin_handshake(&mut self, stream: TcpStream, ctx: &mut Context<Self>) {
+    fn begin_handshake(&mut self, stream: PeerStream, ctx: &mut Context<Self>) {
         let (read_half, write_half) = tokio::io::split(stream);
         let codec = MessageCodec::new(self.settings.max_payload);
         let output = Outbox::start(write_half, codec, LINK_OUTBOX);
@@ -357,6 +371,10 @@ impl StreamHandler<Decoded> for MasterLinkActor {
             }
             (_, Message::AdmissionRefused(f)) | (_, Message::LinkClosed(f)) => {
                 self.lost(format!("the master closed the link: {f}"), ctx);
+            }
+            // The master could not read what we sent (e.g. a plain hello on its TLS port).
+            (_, Message::Error(f)) => {
+                self.lost(format!("the master refused the link: {}", f.message), ctx);
             }
             (Some(Stage::Admitted), Message::ForwardReply(reply)) => {
                 self.stage = Some(Stage::Admitted);

@@ -10,3 +10,4 @@ mod restart;
 mod sessions;
 mod slots;
 mod support;
+mod tls;

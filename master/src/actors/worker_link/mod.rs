@@ -15,6 +15,7 @@
 mod admission;
 
 use papertrader_runtime::metrics::{RequestTimer, ServerLabel};
+use papertrader_runtime::tls::PeerStream;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +35,6 @@ use papertrader_runtime::outbox::OutboxLimits;
 use papertrader_runtime::slots::Slot;
 use slog::{info, Logger};
 use tokio::io::ReadHalf;
-use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use super::asset_fetcher::{AssetFetcherActor, TickPublished};
@@ -108,7 +108,7 @@ impl WorkerLinkActor {
     /// Starts the actor on a connection whose first frame (already read into `input`) is a
     /// Link message. The connection's `slot` is given back when the link ends.
     pub fn start<W>(
-        input: Input<ReadHalf<TcpStream>>,
+        input: Input<ReadHalf<PeerStream>>,
         writer: W,
         peer: Peer,
         link: LinkContext,
