@@ -32,16 +32,18 @@ COPY target/release/papertrader /out/papertrader
 FROM ${BINARIES} AS binaries
 
 FROM ${BASE_IMAGE} AS runtime
-# /master, /master-public and /worker are where docker-compose.yml mounts its volumes: a fresh
+# /master, /master-public, /worker, /ca, /tls, /tls-master and /tls-worker are where
+# docker-compose.yml mounts its volumes: a fresh
 # named volume takes the owner and mode of the directory it is mounted on, so they must exist
 # here and belong to the user the servers run as.
 RUN apt-get update && apt-get install -y --no-install-recommends libpq5 libsqlite3-0 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /var/lib/papertrader --create-home papertrader \
-    && install -d -o papertrader -g papertrader -m 0700 /master /worker \
+    && install -d -o papertrader -g papertrader -m 0700 /master /worker /ca /tls /tls-master /tls-worker \
     && install -d -o papertrader -g papertrader -m 0755 /master-public
 COPY --from=binaries /out/papertrader /usr/local/bin/papertrader
 COPY deploy/provision.sh /usr/local/bin/papertrader-provision
+COPY deploy/certs.sh /usr/local/bin/papertrader-certs
 USER papertrader
 WORKDIR /var/lib/papertrader
 ENTRYPOINT ["papertrader"]

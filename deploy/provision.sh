@@ -5,7 +5,8 @@
 #   papertrader-provision NAME LINK-IP PUBLISHED-PORT [NAME LINK-IP PUBLISHED-PORT ...]
 #
 # A worker's UUID and public key are read from /workers/NAME/ (files the worker writes on its
-# first start); clients are given $PAPERTRADER_PUBLIC_HOST:PUBLISHED-PORT; LINK-IP is the one
+# first start); clients are given tls://$PAPERTRADER_PUBLIC_HOST:PUBLISHED-PORT (the workers'
+# ports take TLS); LINK-IP is the one
 # address the worker may connect to the master from.
 #
 # Idempotent by what matters, not by name: a registration whose UUID, client address or
@@ -24,7 +25,7 @@ if [ $# -eq 0 ] || [ $(($# % 3)) -ne 0 ]; then
 fi
 
 while [ $# -gt 0 ]; do
-  name=$1 ip=$2 address=$host:$3
+  name=$1 ip=$2 address=tls://$host:$3
   shift 3
   dir=/workers/$name
   waited=0

@@ -137,10 +137,12 @@ container() {
 # quiet COMMAND...: runs it, shows its output only when it fails (then the test fails).
 quiet() { "$@" >"$WORK/cmd.log" 2>&1 || { cat "$WORK/cmd.log" >&2; fail "$*"; }; }
 
-# The host's client, as a user on this machine would run it.
+# The host's client, as a user on this machine would run it: TLS to the master and the workers,
+# trusting the deployment's CA, copied out of the master container as README.md says.
 client() {
-  PAPERTRADER_HOME=$WORK/home PAPERTRADER_MASTER=127.0.0.1:$MASTER_PORT \
-    PAPERTRADER_PASSWORD=$CLIENT_PASSWORD "$BIN" "$@" </dev/null
+  [ -s "$WORK/ca.pem" ] || docker cp "$(container master):/tls/ca.pem" "$WORK/ca.pem" >/dev/null 2>&1 || true
+  PAPERTRADER_HOME=$WORK/home PAPERTRADER_MASTER=tls://127.0.0.1:$MASTER_PORT \
+    PAPERTRADER_CA_FILE=$WORK/ca.pem PAPERTRADER_PASSWORD=$CLIENT_PASSWORD "$BIN" "$@" </dev/null
 }
 
 # Admin commands on the master's socket, inside the master container.
@@ -369,7 +371,7 @@ docker image rm "$POSTGRES_IMAGE" >/dev/null 2>&1 || true
 # --- the deployment ----------------------------------------------------------------------------
 
 step "up -d, cold, fresh volumes"
-for v in postgres master master-public worker-1 worker-2; do
+for v in postgres master master-public worker-1 worker-2 tls-ca tls-master tls-worker; do
   ! docker volume inspect "${PROJECT}_$v" >/dev/null 2>&1 || fail "volume ${PROJECT}_$v exists before the cold start"
 done
 compose up -d --no-build >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log" >&2; fail "compose up"; }
@@ -386,10 +388,10 @@ compose exec -T master sh -c 'test -s /master/master.sec.asc && test -S /master/
 master_admin status | jq -e '.database == "postgres"' >/dev/null || fail "control: admin status through the socket"
 for w in worker-1 worker-2; do
   mounts=$(docker inspect -f '{{range .Mounts}}{{.Name}}:{{.Destination}}:{{.RW}} {{end}}' "$(container "$w")" | xargs -n1 | sort | xargs)
-  [ "$mounts" = "${PROJECT}_master-public:/master-public:false ${PROJECT}_$w:/worker:true" ] ||
+  [ "$mounts" = "${PROJECT}_master-public:/master-public:false ${PROJECT}_tls-worker:/tls:false ${PROJECT}_$w:/worker:true" ] ||
     fail "$w mounts: $mounts"
   compose exec -T "$w" sh -c '
-    found=$(find / \( -path /proc -o -path /sys \) -prune -o \( -name master.sec.asc -o -name master.admin.sock \) -print 2>/dev/null)
+    found=$(find / \( -path /proc -o -path /sys \) -prune -o \( -name master.sec.asc -o -name master.admin.sock -o -name master.key.pem -o -name ca.key.pem \) -print 2>/dev/null)
     [ -z "$found" ] || { echo "visible: $found"; exit 1; }
     for f in /master/master.sec.asc /master-public/master.sec.asc; do
       if cat "$f" >/dev/null 2>&1; then echo "readable: $f"; exit 1; fi
@@ -399,7 +401,7 @@ for w in worker-1 worker-2; do
     [ "$rc" -eq 3 ] || { echo "admin socket: exit $rc, not 3 (unreachable)"; exit 1; }
     grep -q "BEGIN PGP PUBLIC KEY BLOCK" /master-public/master.pub.asc' ||
     fail "$w can see the master's secrets"
-  say "    $w: mounts $mounts; no master.sec.asc, no admin socket (exit 3)"
+  say "    $w: mounts $mounts; no master.sec.asc, no TLS key but its own, no admin socket (exit 3)"
 done
 
 step "the README's client session from the host"
@@ -431,7 +433,7 @@ say "    master /metrics counts the purchase; master and workers /health/ready a
 step "restart worker-1: sessions go on through worker-2, worker-1 is admitted again"
 quiet compose stop worker-1
 wait_until 30 "worker-1 is off the master's list" only_worker_2_online
-client --json account --worker "127.0.0.1:$WORKER_2_PORT" | jq -e '.username == "alice"' >/dev/null ||
+client --json account --worker "tls://127.0.0.1:$WORKER_2_PORT" | jq -e '.username == "alice"' >/dev/null ||
   fail "the session does not resume on worker-2"
 client buy MSFT 1 >/dev/null || fail "buy while worker-1 is down"
 TRADES=$(client --json trades)
@@ -439,7 +441,7 @@ echo "$TRADES" | jq -e '[.trades[].symbol] == ["AAPL", "AAPL", "MSFT"]' >/dev/nu
 quiet compose start worker-1
 wait_until 60 "worker-1 healthy (its link is up)" is_healthy worker-1
 wait_until 30 "worker-1 back on the master's list" both_online
-client --json trades --worker "127.0.0.1:$WORKER_1_PORT" | jq -e --argjson t "$TRADES" '. == $t' >/dev/null ||
+client --json trades --worker "tls://127.0.0.1:$WORKER_1_PORT" | jq -e --argjson t "$TRADES" '. == $t' >/dev/null ||
   fail "worker-1 does not serve the session after its restart"
 
 step "restart the master: sessions and trades kept, workers reconnect"
@@ -476,25 +478,27 @@ set_env PAPERTRADER_PUBLIC_HOST localhost
 compose up -d --no-build >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log" >&2; fail "compose up"; }
 wait_all_up 180
 NOW=$(master_admin workers list)
-echo "$NOW" | jq -e --arg old "$OLD_UUID" --arg a1 "localhost:$WORKER_1_PORT" --arg a2 "localhost:$WORKER_2_PORT" '
+echo "$NOW" | jq -e --arg old "$OLD_UUID" --arg a1 "tls://localhost:$WORKER_1_PORT" --arg a2 "tls://localhost:$WORKER_2_PORT" '
   (.workers | map({(.name): .}) | add) as $w
   | $w["worker-2"].uuid != $old and $w["worker-2"].address == $a2 and $w["worker-2"].online
   and $w["worker-1"].address == $a1 and $w["worker-1"].online' >/dev/null ||
   fail "registrations after re-provisioning: $NOW"
 [ "$(docker logs "$(container provision)" 2>&1 | grep -c 'replacing the registration')" = 2 ] ||
   fail "provisioning log: $(docker logs "$(container provision)" 2>&1)"
-client --json trades --worker "127.0.0.1:$WORKER_2_PORT" | jq -e --argjson t "$TRADES" '. == $t' >/dev/null ||
+client --json trades --worker "tls://127.0.0.1:$WORKER_2_PORT" | jq -e --argjson t "$TRADES" '. == $t' >/dev/null ||
   fail "the recreated worker-2 does not serve the session"
 
 step "whitelist: worker-1's UUID and keys from another address are refused"
 WORKER_1_UUID=$(echo "$NOW" | jq -r '.workers[] | select(.name == "worker-1") | .uuid')
 docker run -d --name "$FORGED" --network "${PROJECT}_papertrader" --ip "$FORGED_IP" \
   -v "${PROJECT}_worker-1:/real:ro" -v "${PROJECT}_master-public:/master-public:ro" \
+  -v "${PROJECT}_tls-worker:/tls:ro" \
   --entrypoint sh "$APP_IMAGE" -c '
     mkdir -p /tmp/w && cp /real/uuid /real/worker.sec.asc /real/worker.pub.asc /tmp/w/
     exec papertrader worker --master master:2048 --uuid-file /tmp/w/uuid \
       --key-file /tmp/w/worker.sec.asc --public-key-file /tmp/w/worker.pub.asc \
       --master-key-file /master-public/master.pub.asc --admin-socket /tmp/w/worker.admin.sock \
+      --master-ca-file /tls/ca.pem \
       --log-file -' >/dev/null
 forged_refused() {
   docker exec "$FORGED" papertrader --json admin --socket /tmp/w/worker.admin.sock worker status |

@@ -157,7 +157,11 @@ fn workers_see_the_masters_public_key_and_nothing_else_of_it() {
     let master_volumes = strings(&master["volumes"]);
     assert_eq!(
         master_volumes,
-        ["master:/master", "master-public:/master-public"]
+        [
+            "master:/master",
+            "master-public:/master-public",
+            "tls-master:/tls:ro"
+        ]
     );
     assert_eq!(public_key, "/master-public/master.pub.asc");
     assert!(secret_key.starts_with("/master/") && admin_socket.starts_with("/master/"));
@@ -168,14 +172,23 @@ fn workers_see_the_masters_public_key_and_nothing_else_of_it() {
             strings(&worker["volumes"]),
             [
                 format!("{name}:/worker"),
-                "master-public:/master-public:ro".to_owned()
+                "master-public:/master-public:ro".to_owned(),
+                "tls-worker:/tls:ro".to_owned()
             ],
-            "{name} mounts its own volume and the master's public key, read-only, only"
+            "{name} mounts its own volume, the master's public key and the workers' TLS \
+             certificate, read-only, only"
         );
         assert_eq!(
             value_of(&environment(worker), "PAPERTRADER_WORKER_MASTER_KEY_FILE"),
             public_key
         );
+    }
+    // The CA's key is in `tls-ca`, which only the certificate step mounts.
+    for (name, service) in compose["services"].as_mapping().unwrap() {
+        let mounts_ca = strings(&service["volumes"])
+            .iter()
+            .any(|v| v.starts_with("tls-ca:"));
+        assert_eq!(mounts_ca, name.as_str() == Some("certs"), "{name:?}");
     }
     // Only the master and the provisioning step (an admin) mount the secret volume.
     let services = compose["services"].as_mapping().unwrap();
