@@ -72,7 +72,8 @@ enum WorkersCommand {
         /// The worker's UUID (its `uuid_file`).
         #[arg(long)]
         uuid: uuid::Uuid,
-        /// `host:port` clients should connect to.
+        /// `host:port` clients should connect to; `tls://host:port` when the worker's port
+        /// takes TLS.
         #[arg(long)]
         address: String,
         /// An address the worker may connect from (repeat for several).

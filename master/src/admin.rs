@@ -31,7 +31,7 @@ pub enum AdminRequest {
         name: String,
         /// UUID.
         uuid: uuid::Uuid,
-        /// `host:port` clients connect to.
+        /// `host:port` clients connect to (`tls://host:port` for a TLS port).
         address: String,
         /// Addresses it may connect from.
         allowed_ips: Vec<IpAddr>,
