@@ -117,6 +117,8 @@ mod tests {
             provider_requests_per_minute: Some(1),
             csv_file: Some("c".into()),
             ops_listen: Some(([127, 0, 0, 1], 9090).into()),
+            tls_cert_file: Some("d".into()),
+            tls_key_file: Some("e".into()),
             ..MasterConfig::default()
         })
         .unwrap();
@@ -124,6 +126,9 @@ mod tests {
             link_bind_ip: Some([127, 0, 0, 1].into()),
             ops_listen: Some(([127, 0, 0, 1], 9090).into()),
             server_label: Some("w".into()),
+            tls_cert_file: Some("d".into()),
+            tls_key_file: Some("e".into()),
+            master_ca_file: Some("f".into()),
             ..WorkerConfig::default()
         })
         .unwrap();

@@ -221,22 +221,11 @@ impl Connection {
 
 /// Turns a Fail reply (or `error`) into [`ClientError::Failed`].
 pub fn fail_to_error(reply: Message) -> Result<Message, ClientError> {
-    let instruction = reply.instruction().name();
-    match reply {
-        Message::LoginFail(failure)
-        | Message::RegisterFail(failure)
-        | Message::PurchaseFail(failure)
-        | Message::SellFail(failure)
-        | Message::StateSwitchFail(failure)
-        | Message::DataFail(failure)
-        | Message::LogoutFail(failure)
-        | Message::SetPasswordFail(failure)
-        | Message::LinkIdentityFail(failure)
-        | Message::UnlinkIdentityFail(failure)
-        | Message::Error(failure) => Err(ClientError::Failed {
-            instruction,
-            failure,
+    match reply.failure() {
+        Some(failure) => Err(ClientError::Failed {
+            instruction: reply.instruction().name(),
+            failure: failure.clone(),
         }),
-        other => Ok(other),
+        None => Ok(reply),
     }
 }

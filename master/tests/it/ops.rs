@@ -13,12 +13,11 @@ use crate::support::*;
 
 /// GETs `path` of the master's ops endpoint: (status, body).
 pub async fn get(master: &RunningMaster, path: &str) -> (u16, String) {
-    let ops = master.ops.as_ref().expect("an ops endpoint");
-    let response = reqwest::get(format!("http://{}{path}", ops.local_addr))
-        .await
-        .expect("the ops endpoint answers");
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap_or_default())
+    papertrader_testkit::ops::get(ops_addr(master), path).await
+}
+
+fn ops_addr(master: &RunningMaster) -> std::net::SocketAddr {
+    master.ops.as_ref().expect("an ops endpoint").local_addr
 }
 
 /// The value of the sample of `name` whose labels include all of `labels`, if there is one.
@@ -52,19 +51,8 @@ async fn master_with_ops(db: &TestDb, label: &str) -> RunningMaster {
 }
 
 /// Waits (at most 10 s) until `/health/ready` answers `status`; returns the body.
-async fn ready_becomes(master: &RunningMaster, status: u16) -> String {
-    let started = std::time::Instant::now();
-    loop {
-        let (now, body) = get(master, "/health/ready").await;
-        if now == status {
-            return body;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "readiness stayed {now}, not {status}: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+pub async fn ready_becomes(master: &RunningMaster, status: u16) -> String {
+    papertrader_testkit::ops::status_becomes(ops_addr(master), "/health/ready", status).await
 }
 
 async fn metrics_count_what_a_trading_run_did(db: TestDb) {

@@ -66,6 +66,18 @@ async fn serve_charts(server: &MockServer, symbols: &[&str], body: &str) {
     }
 }
 
+/// Answers 500 for the chart of each of `symbols`.
+async fn fail_charts(server: &MockServer, symbols: &[&str]) {
+    for symbol in symbols {
+        serve(
+            server,
+            &format!("/v8/finance/chart/{symbol}"),
+            ResponseTemplate::new(500),
+        )
+        .await;
+    }
+}
+
 /// Request arrival times, as a [`timed`] responder records them.
 type Arrivals = std::sync::Arc<std::sync::Mutex<Vec<std::time::Instant>>>;
 
@@ -252,18 +264,7 @@ async fn rate_limits_and_outages_back_off_without_more_requests() {
 async fn an_unknown_symbol_in_the_list_does_not_keep_an_outage_from_backing_off() {
     // Every request fails with 500, and one symbol is unknown (404) as well.
     let server = MockServer::start().await;
-    serve(
-        &server,
-        "/v8/finance/chart/AAPL",
-        ResponseTemplate::new(500),
-    )
-    .await;
-    serve(
-        &server,
-        "/v8/finance/chart/MSFT",
-        ResponseTemplate::new(500),
-    )
-    .await;
+    fail_charts(&server, &["AAPL", "MSFT"]).await;
     serve(
         &server,
         "/v8/finance/chart/NOPE",
@@ -729,18 +730,7 @@ async fn a_failed_history_backfill_is_a_warning_naming_the_symbols() {
         .with_priority(1)
         .mount(&server)
         .await;
-    serve(
-        &server,
-        "/v8/finance/chart/AAPL",
-        ResponseTemplate::new(500),
-    )
-    .await;
-    serve(
-        &server,
-        "/v8/finance/chart/MSFT",
-        ResponseTemplate::new(500),
-    )
-    .await;
+    fail_charts(&server, &["AAPL", "MSFT"]).await;
     let master = master_on(&server, &db).await;
     let log = master_log(&master, &db).await;
     let warning = log
@@ -1197,35 +1187,11 @@ async fn readiness_says_not_ready_while_every_price_is_stale_and_recovers() {
         ..test_config(&db)
     })
     .await;
-    let ready = |status: u16| {
-        let master = &master;
-        async move {
-            let started = std::time::Instant::now();
-            loop {
-                let (now, body) = crate::ops::get(master, "/health/ready").await;
-                if now == status {
-                    return body;
-                }
-                assert!(started.elapsed() < Duration::from_secs(10), "{now}: {body}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
+    let ready = |status| crate::ops::ready_becomes(&master, status);
     ready(200).await;
     // The source fails for every symbol: prices go stale, the master is not ready.
     server.reset().await;
-    serve(
-        &server,
-        "/v8/finance/chart/AAPL",
-        ResponseTemplate::new(500),
-    )
-    .await;
-    serve(
-        &server,
-        "/v8/finance/chart/MSFT",
-        ResponseTemplate::new(500),
-    )
-    .await;
+    fail_charts(&server, &["AAPL", "MSFT"]).await;
     let body = ready(503).await;
     assert!(
         body.contains("prices failed: every price is stale"),

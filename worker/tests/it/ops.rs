@@ -11,28 +11,16 @@ use papertrader_worker::server::RunningWorker;
 
 use crate::support::*;
 
+fn ops_addr(worker: &RunningWorker) -> std::net::SocketAddr {
+    worker.ops.as_ref().expect("an ops endpoint").local_addr
+}
+
 async fn get(worker: &RunningWorker, path: &str) -> (u16, String) {
-    let ops = worker.ops.as_ref().expect("an ops endpoint");
-    let response = reqwest::get(format!("http://{}{path}", ops.local_addr))
-        .await
-        .expect("the ops endpoint answers");
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap_or_default())
+    papertrader_testkit::ops::get(ops_addr(worker), path).await
 }
 
 async fn ready_becomes(worker: &RunningWorker, status: u16) -> String {
-    let started = std::time::Instant::now();
-    loop {
-        let (now, body) = get(worker, "/health/ready").await;
-        if now == status {
-            return body;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "readiness stayed {now}, not {status}: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    papertrader_testkit::ops::status_becomes(ops_addr(worker), "/health/ready", status).await
 }
 
 #[actix::test]
@@ -86,12 +74,7 @@ async fn a_worker_is_ready_while_its_link_is_up_and_counts_its_cache_hits() {
     assert!(scrape.contains("papertrader_master_link_up{server=\"worker-ops-test\"} 1"));
     // The master counts the requests the worker forwarded to it.
     let master_ops = master.ops.as_ref().unwrap().local_addr;
-    let master_scrape = reqwest::get(format!("http://{master_ops}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, master_scrape) = papertrader_testkit::ops::get(master_ops, "/metrics").await;
     assert!(
         master_scrape
             .lines()
