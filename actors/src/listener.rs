@@ -10,6 +10,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::connection::{ConnectionActor, ConnectionLimits, Peer, Router};
 use crate::frame_budget::FrameBudget;
+use crate::input::Input;
 use crate::slots::{AddressLimiter, Slot, SlotPool};
 use crate::threads::ConnectionThreads;
 use crate::tls::{Accepted, ServerTls};
@@ -102,9 +103,22 @@ pub async fn serve<R, F>(
                 ConnectionActor::start(stream, peer, make_router(), limits, &budget, slot);
                 return;
             };
-            // The handshake takes its time out of the first-frame deadline's.
-            if let Accepted::Tls(stream) = tls.accept(stream, limits.first_frame_timeout).await {
-                ConnectionActor::start(stream, peer, make_router(), limits, &budget, slot);
+            // The handshake and the first frame share the first-frame deadline.
+            let accepted_at = tokio::time::Instant::now();
+            let deadline = accepted_at + limits.first_frame_timeout;
+            if let Accepted::Tls(stream) = tls.accept(stream, deadline).await {
+                let (read_half, write_half) = tokio::io::split(stream);
+                let input = Input::new(read_half, limits.max_payload, &budget);
+                let router = make_router();
+                ConnectionActor::start_with(
+                    input,
+                    write_half,
+                    peer,
+                    accepted_at,
+                    router,
+                    limits,
+                    slot,
+                );
             }
         });
     })

@@ -12,15 +12,17 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::task::AbortHandle;
 
 /// One readiness check's result: its name, and why it failed.
@@ -38,20 +40,68 @@ const SECONDS_BUCKETS: &[f64] = &[
 /// Histogram buckets of counts (histograms whose name ends in `_orders`).
 const COUNT_BUCKETS: &[f64] = &[1.0, 10.0, 100.0, 1_000.0, 10_000.0, 100_000.0];
 
-/// The process's Prometheus recorder, installed on first use (one per process).
+/// Connections the endpoint serves at once; more are closed on arrival.
+const MAX_CONNECTIONS: usize = 64;
+/// A request's headers must arrive within this.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// A connection lives at most this long (one request: keep-alive is off).
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
+/// A readiness answer is reused this long, so a flood of probes costs one check a second.
+const READINESS_REUSE: Duration = Duration::from_secs(1);
+/// How often histograms fold their samples (without it they grow until the next scrape).
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// The last readiness answer and when it was made.
+type LastAnswer = Arc<tokio::sync::Mutex<Option<(Instant, Vec<Check>)>>>;
+
+/// `readiness`, with each answer reused for [`READINESS_REUSE`].
+fn cached(readiness: Readiness) -> Readiness {
+    let last: LastAnswer = Arc::default();
+    Arc::new(move || {
+        let (readiness, last) = (readiness.clone(), last.clone());
+        Box::pin(async move {
+            let mut last = last.lock().await;
+            if let Some((at, checks)) = last.as_ref() {
+                if at.elapsed() < READINESS_REUSE {
+                    return checks.clone();
+                }
+            }
+            let checks = readiness().await;
+            *last = Some((Instant::now(), checks.clone()));
+            checks
+        })
+    })
+}
+
+/// The process's Prometheus recorder, installed on first use (one per process), with a task
+/// folding histogram samples every few seconds. Call it from within a tokio runtime.
 pub fn recorder() -> Option<&'static PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            PrometheusBuilder::new()
-                .set_buckets(SECONDS_BUCKETS)
-                .ok()?
-                .set_buckets_for_metric(Matcher::Suffix("_orders".into()), COUNT_BUCKETS)
-                .ok()?
-                .install_recorder()
-                .ok()
+            let handle = install()?;
+            let upkeep = handle.clone();
+            // A thread of its own: the runtime that installed the recorder may end first.
+            std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || loop {
+                    std::thread::sleep(UPKEEP_EVERY);
+                    upkeep.run_upkeep();
+                })
+                .ok()?;
+            Some(handle)
         })
         .as_ref()
+}
+
+fn install() -> Option<PrometheusHandle> {
+    PrometheusBuilder::new()
+        .set_buckets(SECONDS_BUCKETS)
+        .ok()?
+        .set_buckets_for_metric(Matcher::Suffix("_orders".into()), COUNT_BUCKETS)
+        .ok()?
+        .install_recorder()
+        .ok()
 }
 
 /// A running ops endpoint; dropping it stops it.
@@ -73,20 +123,35 @@ impl OpsEndpoint {
         let handle = recorder().cloned();
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
+        let readiness = cached(readiness);
+        let places = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else {
+                let stream = match listener.accept().await {
+                    Ok((stream, _)) => stream,
+                    Err(_) => {
+                        // Out of descriptors: back off instead of spinning.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                // Past the cap, the newcomer is closed at once (monitoring opens a handful).
+                let Ok(place) = places.clone().try_acquire_owned() else {
                     continue;
                 };
                 let readiness = readiness.clone();
                 let handle = handle.clone();
                 tokio::spawn(async move {
+                    let _place = place;
                     let service = hyper::service::service_fn(move |request| {
                         respond(request, readiness.clone(), handle.clone())
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let serving = hyper::server::conn::http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(HEADER_TIMEOUT)
+                        .keep_alive(false)
+                        .serve_connection(TokioIo::new(stream), service);
+                    let _ = tokio::time::timeout(CONNECTION_TIMEOUT, serving).await;
                 });
             }
         })

@@ -11,7 +11,7 @@ pub mod certs;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use tokio::time::Instant;
 
 use papertrader_client::tls::{provider, read_certs, TlsError};
 pub use papertrader_client::tls::{Duplex, PeerStream};
@@ -64,11 +64,12 @@ impl ServerTls {
         })
     }
 
-    /// Completes the handshake within `deadline` (the first-frame deadline). A peer whose first
-    /// byte is not a TLS handshake is told (a plain `error` frame) and closed.
-    pub async fn accept(&self, stream: TcpStream, deadline: Duration) -> Accepted {
+    /// Completes the handshake by `deadline` (the connection's first-frame deadline, which
+    /// the first frame then shares). A peer whose first byte is not a TLS handshake is told (a
+    /// plain `error` frame) and closed.
+    pub async fn accept(&self, stream: TcpStream, deadline: Instant) -> Accepted {
         let mut first = [0u8; 1];
-        let peeked = tokio::time::timeout(deadline, stream.peek(&mut first)).await;
+        let peeked = tokio::time::timeout_at(deadline, stream.peek(&mut first)).await;
         match peeked {
             Ok(Ok(1)) if first[0] == TLS_HANDSHAKE => {}
             Ok(Ok(1)) => {
@@ -82,7 +83,7 @@ impl ServerTls {
             }
             _ => return Accepted::Refused,
         }
-        match tokio::time::timeout(deadline, self.acceptor.accept(stream)).await {
+        match tokio::time::timeout_at(deadline, self.acceptor.accept(stream)).await {
             Ok(Ok(tls)) => Accepted::Tls(Box::new(tls)),
             _ => Accepted::Refused,
         }

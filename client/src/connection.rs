@@ -124,6 +124,15 @@ impl Connection {
         tls: Option<&ClientTls>,
     ) -> Result<Self, ClientError> {
         let (plain, wants_tls) = parse_address(address);
+        if tls.is_some() && !wants_tls {
+            // With a CA configured, a plain address is a mistake (or a downgrade someone
+            // slipped into a worker list): never send a password hash or a session in clear.
+            return Err(ClientError::Tls(format!(
+                "the {peer} address {address} is plain but a CA is configured: write it as \
+                 tls://{address}, or leave out the CA (--ca-file, PAPERTRADER_CA_FILE) to connect \
+                 without TLS"
+            )));
+        }
         let unreachable = |source| ClientError::Unreachable {
             peer,
             address: address.to_owned(),

@@ -21,6 +21,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Duplex for T {}
 /// A connection's stream, whichever it is.
 pub type PeerStream = Box<dyn Duplex>;
 
+/// How long a client (or a worker's link) waits for a server's TLS handshake.
+pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Why TLS could not be set up from files.
 #[derive(Debug, Error)]
 pub enum TlsError {
@@ -92,13 +95,19 @@ impl ClientTls {
     }
 
     /// TLS over `stream` to the server named `host` (a DNS name or an IP address, as in its
-    /// certificate). Errors say in words what went wrong (see [`explain`]).
+    /// certificate), the handshake within [`HANDSHAKE_TIMEOUT`]. Errors say in words what went
+    /// wrong (see [`explain`]).
     pub async fn connect(&self, host: &str, stream: TcpStream) -> io::Result<PeerStream> {
         let name = ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
             .map_err(|_| io::Error::other(format!("{host} is not a valid TLS server name")))?;
-        match self.connector.connect(name, stream).await {
-            Ok(tls) => Ok(Box::new(tls)),
-            Err(e) => Err(io::Error::new(e.kind(), explain(&e, host, &self.ca))),
+        let handshake = self.connector.connect(name, stream);
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+            Ok(Ok(tls)) => Ok(Box::new(tls)),
+            Ok(Err(e)) => Err(io::Error::new(e.kind(), explain(&e, host, &self.ca))),
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the TLS handshake with {host} took more than {HANDSHAKE_TIMEOUT:?}"),
+            )),
         }
     }
 }

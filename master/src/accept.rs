@@ -101,14 +101,22 @@ async fn greet(
     let accepted_at = Instant::now();
     let stream: PeerStream = match &policy.tls {
         None => Box::new(stream),
-        Some(tls) => match tls.accept(stream, policy.limits.first_frame_timeout).await {
-            Accepted::Tls(stream) => stream,
-            Accepted::Refused => return,
-        },
+        Some(tls) => {
+            let deadline = accepted_at + policy.limits.first_frame_timeout;
+            match tls.accept(stream, deadline).await {
+                Accepted::Tls(stream) => stream,
+                Accepted::Refused => return,
+            }
+        }
     };
     let (read_half, write_half) = tokio::io::split(stream);
     let mut input = Input::new(read_half, policy.limits.max_payload, &policy.budget);
-    match input.read_first(policy.limits.first_frame_timeout).await {
+    // A TLS handshake has used part of the first-frame deadline: the frame gets the rest.
+    let left = policy
+        .limits
+        .first_frame_timeout
+        .saturating_sub(accepted_at.elapsed());
+    match input.read_first(left).await {
         FirstFrame::Arrived => {}
         // Silent, gone or evicted: nothing to answer.
         FirstFrame::TimedOut | FirstFrame::Closed | FirstFrame::Evicted => return,

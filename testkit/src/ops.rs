@@ -3,13 +3,20 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-/// GETs `path` from the ops endpoint at `addr`: (status, body).
+/// GETs `path` from the ops endpoint at `addr`: (status, body); status 0 when nothing answered.
 pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let response = reqwest::get(format!("http://{addr}{path}"))
+    match reqwest::Client::new()
+        .get(format!("http://{addr}{path}"))
+        .timeout(Duration::from_secs(3))
+        .send()
         .await
-        .expect("the ops endpoint answers");
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap_or_default())
+    {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            (status, response.text().await.unwrap_or_default())
+        }
+        Err(e) => (0, e.to_string()),
+    }
 }
 
 /// Waits (at most 10 s) until `path` answers `status`; returns the body.

@@ -54,8 +54,9 @@ pub enum TokenError {
     /// A required claim is missing or has the wrong type.
     #[error("the ID token's claim {0} is missing or not of the right type")]
     MissingClaim(String),
-    /// The provider's keys could not be fetched and none is cached for the token's key.
-    #[error("the identity provider's keys cannot be fetched right now: {0}")]
+    /// The provider's keys could not be fetched and none is cached for the token's key; the
+    /// text (the cause, for the log) is not shown to clients.
+    #[error("the identity provider's keys cannot be fetched right now; try again shortly")]
     KeysUnavailable(String),
 }
 

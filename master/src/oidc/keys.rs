@@ -66,6 +66,8 @@ struct KeyState {
     keys: HashMap<String, SigningKey>,
     fresh_until: Option<Instant>,
     last_fetch: Option<Instant>,
+    /// When the last fetch finished (well or not).
+    last_done: Option<Instant>,
     last_error: Option<String>,
     jwks_url: Option<String>,
 }
@@ -143,10 +145,16 @@ impl KeyCache {
             } else if let Some(key) = cached {
                 return Ok(key);
             }
-            due
+            due.then_some(now)
         };
-        if due {
-            self.refresh(provider, client, settings, log).await;
+        if let Some(decided) = due {
+            // Logins that decided to fetch while another fetch ran take its result instead
+            // of fetching again one after the other.
+            let _fetching = self.fetching.lock().await;
+            let done_since = self.state().last_done.is_some_and(|t| t >= decided);
+            if !done_since {
+                self.fetch_now(provider, client, settings, log).await;
+            }
         } else {
             // A fetch may be in flight (started by another login): its keys may hold ours.
             drop(self.fetching.lock().await);
@@ -165,6 +173,17 @@ impl KeyCache {
         log: &Logger,
     ) {
         let _fetching = self.fetching.lock().await;
+        self.fetch_now(provider, client, settings, log).await;
+    }
+
+    /// The fetch itself; the caller holds `fetching`.
+    async fn fetch_now(
+        &self,
+        provider: &Provider,
+        client: &reqwest::Client,
+        settings: &KeySettings,
+        log: &Logger,
+    ) {
         let jwks_url = {
             let mut state = self.state();
             state.last_fetch = Some(Instant::now());
@@ -172,6 +191,7 @@ impl KeyCache {
         };
         let fetched = fetch(provider, jwks_url, client).await;
         let mut state = self.state();
+        state.last_done = Some(Instant::now());
         match fetched {
             Ok(fetched) => {
                 let ttl = fetched

@@ -24,6 +24,9 @@ use crate::domain::identities::{TokenError, VerifiedIdentity};
 use keys::{KeyCache, KeySettings};
 use provider::{Provider, ProviderConfig, ProviderConfigError};
 
+/// Longest `sub` accepted (OpenID Connect: at most 255 ASCII characters).
+const MAX_SUBJECT_BYTES: usize = 255;
+
 /// Verification settings shared by every provider.
 #[derive(Debug, Clone, Copy)]
 pub struct VerifierSettings {
@@ -198,7 +201,7 @@ impl IdTokenVerifier {
         }
         let subject = claims
             .sub
-            .filter(|s| !s.is_empty())
+            .filter(|s| !s.is_empty() && s.len() <= MAX_SUBJECT_BYTES)
             .ok_or_else(|| TokenError::MissingClaim("sub".into()))?;
         let email_verified = match claims.email_verified {
             Some(serde_json::Value::Bool(b)) => b,

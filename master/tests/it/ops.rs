@@ -158,3 +158,30 @@ async fn readiness_flips_when_the_database_goes_away_and_comes_back() {
     database_reachable(&db, true);
     ready_becomes(&master, 200).await;
 }
+
+#[actix::test]
+async fn idle_connections_cannot_hold_the_ops_endpoint() {
+    let db = TestDb::sqlite();
+    let master = master_with_ops(&db, "master-ops-flood").await;
+    let addr = ops_addr(&master);
+    // 64 connections that never send a request take every place...
+    let mut idle = Vec::new();
+    for _ in 0..64 {
+        idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let refused = reqwest::Client::new()
+        .get(format!("http://{addr}/health/live"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    assert!(
+        refused.is_err(),
+        "a 65th connection was served: {refused:?}"
+    );
+    // ...until the header deadline (5 s) lets them go; then the endpoint answers again.
+    let started = std::time::Instant::now();
+    papertrader_testkit::ops::status_becomes(addr, "/health/live", 200).await;
+    assert!(started.elapsed() < Duration::from_secs(9));
+    drop(idle);
+}

@@ -118,6 +118,14 @@ async fn every_link_takes_tls_and_each_mistake_is_named() {
     let wrong_ca = tls_error(Connection::connect_with(Peer::Worker, &a_tls, Some(&wrong)).await);
     assert!(wrong_ca.contains("not signed by the CA"), "{wrong_ca}");
 
+    // A CA configured and a plain address: refused, never sent in clear.
+    let downgrade =
+        tls_error(Connection::connect_with(Peer::Worker, &b_plain, Some(&trusted)).await);
+    assert!(
+        downgrade.contains("is plain but a CA is configured"),
+        "{downgrade}"
+    );
+
     // No CA given for a tls:// address.
     let no_ca = tls_error(Connection::connect_with(Peer::Worker, &a_tls, None).await);
     assert!(no_ca.contains("--ca-file"), "{no_ca}");

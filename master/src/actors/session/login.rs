@@ -52,11 +52,11 @@ impl Credentials {
     fn throttle_name(&self) -> String {
         match self {
             Credentials::Password { username, .. } => username.clone(),
+            // The claim is hashed: a key stays small whatever a forged token says.
             Credentials::IdToken { provider, id_token } => {
-                format!(
-                    "{provider}:{}",
-                    claimed_subject(id_token).unwrap_or_default()
-                )
+                let subject = claimed_subject(id_token).unwrap_or_default();
+                let digest = sha2::Sha256::digest(subject.as_bytes());
+                format!("{provider}:{}", hex::encode(&digest[..12]))
             }
         }
     }
@@ -72,6 +72,8 @@ fn claimed_subject(token: &str) -> Option<String> {
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     claims.get("sub")?.as_str().map(str::to_owned)
 }
+
+use sha2::Digest as _;
 
 fn throttled(refusal: Refusal) -> SessionError {
     SessionError::Throttled(refusal.message())
