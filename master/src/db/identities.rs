@@ -155,12 +155,15 @@ pub fn of_account(conn: &mut AnyConnection, account_id: i64) -> Result<Vec<Ident
 }
 
 /// Removes the account's identity from `issuer` (or, when `issuer` is `None`, the one stored
-/// under `provider`), unless it is the account's last way in.
+/// under `provider`), unless it is the account's last way in: no password and no other
+/// identity whose issuer is in `usable` (the configured providers' — an identity of a provider
+/// no longer configured cannot sign in).
 pub fn unlink(
     conn: &mut AnyConnection,
     account_id: i64,
     provider: &str,
     issuer: Option<&str>,
+    usable: &[String],
 ) -> Result<Unlinked, DbError> {
     conn.transaction::<_, DbError, _>(|c| {
         // Writing the account row serialises identity changes of this account (a row lock
@@ -182,7 +185,11 @@ pub fn unlink(
         }) else {
             return Ok(Unlinked::NotLinked);
         };
-        if !has_password && linked.len() == 1 {
+        let other_ways = linked
+            .iter()
+            .filter(|i| i.id != target.id && usable.contains(&i.issuer))
+            .count();
+        if !has_password && other_ways == 0 {
             return Ok(Unlinked::LastWayIn);
         }
         diesel::delete(identities::table.find(target.id)).execute(c)?;

@@ -137,6 +137,14 @@ impl IdTokenVerifier {
         names
     }
 
+    /// The issuers of every configured provider.
+    pub fn issuers(&self) -> Vec<String> {
+        self.providers
+            .values()
+            .map(|p| p.provider.issuer.clone())
+            .collect()
+    }
+
     /// The issuer of a configured provider.
     pub fn issuer_of(&self, provider: &str) -> Option<&str> {
         self.providers

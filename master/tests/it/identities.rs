@@ -661,3 +661,44 @@ async fn tokens_never_reach_the_log(db: TestDb) {
     assert!(!log.contains(payload), "a token is in the log");
 }
 on_both_backends!(tokens_never_reach_the_log);
+
+async fn an_identity_of_a_provider_no_longer_configured_is_not_a_way_in(db: TestDb) {
+    let (a, b) = (TestProvider::start().await, TestProvider::start().await);
+    let first = master_with(config_with(&db, &[("local", &a), ("other", &b)])).await;
+    let mut c = Connection::connect(first.local_addr).await.unwrap();
+    c.call(&register_with("una", &a.token("sub-una"), None))
+        .await
+        .unwrap();
+    let session = token_login(&mut c, &a.token("sub-una")).await.unwrap();
+    c.call(&Message::LinkIdentity(LinkIdentity {
+        session_id: session,
+        provider: "other".into(),
+        id_token: b.token("sub-una"),
+    }))
+    .await
+    .unwrap();
+    // The operator drops `local` from the configuration (a second master on the same data).
+    let second = master_with(MasterConfig {
+        admin_socket: db.dir.path().join("admin-2.sock"),
+        ..config_with(&db, &[("other", &b)])
+    })
+    .await;
+    let mut c = Connection::connect(second.local_addr).await.unwrap();
+    let Message::SessionId(session) = c
+        .call(&login_with("other", &b.token("sub-una")))
+        .await
+        .unwrap()
+    else {
+        panic!("no session")
+    };
+    // `local` can no longer sign in: `other` is the account's only way in.
+    let refused = failure(
+        c.call(&Message::UnlinkIdentity(UnlinkIdentity {
+            session_id: session.session_id,
+            provider: "other".into(),
+        }))
+        .await,
+    );
+    assert_eq!(refused.code, ReasonCode::LastSignInMethod, "{}", db.backend);
+}
+on_both_backends!(an_identity_of_a_provider_no_longer_configured_is_not_a_way_in);

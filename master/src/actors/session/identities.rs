@@ -167,6 +167,7 @@ impl Handler<UnlinkIdentity> for SessionActor {
     fn handle(&mut self, msg: UnlinkIdentity, _: &mut Context<Self>) -> Self::Result {
         Box::pin(self.authenticate(&msg.token).then(move |session, act, _| {
             let issuer = act.verifier.issuer_of(&msg.provider).map(str::to_owned);
+            let usable = act.verifier.issuers();
             let db = act.db.clone();
             let fail = act.db_failure("unlink identity");
             let log = act.log.clone();
@@ -176,7 +177,9 @@ impl Handler<UnlinkIdentity> for SessionActor {
                 let provider = msg.provider;
                 let name = provider.clone();
                 let outcome = db
-                    .run(move |c| identities::unlink(c, account_id, &name, issuer.as_deref()))
+                    .run(move |c| {
+                        identities::unlink(c, account_id, &name, issuer.as_deref(), &usable)
+                    })
                     .await
                     .map_err(fail)?;
                 match outcome {
