@@ -64,6 +64,18 @@ impl ServerTls {
         })
     }
 
+    /// The TLS of a server configured with `cert_file` and `key_file`; `None` when neither is
+    /// set (a plain port). Configurations validate that they come together.
+    pub fn from_files(
+        cert_file: Option<&Path>,
+        key_file: Option<&Path>,
+    ) -> Result<Option<Self>, TlsError> {
+        match (cert_file, key_file) {
+            (Some(cert), Some(key)) => Self::load(cert, key).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     /// Completes the handshake by `deadline` (the connection's first-frame deadline, which
     /// the first frame then shares). A peer whose first byte is not a TLS handshake is told (a
     /// plain `error` frame) and closed.

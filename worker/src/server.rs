@@ -175,10 +175,11 @@ pub async fn start_on(
         metrics,
         ..ConnectionLimits::default()
     };
-    let tls = match (&config.tls_cert_file, &config.tls_key_file) {
-        (Some(cert), Some(key)) => Some(ServerTls::load(cert, key).context("the port's TLS")?),
-        _ => None,
-    };
+    let tls = ServerTls::from_files(
+        config.tls_cert_file.as_deref(),
+        config.tls_key_file.as_deref(),
+    )
+    .context("the port's TLS")?;
     let admission = Admission {
         tls,
         connections: SlotPool::new(config.max_connections),

@@ -152,12 +152,13 @@ impl IdTokenVerifier {
             .map(|p| p.provider.issuer.as_str())
     }
 
-    /// The configured name of the provider with `issuer`, if it is still configured.
-    pub fn name_of_issuer(&self, issuer: &str) -> Option<&str> {
+    /// The name to show for an identity of `issuer` stored under `stored`: the name its
+    /// provider is configured under now, or `stored` if it no longer is.
+    pub fn provider_name(&self, issuer: &str, stored: String) -> String {
         self.providers
             .values()
             .find(|p| p.provider.issuer == issuer)
-            .map(|p| p.provider.name.as_str())
+            .map_or(stored, |p| p.provider.name.clone())
     }
 
     /// Verifies `token` as an ID token from `provider`.

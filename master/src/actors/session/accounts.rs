@@ -27,14 +27,14 @@ pub(super) fn taken(taken: Taken) -> SessionError {
     }
 }
 
-/// Inserts an account; maps unique violations to UsernameTaken / EmailTaken.
+/// Inserts a password account; maps unique violations to UsernameTaken / EmailTaken.
 async fn insert_account(
     db: Db,
     fail: impl Fn(DbError) -> SessionError,
     cash: i64,
     username: String,
     email: String,
-    password_hash: Option<String>,
+    password_hash: String,
 ) -> Result<(), SessionError> {
     let inserted = db
         .run(move |c| {
@@ -43,8 +43,8 @@ async fn insert_account(
                 &NewAccount {
                     username: &username,
                     email: &email,
-                    is_password: password_hash.is_some(),
-                    password_hash: password_hash.as_deref(),
+                    is_password: true,
+                    password_hash: Some(&password_hash),
                     cash,
                     created_at: now_ms(),
                 },
@@ -67,7 +67,7 @@ impl Handler<Register> for SessionActor {
         Box::pin(async move {
             let hash = hasher.hash(msg.hashed_password).await?;
             let username = msg.username.clone();
-            insert_account(db, fail, cash, msg.username, msg.email, Some(hash)).await?;
+            insert_account(db, fail, cash, msg.username, msg.email, hash).await?;
             info!(log, "account registered"; "username" => username);
             Ok(())
         })

@@ -228,10 +228,7 @@ impl Handler<SignInMethods> for SessionActor {
                     identities: linked
                         .into_iter()
                         .map(|row| LinkedIdentity {
-                            // The name it is configured under now, if it still is.
-                            provider: verifier
-                                .name_of_issuer(&row.issuer)
-                                .map_or(row.provider, str::to_owned),
+                            provider: verifier.provider_name(&row.issuer, row.provider),
                             issuer: row.issuer,
                             subject: row.subject,
                             linked_at_ms: row.linked_at,

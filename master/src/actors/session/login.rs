@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 use super::{now_ms, SessionActor};
 use crate::db::sessions::{self, NewSession};
 use crate::db::{accounts, identities};
+use crate::domain::identities::VerifiedIdentity;
 use crate::domain::sessions::{new_token, token_hash, LiveSession, Origin, SessionError};
 use crate::login_throttle::{Attempt, Outcome, Refusal, ACCOUNT, ADDRESS, PAIR};
 
@@ -82,13 +83,26 @@ fn throttled(refusal: Refusal) -> SessionError {
 /// How a login that failed counts for the throttle: a wrong password, a refused token or a
 /// token of no account is a failed guess; anything else (the database, the provider's keys
 /// unreachable) is no one's guess.
-fn outcome_of<T>(result: &Result<T, SessionError>) -> Outcome {
-    match result {
-        Ok(_) => Outcome::Succeeded,
-        Err(SessionError::WrongCredentials | SessionError::UnknownIdentity(_)) => Outcome::Failed,
-        Err(SessionError::Token(e)) if e.counts_as_failure() => Outcome::Failed,
-        Err(_) => Outcome::Abandoned,
+fn failure_outcome(error: &SessionError) -> Outcome {
+    match error {
+        SessionError::WrongCredentials | SessionError::UnknownIdentity(_) => Outcome::Failed,
+        SessionError::Token(e) if e.counts_as_failure() => Outcome::Failed,
+        _ => Outcome::Abandoned,
     }
+}
+
+/// How a finished login counts for the throttle.
+fn outcome_of<T>(result: &Result<T, SessionError>) -> Outcome {
+    result
+        .as_ref()
+        .err()
+        .map_or(Outcome::Succeeded, failure_outcome)
+}
+
+/// Whom a login's credentials name: a username, or the identity of a verified ID token.
+enum Named {
+    Username(String),
+    Identity(VerifiedIdentity),
 }
 
 impl Handler<Login> for SessionActor {
@@ -120,8 +134,7 @@ impl Handler<Login> for SessionActor {
             let (account, known) = match found {
                 Ok(found) => found,
                 Err(failure) => {
-                    let outcome = outcome_of::<()>(&Err(failure.clone()));
-                    act.finish_attempt(attempt, outcome, &name, &address);
+                    act.finish_attempt(attempt, failure_outcome(&failure), &name, &address);
                     return Box::pin(fut::ready(Err(failure)))
                         as ResponseActFuture<Self, Result<String, SessionError>>;
                 }
@@ -228,26 +241,26 @@ impl SessionActor {
         let verifier = self.verifier.clone();
         let since = now_ms().saturating_sub(self.settings.known_address_ttl.as_millis() as i64);
         async move {
-            let identity = match &credentials {
-                Credentials::Password { .. } => None,
-                Credentials::IdToken { provider, id_token } => Some(
+            let named = match credentials {
+                Credentials::Password { username, .. } => Named::Username(username),
+                Credentials::IdToken { provider, id_token } => Named::Identity(
                     verifier
-                        .verify(provider, id_token)
+                        .verify(&provider, &id_token)
                         .await
                         .map_err(SessionError::Token)?,
                 ),
             };
-            let named = credentials.clone();
+            let token_of = match &named {
+                Named::Identity(identity) => Some(identity.provider.clone()),
+                Named::Username(_) => None,
+            };
             let (account, known) = db
                 .run(move |c| {
-                    let account = match (&named, &identity) {
-                        (_, Some(identity)) => {
+                    let account = match &named {
+                        Named::Identity(identity) => {
                             identities::owner(c, &identity.issuer, &identity.subject)?
                         }
-                        (Credentials::Password { username, .. }, None) => {
-                            accounts::find_by_username(c, username)?
-                        }
-                        (Credentials::IdToken { .. }, None) => None,
+                        Named::Username(username) => accounts::find_by_username(c, username)?,
                     };
                     let known = match &account {
                         Some(a) => sessions::has_logged_in_from(c, a.id, &address, since)?,
@@ -257,8 +270,8 @@ impl SessionActor {
                 })
                 .await
                 .map_err(fail)?;
-            if let (None, Credentials::IdToken { provider, .. }) = (&account, &credentials) {
-                return Err(SessionError::UnknownIdentity(provider.clone()));
+            if let (None, Some(provider)) = (&account, token_of) {
+                return Err(SessionError::UnknownIdentity(provider));
             }
             Ok((account, known))
         }
@@ -301,11 +314,7 @@ impl SessionActor {
                         .map_err(&fail)?;
                     let providers = linked
                         .into_iter()
-                        .map(|row| {
-                            verifier
-                                .name_of_issuer(&row.issuer)
-                                .map_or(row.provider, str::to_owned)
-                        })
+                        .map(|row| verifier.provider_name(&row.issuer, row.provider))
                         .collect();
                     return Err(SessionError::PasswordNotSet(providers));
                 }
