@@ -127,10 +127,17 @@ impl Connection {
         if tls.is_some() && !wants_tls {
             // With a CA configured, a plain address is a mistake (or a downgrade someone
             // slipped into a worker list): never send a password hash or a session in clear.
+            let source = match peer {
+                Peer::Worker => {
+                    " (an address from the master's worker list was registered without tls:// \
+                     by the operator: `workers add --address tls://…`)"
+                }
+                Peer::Master => "",
+            };
             return Err(ClientError::Tls(format!(
                 "the {peer} address {address} is plain but a CA is configured: write it as \
                  tls://{address}, or leave out the CA (--ca-file, PAPERTRADER_CA_FILE) to connect \
-                 without TLS"
+                 without TLS{source}"
             )));
         }
         let unreachable = |source| ClientError::Unreachable {

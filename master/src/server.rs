@@ -424,7 +424,7 @@ pub async fn start_on(
         threads,
     ))
     .abort_handle();
-    info!(log, "master listening"; "addr" => %local_addr, "update_interval_ms" => config.update_interval_ms, "connection_threads" => connection_threads);
+    info!(log, "master listening"; "addr" => %local_addr, "update_interval_ms" => config.update_interval_ms, "connection_threads" => connection_threads, "tls" => config.tls_cert_file.is_some());
     // `expected_workers` is at least 1 (validated) and none can be online before we listen.
     warn!(log, "no workers online yet"; "expected" => config.expected_workers);
     let admin = crate::admin::AdminContext {

@@ -203,7 +203,7 @@ pub async fn start_on(
         },
     ))
     .abort_handle();
-    info!(log, "worker listening"; "addr" => %local_addr, "uuid" => %uuid, "master" => &config.master, "connection_threads" => connection_threads);
+    info!(log, "worker listening"; "addr" => %local_addr, "uuid" => %uuid, "master" => &config.master, "connection_threads" => connection_threads, "tls" => config.tls_cert_file.is_some(), "master_tls" => config.master_ca_file.is_some());
     let admin = crate::admin::WorkerAdmin {
         uuid,
         link: link.clone(),
@@ -248,7 +248,13 @@ fn readiness(link: Addr<MasterLinkActor>) -> Readiness {
             let state = match link.send(GetLinkStatus).await {
                 Ok(status) => match status.state {
                     LinkState::Up { .. } => Ok(()),
-                    other => Err(format!("the link to the master is not up: {other:?}")),
+                    LinkState::Admitting => {
+                        Err("the link to the master is connecting or being admitted".to_owned())
+                    }
+                    LinkState::Down { last_error } => Err(format!(
+                        "the link to the master is down: {}",
+                        last_error.as_deref().unwrap_or("not connected yet")
+                    )),
                 },
                 Err(_) => Err("the link actor has stopped".to_owned()),
             };

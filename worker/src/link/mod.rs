@@ -374,7 +374,17 @@ impl StreamHandler<Decoded> for MasterLinkActor {
             }
             // The master could not read what we sent (e.g. a plain hello on its TLS port).
             (_, Message::Error(f)) => {
-                self.lost(format!("the master refused the link: {}", f.message), ctx);
+                let why = if self.settings.master_tls.is_none()
+                    && f.message.contains("requires TLS")
+                {
+                    // The master's hint is for clients; a worker is set up differently.
+                    "the master's port requires TLS: set master_ca_file (--master-ca-file) to the \
+                     CA of the master's certificate; `master` stays host:port"
+                        .to_owned()
+                } else {
+                    f.message
+                };
+                self.lost(format!("the master refused the link: {why}"), ctx);
             }
             (Some(Stage::Admitted), Message::ForwardReply(reply)) => {
                 self.stage = Some(Stage::Admitted);

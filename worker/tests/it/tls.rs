@@ -153,7 +153,7 @@ async fn every_link_takes_tls_and_each_mistake_is_named() {
     let d = worker_config(dir.path(), "d", master.local_addr);
     register_worker(&master, "d", &d, &["127.0.0.1"]).await;
     let d = start_worker(d).await;
-    wait_link(&d.link, down_with("requires TLS")).await;
+    wait_link(&d.link, down_with("requires TLS: set master_ca_file")).await;
     // One that trusts the wrong CA for the master.
     let mut e = worker_config(dir.path(), "e", master.local_addr);
     e.master_ca_file = Some(stranger.join("ca.pem"));
