@@ -6,7 +6,7 @@ use crate::arguments;
 use crate::money::Money;
 
 /// The payload of a complete data transfer. Encoded as a `u32` variant index
-/// (0 AssetInfo … 5 Transactions, 6 ServerInfo, 7 SignInMethods) followed by the variant's fields.
+/// (0 AssetInfo … 5 Transactions, 6 ServerInfo, 7 SignInMethods, 8 Orders) followed by the variant's fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DataBody {
     /// Reply to `getAssetInfo`.
@@ -25,6 +25,8 @@ pub enum DataBody {
     ServerInfo(ServerInfo),
     /// Reply to `getSignInMethods`.
     SignInMethods(SignInMethods),
+    /// Reply to `getOrders`.
+    Orders(OrderList),
 }
 
 impl DataBody {
@@ -284,4 +286,101 @@ impl InputLimits {
             max_date_ms: MAX_DATE_MS,
         }
     }
+}
+
+/// How an order's price is set. Encoded as a `u32` variant index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum OrderKind {
+    /// 0: at the next tick's price.
+    Market,
+    /// 1: at the limit price or better.
+    Limit,
+    /// 2: a market order once the price reaches the stop price.
+    Stop,
+    /// 3: a limit order once the price reaches the stop price.
+    StopLimit,
+}
+
+/// How long an order stays open. Encoded as a `u32` variant index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TimeInForce {
+    /// 0: until the end of the UTC day it was placed on.
+    Day,
+    /// 1: until filled or cancelled.
+    GoodTillCancelled,
+    /// 2: whatever fills at the first tick; the rest is cancelled.
+    ImmediateOrCancel,
+    /// 3: all of it at the first tick, or nothing (cancelled).
+    FillOrKill,
+}
+
+/// Where an order stands. Encoded as a `u32` variant index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum OrderStatus {
+    /// 0: accepted, nothing filled yet.
+    New,
+    /// 1: some filled, the rest still open.
+    PartiallyFilled,
+    /// 2: all filled.
+    Filled,
+    /// 3: cancelled by its owner, or by its time in force (ioc, fok).
+    Cancelled,
+    /// 4: a day order that reached the end of its day.
+    Expired,
+    /// 5: refused at a tick (e.g. not enough cash when it would have filled).
+    Rejected,
+}
+
+impl OrderStatus {
+    /// True while the order can still fill or be cancelled.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::New | Self::PartiallyFilled)
+    }
+}
+
+/// One order as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRecord {
+    /// The order id.
+    pub order_id: u64,
+    /// Buy or sell.
+    pub side: Side,
+    /// Asset symbol.
+    pub symbol: String,
+    /// Market, limit, stop or stop-limit.
+    pub kind: OrderKind,
+    /// Units ordered.
+    pub quantity: u64,
+    /// Units filled so far.
+    pub filled_quantity: u64,
+    /// The limit price (limit and stop-limit orders).
+    pub limit_price: Option<Money>,
+    /// The stop price (stop and stop-limit orders).
+    pub stop_price: Option<Money>,
+    /// Time in force.
+    pub time_in_force: TimeInForce,
+    /// Where it stands.
+    pub status: OrderStatus,
+    /// Average price of the fills (`None` before the first).
+    pub average_price: Option<Money>,
+    /// Commission paid on its fills so far.
+    pub commission: Money,
+    /// Why it was rejected, cancelled by its time in force, or expired: a reason code
+    /// (0 when cancelled by its owner or still open).
+    pub reason: u16,
+    /// When it was placed, ms since the epoch.
+    pub placed_at_ms: i64,
+    /// When it last changed, ms since the epoch.
+    pub updated_at_ms: i64,
+    /// The client's id for the order, if it gave one.
+    pub client_order_id: Option<String>,
+}
+
+/// Reply to `getOrders`: the session's account's orders, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderList {
+    /// Account name.
+    pub username: String,
+    /// Orders, newest first.
+    pub orders: Vec<OrderRecord>,
 }

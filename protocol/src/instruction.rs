@@ -136,6 +136,11 @@ instruction_table! {
     LinkIdentity(LinkIdentity) = 0x010C, Command, "linkIdentity";
     /// `unlinkIdentity(sessionID, provider)`.
     UnlinkIdentity(UnlinkIdentity) = 0x010D, Command, "unlinkIdentity";
+    /// `placeOrder(sessionID, side, name, quantity, kind, limitPrice, stopPrice, timeInForce,
+    /// clientOrderId)`.
+    PlaceOrder(PlaceOrder) = 0x010E, Command, "placeOrder";
+    /// `cancelOrder(sessionID, orderId)`.
+    CancelOrder(CancelOrder) = 0x010F, Command, "cancelOrder";
     /// `getAssetInfo(asset)`.
     GetAssetInfo(AssetQuery) = 0x0201, DataRequest, "getAssetInfo";
     /// `getAssetValueCurrent(asset)`.
@@ -160,6 +165,8 @@ instruction_table! {
     GetServerInfo(Empty) = 0x020B, DataRequest, "getServerInfo";
     /// `getSignInMethods(sessionID)`: the session's account's password flag and identities.
     GetSignInMethods(SessionToken) = 0x020C, DataRequest, "getSignInMethods";
+    /// `getOrders(sessionID, includeClosed)`: the session's account's orders.
+    GetOrders(OrdersQuery) = 0x020D, DataRequest, "getOrders";
     /// `loginFail`.
     LoginFail(Failure) = 0x0301, Return, "loginFail";
     /// `sessionID`: the session id of a successful login.
@@ -202,6 +209,14 @@ instruction_table! {
     UnlinkIdentitySuccess(Empty) = 0x0314, Return, "unlinkIdentitySuccess";
     /// `unlinkIdentity` failed.
     UnlinkIdentityFail(Failure) = 0x0315, Return, "unlinkIdentityFail";
+    /// `placeOrder` accepted the order.
+    OrderAccepted(OrderAccepted) = 0x0316, Return, "orderAccepted";
+    /// `placeOrder` refused the order.
+    OrderFail(Failure) = 0x0317, Return, "orderFail";
+    /// `cancelOrder` cancelled the order.
+    CancelSuccess(OrderCancelled) = 0x0318, Return, "cancelSuccess";
+    /// `cancelOrder` failed.
+    CancelFail(Failure) = 0x0319, Return, "cancelFail";
     /// A frame that could not be attributed to a request, or a request this peer does not serve.
     Error(Failure) = 0x03FF, Return, "error";
     /// Link: worker → master, first message.
@@ -251,6 +266,8 @@ impl Instruction {
                 | Self::SetPasswordFail
                 | Self::LinkIdentityFail
                 | Self::UnlinkIdentityFail
+                | Self::OrderFail
+                | Self::CancelFail
                 | Self::Error
         )
     }
@@ -277,6 +294,8 @@ impl Instruction {
             Self::UnlinkIdentity => Message::UnlinkIdentityFail(failure),
             Self::PurchaseAsset => Message::PurchaseFail(failure),
             Self::SellAsset => Message::SellFail(failure),
+            Self::PlaceOrder => Message::OrderFail(failure),
+            Self::CancelOrder => Message::CancelFail(failure),
             Self::SwitchState => Message::StateSwitchFail(failure),
             Self::Logout => Message::LogoutFail(failure),
             _ if self.message_type() == MessageType::DataRequest => Message::DataFail(failure),
@@ -305,6 +324,8 @@ impl Message {
             | Message::SetPasswordFail(f)
             | Message::LinkIdentityFail(f)
             | Message::UnlinkIdentityFail(f)
+            | Message::OrderFail(f)
+            | Message::CancelFail(f)
             | Message::Error(f) => Some(f),
             _ => None,
         }

@@ -11,6 +11,8 @@ pub const MAX_USERNAME_CHARS: usize = 24;
 pub const MAX_EMAIL_CHARS: usize = 320;
 /// Largest quantity of one order.
 pub const MAX_QUANTITY: u64 = 1_000_000_000;
+/// Largest limit or stop price of an order: 1,000,000,000.000000 in micro-units.
+pub const MAX_PRICE_MICROS: i64 = 1_000_000_000_000_000;
 /// Longest asset symbol.
 pub const MAX_SYMBOL_CHARS: usize = 16;
 /// Length of a session id: 32 lowercase hex characters (128 bits).
@@ -222,6 +224,52 @@ pub fn check_id_token(token: &str) -> Result<(), ProtocolError> {
     }
 }
 
+/// A `placeOrder`'s prices fit its kind: a limit price exactly for limit and stop-limit
+/// orders, a stop price exactly for stop and stop-limit orders, every price above zero and at
+/// most [`MAX_PRICE_MICROS`]; a stop-limit buy's limit at or above its stop (a sell's at or
+/// below), so the order can fill when it triggers.
+pub fn check_order_prices(order: &crate::message::PlaceOrder) -> Result<(), ProtocolError> {
+    use crate::data::{OrderKind, Side};
+    let bad = |why: &str| Err(invalid("prices", ReasonCode::InvalidOrder, why.to_owned()));
+    let (needs_limit, needs_stop) = match order.kind {
+        OrderKind::Market => (false, false),
+        OrderKind::Limit => (true, false),
+        OrderKind::Stop => (false, true),
+        OrderKind::StopLimit => (true, true),
+    };
+    if needs_limit != order.limit_price.is_some() {
+        return bad(if needs_limit {
+            "this kind of order needs a limit price"
+        } else {
+            "this kind of order takes no limit price"
+        });
+    }
+    if needs_stop != order.stop_price.is_some() {
+        return bad(if needs_stop {
+            "this kind of order needs a stop price"
+        } else {
+            "this kind of order takes no stop price"
+        });
+    }
+    let in_range =
+        |p: Option<crate::Money>| p.map_or(true, |p| (1..=MAX_PRICE_MICROS).contains(&p.micros()));
+    if !in_range(order.limit_price) || !in_range(order.stop_price) {
+        return bad("prices must be above 0 and at most 1,000,000,000.000000");
+    }
+    if let (Some(limit), Some(stop)) = (order.limit_price, order.stop_price) {
+        let fits = match order.side {
+            Side::Buy => limit >= stop,
+            Side::Sell => limit <= stop,
+        };
+        if !fits {
+            return bad(
+                "a stop-limit buy's limit must be at or above its stop, a sell's at or below",
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Checks every argument of a request against the limits above. Non-request messages pass.
 pub fn validate(message: &Message) -> Result<(), ProtocolError> {
     match message {
@@ -271,6 +319,17 @@ pub fn validate(message: &Message) -> Result<(), ProtocolError> {
                 .as_deref()
                 .map_or(Ok(()), check_client_order_id)
         }
+        Message::PlaceOrder(a) => {
+            check_session_id(&a.session_id)?;
+            check_symbol(&a.symbol)?;
+            check_quantity(a.quantity)?;
+            check_order_prices(a)?;
+            a.client_order_id
+                .as_deref()
+                .map_or(Ok(()), check_client_order_id)
+        }
+        Message::CancelOrder(a) => check_session_id(&a.session_id),
+        Message::GetOrders(a) => check_session_id(&a.session_id),
         Message::SwitchState(a) => check_session_id(&a.session_id),
         Message::GetAssetInfo(a)
         | Message::GetAssetValueCurrent(a)

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use bytes::{Bytes, BytesMut};
 
 use crate::arguments::{arguments, Arguments};
-use crate::data::Quote;
+use crate::data::{OrderKind, OrderStatus, Quote, Side, TimeInForce};
 use crate::error::ProtocolError;
 use crate::instruction::Instruction;
 use crate::money::Money;
@@ -186,6 +186,75 @@ impl Arguments for TradeOrder {
                 client_order_id: None,
             })
         }
+    }
+}
+
+arguments! {
+    /// `placeOrder(sessionID, side, name, quantity, kind, limitPrice, stopPrice, timeInForce,
+    /// clientOrderId)`: an order that is accepted at once and fills at later ticks.
+    pub struct PlaceOrder {
+        /// The caller's session.
+        pub session_id: String,
+        /// Buy or sell.
+        pub side: Side,
+        /// Asset symbol.
+        pub symbol: String,
+        /// Whole units, 1..=1,000,000,000.
+        pub quantity: u64,
+        /// Market, limit, stop or stop-limit.
+        pub kind: OrderKind,
+        /// Required for limit and stop-limit orders, absent otherwise.
+        pub limit_price: Option<Money>,
+        /// Required for stop and stop-limit orders, absent otherwise.
+        pub stop_price: Option<Money>,
+        /// Time in force.
+        pub time_in_force: TimeInForce,
+        /// The client's id for the order (as for `purchaseAsset`): the same id again returns
+        /// the first order's id instead of placing another.
+        pub client_order_id: Option<String>,
+    }
+}
+
+arguments! {
+    /// The `orderAccepted` reply: the order is open (or, for a repeated `clientOrderId`, the
+    /// order that id placed, as it stands now).
+    pub struct OrderAccepted {
+        /// The order's id.
+        pub order_id: u64,
+        /// Its status now.
+        pub status: OrderStatus,
+        /// When it was placed, ms since the epoch.
+        pub placed_at_ms: i64,
+    }
+}
+
+arguments! {
+    /// `cancelOrder(sessionID, orderId)`.
+    pub struct CancelOrder {
+        /// The caller's session.
+        pub session_id: String,
+        /// The order to cancel.
+        pub order_id: u64,
+    }
+}
+
+arguments! {
+    /// The `cancelSuccess` reply: the order is cancelled; what had filled stays filled.
+    pub struct OrderCancelled {
+        /// The order's id.
+        pub order_id: u64,
+        /// Units that had filled before the cancel.
+        pub filled_quantity: u64,
+    }
+}
+
+arguments! {
+    /// `getOrders(sessionID, includeClosed)`.
+    pub struct OrdersQuery {
+        /// The caller's session; only its own account's orders are listed.
+        pub session_id: String,
+        /// false: open orders only; true: every order of the current period.
+        pub include_closed: bool,
     }
 }
 

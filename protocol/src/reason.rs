@@ -90,6 +90,16 @@ reason_codes! {
     StalePrice = 34,
     /// The trade queue is full; the order was not accepted.
     QueueFull = 35,
+    /// The order's kind, prices and time in force do not fit together (e.g. a limit order
+    /// without a limit price, a stop-limit buy whose limit is below its stop).
+    InvalidOrder = 36,
+    /// No order of the session's account has that id.
+    UnknownOrder = 37,
+    /// The order is no longer open (filled, cancelled, expired or rejected).
+    OrderNotOpen = 38,
+    /// An ioc or fok order could not fill (fully, for fok) at its one tick; the rest is
+    /// cancelled.
+    NotFilled = 39,
     /// No data exists for the requested range.
     NoData = 40,
     /// The requested user does not exist.
