@@ -5,7 +5,10 @@
 
 pub mod bars;
 pub mod calendar;
+pub mod costs;
+pub mod fills;
 pub mod identities;
+pub mod order_book;
 pub mod orders;
 pub mod sessions;
 pub mod settlement;

@@ -136,6 +136,43 @@ pub enum OrderError {
     /// The queue went away before settling it.
     #[error("the order was dropped before settlement")]
     Dropped,
+    /// No order of the account has this id.
+    #[error("no order {0} of yours exists")]
+    UnknownOrder(u64),
+    /// The order is not open any more.
+    #[error("order {id} is {status} and can no longer be cancelled")]
+    OrderNotOpen {
+        /// The order.
+        id: u64,
+        /// Its status, in words.
+        status: &'static str,
+    },
+    /// A market order placed before the asset's first price: nothing to reserve cash at.
+    #[error("{symbol} has no price yet; place a limit order instead")]
+    NoReferencePrice {
+        /// The asset.
+        symbol: String,
+    },
+    /// Placing it needs more than the account has free of other orders' reservations.
+    #[error("needs {needed} but {free} is free ({reserved} is reserved by open orders)")]
+    InsufficientFunds {
+        /// Cash (buys, micro-units) or units (sales) it would reserve.
+        needed: String,
+        /// What is free.
+        free: String,
+        /// What open orders reserve.
+        reserved: String,
+        /// True for a buy (cash), false for a sale (units).
+        cash: bool,
+    },
+    /// Its client order id was used for a different order.
+    #[error("clientOrderId {id} was already used for order {order_id}, a different order")]
+    OrderIdReused {
+        /// The client order id.
+        id: String,
+        /// The order that used it.
+        order_id: u64,
+    },
 }
 
 /// What became of one order.

@@ -1,15 +1,18 @@
 //! The settlement rules: one market order applied to a batch's balances at the tick's price.
 //!
 //! Orders of a batch are applied one after the other in arrival order, each seeing the
-//! balances the ones before it left: a buy needs the cash (price × quantity, exact integer
-//! micro-units), a sale the units; a refused order changes nothing. Prices are the tick's
-//! close; a stale price or none refuses the order.
+//! balances the ones before it left: a buy needs the cash (price × quantity plus commission,
+//! exact integer micro-units) beyond what open orders reserve, a sale the units beyond those
+//! open sales reserve; a refused order changes nothing. Prices are the tick's close moved by
+//! slippage ([`CostModel`]); a stale price or none refuses the order.
 
 use std::collections::HashMap;
 
 use papertrader_protocol::data::Side;
 use papertrader_protocol::Money;
 
+use super::costs::CostModel;
+use super::order_book::Reservations;
 use super::orders::{Order, Rejection};
 
 /// The price an order settles at: the tick's close, and whether it is stale.
@@ -31,21 +34,38 @@ pub struct Balances {
     pub held: HashMap<(i64, String), i64>,
 }
 
-/// What a settled order did: its price and the account's cash after it.
+/// What a settled order did: its price, commission and the account's cash after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fill {
     /// Price per unit.
     pub price: Money,
+    /// Commission, micro-units.
+    pub commission: i64,
     /// The account's cash after the trade, micro-units.
     pub cash_after: i64,
 }
 
-/// Applies `order` to `balances` at `prices`; on a rejection `balances` are unchanged.
+/// How one batch trades: its tick, prices, costs and what open orders reserve.
+#[derive(Debug, Clone, Copy)]
+pub struct Terms<'a> {
+    /// The tick number (picks seeded slippage draws).
+    pub tick: u64,
+    /// Price per symbol.
+    pub prices: &'a HashMap<String, SettlementPrice>,
+    /// Commission and slippage.
+    pub costs: &'a CostModel,
+}
+
+/// Applies `order` to `balances` under `terms`, keeping `reserved` untouched; `key` picks the
+/// order's seeded slippage draw. On a rejection `balances` are unchanged.
 pub fn apply(
     order: &Order,
-    prices: &HashMap<String, SettlementPrice>,
+    key: u64,
+    terms: &Terms<'_>,
+    reserved: &Reservations,
     balances: &mut Balances,
 ) -> Result<Fill, Rejection> {
+    let prices = terms.prices;
     // The router refused symbols that are not traded; a traded one may have no price yet.
     let quote = prices
         .get(&order.symbol)
@@ -62,39 +82,59 @@ pub fn apply(
         .get_mut(&order.account_id)
         .ok_or(Rejection::UnknownAccount)?;
     let quantity = i64::try_from(order.quantity).map_err(|_| Rejection::QuantityTooLarge)?;
-    let amount = quote
-        .price
+    let price = terms
+        .costs
+        .fill_price(order.side, quote.price, None, key, terms.tick);
+    let amount = price
         .checked_mul(order.quantity)
         .ok_or(Rejection::ValueOverflow)?
         .micros();
+    let commission = terms
+        .costs
+        .commission(order.quantity, true)
+        .ok_or(Rejection::ValueOverflow)?;
+    let free_cash = *balance - reserved.cash_of(order.account_id);
     let key = (order.account_id, order.symbol.clone());
     let position = balances.held.get(&key).copied().unwrap_or(0);
     let (cash_after, position_after) = match order.side {
         Side::Buy => {
-            if amount > *balance {
+            let cost = amount
+                .checked_add(commission)
+                .ok_or(Rejection::ValueOverflow)?;
+            if cost > free_cash {
                 return Err(Rejection::InsufficientCash {
-                    cost: Money(amount),
-                    cash: Money(*balance),
+                    cost: Money(cost),
+                    cash: Money(free_cash),
                 });
             }
-            (*balance - amount, position + quantity)
+            (*balance - cost, position + quantity)
         }
         Side::Sell => {
-            if quantity > position {
+            let free_units = position - reserved.units_of(order.account_id, &order.symbol);
+            if quantity > free_units {
                 return Err(Rejection::InsufficientHoldings {
                     symbol: order.symbol.clone(),
                     quantity,
-                    held: position,
+                    held: free_units,
                 });
             }
-            let cash_after = balance.checked_add(amount).ok_or(Rejection::CashOverflow)?;
+            let cash_after = balance
+                .checked_add(amount)
+                .ok_or(Rejection::CashOverflow)?
+                .checked_sub(commission)
+                .filter(|c| *c >= 0)
+                .ok_or(Rejection::InsufficientCash {
+                    cost: Money(commission),
+                    cash: Money(*balance + amount),
+                })?;
             (cash_after, position - quantity)
         }
     };
     *balance = cash_after;
     balances.held.insert(key, position_after);
     Ok(Fill {
-        price: quote.price,
+        price,
+        commission,
         cash_after,
     })
 }
@@ -131,6 +171,20 @@ mod tests {
             .collect()
     }
 
+    fn run(
+        order: &Order,
+        p: &HashMap<String, SettlementPrice>,
+        b: &mut Balances,
+    ) -> Result<Fill, Rejection> {
+        let costs = CostModel::default();
+        let terms = Terms {
+            tick: 1,
+            prices: p,
+            costs: &costs,
+        };
+        apply(order, 1, &terms, &Reservations::default(), b)
+    }
+
     fn cash(micros: i64) -> Balances {
         Balances {
             cash: HashMap::from([(ALICE, micros)]),
@@ -149,7 +203,7 @@ mod tests {
     fn a_buy_pays_price_times_quantity_exactly_and_adds_the_units() {
         let mut b = cash(1_000 * DOLLAR);
         let p = prices(&[("AAPL", 123_456_789, false)]);
-        let fill = apply(&order(Side::Buy, "AAPL", 3), &p, &mut b).unwrap();
+        let fill = run(&order(Side::Buy, "AAPL", 3), &p, &mut b).unwrap();
         assert_eq!(fill.price, Money(123_456_789));
         assert_eq!(fill.cash_after, 1_000 * DOLLAR - 370_370_367);
         assert_eq!(b.cash[&ALICE], fill.cash_after);
@@ -161,7 +215,7 @@ mod tests {
         let mut b = cash(DOLLAR);
         b.held.insert((ALICE, "MSFT".to_owned()), 5);
         let p = prices(&[("MSFT", 10 * DOLLAR, false)]);
-        let fill = apply(&order(Side::Sell, "MSFT", 5), &p, &mut b).unwrap();
+        let fill = run(&order(Side::Sell, "MSFT", 5), &p, &mut b).unwrap();
         assert_eq!(fill.cash_after, 51 * DOLLAR);
         assert_eq!(held(&b, "MSFT"), 0);
     }
@@ -209,12 +263,12 @@ mod tests {
         ];
         for (order, expected) in cases {
             let mut b = start.clone();
-            assert_eq!(apply(&order, &p, &mut b), Err(expected));
+            assert_eq!(run(&order, &p, &mut b), Err(expected));
             assert_eq!(b, start, "a refused order changed the balances");
         }
         let mut nobody = Balances::default();
         assert_eq!(
-            apply(&order(Side::Buy, "AAPL", 1), &p, &mut nobody),
+            run(&order(Side::Buy, "AAPL", 1), &p, &mut nobody),
             Err(Rejection::UnknownAccount)
         );
     }
@@ -225,16 +279,16 @@ mod tests {
         let mut b = cash(25 * DOLLAR);
         // Buy 2 (cash 5), a second buy of 1 fails, selling 2 then works, and so does the
         // buy that failed a moment ago.
-        assert!(apply(&order(Side::Buy, "AAPL", 2), &p, &mut b).is_ok());
+        assert!(run(&order(Side::Buy, "AAPL", 2), &p, &mut b).is_ok());
         assert!(matches!(
-            apply(&order(Side::Buy, "AAPL", 1), &p, &mut b),
+            run(&order(Side::Buy, "AAPL", 1), &p, &mut b),
             Err(Rejection::InsufficientCash { .. })
         ));
         assert_eq!(
-            apply(&order(Side::Sell, "AAPL", 2), &p, &mut b).map(|f| f.cash_after),
+            run(&order(Side::Sell, "AAPL", 2), &p, &mut b).map(|f| f.cash_after),
             Ok(25 * DOLLAR)
         );
-        assert!(apply(&order(Side::Buy, "AAPL", 1), &p, &mut b).is_ok());
+        assert!(run(&order(Side::Buy, "AAPL", 1), &p, &mut b).is_ok());
         assert_eq!((b.cash[&ALICE], held(&b, "AAPL")), (15 * DOLLAR, 1));
     }
 
@@ -245,7 +299,7 @@ mod tests {
         b.held.insert((ALICE, "AAPL".to_owned()), 1);
         let before = b.clone();
         assert_eq!(
-            apply(&order(Side::Sell, "AAPL", 1), &p, &mut b),
+            run(&order(Side::Sell, "AAPL", 1), &p, &mut b),
             Err(Rejection::CashOverflow)
         );
         assert_eq!(b, before);
