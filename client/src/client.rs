@@ -6,8 +6,8 @@
 //! away after it was sent) is sent again with the same id: it is never traded twice.
 
 use papertrader_protocol::data::{
-    AssetInfo, DataBody, History, Portfolio, Quote, ServerInfo, Side, SignInMethods,
-    TransactionHistory, UserInfo,
+    AssetInfo, DataBody, History, OrderKind, OrderList, Portfolio, Quote, ServerInfo, Side,
+    SignInMethods, TimeInForce, TransactionHistory, UserInfo,
 };
 use papertrader_protocol::password::client_password_hash;
 use papertrader_protocol::*;
@@ -379,12 +379,33 @@ impl Client {
             Side::Buy => Message::PurchaseAsset(order),
             Side::Sell => Message::SellAsset(order),
         };
+        let instruction = match side {
+            Side::Buy => "purchaseFail",
+            Side::Sell => "sellFail",
+        };
+        self.resend(request, instruction, order_id, |reply| match reply {
+            Message::PurchaseSuccess(r) | Message::SellSuccess(r) => Ok(r),
+            other => Err(other),
+        })
+        .await
+    }
+
+    /// Sends an idempotent `request` (it carries the client order id `order_id`) until it is
+    /// answered: on a lost connection (after failing over), `OutcomeUnknown` or `Unavailable`
+    /// it is sent again, up to [`RESEND_ATTEMPTS`] times with a growing pause. `accept` takes
+    /// the success reply apart; `instruction` names the Fail reply of a final error.
+    async fn resend<T>(
+        &mut self,
+        request: Message,
+        instruction: &'static str,
+        order_id: &str,
+        accept: impl Fn(Message) -> Result<T, Message>,
+    ) -> Result<T, ClientError> {
         let mut pause = std::time::Duration::from_millis(200);
         let mut last = None;
         for _ in 0..RESEND_ATTEMPTS {
             let result = match self.command(request.clone()).await {
-                Ok(Message::PurchaseSuccess(r)) | Ok(Message::SellSuccess(r)) => return Ok(r),
-                Ok(other) => return Err(unexpected(other)),
+                Ok(reply) => return accept(reply).map_err(unexpected),
                 Err(e) => e,
             };
             let resend = match &result {
@@ -405,10 +426,6 @@ impl Client {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(std::time::Duration::from_secs(3));
         }
-        let instruction = match side {
-            Side::Buy => "purchaseFail",
-            Side::Sell => "sellFail",
-        };
         let reason = match last.as_ref().and_then(ClientError::reason) {
             Some(ReasonCode::Unavailable) => ReasonCode::Unavailable,
             _ => ReasonCode::OutcomeUnknown,
@@ -425,6 +442,59 @@ impl Client {
             instruction,
             failure: Failure::new(reason, message),
         })
+    }
+
+    /// `placeOrder` with a fresh client order id: the order is accepted at once and trades at
+    /// later ticks. Sent again like [`Client::place`] when its outcome is unknown; a repeat
+    /// answers the order the first one placed.
+    pub async fn place_order(&mut self, order: OrderSpec) -> Result<OrderAccepted, ClientError> {
+        let session_id = self.session.clone().ok_or_else(not_logged_in)?;
+        let order_id = new_order_id();
+        let request = Message::PlaceOrder(PlaceOrder {
+            session_id,
+            side: order.side,
+            symbol: order.symbol,
+            quantity: order.quantity,
+            kind: order.kind,
+            limit_price: order.limit_price,
+            stop_price: order.stop_price,
+            time_in_force: order.time_in_force,
+            client_order_id: Some(order_id.clone()),
+        });
+        self.resend(request, "orderFail", &order_id, |reply| match reply {
+            Message::OrderAccepted(a) => Ok(a),
+            other => Err(other),
+        })
+        .await
+    }
+
+    /// `cancelOrder`: cancels an open order of the session's account.
+    pub async fn cancel_order(&mut self, order_id: u64) -> Result<OrderCancelled, ClientError> {
+        let session_id = self.session.clone().ok_or_else(not_logged_in)?;
+        match self
+            .command(Message::CancelOrder(CancelOrder {
+                session_id,
+                order_id,
+            }))
+            .await?
+        {
+            Message::CancelSuccess(c) => Ok(c),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// `getOrders`: the session's account's open orders, or (`include_closed`) all of them,
+    /// newest first.
+    pub async fn orders(&mut self, include_closed: bool) -> Result<OrderList, ClientError> {
+        let session_id = self.session.clone().ok_or_else(not_logged_in)?;
+        let request = Message::GetOrders(OrdersQuery {
+            session_id,
+            include_closed,
+        });
+        match self.data(request, &mut |_, _| {}).await? {
+            DataBody::Orders(o) => Ok(o),
+            _ => Err(ClientError::Unexpected("data")),
+        }
     }
 
     /// `purchaseAsset` with a fresh order id; resolves after settlement (see [`Client::place`]).
@@ -548,6 +618,38 @@ impl Client {
 
 /// Times an order whose outcome is unknown is sent again (pauses 0.2 s doubling to 3 s).
 const RESEND_ATTEMPTS: usize = 6;
+
+/// An order to place with [`Client::place_order`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderSpec {
+    /// Buy or sell.
+    pub side: Side,
+    /// Asset symbol.
+    pub symbol: String,
+    /// Units.
+    pub quantity: u64,
+    /// Market, limit, stop or stop-limit.
+    pub kind: OrderKind,
+    /// The limit price (limit, stop-limit).
+    pub limit_price: Option<Money>,
+    /// The stop price (stop, stop-limit).
+    pub stop_price: Option<Money>,
+    /// Time in force.
+    pub time_in_force: TimeInForce,
+}
+
+impl OrderSpec {
+    /// The kind that a limit price and a stop price make: neither a market order, a limit
+    /// price a limit order, a stop price a stop order, both a stop-limit order.
+    pub fn kind_of(limit: Option<Money>, stop: Option<Money>) -> OrderKind {
+        match (limit, stop) {
+            (None, None) => OrderKind::Market,
+            (Some(_), None) => OrderKind::Limit,
+            (None, Some(_)) => OrderKind::Stop,
+            (Some(_), Some(_)) => OrderKind::StopLimit,
+        }
+    }
+}
 
 /// A fresh client order id: 32 random lowercase hex characters.
 pub fn new_order_id() -> String {

@@ -7,6 +7,6 @@ pub mod connection;
 pub mod session_file;
 pub mod tls;
 
-pub use client::{new_order_id, Client};
+pub use client::{new_order_id, Client, OrderSpec};
 pub use connection::{ClientError, Connection, Peer};
 pub use papertrader_protocol::HistoryRange;

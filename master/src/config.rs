@@ -9,6 +9,7 @@ use clap::Parser;
 use papertrader_protocol::Money;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::costs::{Commission, CostModel, SlippageMode};
 use crate::oidc::keys::KeySettings;
 use crate::oidc::provider::{Provider, ProviderConfig};
 use crate::oidc::VerifierSettings;
@@ -160,6 +161,86 @@ pub struct MasterConfig {
     /// OpenID Connect providers whose ID tokens sign users in (`[[oidc_providers]]` tables;
     /// none by default). See docs/OPERATIONS.md, *Third-party login*.
     pub oidc_providers: Vec<ProviderConfig>,
+    /// Commission, slippage and the participation cap (`[trading]`; all off by default).
+    pub trading: TradingConfig,
+}
+
+/// How orders trade: the `[trading]` table. Amounts are decimal strings like `starting_cash`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TradingConfig {
+    /// Commission charged once per order, on its first fill.
+    pub commission_per_order: Option<String>,
+    /// Commission per unit filled.
+    pub commission_per_unit: Option<String>,
+    /// Least commission of one fill.
+    pub commission_min: Option<String>,
+    /// Most commission of one fill.
+    pub commission_max: Option<String>,
+    /// Slippage: fills move this many basis points against the trader (0–1000).
+    pub slippage_bps: u32,
+    /// When set, slippage is drawn uniformly from 0..=`slippage_bps` with this seed (the same
+    /// draw for the same order and tick) instead of always the full amount.
+    pub slippage_seed: Option<u64>,
+    /// Open orders of one symbol together fill at most this many basis points of a tick's
+    /// volume (1–10000); unset: no cap. `purchaseAsset`/`sellAsset` are not capped.
+    pub participation_cap_bps: Option<u32>,
+}
+
+impl TradingConfig {
+    /// The cost model these settings describe.
+    pub fn costs(&self) -> Result<CostModel, ConfigError> {
+        let amount =
+            |key: &'static str, value: &Option<String>| -> Result<Option<i64>, ConfigError> {
+                let Some(text) = value else {
+                    return Ok(None);
+                };
+                let money: Money = text.parse().map_err(|e| ConfigError::Invalid {
+                    key,
+                    reason: format!("{e}"),
+                })?;
+                if money.micros() < 0 {
+                    return Err(ConfigError::Invalid {
+                        key,
+                        reason: "must not be negative".into(),
+                    });
+                }
+                Ok(Some(money.micros()))
+            };
+        if self.slippage_bps > 1_000 {
+            return Err(ConfigError::Invalid {
+                key: "slippage_bps",
+                reason: "must be at most 1000 (10 %)".into(),
+            });
+        }
+        if let Some(cap) = self.participation_cap_bps {
+            if !(1..=10_000).contains(&cap) {
+                return Err(ConfigError::Invalid {
+                    key: "participation_cap_bps",
+                    reason: "must be between 1 and 10000".into(),
+                });
+            }
+        }
+        let commission = Commission {
+            per_order: amount("commission_per_order", &self.commission_per_order)?.unwrap_or(0),
+            per_unit: amount("commission_per_unit", &self.commission_per_unit)?.unwrap_or(0),
+            min: amount("commission_min", &self.commission_min)?.unwrap_or(0),
+            max: amount("commission_max", &self.commission_max)?,
+        };
+        if commission.max.is_some_and(|max| max < commission.min) {
+            return Err(ConfigError::Invalid {
+                key: "commission_max",
+                reason: "must not be below commission_min".into(),
+            });
+        }
+        Ok(CostModel {
+            commission,
+            slippage_bps: self.slippage_bps,
+            slippage_mode: self
+                .slippage_seed
+                .map_or(SlippageMode::Fixed, SlippageMode::Seeded),
+        })
+    }
 }
 
 impl Default for MasterConfig {
@@ -224,6 +305,7 @@ impl Default for MasterConfig {
             oidc_jwks_min_refresh_secs: 30,
             oidc_http_timeout_ms: 5_000,
             oidc_providers: Vec::new(),
+            trading: TradingConfig::default(),
         }
     }
 }
@@ -291,6 +373,7 @@ impl MasterConfig {
     /// Checks ranges; call after all overrides.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.starting_cash()?;
+        self.trading.costs()?;
         let invalid = |key, reason: &str| {
             Err(ConfigError::Invalid {
                 key,

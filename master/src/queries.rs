@@ -272,6 +272,19 @@ pub fn transactions(conn: &mut AnyConnection, viewer: &LiveSession, username: &s
     }))
 }
 
+/// The most orders `getOrders` lists (the newest).
+pub const MAX_ORDERS_LISTED: i64 = 1_000;
+
+/// The session's account's orders, newest first: open ones, or all.
+pub fn orders(conn: &mut AnyConnection, viewer: &LiveSession, include_closed: bool) -> Answer {
+    let orders =
+        crate::db::orders::list(conn, viewer.account_id, include_closed, MAX_ORDERS_LISTED)?;
+    Ok(DataBody::Orders(papertrader_protocol::data::OrderList {
+        username: viewer.username.clone(),
+        orders,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

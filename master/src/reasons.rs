@@ -46,6 +46,12 @@ pub fn order_failure(error: &OrderError) -> Failure {
         OrderError::QueueFull => ReasonCode::QueueFull,
         OrderError::ShuttingDown | OrderError::SettlementFailed => ReasonCode::Unavailable,
         OrderError::Dropped => ReasonCode::Internal,
+        OrderError::UnknownOrder(_) => ReasonCode::UnknownOrder,
+        OrderError::OrderNotOpen { .. } => ReasonCode::OrderNotOpen,
+        OrderError::NoReferencePrice { .. } => ReasonCode::NoData,
+        OrderError::InsufficientFunds { cash: true, .. } => ReasonCode::InsufficientCash,
+        OrderError::InsufficientFunds { cash: false, .. } => ReasonCode::InsufficientHoldings,
+        OrderError::OrderIdReused { .. } => ReasonCode::InvalidArgument,
     };
     Failure::new(code, error.to_string())
 }

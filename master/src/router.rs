@@ -10,8 +10,9 @@ use papertrader_protocol::data::{DataBody, ServerInfo, Side};
 use papertrader_protocol::history_range::HistoryRange;
 use papertrader_protocol::transfer::split_body;
 use papertrader_protocol::{
-    ConnectionState, Empty, Failure, Instruction, Message, MessageType, ReasonCode, SessionToken,
-    StateSwitched, TradeOrder, TradeReceipt, UserQuery, WorkerList,
+    ConnectionState, Empty, Failure, Instruction, Message, MessageType, OrderAccepted,
+    OrderCancelled, ReasonCode, SessionToken, StateSwitched, TradeOrder, TradeReceipt, UserQuery,
+    WorkerList,
 };
 use papertrader_runtime::connection::{Answer as Routed, Peer, Request, Router};
 use slog::{warn, Logger};
@@ -21,9 +22,12 @@ use crate::actors::session::{
     self, Authenticate, ClientClosed, CloseDataState, Credentials, DataStateHolder, EndDataStates,
     OpenDataState, SessionActor,
 };
-use crate::actors::trade_queue::{PlaceOrder, TradeQueueActor};
+use crate::actors::trade_queue::{
+    CancelOpenOrder, NewOrder, PlaceOpenOrder, PlaceOrder, Placed, TradeQueueActor,
+};
 use crate::actors::worker_registry::{ListOnline, WorkerRegistryActor};
 use crate::data_states::Grant;
+use crate::db::orders::PlacedBy;
 use crate::db::{order_ids, AnyConnection, Db};
 use crate::domain::orders::{Order, OrderError, OrderOutcome};
 use crate::domain::sessions::{LiveSession, Origin};
@@ -224,6 +228,36 @@ impl Services {
                     .await?;
                 one(Message::SellSuccess(receipt))
             }
+            Message::PlaceOrder(o) => {
+                let placed = self
+                    .place_order(o, origin, received_at_ms, worker_uuid)
+                    .await?;
+                one(Message::OrderAccepted(OrderAccepted {
+                    order_id: placed.order_id,
+                    status: placed.status,
+                    placed_at_ms: placed.placed_at_ms,
+                }))
+            }
+            Message::CancelOrder(c) => {
+                let session = self.authenticate(c.session_id).await?;
+                let msg = CancelOpenOrder {
+                    account_id: session.account_id,
+                    order_id: c.order_id,
+                };
+                let filled_quantity = ask(&self.trades, msg).await?;
+                one(Message::CancelSuccess(OrderCancelled {
+                    order_id: c.order_id,
+                    filled_quantity,
+                }))
+            }
+            Message::GetOrders(q) => {
+                let session = self.authenticate(q.session_id).await?;
+                let include_closed = q.include_closed;
+                let answer = self
+                    .query(move |c| queries::orders(c, &session, include_closed))
+                    .await;
+                self.data(answer)
+            }
             Message::SwitchState(s) => {
                 self.switch_state(s.session_id, s.state, context.via)
                     .await?;
@@ -363,6 +397,41 @@ impl Services {
                 .map_err(|_| mailbox_closed())?,
         };
         outcome.map(reasons::trade_receipt).map_err(Failure::from)
+    }
+
+    async fn place_order(
+        &self,
+        order: papertrader_protocol::message::PlaceOrder,
+        origin: Origin,
+        placed_at: i64,
+        worker_uuid: Option<String>,
+    ) -> Result<Placed, Failure> {
+        let session = self.authenticate(order.session_id).await?;
+        if !self.assets.iter().any(|a| a.symbol == order.symbol) {
+            return Err(OrderError::NotTraded {
+                symbol: order.symbol,
+            }
+            .into());
+        }
+        let msg = PlaceOpenOrder {
+            order: NewOrder {
+                account_id: session.account_id,
+                side: order.side,
+                symbol: order.symbol,
+                quantity: order.quantity,
+                kind: order.kind,
+                limit: order.limit_price,
+                stop: order.stop_price,
+                time_in_force: order.time_in_force,
+            },
+            by: PlacedBy {
+                placed_at,
+                client_order_id: order.client_order_id,
+                client_ip: origin.client_ip.to_string(),
+                worker_uuid,
+            },
+        };
+        ask(&self.trades, msg).await
     }
 
     /// The stored outcome of an earlier order with this order's client id, if there is one

@@ -27,7 +27,7 @@ use crate::accept::AcceptPolicy;
 use crate::actors::asset_fetcher::AssetFetcherActor;
 use crate::actors::now_ms;
 use crate::actors::session::{SessionActor, SessionSettings};
-use crate::actors::trade_queue::{Drain, TradeQueueActor};
+use crate::actors::trade_queue::{Drain, StoredOrders, TradeQueueActor, TradingRules};
 use crate::actors::worker_link::LinkContext;
 use crate::actors::worker_registry::{CloseAllLinks, WorkerAddresses, WorkerRegistryActor};
 use crate::config::MasterConfig;
@@ -315,9 +315,25 @@ pub async fn start_on(
     )
     .context("starting the password-hashing threads")?
     .start();
+    let stored_orders = db
+        .run(|c| {
+            Ok(StoredOrders {
+                open: crate::db::orders::load_open(c)?,
+                last_id: crate::db::orders::last_id(c)?,
+            })
+        })
+        .await
+        .context("loading the open orders")?;
+    info!(log, "open orders loaded"; "open" => stored_orders.open.len());
+    let rules = TradingRules {
+        costs: config.trading.costs()?,
+        participation_cap_bps: config.trading.participation_cap_bps,
+    };
     let trades = TradeQueueActor::new(
         db.clone(),
         config.trade_queue_capacity,
+        rules,
+        stored_orders,
         log.new(o!("actor" => "trade_queue")),
     )
     .start();

@@ -10,6 +10,7 @@ pub mod identities;
 pub mod info;
 pub mod login;
 pub mod logout;
+pub mod orders;
 pub mod passwd;
 pub mod password;
 pub mod portfolio;
@@ -48,6 +49,13 @@ pub enum ClientCommand {
     Buy(trade::TradeArgs),
     /// Sell at the next price update.
     Sell(trade::TradeArgs),
+    /// Place an order that rests until a price update fills it: market, limit (--limit),
+    /// stop (--stop) or stop-limit (both), with a time in force.
+    Order(orders::OrderArgs),
+    /// Your open orders (--all: every order, with how each ended).
+    Orders(orders::OrdersArgs),
+    /// Cancel an open order (what had filled stays filled).
+    Cancel(orders::CancelArgs),
     /// Holdings and their value (and cash, for your own).
     Portfolio(portfolio::PortfolioArgs),
     /// Settled trades (with cash after each, for your own).
@@ -80,6 +88,9 @@ impl ClientCommand {
             ClientCommand::Info(args) => args.output.json,
             ClientCommand::History(args) => args.output.json,
             ClientCommand::Buy(args) | ClientCommand::Sell(args) => args.output.json,
+            ClientCommand::Order(args) => args.output.json,
+            ClientCommand::Orders(args) => args.output.json,
+            ClientCommand::Cancel(args) => args.output.json,
             ClientCommand::Portfolio(args) => args.output.json,
             ClientCommand::Trades(args) => args.output.json,
             ClientCommand::Account(args) => args.output.json,
@@ -102,6 +113,9 @@ impl ClientCommand {
             ClientCommand::History(args) => history::run(args, out).await,
             ClientCommand::Buy(args) => trade::run(Side::Buy, args, out).await,
             ClientCommand::Sell(args) => trade::run(Side::Sell, args, out).await,
+            ClientCommand::Order(args) => orders::place(args, out).await,
+            ClientCommand::Orders(args) => orders::list(args, out).await,
+            ClientCommand::Cancel(args) => orders::cancel(args, out).await,
             ClientCommand::Portfolio(args) => portfolio::run(args, out).await,
             ClientCommand::Trades(args) => trades::run(args, out).await,
             ClientCommand::Account(args) => account::run(args, out).await,

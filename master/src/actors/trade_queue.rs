@@ -1,21 +1,51 @@
 //! `TradeQueueActor`: every purchase and sale waits here for the next price tick, then the
-//! whole queue settles at that tick's prices in one database transaction, in arrival order.
-//! Each order is answered only after the commit (or with a failure if the commit failed,
-//! in which case nothing of the batch was applied).
+//! whole queue settles at that tick's prices in one database transaction, in arrival order,
+//! together with the open orders (`placeOrder`) the tick fills, triggers or ends.
+//! Each queued order is answered only after the commit (or with a failure if the commit
+//! failed, in which case nothing of the tick was applied).
+//!
+//! The actor is the only writer of orders, cash and holdings after registration: placing,
+//! cancelling and settling run one at a time (`ctx.wait`), so reservations checked at
+//! placement hold until the order ends. A cancel handled before a tick's settlement starts
+//! wins over that tick's fill; one that arrives during it waits and finds the fill.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use actix::prelude::*;
+use papertrader_protocol::data::{OrderKind, OrderStatus, Side, TimeInForce};
+use papertrader_protocol::Money;
 use slog::{error, info, Logger};
 use tokio::sync::oneshot;
 
 use super::now_ms;
-use crate::db::settlement;
+use crate::db::orders::{self as order_rows, OrderRow, PlacedBy};
+use crate::db::settlement::{self, BookTick};
 use crate::db::Db;
+use crate::domain::calendar::{day_start, DAY_MS};
+use crate::domain::costs::CostModel;
+use crate::domain::order_book::{OpenOrder, OrderBook};
 use crate::domain::orders::{Order, OrderError, OrderOutcome};
-use crate::domain::settlement::SettlementPrice;
+use crate::domain::settlement::{SettlementPrice, Terms};
 use crate::market::book::Snapshot;
+
+/// How orders trade in this deployment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TradingRules {
+    /// Commission and slippage.
+    pub costs: CostModel,
+    /// Most of a tick's volume open orders of a symbol may fill, basis points.
+    pub participation_cap_bps: Option<u32>,
+}
+
+/// The open orders found in the database at start, and the largest order id used.
+#[derive(Debug, Default)]
+pub struct StoredOrders {
+    /// Open orders.
+    pub open: Vec<OrderRow>,
+    /// Largest order id so far.
+    pub last_id: u64,
+}
 
 /// The trade queue.
 pub struct TradeQueueActor {
@@ -26,11 +56,28 @@ pub struct TradeQueueActor {
     settled_total: u64,
     /// Shutting down: the last batch has been settled, new orders are refused.
     closing: bool,
+    rules: TradingRules,
+    book: OrderBook,
+    last_order_id: u64,
+    /// The latest snapshot: market orders reserve cash at its price.
+    latest: Arc<Snapshot>,
+    /// Day volume per symbol at the previous tick, to tell a tick's own volume.
+    day_volume: HashMap<String, (i64, u64)>,
 }
 
 impl TradeQueueActor {
-    /// A queue holding at most `capacity` orders between ticks.
-    pub fn new(db: Db, capacity: usize, log: Logger) -> Self {
+    /// A queue holding at most `capacity` orders between ticks, with the `stored` open orders.
+    pub fn new(
+        db: Db,
+        capacity: usize,
+        rules: TradingRules,
+        stored: StoredOrders,
+        log: Logger,
+    ) -> Self {
+        let mut book = OrderBook::new();
+        for row in &stored.open {
+            book.insert(row.open_order(), &rules.costs);
+        }
         Self {
             db,
             capacity: capacity.max(1),
@@ -38,7 +85,28 @@ impl TradeQueueActor {
             log,
             settled_total: 0,
             closing: false,
+            rules,
+            book,
+            last_order_id: stored.last_id,
+            latest: Arc::new(Snapshot::default()),
+            day_volume: HashMap::new(),
         }
+    }
+
+    /// The units each symbol's open orders may fill at this tick, from the tick's own volume.
+    fn allowance(&mut self, snapshot: &Snapshot) -> Option<HashMap<String, u64>> {
+        let mut out = HashMap::new();
+        for (symbol, quote) in &snapshot.quotes {
+            let day = day_start(quote.at_ms);
+            let before = self.day_volume.insert(symbol.clone(), (day, quote.volume));
+            let traded = match before {
+                Some((d, v)) if d == day => quote.volume.saturating_sub(v),
+                _ => quote.volume,
+            };
+            let cap = u128::from(self.rules.participation_cap_bps?);
+            out.insert(symbol.clone(), (u128::from(traded) * cap / 10_000) as u64);
+        }
+        Some(out)
     }
 }
 
@@ -85,13 +153,15 @@ impl Handler<Settle> for TradeQueueActor {
     type Result = ();
 
     fn handle(&mut self, msg: Settle, ctx: &mut Context<Self>) {
-        if self.queue.is_empty() {
+        let snapshot = msg.0;
+        self.latest = snapshot.clone();
+        let allowance = self.allowance(&snapshot);
+        if self.queue.is_empty() && self.book.is_empty() {
             return;
         }
         let batch = std::mem::take(&mut self.queue);
         metrics::gauge!("papertrader_trade_queue_depth").set(0.0);
         let (orders, replies): (Vec<Order>, Vec<_>) = batch.into_iter().unzip();
-        let snapshot = msg.0;
         let prices: HashMap<String, SettlementPrice> = snapshot
             .quotes
             .iter()
@@ -105,17 +175,53 @@ impl Handler<Settle> for TradeQueueActor {
                 )
             })
             .collect();
+        let plan = self.book.plan(snapshot.at_ms, &prices);
+        if orders.is_empty()
+            && plan.candidates.is_empty()
+            && plan.expired.is_empty()
+            && plan.unfilled_immediate.is_empty()
+            && plan.triggered_resting.is_empty()
+        {
+            return;
+        }
+        let accounts: BTreeSet<i64> = orders
+            .iter()
+            .map(|o| o.account_id)
+            .chain(plan.candidates.iter().map(|o| o.account_id))
+            .collect();
+        let book = BookTick {
+            reserved: self.book.reservations().of_accounts(&accounts),
+            plan,
+            allowance,
+        };
         let db = self.db.clone();
         let tick = snapshot.tick as i64;
+        let costs = self.rules.costs;
         let count = orders.len();
         let started = std::time::Instant::now();
         let work = async move {
-            db.run(move |c| settlement::settle(c, &orders, &prices, tick, now_ms()))
-                .await
+            db.run(move |c| {
+                let terms = Terms {
+                    tick: tick as u64,
+                    prices: &prices,
+                    costs: &costs,
+                };
+                settlement::settle(c, &orders, &terms, book, now_ms())
+            })
+            .await
         };
         // `wait`: the next batch cannot start before this one has committed and answered.
         ctx.wait(work.into_actor(self).map(move |result, act, _| match result {
-            Ok(outcomes) => {
+            Ok(settlement::Settled { outcomes, updates }) => {
+                let filled = updates.iter().filter(|u| u.fill.is_some()).count();
+                for update in updates {
+                    act.book.remove(update.order.id, &act.rules.costs);
+                    if update.status.is_open() {
+                        act.book.insert(update.order, &act.rules.costs);
+                    }
+                }
+                metrics::gauge!("papertrader_open_orders").set(act.book.len() as f64);
+                metrics::counter!("papertrader_order_fills_total").increment(filled as u64);
                 let settled = outcomes.iter().filter(|o| o.is_ok()).count();
                 act.settled_total += settled as u64;
                 let ms = started.elapsed().as_millis() as u64;
@@ -125,7 +231,7 @@ impl Handler<Settle> for TradeQueueActor {
                 metrics::counter!("papertrader_orders_settled_total").increment(settled as u64);
                 metrics::counter!("papertrader_orders_refused_total")
                     .increment((count - settled) as u64);
-                info!(act.log, "batch settled"; "tick" => tick, "orders" => count, "settled" => settled, "ms" => ms);
+                info!(act.log, "batch settled"; "tick" => tick, "orders" => count, "settled" => settled, "fills" => filled, "open" => act.book.len(), "ms" => ms);
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(outcome);
                 }
@@ -156,6 +262,292 @@ impl Handler<Drain> for TradeQueueActor {
         // Settles with `ctx.wait`: this reply is sent once that batch has been answered.
         self.handle(Settle(msg.0), ctx);
         Box::pin(actix::fut::ready(()))
+    }
+}
+
+/// A `placeOrder`: the order as the client sent it, checked against the protocol's limits.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    /// The ordering account.
+    pub account_id: i64,
+    /// Buy or sell.
+    pub side: Side,
+    /// Asset symbol (a traded one).
+    pub symbol: String,
+    /// Units.
+    pub quantity: u64,
+    /// Market, limit, stop or stop-limit.
+    pub kind: OrderKind,
+    /// Limit price, when the kind has one.
+    pub limit: Option<Money>,
+    /// Stop price, when the kind has one.
+    pub stop: Option<Money>,
+    /// Time in force.
+    pub time_in_force: TimeInForce,
+}
+
+/// What placing an order answered: the order's id, status and placement time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placed {
+    /// Order id.
+    pub order_id: u64,
+    /// Status now.
+    pub status: OrderStatus,
+    /// When it was placed, ms.
+    pub placed_at_ms: i64,
+}
+
+/// Place an open order: checked against the account's free cash or units, written, and filed
+/// in the book; it trades from the next tick on.
+#[derive(Message)]
+#[rtype(result = "Result<Placed, OrderError>")]
+pub struct PlaceOpenOrder {
+    /// The order.
+    pub order: NewOrder,
+    /// Who placed it, from where, when, and the client's id for it.
+    pub by: PlacedBy,
+}
+
+impl Handler<PlaceOpenOrder> for TradeQueueActor {
+    type Result = ResponseActFuture<Self, Result<Placed, OrderError>>;
+
+    fn handle(&mut self, msg: PlaceOpenOrder, ctx: &mut Context<Self>) -> Self::Result {
+        let (reply, answer) = oneshot::channel();
+        let answer = async move { answer.await.unwrap_or(Err(OrderError::Dropped)) };
+        if self.closing {
+            let _ = reply.send(Err(OrderError::ShuttingDown));
+            return Box::pin(answer.into_actor(self));
+        }
+        let PlaceOpenOrder { order: new, by } = msg;
+        let reference = match (new.kind, new.side) {
+            (_, Side::Sell) => Ok(0),
+            (OrderKind::Limit | OrderKind::StopLimit, Side::Buy) => {
+                Ok(new.limit.map_or(0, Money::micros))
+            }
+            (OrderKind::Stop, Side::Buy) => Ok(new.stop.map_or(0, Money::micros)),
+            (OrderKind::Market, Side::Buy) => self
+                .latest
+                .quotes
+                .get(&new.symbol)
+                .map(|q| q.close.micros())
+                .ok_or_else(|| OrderError::NoReferencePrice {
+                    symbol: new.symbol.clone(),
+                }),
+        };
+        let reference = match reference {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return Box::pin(answer.into_actor(self));
+            }
+        };
+        let costs = self.rules.costs;
+        // A market-like buy reserves at the reference price moved by the full slippage.
+        let reserve_price = match (new.side, new.kind) {
+            (Side::Buy, OrderKind::Market | OrderKind::Stop) => CostModel {
+                slippage_mode: Default::default(),
+                ..costs
+            }
+            .fill_price(Side::Buy, Money(reference), None, 0, 0)
+            .micros(),
+            _ => reference,
+        };
+        let id = self.last_order_id + 1;
+        let order = OpenOrder {
+            id,
+            account_id: new.account_id,
+            side: new.side,
+            symbol: new.symbol,
+            kind: new.kind,
+            quantity: new.quantity,
+            filled: 0,
+            limit: new.limit,
+            stop: new.stop,
+            time_in_force: new.time_in_force,
+            triggered: false,
+            expires_at: (new.time_in_force == TimeInForce::Day)
+                .then(|| day_start(by.placed_at) + DAY_MS),
+            reserve_price,
+            filled_value: 0,
+            commission: 0,
+            placed_at: by.placed_at,
+            client_ip: by.client_ip.clone(),
+        };
+        let reserved = self.book.reservations();
+        let reserved_cash = reserved.cash_of(order.account_id);
+        let reserved_units = reserved.units_of(order.account_id, &order.symbol);
+        let db = self.db.clone();
+        let work = async move {
+            db.run(move |c| place(c, order, by, costs, reserved_cash, reserved_units))
+                .await
+        };
+        ctx.wait(work.into_actor(self).map(move |result, act, _| {
+            let outcome = match result {
+                Ok(Ok(Placement::New(order))) => {
+                    let placed = Placed {
+                        order_id: order.id,
+                        status: OrderStatus::New,
+                        placed_at_ms: order.placed_at,
+                    };
+                    act.last_order_id = act.last_order_id.max(order.id);
+                    act.book.insert(order, &act.rules.costs);
+                    metrics::gauge!("papertrader_open_orders").set(act.book.len() as f64);
+                    Ok(placed)
+                }
+                Ok(Ok(Placement::Existing(placed))) => Ok(placed),
+                Ok(Err(e)) => Err(e),
+                Err(e) => {
+                    error!(act.log, "placing an order failed"; "error" => %e);
+                    Err(OrderError::SettlementFailed)
+                }
+            };
+            let _ = reply.send(outcome);
+        }));
+        Box::pin(answer.into_actor(self))
+    }
+}
+
+/// What placing found: a new order, or the one its client order id placed before.
+enum Placement {
+    New(OpenOrder),
+    Existing(Placed),
+}
+
+/// Checks the account's free funds and writes the order, in one transaction.
+fn place(
+    conn: &mut crate::db::AnyConnection,
+    order: OpenOrder,
+    by: PlacedBy,
+    costs: CostModel,
+    reserved_cash: i64,
+    reserved_units: i64,
+) -> Result<Result<Placement, OrderError>, crate::db::DbError> {
+    use diesel::Connection;
+    conn.transaction(|c| {
+        settlement::take_write_lock(c)?;
+        if let Some(id) = by.client_order_id.as_deref() {
+            if let Some(row) = order_rows::by_client_id(c, order.account_id, id)? {
+                let same = (row.side, row.symbol.as_str(), row.quantity)
+                    == (
+                        settlement::side_code(order.side),
+                        order.symbol.as_str(),
+                        order.quantity as i64,
+                    );
+                return Ok(if same {
+                    Ok(Placement::Existing(Placed {
+                        order_id: row.id as u64,
+                        status: row.record().status,
+                        placed_at_ms: row.placed_at,
+                    }))
+                } else {
+                    Err(OrderError::OrderIdReused {
+                        id: id.to_owned(),
+                        order_id: row.id as u64,
+                    })
+                });
+            }
+        }
+        let (cash, held) = order_rows::funds(c, order.account_id, &order.symbol)?;
+        let shortfall = match order.side {
+            Side::Buy => {
+                let needed = order.reserved_cash(&costs).unwrap_or(i64::MAX);
+                let free = cash - reserved_cash;
+                (needed > free).then(|| OrderError::InsufficientFunds {
+                    needed: Money(needed).to_string(),
+                    free: Money(free).to_string(),
+                    reserved: Money(reserved_cash).to_string(),
+                    cash: true,
+                })
+            }
+            Side::Sell => {
+                let needed = order.reserved_units();
+                let free = held - reserved_units;
+                (needed > free).then(|| OrderError::InsufficientFunds {
+                    needed: format!("{needed} {}", order.symbol),
+                    free: format!("{free}"),
+                    reserved: format!("{reserved_units}"),
+                    cash: false,
+                })
+            }
+        };
+        if let Some(e) = shortfall {
+            return Ok(Err(e));
+        }
+        order_rows::insert(c, &OrderRow::placed(&order, &by))?;
+        Ok(Ok(Placement::New(order)))
+    })
+}
+
+/// Cancel an open order of an account. Answers the units it had filled.
+#[derive(Message)]
+#[rtype(result = "Result<u64, OrderError>")]
+pub struct CancelOpenOrder {
+    /// The account asking.
+    pub account_id: i64,
+    /// The order.
+    pub order_id: u64,
+}
+
+impl Handler<CancelOpenOrder> for TradeQueueActor {
+    type Result = ResponseActFuture<Self, Result<u64, OrderError>>;
+
+    fn handle(&mut self, msg: CancelOpenOrder, ctx: &mut Context<Self>) -> Self::Result {
+        let (reply, answer) = oneshot::channel();
+        let answer = async move { answer.await.unwrap_or(Err(OrderError::Dropped)) };
+        let open = self
+            .book
+            .get(msg.order_id)
+            .filter(|o| o.account_id == msg.account_id)
+            .map(|o| o.filled);
+        let db = self.db.clone();
+        let (account, id) = (msg.account_id, msg.order_id);
+        let work = async move {
+            db.run(
+                move |c| -> Result<Result<u64, OrderError>, crate::db::DbError> {
+                    match open {
+                        Some(filled) => {
+                            order_rows::end(c, id, OrderStatus::Cancelled, 0, now_ms())?;
+                            Ok(Ok(filled))
+                        }
+                        None => Ok(Err(match order_rows::of_account(c, account, id)? {
+                            None => OrderError::UnknownOrder(id),
+                            Some(row) => OrderError::OrderNotOpen {
+                                id,
+                                status: status_word(row.record().status),
+                            },
+                        })),
+                    }
+                },
+            )
+            .await
+        };
+        ctx.wait(work.into_actor(self).map(move |result, act, _| {
+            let outcome = match result {
+                Ok(Ok(filled)) => {
+                    act.book.remove(id, &act.rules.costs);
+                    Ok(filled)
+                }
+                Ok(Err(e)) => Err(e),
+                Err(e) => {
+                    error!(act.log, "cancelling an order failed"; "error" => %e);
+                    Err(OrderError::SettlementFailed)
+                }
+            };
+            let _ = reply.send(outcome);
+        }));
+        Box::pin(answer.into_actor(self))
+    }
+}
+
+/// An order status in words, for messages.
+pub fn status_word(status: OrderStatus) -> &'static str {
+    match status {
+        OrderStatus::New => "new",
+        OrderStatus::PartiallyFilled => "partially filled",
+        OrderStatus::Filled => "filled",
+        OrderStatus::Cancelled => "cancelled",
+        OrderStatus::Expired => "expired",
+        OrderStatus::Rejected => "rejected",
     }
 }
 

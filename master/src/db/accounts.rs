@@ -170,6 +170,10 @@ pub struct TransactionRow {
     pub client_ip: String,
     /// The forwarding worker, if any.
     pub worker_uuid: Option<String>,
+    /// The order it fills (`placeOrder`); `None` for `purchaseAsset`/`sellAsset`.
+    pub order_id: Option<i64>,
+    /// Commission paid, micro-units.
+    pub commission: i64,
 }
 
 /// An account's transactions, oldest first.

@@ -121,13 +121,13 @@ fixed_sql!(
     /// New transaction rows.
     InsertTrade,
     sqlite: "INSERT INTO transactions (id, account_id, side, symbol, quantity, price, cash_after, \
-             placed_at, settled_at, tick, client_ip, worker_uuid) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             placed_at, settled_at, tick, client_ip, worker_uuid, order_id, commission) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     postgres: "INSERT INTO transactions (id, account_id, side, symbol, quantity, price, cash_after, \
-               placed_at, settled_at, tick, client_ip, worker_uuid) \
+               placed_at, settled_at, tick, client_ip, worker_uuid, order_id, commission) \
                SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::int[], ?::text[], ?::bigint[], \
                ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::text[], \
-               ?::text[])",
+               ?::text[], ?::bigint[], ?::bigint[])",
 );
 
 /// Writes `changes` (inside the settlement's transaction).
@@ -139,7 +139,7 @@ pub fn write(conn: &mut AnyConnection, changes: &Changes<'_>) -> Result<(), DbEr
 }
 
 fn write_sqlite(c: &mut SqliteConnection, changes: &Changes<'_>) -> Result<(), DbError> {
-    use Bind::{BigInt, Integer, NullableText, Text};
+    use Bind::{BigInt, Integer, NullableBigInt, NullableText, Text};
     for &(id, cash) in &changes.cash {
         Fixed::<WriteCash>::new(vec![BigInt(cash), BigInt(id)]).execute(c)?;
     }
@@ -165,6 +165,8 @@ fn write_sqlite(c: &mut SqliteConnection, changes: &Changes<'_>) -> Result<(), D
             BigInt(t.tick),
             Text(&t.client_ip),
             NullableText(t.worker_uuid.as_deref()),
+            NullableBigInt(t.order_id),
+            BigInt(t.commission),
         ])
         .execute(c)?;
     }
@@ -172,7 +174,7 @@ fn write_sqlite(c: &mut SqliteConnection, changes: &Changes<'_>) -> Result<(), D
 }
 
 fn write_postgres(c: &mut PgConnection, changes: &Changes<'_>) -> Result<(), DbError> {
-    use Bind::{BigInts, Integers, NullableTexts, Texts};
+    use Bind::{BigInts, Integers, NullableBigInts, NullableTexts, Texts};
     if !changes.cash.is_empty() {
         let (ids, cash): (Vec<i64>, Vec<i64>) = changes.cash.iter().copied().unzip();
         Fixed::<WriteCash>::new(vec![BigInts(ids), BigInts(cash)]).execute(c)?;
@@ -210,6 +212,8 @@ fn write_postgres(c: &mut PgConnection, changes: &Changes<'_>) -> Result<(), DbE
             column(|t| t.tick),
             Texts(trades.iter().map(|t| t.client_ip.as_str()).collect()),
             NullableTexts(trades.iter().map(|t| t.worker_uuid.as_deref()).collect()),
+            NullableBigInts(trades.iter().map(|t| t.order_id).collect()),
+            column(|t| t.commission),
         ])
         .execute(c)?;
     }

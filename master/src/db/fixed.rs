@@ -62,6 +62,8 @@ pub enum Bind<'a> {
     Text(&'a str),
     /// `TEXT`, or NULL.
     NullableText(Option<&'a str>),
+    /// `BIGINT`, or NULL.
+    NullableBigInt(Option<i64>),
     /// `BIGINT[]` (PostgreSQL only).
     BigInts(Vec<i64>),
     /// `INTEGER[]` (PostgreSQL only).
@@ -70,6 +72,8 @@ pub enum Bind<'a> {
     Texts(Vec<&'a str>),
     /// `TEXT[]` with NULLs (PostgreSQL only).
     NullableTexts(Vec<Option<&'a str>>),
+    /// `BIGINT[]` with NULLs (PostgreSQL only).
+    NullableBigInts(Vec<Option<i64>>),
 }
 
 /// A statement of text `S` with its values.
@@ -136,9 +140,12 @@ impl<S: FixedSql> QueryFragment<Sqlite> for Fixed<'_, S> {
                 Bind::Integer(v) => out.push_bind_param::<Integer, _>(v),
                 Bind::Text(v) => out.push_bind_param::<Text, _>(v),
                 Bind::NullableText(v) => out.push_bind_param::<Nullable<Text>, _>(v),
-                Bind::BigInts(_) | Bind::Integers(_) | Bind::Texts(_) | Bind::NullableTexts(_) => {
-                    Err(postgres_only())
-                }
+                Bind::NullableBigInt(v) => out.push_bind_param::<Nullable<BigInt>, _>(v),
+                Bind::BigInts(_)
+                | Bind::Integers(_)
+                | Bind::Texts(_)
+                | Bind::NullableTexts(_)
+                | Bind::NullableBigInts(_) => Err(postgres_only()),
             },
         )
     }
@@ -159,6 +166,8 @@ impl<S: FixedSql> QueryFragment<Pg> for Fixed<'_, S> {
                 Bind::Integers(v) => out.push_bind_param::<Array<Integer>, _>(v),
                 Bind::Texts(v) => out.push_bind_param::<Array<Text>, _>(v),
                 Bind::NullableTexts(v) => out.push_bind_param::<Array<Nullable<Text>>, _>(v),
+                Bind::NullableBigInt(v) => out.push_bind_param::<Nullable<BigInt>, _>(v),
+                Bind::NullableBigInts(v) => out.push_bind_param::<Array<Nullable<BigInt>>, _>(v),
             },
         )
     }

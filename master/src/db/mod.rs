@@ -8,6 +8,7 @@ pub mod balances;
 pub mod fixed;
 pub mod identities;
 pub mod order_ids;
+pub mod orders;
 pub mod pool;
 pub mod prices;
 pub mod schema;

@@ -48,6 +48,35 @@ diesel::table! {
         tick -> BigInt,
         client_ip -> Text,
         worker_uuid -> Nullable<Text>,
+        order_id -> Nullable<BigInt>,
+        commission -> BigInt,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        side -> Integer,
+        symbol -> Text,
+        kind -> Integer,
+        quantity -> BigInt,
+        filled_quantity -> BigInt,
+        limit_price -> Nullable<BigInt>,
+        stop_price -> Nullable<BigInt>,
+        time_in_force -> Integer,
+        status -> Integer,
+        reason -> Integer,
+        triggered -> Bool,
+        expires_at -> Nullable<BigInt>,
+        reserve_price -> BigInt,
+        filled_value -> BigInt,
+        commission -> BigInt,
+        placed_at -> BigInt,
+        updated_at -> BigInt,
+        client_order_id -> Nullable<Text>,
+        client_ip -> Text,
+        worker_uuid -> Nullable<Text>,
     }
 }
 
@@ -102,6 +131,7 @@ diesel::joinable!(sessions -> accounts (account_id));
 diesel::joinable!(holdings -> accounts (account_id));
 diesel::joinable!(transactions -> accounts (account_id));
 diesel::joinable!(order_ids -> transactions (transaction_id));
+diesel::joinable!(orders -> accounts (account_id));
 diesel::joinable!(identities -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(
     identities,
@@ -113,7 +143,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     price_ticks,
     price_bars,
     workers,
-    order_ids
+    order_ids,
+    orders
 );
 
 diesel::table! {

@@ -1,9 +1,11 @@
-//! Settling one batch of orders in one database transaction.
+//! Settling one tick in one database transaction: the queued market orders, then the open
+//! orders the tick acts on.
 //!
-//! The batch's balances are read once ([`balances::read`]), every order is applied to them in
-//! memory in arrival order by the settlement rules ([`crate::domain::settlement`]), and what
-//! changed is written back at once ([`balances::write`]), all with statements prepared once
-//! per connection.
+//! The balances of every account involved are read once ([`balances::read`]); the queued
+//! orders are applied to them in memory in arrival order by the settlement rules
+//! ([`crate::domain::settlement`]), then the open orders by the fill rules
+//! ([`crate::domain::fills`]); what changed is written back at once ([`balances::write`],
+//! [`orders::write_updates`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -15,10 +17,34 @@ use super::accounts::TransactionRow;
 use super::balances::{self, Changes};
 use super::fixed::{fixed_sql, Fixed};
 use super::order_ids::{self, NewOrderId, StoredOrder};
+use super::orders;
 use super::schema::transactions;
 use super::{AnyConnection, DbError};
+use crate::domain::fills::{self, Allowance, OrderUpdate};
+use crate::domain::order_book::{Reservations, TickPlan};
 use crate::domain::orders::{Order, OrderOutcome, Receipt};
-use crate::domain::settlement::{self as rules, Balances, SettlementPrice};
+use crate::domain::settlement::{self as rules, Balances, Terms};
+
+/// The open-order half of a tick: what the book found acting, the reservations of the
+/// accounts involved, and the participation allowance per symbol.
+#[derive(Debug, Default)]
+pub struct BookTick {
+    /// The orders the tick acts on.
+    pub plan: TickPlan,
+    /// Reservations of (at least) every account of `plan` and of the queued orders.
+    pub reserved: Reservations,
+    /// Units per symbol open orders may fill at this tick (`None`: no cap).
+    pub allowance: Allowance,
+}
+
+/// What a tick settled.
+#[derive(Debug, Default)]
+pub struct Settled {
+    /// One outcome per queued order, in the same order.
+    pub outcomes: Vec<OrderOutcome>,
+    /// What happened to each open order the tick acted on.
+    pub updates: Vec<OrderUpdate>,
+}
 
 fixed_sql!(
     /// A write that changes nothing, to take SQLite's write lock at the start of a batch.
@@ -27,33 +53,51 @@ fixed_sql!(
     postgres: "UPDATE accounts SET cash = cash WHERE id = -1",
 );
 
-/// Settles `orders` in arrival order at `prices`, all in one transaction. Returns one outcome
-/// per order, in the same order. On `Err` nothing was written.
+/// Settles the queued `orders` in arrival order, then the open orders of `book`, under
+/// `terms`, all in one transaction. On `Err` nothing was written.
 pub fn settle(
     conn: &mut AnyConnection,
     orders: &[Order],
-    prices: &HashMap<String, SettlementPrice>,
-    tick: i64,
+    terms: &Terms<'_>,
+    book: BookTick,
     now_ms: i64,
-) -> Result<Vec<OrderOutcome>, DbError> {
+) -> Result<Settled, DbError> {
     conn.transaction(|conn| {
-        if let AnyConnection::Sqlite(c) = conn {
-            // Take SQLite's write lock before the first read, so the reads below cannot go
-            // stale and the commit never fails with SQLITE_BUSY halfway through a batch.
-            Fixed::<TakeWriteLock>::new(Vec::new()).execute(c)?;
-        }
-        settle_in_transaction(conn, orders, prices, tick, now_ms)
+        // Before the first read, so the reads below cannot go stale and the commit never
+        // fails with SQLITE_BUSY halfway through a batch.
+        take_write_lock(conn)?;
+        settle_in_transaction(conn, orders, terms, book, now_ms)
     })
+}
+
+/// Inside a transaction that reads, then writes: takes SQLite's write lock now (a deferred
+/// transaction that upgrades later fails at once with SQLITE_BUSY when another connection
+/// writes). Nothing on PostgreSQL.
+pub fn take_write_lock(conn: &mut AnyConnection) -> Result<(), DbError> {
+    if let AnyConnection::Sqlite(c) = conn {
+        Fixed::<TakeWriteLock>::new(Vec::new()).execute(c)?;
+    }
+    Ok(())
 }
 
 fn settle_in_transaction(
     conn: &mut AnyConnection,
     orders: &[Order],
-    prices: &HashMap<String, SettlementPrice>,
-    tick: i64,
+    terms: &Terms<'_>,
+    book: BookTick,
     now_ms: i64,
-) -> Result<Vec<OrderOutcome>, DbError> {
-    let mut account_ids: Vec<i64> = orders.iter().map(|o| o.account_id).collect();
+) -> Result<Settled, DbError> {
+    let tick = terms.tick as i64;
+    let BookTick {
+        plan,
+        mut reserved,
+        mut allowance,
+    } = book;
+    let mut account_ids: Vec<i64> = orders
+        .iter()
+        .map(|o| o.account_id)
+        .chain(plan.candidates.iter().map(|o| o.account_id))
+        .collect();
     account_ids.sort_unstable();
     account_ids.dedup();
 
@@ -93,8 +137,12 @@ fn settle_in_transaction(
             outcomes.push(stored.outcome_for(order, &key.1));
             continue;
         }
-        match rules::apply(order, prices, &mut now) {
-            Ok(rules::Fill { price, cash_after }) => {
+        match rules::apply(order, next_id as u64, terms, &reserved, &mut now) {
+            Ok(rules::Fill {
+                price,
+                commission,
+                cash_after,
+            }) => {
                 changed_accounts.insert(order.account_id, cash_after);
                 let row = TransactionRow {
                     id: next_id,
@@ -109,6 +157,8 @@ fn settle_in_transaction(
                     tick,
                     client_ip: order.client_ip.clone(),
                     worker_uuid: order.worker_uuid.clone(),
+                    order_id: None,
+                    commission,
                 };
                 outcomes.push(Ok(Receipt {
                     transaction_id: next_id as u64,
@@ -135,6 +185,31 @@ fn settle_in_transaction(
         }
     }
 
+    let updates = fills::settle_plan(plan, terms, &mut allowance, &mut reserved, &mut now);
+    for update in &updates {
+        let (Some(fill), o) = (update.fill, &update.order) else {
+            continue;
+        };
+        changed_accounts.insert(o.account_id, fill.cash_after);
+        rows.push(TransactionRow {
+            id: next_id,
+            account_id: o.account_id,
+            side: side_code(o.side),
+            symbol: o.symbol.clone(),
+            quantity: fill.quantity as i64,
+            price: fill.price.micros(),
+            cash_after: fill.cash_after,
+            placed_at: o.placed_at,
+            settled_at: now_ms,
+            tick,
+            client_ip: o.client_ip.clone(),
+            worker_uuid: None,
+            order_id: Some(o.id as i64),
+            commission: fill.commission,
+        });
+        next_id += 1;
+    }
+
     let changed_holdings: Vec<(i64, &str, i64)> = now
         .held
         .iter()
@@ -148,7 +223,8 @@ fn settle_in_transaction(
     };
     balances::write(conn, &changes)?;
     order_ids::insert(conn, &new_ids)?;
-    Ok(outcomes)
+    orders::write_updates(conn, &updates, now_ms)?;
+    Ok(Settled { outcomes, updates })
 }
 
 /// `transactions.side` value of a side.

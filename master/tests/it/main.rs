@@ -10,6 +10,7 @@ mod identities;
 mod invariants;
 mod ops;
 mod order_ids;
+mod orders;
 mod overload;
 mod peers;
 mod providers;

@@ -75,6 +75,8 @@ fn trade(id: i64, account_id: i64, symbol: &str, worker: Option<&str>) -> Transa
         tick: 7,
         client_ip: "192.0.2.1".into(),
         worker_uuid: worker.map(str::to_owned),
+        order_id: None,
+        commission: id * 7,
     }
 }
 

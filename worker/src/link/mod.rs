@@ -122,7 +122,10 @@ impl Pending {
 pub fn no_answer(instruction: Instruction, why: &str) -> Failure {
     if matches!(
         instruction,
-        Instruction::PurchaseAsset | Instruction::SellAsset
+        Instruction::PurchaseAsset
+            | Instruction::SellAsset
+            | Instruction::PlaceOrder
+            | Instruction::CancelOrder
     ) {
         Failure::new(
             ReasonCode::OutcomeUnknown,

@@ -1,0 +1,3 @@
+ALTER TABLE transactions DROP COLUMN commission;
+ALTER TABLE transactions DROP COLUMN order_id;
+DROP TABLE orders;
