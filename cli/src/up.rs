@@ -65,7 +65,8 @@ pub struct UpArgs {
     /// database that exists (`createdb` it first).
     #[arg(long, env = "PAPERTRADER_MASTER_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
-    /// Asset list file (`SYMBOL,Name[,start price]` per line) [default: built-in list].
+    /// Asset list file (`SYMBOL,Name[,start price[,volatility %[,drift %[,daily volume]]]]` per
+    /// line) [default: built-in list].
     #[arg(long)]
     assets_file: Option<PathBuf>,
     /// Threads the master and the workers share for their connections; 0 means one per core

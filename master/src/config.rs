@@ -40,7 +40,8 @@ pub struct MasterConfig {
     pub database_url: String,
     /// Database connections in the pool.
     pub database_pool_size: u32,
-    /// Asset list file (`SYMBOL,Name[,start price]` per line); the built-in list if unset.
+    /// Asset list file (`SYMBOL,Name[,start price[,volatility %[,drift %[,daily volume]]]]` per
+    /// line; see docs/OPERATIONS.md, *Simulated market model*); the built-in list if unset.
     pub assets_file: Option<PathBuf>,
     /// Stock data update interval (spec 2.3.4), milliseconds.
     pub update_interval_ms: u64,
@@ -140,7 +141,9 @@ pub struct MasterConfig {
     /// Start the CSV replay over at its end, with its dates moved on by the period's length
     /// and a day (else stop; prices go stale).
     pub csv_loop: bool,
-    /// Simulated market moves only 14:30–21:00 UTC on weekdays.
+    /// Simulated market trades only 14:30–21:00 UTC on weekdays (a year of 252 sessions; prices
+    /// hold with volume 0 outside); off, it trades around the clock on a 365.25-day year. See
+    /// docs/OPERATIONS.md, *Simulated market model*.
     pub simulated_trading_hours: bool,
     /// TLS certificate chain (PEM) of the master's port: set with `tls_key_file`, the port
     /// takes TLS only, from workers and clients alike. See docs/OPERATIONS.md, *TLS*.
@@ -447,7 +450,8 @@ pub struct MasterArgs {
     /// Database: `postgres://…` or a SQLite path [default: data/papertrader.db].
     #[arg(long, env = "PAPERTRADER_MASTER_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
-    /// Asset list file, `SYMBOL,Name[,start price]` per line [default: built-in list].
+    /// Asset list file, `SYMBOL,Name[,start price[,volatility %[,drift %[,daily volume]]]]`
+    /// per line [default: built-in list].
     #[arg(long, env = "PAPERTRADER_MASTER_ASSETS_FILE")]
     pub assets_file: Option<PathBuf>,
     /// Price update interval in ms (spec 2.3.4) [default: 5000].

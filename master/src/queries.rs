@@ -291,11 +291,7 @@ mod tests {
 
     #[test]
     fn current_tells_unknown_assets_from_assets_without_a_price_yet() {
-        let assets = vec![AssetSpec {
-            symbol: "AAPL".into(),
-            name: "Apple".into(),
-            start_price: Money::from_units(1),
-        }];
+        let assets = vec![AssetSpec::new("AAPL", "Apple", Money::from_units(1))];
         let book = PriceBook::default();
         assert!(matches!(
             current(&assets, &book, "ZZZ"),

@@ -227,11 +227,7 @@ mod tests {
     fn assets(symbols: &[&str]) -> Vec<AssetSpec> {
         symbols
             .iter()
-            .map(|s| AssetSpec {
-                symbol: (*s).into(),
-                name: (*s).into(),
-                start_price: Money::from_units(1),
-            })
+            .map(|s| AssetSpec::new(*s, *s, Money::from_units(1)))
             .collect()
     }
 

@@ -38,11 +38,7 @@ fn fixture_at(name: &str, seconds: i64) -> String {
 fn assets(symbols: &[&str]) -> Vec<AssetSpec> {
     symbols
         .iter()
-        .map(|s| AssetSpec {
-            symbol: (*s).into(),
-            name: (*s).into(),
-            start_price: Money::from_units(1),
-        })
+        .map(|s| AssetSpec::new(*s, *s, Money::from_units(1)))
         .collect()
 }
 
