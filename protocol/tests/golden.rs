@@ -7,7 +7,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use bytes::Bytes;
-use papertrader_protocol::data::Quote;
+use papertrader_protocol::data::{OrderKind, OrderStatus, Quote, Side, TimeInForce};
 use papertrader_protocol::*;
 
 const SESSION: &str = "00112233445566778899aabbccddeeff";
@@ -59,6 +59,49 @@ fn vectors() -> Vec<(&'static str, Message)> {
             }),
         ),
         ("getServerInfo", Message::GetServerInfo(Empty {})),
+        (
+            "placeOrder",
+            Message::PlaceOrder(PlaceOrder {
+                session_id: SESSION.into(),
+                side: Side::Buy,
+                symbol: "AAPL".into(),
+                quantity: 10,
+                kind: OrderKind::StopLimit,
+                limit_price: Some(Money(190_500_000)),
+                stop_price: Some(Money(190_000_000)),
+                time_in_force: TimeInForce::GoodTillCancelled,
+                client_order_id: Some("order-2".into()),
+            }),
+        ),
+        (
+            "orderAccepted",
+            Message::OrderAccepted(OrderAccepted {
+                order_id: 7,
+                status: OrderStatus::New,
+                placed_at_ms: 1_767_225_600_000,
+            }),
+        ),
+        (
+            "cancelOrder",
+            Message::CancelOrder(CancelOrder {
+                session_id: SESSION.into(),
+                order_id: 7,
+            }),
+        ),
+        (
+            "cancelSuccess",
+            Message::CancelSuccess(OrderCancelled {
+                order_id: 7,
+                filled_quantity: 4,
+            }),
+        ),
+        (
+            "getOrders",
+            Message::GetOrders(OrdersQuery {
+                session_id: SESSION.into(),
+                include_closed: true,
+            }),
+        ),
         (
             "registerWithToken",
             Message::RegisterWithToken(RegisterWithToken {

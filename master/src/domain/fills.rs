@@ -479,7 +479,7 @@ mod tests {
     #[test]
     fn ioc_fills_what_it_can_and_fok_all_or_nothing() {
         let mut w = World::new(10_000 * D, 0, CostModel::default());
-        let mut ioc = order(1, Side::Buy, OrderKind::Limit, 80, Some(10 * D), None);
+        let mut ioc = order(1, Side::Buy, OrderKind::Limit, 120, Some(10 * D), None);
         ioc.time_in_force = TimeInForce::ImmediateOrCancel;
         let mut fok = order(2, Side::Buy, OrderKind::Limit, 50, Some(9 * D), None);
         fok.time_in_force = TimeInForce::FillOrKill;
@@ -489,7 +489,7 @@ mod tests {
         assert_eq!(
             summary(&u),
             vec![
-                (1, OrderStatus::Cancelled, 80, Some(9 * D)),
+                (1, OrderStatus::Cancelled, 100, Some(9 * D)),
                 (2, OrderStatus::Cancelled, 0, None)
             ]
         );

@@ -291,7 +291,7 @@ const ACCOUNTS: usize = 16;
 async fn reservations_hold_under_64_concurrent_traders(db: TestDb) {
     let master = master_with(MasterConfig {
         update_interval_ms: 50,
-        starting_cash: "2000.00".into(),
+        starting_cash: "20000.00".into(),
         trading: TradingConfig {
             commission_per_order: Some("0.50".into()),
             commission_per_unit: Some("0.003".into()),
@@ -310,7 +310,7 @@ async fn reservations_hold_under_64_concurrent_traders(db: TestDb) {
     switch(&mut setup, &sd, ConnectionState::DataTransfer)
         .await
         .unwrap();
-    let ko = price(&mut setup, "KO").await.micros();
+    let nvda = price(&mut setup, "NVDA").await.micros();
     let mut tasks = Vec::new();
     for t in 0..TRADERS {
         let addr = master.local_addr;
@@ -328,9 +328,9 @@ async fn reservations_hold_under_64_concurrent_traders(db: TestDb) {
                     Side::Sell
                 };
                 // Around the price: some cross at once, some rest.
-                let p = Money((ko * rng.gen_range(97..104) / 100).max(10_000));
+                let p = Money((nvda * rng.gen_range(97..104) / 100).max(10_000));
                 match c
-                    .call(&limit(&s, side, "KO", rng.gen_range(1..12), p))
+                    .call(&limit(&s, side, "NVDA", rng.gen_range(1..12), p))
                     .await
                 {
                     Ok(Message::OrderAccepted(a)) => placed.push(a.order_id),
@@ -378,7 +378,7 @@ async fn reservations_hold_under_64_concurrent_traders(db: TestDb) {
                 fills += history.len();
                 let held: HashMap<String, i64> =
                     accounts::holdings_of(c, account.id)?.into_iter().collect();
-                let mut cash = Money::from_units(2_000).micros();
+                let mut cash = Money::from_units(20_000).micros();
                 let mut position: HashMap<String, i64> = HashMap::new();
                 for t in &history {
                     let amount = t.price * t.quantity;
@@ -412,7 +412,7 @@ async fn reservations_hold_under_64_concurrent_traders(db: TestDb) {
                         units += remaining;
                     }
                 }
-                if reserved > account.cash || units > held.get("KO").copied().unwrap_or(0) {
+                if reserved > account.cash || units > held.get("NVDA").copied().unwrap_or(0) {
                     problems.push(format!(
                         "res{a}: reserves {reserved} and {units} units of {} and {held:?}",
                         account.cash

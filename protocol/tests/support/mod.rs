@@ -66,6 +66,118 @@ fn order() -> impl Strategy<Value = TradeOrder> {
         },
     )
 }
+fn side() -> impl Strategy<Value = Side> {
+    prop_oneof![Just(Side::Buy), Just(Side::Sell)]
+}
+
+fn kind() -> impl Strategy<Value = OrderKind> {
+    prop_oneof![
+        Just(OrderKind::Market),
+        Just(OrderKind::Limit),
+        Just(OrderKind::Stop),
+        Just(OrderKind::StopLimit)
+    ]
+}
+
+fn tif() -> impl Strategy<Value = TimeInForce> {
+    prop_oneof![
+        Just(TimeInForce::Day),
+        Just(TimeInForce::GoodTillCancelled),
+        Just(TimeInForce::ImmediateOrCancel),
+        Just(TimeInForce::FillOrKill)
+    ]
+}
+
+fn status() -> impl Strategy<Value = OrderStatus> {
+    prop_oneof![
+        Just(OrderStatus::New),
+        Just(OrderStatus::PartiallyFilled),
+        Just(OrderStatus::Filled),
+        Just(OrderStatus::Cancelled),
+        Just(OrderStatus::Expired),
+        Just(OrderStatus::Rejected)
+    ]
+}
+
+fn place_order() -> impl Strategy<Value = PlaceOrder> {
+    (
+        (text(), side(), text(), any::<u64>(), kind()),
+        (
+            proptest::option::of(money()),
+            proptest::option::of(money()),
+            tif(),
+            proptest::option::of(text()),
+        ),
+    )
+        .prop_map(
+            |(
+                (session_id, side, symbol, quantity, kind),
+                (limit_price, stop_price, time_in_force, client_order_id),
+            )| PlaceOrder {
+                session_id,
+                side,
+                symbol,
+                quantity,
+                kind,
+                limit_price,
+                stop_price,
+                time_in_force,
+                client_order_id,
+            },
+        )
+}
+
+fn order_record() -> impl Strategy<Value = OrderRecord> {
+    (
+        (
+            any::<u64>(),
+            side(),
+            text(),
+            kind(),
+            any::<u64>(),
+            any::<u64>(),
+        ),
+        (
+            proptest::option::of(money()),
+            proptest::option::of(money()),
+            tif(),
+            status(),
+            proptest::option::of(money()),
+            money(),
+        ),
+        (
+            any::<u16>(),
+            any::<i64>(),
+            any::<i64>(),
+            proptest::option::of(text()),
+        ),
+    )
+        .prop_map(
+            |(
+                (order_id, side, symbol, kind, quantity, filled_quantity),
+                (limit_price, stop_price, time_in_force, status, average_price, commission),
+                (reason, placed_at_ms, updated_at_ms, client_order_id),
+            )| OrderRecord {
+                order_id,
+                side,
+                symbol,
+                kind,
+                quantity,
+                filled_quantity,
+                limit_price,
+                stop_price,
+                time_in_force,
+                status,
+                average_price,
+                commission,
+                reason,
+                placed_at_ms,
+                updated_at_ms,
+                client_order_id,
+            },
+        )
+}
+
 fn receipt() -> impl Strategy<Value = TradeReceipt> {
     (
         any::<u64>(),
@@ -186,6 +298,42 @@ pub fn message_of(instruction: Instruction) -> BoxedStrategy<Message> {
             })
             .boxed(),
         I::GetSignInMethods => session().prop_map(Message::GetSignInMethods).boxed(),
+        I::PlaceOrder => place_order().prop_map(Message::PlaceOrder).boxed(),
+        I::CancelOrder => (text(), any::<u64>())
+            .prop_map(|(session_id, order_id)| {
+                Message::CancelOrder(CancelOrder {
+                    session_id,
+                    order_id,
+                })
+            })
+            .boxed(),
+        I::GetOrders => (text(), any::<bool>())
+            .prop_map(|(session_id, include_closed)| {
+                Message::GetOrders(OrdersQuery {
+                    session_id,
+                    include_closed,
+                })
+            })
+            .boxed(),
+        I::OrderAccepted => (any::<u64>(), status(), any::<i64>())
+            .prop_map(|(order_id, status, placed_at_ms)| {
+                Message::OrderAccepted(OrderAccepted {
+                    order_id,
+                    status,
+                    placed_at_ms,
+                })
+            })
+            .boxed(),
+        I::OrderFail => failure().prop_map(Message::OrderFail).boxed(),
+        I::CancelSuccess => (any::<u64>(), any::<u64>())
+            .prop_map(|(order_id, filled_quantity)| {
+                Message::CancelSuccess(OrderCancelled {
+                    order_id,
+                    filled_quantity,
+                })
+            })
+            .boxed(),
+        I::CancelFail => failure().prop_map(Message::CancelFail).boxed(),
         I::SetPasswordSuccess => Just(Message::SetPasswordSuccess(Empty {})).boxed(),
         I::SetPasswordFail => failure().prop_map(Message::SetPasswordFail).boxed(),
         I::LinkIdentitySuccess => Just(Message::LinkIdentitySuccess(Empty {})).boxed(),
@@ -478,5 +626,7 @@ pub fn data_body() -> impl Strategy<Value = DataBody> {
                         .collect(),
                 })
             }),
+        (text(), proptest::collection::vec(order_record(), 0..20))
+            .prop_map(|(username, orders)| DataBody::Orders(OrderList { username, orders })),
     ]
 }
