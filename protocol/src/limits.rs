@@ -252,7 +252,7 @@ pub fn check_order_prices(order: &crate::message::PlaceOrder) -> Result<(), Prot
         });
     }
     let in_range =
-        |p: Option<crate::Money>| p.map_or(true, |p| (1..=MAX_PRICE_MICROS).contains(&p.micros()));
+        |p: Option<crate::Money>| p.is_none_or(|p| (1..=MAX_PRICE_MICROS).contains(&p.micros()));
     if !in_range(order.limit_price) || !in_range(order.stop_price) {
         return bad("prices must be above 0 and at most 1,000,000,000.000000");
     }

@@ -184,13 +184,20 @@ impl Handler<Settle> for TradeQueueActor {
         {
             return;
         }
-        let accounts: BTreeSet<i64> = orders
+        let holdings: BTreeSet<(i64, String)> = orders
             .iter()
-            .map(|o| o.account_id)
-            .chain(plan.candidates.iter().map(|o| o.account_id))
+            .map(|o| (o.account_id, o.symbol.clone()))
+            .chain(
+                plan.candidates
+                    .iter()
+                    .chain(&plan.expired)
+                    .chain(&plan.unfilled_immediate)
+                    .map(|o| (o.account_id, o.symbol.clone())),
+            )
             .collect();
+        let accounts: BTreeSet<i64> = holdings.iter().map(|(a, _)| *a).collect();
         let book = BookTick {
-            reserved: self.book.reservations().of_accounts(&accounts),
+            reserved: self.book.reservations().subset(&accounts, &holdings),
             plan,
             allowance,
         };

@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use papertrader_protocol::data::{OrderKind, OrderRecord, OrderStatus, TimeInForce};
 use papertrader_protocol::Money;
 
+use super::fixed::{fixed_sql, Bind, Fixed};
 use super::schema::{accounts, orders};
 use super::settlement::{side_code, side_from_code};
 use super::{AnyConnection, DbError};
@@ -253,6 +254,16 @@ pub fn insert(conn: &mut AnyConnection, row: &OrderRow) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Inserts many orders, 1,000 rows per statement (loading a book, benchmarks).
+pub fn insert_many(conn: &mut AnyConnection, rows: &[OrderRow]) -> Result<(), DbError> {
+    for chunk in rows.chunks(1_000) {
+        super::with_backend!(conn, |c| diesel::insert_into(orders::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
 /// The account's order with `client_order_id`, if any.
 pub fn by_client_id(
     conn: &mut AnyConnection,
@@ -302,25 +313,60 @@ pub fn end(
     Ok(changed == 1)
 }
 
-/// Writes what a tick did to orders.
+fixed_sql!(
+    /// What a tick did to orders: fills, trigger, status.
+    WriteOrderUpdate,
+    sqlite: "UPDATE orders SET filled_quantity = ?, filled_value = ?, commission = ?, \
+             triggered = ?, status = ?, reason = ?, updated_at = ? WHERE id = ?",
+    postgres: "UPDATE orders SET filled_quantity = v.f, filled_value = v.fv, commission = v.c, \
+               triggered = (v.t <> 0), status = v.s, reason = v.r, updated_at = ? \
+               FROM unnest(?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::int[], \
+               ?::int[], ?::int[]) AS v(id, f, fv, c, t, s, r) WHERE orders.id = v.id",
+);
+
+/// Writes what a tick did to orders (inside the settlement's transaction): one prepared
+/// statement per row on SQLite, one statement for all of them on PostgreSQL.
 pub fn write_updates(
     conn: &mut AnyConnection,
     updates: &[OrderUpdate],
     now_ms: i64,
 ) -> Result<(), DbError> {
-    for u in updates {
-        let o = &u.order;
-        diesel::update(orders::table.filter(orders::id.eq(o.id as i64)))
-            .set((
-                orders::filled_quantity.eq(o.filled as i64),
-                orders::filled_value.eq(o.filled_value),
-                orders::commission.eq(o.commission),
-                orders::triggered.eq(o.triggered),
-                orders::status.eq(status_code(u.status)),
-                orders::reason.eq(i32::from(u.reason)),
-                orders::updated_at.eq(now_ms),
-            ))
-            .execute(conn)?;
+    use Bind::{BigInt, BigInts, Integer, Integers};
+    match conn {
+        AnyConnection::Sqlite(c) => {
+            for u in updates {
+                let o = &u.order;
+                Fixed::<WriteOrderUpdate>::new(vec![
+                    BigInt(o.filled as i64),
+                    BigInt(o.filled_value),
+                    BigInt(o.commission),
+                    Integer(i32::from(o.triggered)),
+                    Integer(status_code(u.status)),
+                    Integer(i32::from(u.reason)),
+                    BigInt(now_ms),
+                    BigInt(o.id as i64),
+                ])
+                .execute(c)?;
+            }
+        }
+        AnyConnection::Postgresql(c) => {
+            if updates.is_empty() {
+                return Ok(());
+            }
+            let column = |f: fn(&OrderUpdate) -> i64| BigInts(updates.iter().map(f).collect());
+            let small = |f: fn(&OrderUpdate) -> i32| Integers(updates.iter().map(f).collect());
+            Fixed::<WriteOrderUpdate>::new(vec![
+                BigInt(now_ms),
+                column(|u| u.order.id as i64),
+                column(|u| u.order.filled as i64),
+                column(|u| u.order.filled_value),
+                column(|u| u.order.commission),
+                small(|u| i32::from(u.order.triggered)),
+                small(|u| status_code(u.status)),
+                small(|u| i32::from(u.reason)),
+            ])
+            .execute(c)?;
+        }
     }
     Ok(())
 }

@@ -153,18 +153,21 @@ impl Reservations {
         }
     }
 
-    /// The entries of `accounts` only.
-    pub fn of_accounts(&self, accounts: &BTreeSet<i64>) -> Reservations {
+    /// The cash entries of `accounts` and the unit entries of `holdings` only (what a tick
+    /// that touches them needs; its cost does not grow with the other entries).
+    pub fn subset(
+        &self,
+        accounts: &BTreeSet<i64>,
+        holdings: &BTreeSet<(i64, String)>,
+    ) -> Reservations {
         Reservations {
             cash: accounts
                 .iter()
                 .filter_map(|a| Some((*a, *self.cash.get(a)?)))
                 .collect(),
-            units: self
-                .units
+            units: holdings
                 .iter()
-                .filter(|((a, _), _)| accounts.contains(a))
-                .map(|(k, v)| (k.clone(), *v))
+                .filter_map(|k| Some((k.clone(), *self.units.get(k)?)))
                 .collect(),
         }
     }
