@@ -6,8 +6,8 @@
 //! away after it was sent) is sent again with the same id: it is never traded twice.
 
 use papertrader_protocol::data::{
-    AssetInfo, DataBody, History, OrderKind, OrderList, Portfolio, Quote, ServerInfo, Side,
-    SignInMethods, TimeInForce, TransactionHistory, UserInfo,
+    AssetInfo, DataBody, History, OrderKind, OrderList, PeriodList, Portfolio, Quote, ServerInfo,
+    Side, SignInMethods, TimeInForce, TransactionHistory, UserInfo,
 };
 use papertrader_protocol::password::client_password_hash;
 use papertrader_protocol::*;
@@ -480,6 +480,44 @@ impl Client {
         {
             Message::CancelSuccess(c) => Ok(c),
             other => Err(unexpected(other)),
+        }
+    }
+
+    /// `resetAccount`: closes the current period (its trades stay readable) and starts a new
+    /// one at the starting cash; open orders are cancelled and holdings removed.
+    pub async fn reset_account(&mut self) -> Result<AccountReset, ClientError> {
+        let session_id = self.session.clone().ok_or_else(not_logged_in)?;
+        match self
+            .command(Message::ResetAccount(SessionToken { session_id }))
+            .await?
+        {
+            Message::ResetSuccess(r) => Ok(r),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// `getPeriods`: the session's account's trading periods, oldest first.
+    pub async fn periods(&mut self) -> Result<PeriodList, ClientError> {
+        let session_id = self.session.clone().ok_or_else(not_logged_in)?;
+        match self
+            .data(
+                Message::GetPeriods(SessionToken { session_id }),
+                &mut |_, _| {},
+            )
+            .await?
+        {
+            DataBody::Periods(p) => Ok(p),
+            _ => Err(ClientError::Unexpected("data")),
+        }
+    }
+
+    /// `getPeriodTransactions`: the trades of one of the session's account's periods.
+    pub async fn period_trades(&mut self, period: u64) -> Result<TransactionHistory, ClientError> {
+        let session_id = self.session.clone().ok_or_else(not_logged_in)?;
+        let request = Message::GetPeriodTransactions(PeriodQuery { session_id, period });
+        match self.data(request, &mut |_, _| {}).await? {
+            DataBody::Transactions(t) => Ok(t),
+            _ => Err(ClientError::Unexpected("data")),
         }
     }
 

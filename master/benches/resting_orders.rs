@@ -84,14 +84,7 @@ fn run(url: &str, resting: usize) -> (Duration, Duration) {
             let email = format!("bench{a}@example.com");
             accounts::insert(
                 c,
-                &NewAccount {
-                    username: &name,
-                    email: &email,
-                    password_hash: None,
-                    is_password: false,
-                    cash: 1_000_000_000_000_000,
-                    created_at: 0,
-                },
+                &NewAccount::new(&name, &email, None, 1_000_000_000_000_000, 0),
             )?
             .expect("a fresh account");
         }

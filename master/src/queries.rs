@@ -11,16 +11,17 @@
 
 use chrono::{Datelike, TimeZone, Utc};
 use papertrader_protocol::data::{
-    AssetInfo, Bar, DataBody, History, Holding, Portfolio, Resolution, Transaction,
-    TransactionHistory, UserInfo,
+    AccountSummary, AssetInfo, Bar, DataBody, History, Holding, PeriodList, Portfolio, Resolution,
+    Transaction, TransactionHistory, UserInfo,
 };
 use papertrader_protocol::history_range::HistoryRange;
 use papertrader_protocol::limits::MAX_DATE_MS;
 use papertrader_protocol::{Failure, Money, ReasonCode};
 use thiserror::Error;
 
-use crate::db::{accounts, prices, settlement, AnyConnection, DbError};
+use crate::db::{accounts, periods, prices, settlement, AnyConnection, DbError};
 use crate::domain::calendar::{day_start, month_start, DAY_MS};
+use crate::domain::pnl::{return_ppm, Ledger, TradeFacts};
 use crate::domain::sessions::LiveSession;
 use crate::market::{AssetSpec, PriceBook};
 use crate::reasons;
@@ -52,6 +53,12 @@ pub enum QueryError {
         /// The username asked for.
         username: String,
     },
+    /// The account has no such period.
+    #[error("your account has no period {period}")]
+    UnknownPeriod {
+        /// The period asked for.
+        period: u64,
+    },
     /// The database failed.
     #[error("database: {0}")]
     Database(#[from] DbError),
@@ -65,6 +72,7 @@ impl QueryError {
             QueryError::UnknownAsset { .. } => ReasonCode::UnknownAsset,
             QueryError::NoPrice { .. } | QueryError::NoPricesInRange { .. } => ReasonCode::NoData,
             QueryError::UnknownUser { .. } => ReasonCode::UnknownUser,
+            QueryError::UnknownPeriod { .. } => ReasonCode::NoData,
             QueryError::Database(_) => return reasons::unavailable(),
         };
         Failure::new(code, self.to_string())
@@ -224,7 +232,8 @@ pub fn user_info(conn: &mut AnyConnection, viewer: &LiveSession, username: &str)
     }))
 }
 
-/// `getUserPortfolio`: holdings for anyone, cash only for the owner.
+/// `getUserPortfolio`: holdings for anyone; cash, cost, P&L and the period's summary only for
+/// the owner (replayed from the current period's trades, [`crate::domain::pnl`]).
 pub fn portfolio(
     conn: &mut AnyConnection,
     book: &PriceBook,
@@ -233,39 +242,118 @@ pub fn portfolio(
 ) -> Answer {
     let (account, owner) = account_seen_by(conn, viewer, username)?;
     let snapshot = book.snapshot();
-    let holdings = accounts::holdings_of(conn, account.id)?
+    let price_of = |symbol: &str| snapshot.price_of(symbol).map(|(p, _)| p.micros());
+    let ledger = if owner {
+        let trades =
+            accounts::transactions_from(conn, account.id, account.period_first_transaction, None)?;
+        let facts: Vec<TradeFacts> = trades
+            .into_iter()
+            .map(|t| TradeFacts {
+                side: settlement::side_from_code(t.side),
+                symbol: t.symbol,
+                quantity: t.quantity,
+                price: t.price,
+                commission: t.commission,
+            })
+            .collect();
+        Some(Ledger::replay(&facts))
+    } else {
+        None
+    };
+    let held = accounts::holdings_of(conn, account.id)?;
+    let mut equity = account.cash;
+    let holdings = held
         .into_iter()
-        .map(|(symbol, quantity)| Holding {
-            price: snapshot
-                .price_of(&symbol)
-                .map(|(p, _)| p)
-                .unwrap_or_default(),
-            symbol,
-            quantity: u64::try_from(quantity).unwrap_or(0),
+        .map(|(symbol, quantity)| {
+            let price = price_of(&symbol).unwrap_or(0);
+            equity = equity.saturating_add(price.saturating_mul(quantity));
+            let position = ledger
+                .as_ref()
+                .and_then(|l| l.positions.get(&symbol).copied());
+            Holding {
+                price: Money(price),
+                average_cost: position.and_then(|p| p.average_cost()).map(Money),
+                unrealised_pnl: position
+                    .map(|p| Money(price.saturating_mul(p.quantity).saturating_sub(p.cost))),
+                symbol,
+                quantity: u64::try_from(quantity).unwrap_or(0),
+            }
         })
         .collect();
+    let summary = ledger.map(|l| AccountSummary {
+        period: account.period.max(0) as u64,
+        period_started_at_ms: account.period_started_at,
+        starting_cash: Money(account.period_start_cash),
+        equity: Money(equity),
+        realised_pnl: Money(l.realised),
+        unrealised_pnl: Money(l.unrealised(price_of)),
+        commissions: Money(l.commissions),
+        return_ppm: return_ppm(equity, account.period_start_cash),
+    });
     Ok(DataBody::Portfolio(Portfolio {
         username: account.username,
         cash: owner.then_some(Money(account.cash)),
         holdings,
+        summary,
     }))
 }
 
-/// `getUserTransactionHistory`: trades for anyone, cash after each only for the owner.
+/// `getPeriods`: the session's account's trading periods.
+pub fn periods(conn: &mut AnyConnection, viewer: &LiveSession) -> Answer {
+    let account =
+        accounts::find_by_id(conn, viewer.account_id)?.ok_or_else(|| QueryError::UnknownUser {
+            username: viewer.username.clone(),
+        })?;
+    Ok(DataBody::Periods(PeriodList {
+        periods: periods::summaries(conn, &account)?,
+        username: account.username,
+    }))
+}
+
+/// `getPeriodTransactions`: the trades of one of the session's account's periods.
+pub fn period_transactions(conn: &mut AnyConnection, viewer: &LiveSession, period: u64) -> Answer {
+    let account =
+        accounts::find_by_id(conn, viewer.account_id)?.ok_or_else(|| QueryError::UnknownUser {
+            username: viewer.username.clone(),
+        })?;
+    let (from, end) = if period == account.period.max(0) as u64 {
+        (account.period_first_transaction, None)
+    } else {
+        let closed = periods::closed(conn, account.id)?;
+        let p = closed
+            .iter()
+            .find(|p| p.period.max(0) as u64 == period)
+            .ok_or(QueryError::UnknownPeriod { period })?;
+        (p.first_transaction, Some(p.end_transaction))
+    };
+    let rows = accounts::transactions_from(conn, account.id, from, end)?;
+    Ok(DataBody::Transactions(TransactionHistory {
+        username: account.username,
+        entries: rows.into_iter().map(|r| transaction(r, true)).collect(),
+    }))
+}
+
+fn transaction(row: accounts::TransactionRow, owner: bool) -> Transaction {
+    Transaction {
+        id: u64::try_from(row.id).unwrap_or(0),
+        side: settlement::side_from_code(row.side),
+        symbol: row.symbol,
+        quantity: u64::try_from(row.quantity).unwrap_or(0),
+        price: Money(row.price),
+        settled_at_ms: row.settled_at,
+        cash_after: owner.then_some(Money(row.cash_after)),
+    }
+}
+
+/// `getUserTransactionHistory`: the current period's trades for anyone, cash after each only
+/// for the owner (earlier periods: `getPeriodTransactions`).
 pub fn transactions(conn: &mut AnyConnection, viewer: &LiveSession, username: &str) -> Answer {
     let (account, owner) = account_seen_by(conn, viewer, username)?;
-    let entries = accounts::transactions_of(conn, account.id)?
-        .into_iter()
-        .map(|row| Transaction {
-            id: u64::try_from(row.id).unwrap_or(0),
-            side: settlement::side_from_code(row.side),
-            symbol: row.symbol,
-            quantity: u64::try_from(row.quantity).unwrap_or(0),
-            price: Money(row.price),
-            settled_at_ms: row.settled_at,
-            cash_after: owner.then_some(Money(row.cash_after)),
-        })
-        .collect();
+    let entries =
+        accounts::transactions_from(conn, account.id, account.period_first_transaction, None)?
+            .into_iter()
+            .map(|row| transaction(row, owner))
+            .collect();
     Ok(DataBody::Transactions(TransactionHistory {
         username: account.username,
         entries,
@@ -275,10 +363,16 @@ pub fn transactions(conn: &mut AnyConnection, viewer: &LiveSession, username: &s
 /// The most orders `getOrders` lists (the newest).
 pub const MAX_ORDERS_LISTED: i64 = 1_000;
 
-/// The session's account's orders, newest first: open ones, or all.
+/// The session's account's orders of its current period, newest first: open ones, or all.
 pub fn orders(conn: &mut AnyConnection, viewer: &LiveSession, include_closed: bool) -> Answer {
-    let orders =
-        crate::db::orders::list(conn, viewer.account_id, include_closed, MAX_ORDERS_LISTED)?;
+    let from = accounts::find_by_id(conn, viewer.account_id)?.map_or(0, |a| a.period_first_order);
+    let orders = crate::db::orders::list(
+        conn,
+        viewer.account_id,
+        from,
+        include_closed,
+        MAX_ORDERS_LISTED,
+    )?;
     Ok(DataBody::Orders(papertrader_protocol::data::OrderList {
         username: viewer.username.clone(),
         orders,

@@ -10,9 +10,9 @@ use papertrader_protocol::data::{DataBody, ServerInfo, Side};
 use papertrader_protocol::history_range::HistoryRange;
 use papertrader_protocol::transfer::split_body;
 use papertrader_protocol::{
-    ConnectionState, Empty, Failure, Instruction, Message, MessageType, OrderAccepted,
-    OrderCancelled, ReasonCode, SessionToken, StateSwitched, TradeOrder, TradeReceipt, UserQuery,
-    WorkerList,
+    AccountReset, ConnectionState, Empty, Failure, Instruction, Message, MessageType, Money,
+    OrderAccepted, OrderCancelled, ReasonCode, SessionToken, StateSwitched, TradeOrder,
+    TradeReceipt, UserQuery, WorkerList,
 };
 use papertrader_runtime::connection::{Answer as Routed, Peer, Request, Router};
 use slog::{warn, Logger};
@@ -23,7 +23,7 @@ use crate::actors::session::{
     OpenDataState, SessionActor,
 };
 use crate::actors::trade_queue::{
-    CancelOpenOrder, NewOrder, PlaceOpenOrder, PlaceOrder, Placed, TradeQueueActor,
+    CancelOpenOrder, NewOrder, PlaceOpenOrder, PlaceOrder, Placed, ResetAccount, TradeQueueActor,
 };
 use crate::actors::worker_registry::{ListOnline, WorkerRegistryActor};
 use crate::data_states::Grant;
@@ -249,6 +249,33 @@ impl Services {
                     order_id: c.order_id,
                     filled_quantity,
                 }))
+            }
+            Message::ResetAccount(t) => {
+                let session = self.authenticate(t.session_id).await?;
+                let (period, cash) = ask(
+                    &self.trades,
+                    ResetAccount {
+                        account_id: session.account_id,
+                    },
+                )
+                .await?;
+                one(Message::ResetSuccess(AccountReset {
+                    period,
+                    cash: Money(cash),
+                }))
+            }
+            Message::GetPeriods(t) => {
+                let session = self.authenticate(t.session_id).await?;
+                let answer = self.query(move |c| queries::periods(c, &session)).await;
+                self.data(answer)
+            }
+            Message::GetPeriodTransactions(q) => {
+                let session = self.authenticate(q.session_id).await?;
+                let period = q.period;
+                let answer = self
+                    .query(move |c| queries::period_transactions(c, &session, period))
+                    .await;
+                self.data(answer)
             }
             Message::GetOrders(q) => {
                 let session = self.authenticate(q.session_id).await?;

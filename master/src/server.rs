@@ -328,6 +328,7 @@ pub async fn start_on(
     let rules = TradingRules {
         costs: config.trading.costs()?,
         participation_cap_bps: config.trading.participation_cap_bps,
+        starting_cash: config.starting_cash()?.micros(),
     };
     let trades = TradeQueueActor::new(
         db.clone(),

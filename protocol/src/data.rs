@@ -6,7 +6,7 @@ use crate::arguments;
 use crate::money::Money;
 
 /// The payload of a complete data transfer. Encoded as a `u32` variant index
-/// (0 AssetInfo … 5 Transactions, 6 ServerInfo, 7 SignInMethods, 8 Orders) followed by the variant's fields.
+/// (0 AssetInfo … 5 Transactions, 6 ServerInfo, 7 SignInMethods, 8 Orders, 9 Periods) followed by the variant's fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DataBody {
     /// Reply to `getAssetInfo`.
@@ -27,6 +27,8 @@ pub enum DataBody {
     SignInMethods(SignInMethods),
     /// Reply to `getOrders`.
     Orders(OrderList),
+    /// Reply to `getPeriods`.
+    Periods(PeriodList),
 }
 
 impl DataBody {
@@ -169,9 +171,13 @@ pub struct Holding {
     pub quantity: u64,
     /// Latest price per unit (the valuation price).
     pub price: Money,
+    /// Average cost per unit, commission included (owner only).
+    pub average_cost: Option<Money>,
+    /// Units × price − cost (owner only).
+    pub unrealised_pnl: Option<Money>,
 }
 
-/// An account's positions. `cash` is `None` unless the caller owns the account.
+/// An account's positions. `cash` and `summary` are `None` unless the caller owns the account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Portfolio {
     /// Account name.
@@ -180,6 +186,55 @@ pub struct Portfolio {
     pub cash: Option<Money>,
     /// Positions, by symbol.
     pub holdings: Vec<Holding>,
+    /// Equity and P&L of the current period (owner only).
+    pub summary: Option<AccountSummary>,
+}
+
+/// Where the current trading period stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountSummary {
+    /// The period's number (0 until the first reset).
+    pub period: u64,
+    /// When it began, ms since the epoch.
+    pub period_started_at_ms: i64,
+    /// Cash it began with.
+    pub starting_cash: Money,
+    /// Cash + holdings at their latest prices.
+    pub equity: Money,
+    /// P&L of the sales (proceeds − commission − average cost of the units sold).
+    pub realised_pnl: Money,
+    /// P&L of the holdings at their latest prices.
+    pub unrealised_pnl: Money,
+    /// Commission paid in the period.
+    pub commissions: Money,
+    /// (equity − starting cash) / starting cash, in millionths (10 000 = 1 %).
+    pub return_ppm: i64,
+}
+
+/// One trading period of an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeriodSummary {
+    /// The period's number.
+    pub period: u64,
+    /// When it began, ms since the epoch.
+    pub started_at_ms: i64,
+    /// When a reset ended it (`None`: the current period).
+    pub ended_at_ms: Option<i64>,
+    /// Cash it began with.
+    pub starting_cash: Money,
+    /// Equity when it ended (`None`: the current period; see the portfolio).
+    pub ending_equity: Option<Money>,
+    /// Trades in it.
+    pub trades: u64,
+}
+
+/// Reply to `getPeriods`: the session's account's periods, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeriodList {
+    /// Account name.
+    pub username: String,
+    /// Periods, oldest first; the last is the current one.
+    pub periods: Vec<PeriodSummary>,
 }
 
 /// Buy or sell. Encoded as a `u32` variant index.

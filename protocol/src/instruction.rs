@@ -141,6 +141,8 @@ instruction_table! {
     PlaceOrder(PlaceOrder) = 0x010E, Command, "placeOrder";
     /// `cancelOrder(sessionID, orderId)`.
     CancelOrder(CancelOrder) = 0x010F, Command, "cancelOrder";
+    /// `resetAccount(sessionID)`: a new period at the starting cash.
+    ResetAccount(SessionToken) = 0x0110, Command, "resetAccount";
     /// `getAssetInfo(asset)`.
     GetAssetInfo(AssetQuery) = 0x0201, DataRequest, "getAssetInfo";
     /// `getAssetValueCurrent(asset)`.
@@ -167,6 +169,10 @@ instruction_table! {
     GetSignInMethods(SessionToken) = 0x020C, DataRequest, "getSignInMethods";
     /// `getOrders(sessionID, includeClosed)`: the session's account's orders.
     GetOrders(OrdersQuery) = 0x020D, DataRequest, "getOrders";
+    /// `getPeriods(sessionID)`: the session's account's trading periods.
+    GetPeriods(SessionToken) = 0x020E, DataRequest, "getPeriods";
+    /// `getPeriodTransactions(sessionID, period)`: the trades of one period.
+    GetPeriodTransactions(PeriodQuery) = 0x020F, DataRequest, "getPeriodTransactions";
     /// `loginFail`.
     LoginFail(Failure) = 0x0301, Return, "loginFail";
     /// `sessionID`: the session id of a successful login.
@@ -217,6 +223,10 @@ instruction_table! {
     CancelSuccess(OrderCancelled) = 0x0318, Return, "cancelSuccess";
     /// `cancelOrder` failed.
     CancelFail(Failure) = 0x0319, Return, "cancelFail";
+    /// `resetAccount` succeeded.
+    ResetSuccess(AccountReset) = 0x031A, Return, "resetSuccess";
+    /// `resetAccount` failed.
+    ResetFail(Failure) = 0x031B, Return, "resetFail";
     /// A frame that could not be attributed to a request, or a request this peer does not serve.
     Error(Failure) = 0x03FF, Return, "error";
     /// Link: worker → master, first message.
@@ -268,6 +278,7 @@ impl Instruction {
                 | Self::UnlinkIdentityFail
                 | Self::OrderFail
                 | Self::CancelFail
+                | Self::ResetFail
                 | Self::Error
         )
     }
@@ -296,6 +307,7 @@ impl Instruction {
             Self::SellAsset => Message::SellFail(failure),
             Self::PlaceOrder => Message::OrderFail(failure),
             Self::CancelOrder => Message::CancelFail(failure),
+            Self::ResetAccount => Message::ResetFail(failure),
             Self::SwitchState => Message::StateSwitchFail(failure),
             Self::Logout => Message::LogoutFail(failure),
             _ if self.message_type() == MessageType::DataRequest => Message::DataFail(failure),
@@ -326,6 +338,7 @@ impl Message {
             | Message::UnlinkIdentityFail(f)
             | Message::OrderFail(f)
             | Message::CancelFail(f)
+            | Message::ResetFail(f)
             | Message::Error(f) => Some(f),
             _ => None,
         }

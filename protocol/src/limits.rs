@@ -282,9 +282,12 @@ pub fn validate(message: &Message) -> Result<(), ProtocolError> {
             check_email(&a.email)?;
             check_hashed_password(&a.hashed_password)
         }
-        Message::LoginWithSession(a) | Message::Logout(a) | Message::GetSignInMethods(a) => {
-            check_session_id(&a.session_id)
-        }
+        Message::LoginWithSession(a)
+        | Message::Logout(a)
+        | Message::GetSignInMethods(a)
+        | Message::ResetAccount(a)
+        | Message::GetPeriods(a) => check_session_id(&a.session_id),
+        Message::GetPeriodTransactions(a) => check_session_id(&a.session_id),
         Message::RegisterWithToken(a) => {
             check_username(&a.username)?;
             check_provider(&a.provider)?;

@@ -259,6 +259,26 @@ arguments! {
 }
 
 arguments! {
+    /// The `resetSuccess` reply: the account's new period.
+    pub struct AccountReset {
+        /// The new period's number.
+        pub period: u64,
+        /// Its cash: the starting cash.
+        pub cash: Money,
+    }
+}
+
+arguments! {
+    /// `getPeriodTransactions(sessionID, period)`.
+    pub struct PeriodQuery {
+        /// The caller's session; only its own account's trades are listed.
+        pub session_id: String,
+        /// The period (as `getPeriods` lists them).
+        pub period: u64,
+    }
+}
+
+arguments! {
     /// The `purchaseSuccess` / `sellSuccess` reply: the settled trade.
     pub struct TradeReceipt {
         /// Transaction id in the account's history.

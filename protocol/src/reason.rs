@@ -78,6 +78,8 @@ reason_codes! {
     IdentityTaken = 24,
     /// Removing it would leave the account with no way to sign in.
     LastSignInMethod = 25,
+    /// The order was cancelled by a reset of its account.
+    AccountReset = 26,
     /// The asset symbol is not traded here.
     UnknownAsset = 30,
     /// The quantity is zero or above the maximum.

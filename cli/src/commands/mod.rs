@@ -13,6 +13,7 @@ pub mod logout;
 pub mod orders;
 pub mod passwd;
 pub mod password;
+pub mod periods;
 pub mod portfolio;
 pub mod quote;
 pub mod register;
@@ -56,6 +57,11 @@ pub enum ClientCommand {
     Orders(orders::OrdersArgs),
     /// Cancel an open order (what had filled stays filled).
     Cancel(orders::CancelArgs),
+    /// Start your account over at the starting cash (needs --yes); the old period stays
+    /// readable.
+    Reset(periods::ResetArgs),
+    /// Your trading periods (resets end them), or one period's trades (--trades N).
+    Periods(periods::PeriodsArgs),
     /// Holdings and their value (and cash, for your own).
     Portfolio(portfolio::PortfolioArgs),
     /// Settled trades (with cash after each, for your own).
@@ -91,6 +97,8 @@ impl ClientCommand {
             ClientCommand::Order(args) => args.output.json,
             ClientCommand::Orders(args) => args.output.json,
             ClientCommand::Cancel(args) => args.output.json,
+            ClientCommand::Reset(args) => args.output.json,
+            ClientCommand::Periods(args) => args.output.json,
             ClientCommand::Portfolio(args) => args.output.json,
             ClientCommand::Trades(args) => args.output.json,
             ClientCommand::Account(args) => args.output.json,
@@ -116,6 +124,8 @@ impl ClientCommand {
             ClientCommand::Order(args) => orders::place(args, out).await,
             ClientCommand::Orders(args) => orders::list(args, out).await,
             ClientCommand::Cancel(args) => orders::cancel(args, out).await,
+            ClientCommand::Reset(args) => periods::reset(args, out).await,
+            ClientCommand::Periods(args) => periods::list(args, out).await,
             ClientCommand::Portfolio(args) => portfolio::run(args, out).await,
             ClientCommand::Trades(args) => trades::run(args, out).await,
             ClientCommand::Account(args) => account::run(args, out).await,

@@ -1,5 +1,5 @@
 //! `papertrader portfolio [USER]`: holdings valued at the latest prices, and for your own the
-//! cash and the total.
+//! cash, the total, average cost, P&L and the return of the current period.
 
 use clap::Args;
 use papertrader_protocol::data::Portfolio;
@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::common::{logged_in, JsonArg, SessionArgs};
 use crate::failed::Failed;
-use crate::output::{money, outln, table, Column, Output};
+use crate::output::{money, outln, rfc3339, table, time, Column, Output};
 
 /// `portfolio`.
 #[derive(Debug, Args)]
@@ -53,6 +53,13 @@ pub fn valuation(p: &Portfolio) -> Option<Valuation> {
     })
 }
 
+/// A return in millionths as a percentage with four decimals (`-1.2345`).
+pub fn percent(ppm: i64) -> String {
+    let sign = if ppm < 0 { "-" } else { "" };
+    let abs = ppm.unsigned_abs();
+    format!("{sign}{}.{:04}", abs / 10_000, abs % 10_000)
+}
+
 /// Shows the portfolio: whose it is, then the holdings.
 pub async fn run(args: PortfolioArgs, out: Output) -> Result<(), Failed> {
     let (mut client, stored) = logged_in(&args.session).await?;
@@ -66,13 +73,20 @@ pub async fn run(args: PortfolioArgs, out: Output) -> Result<(), Failed> {
         .zip(&v.values)
         .map(|(h, &value)| {
             json!({"symbol": h.symbol, "quantity": h.quantity, "price": money(h.price),
-                   "value": money(value)})
+                   "value": money(value), "average_cost": h.average_cost.map(money),
+                   "unrealised_pnl": h.unrealised_pnl.map(money)})
         })
         .collect();
+    let summary = p.summary.as_ref().map(|s| {
+        json!({"period": s.period, "period_started_at": rfc3339(s.period_started_at_ms),
+               "starting_cash": money(s.starting_cash), "equity": money(s.equity),
+               "realised_pnl": money(s.realised_pnl), "unrealised_pnl": money(s.unrealised_pnl),
+               "commissions": money(s.commissions), "return_percent": percent(s.return_ppm)})
+    });
     out.show(
         json!({"username": p.username, "cash": p.cash.map(money),
                "holdings_value": money(v.holdings), "total_value": v.total.map(money),
-               "holdings": holdings}),
+               "holdings": holdings, "summary": summary}),
         || {
             match (p.cash, v.total) {
                 (Some(cash), Some(total)) => outln!(
@@ -88,6 +102,22 @@ pub async fn run(args: PortfolioArgs, out: Output) -> Result<(), Failed> {
                     money(v.holdings)
                 ),
             }
+            if let Some(s) = &p.summary {
+                outln!(
+                    "period {} since {}: started with {}, equity {}, return {}%",
+                    s.period,
+                    time(s.period_started_at_ms),
+                    money(s.starting_cash),
+                    money(s.equity),
+                    percent(s.return_ppm)
+                );
+                outln!(
+                    "P&L realised {}, unrealised {}; commission paid {}",
+                    money(s.realised_pnl),
+                    money(s.unrealised_pnl),
+                    money(s.commissions)
+                );
+            }
             let rows: Vec<Vec<String>> = p
                 .holdings
                 .iter()
@@ -98,6 +128,8 @@ pub async fn run(args: PortfolioArgs, out: Output) -> Result<(), Failed> {
                         h.quantity.to_string(),
                         money(h.price),
                         money(value),
+                        h.average_cost.map(money).unwrap_or_default(),
+                        h.unrealised_pnl.map(money).unwrap_or_default(),
                     ]
                 })
                 .collect();
@@ -107,6 +139,8 @@ pub async fn run(args: PortfolioArgs, out: Output) -> Result<(), Failed> {
                     Column::number("QUANTITY"),
                     Column::number("PRICE"),
                     Column::number("VALUE"),
+                    Column::number("AVG COST"),
+                    Column::number("UNREALISED"),
                 ],
                 &rows,
             );
@@ -127,11 +161,14 @@ mod tests {
             symbol: symbol.into(),
             quantity,
             price: Money::from_units(units),
+            average_cost: None,
+            unrealised_pnl: None,
         };
         let mut p = Portfolio {
             username: "al".into(),
             cash: Some(Money::from_units(100)),
             holdings: vec![holding("AAPL", 10, 190), holding("KO", 2, 60)],
+            summary: None,
         };
         assert_eq!(
             valuation(&p),
@@ -145,5 +182,13 @@ mod tests {
         assert_eq!(valuation(&p).and_then(|v| v.total), None);
         p.holdings = vec![holding("AAPL", u64::MAX, 190)];
         assert_eq!(valuation(&p), None);
+    }
+
+    #[test]
+    fn returns_print_as_percentages_with_four_decimals() {
+        assert_eq!(percent(0), "0.0000");
+        assert_eq!(percent(12_345), "1.2345");
+        assert_eq!(percent(-1_000_000), "-100.0000");
+        assert_eq!(percent(-5), "-0.0005");
     }
 }

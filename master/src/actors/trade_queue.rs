@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 
 use super::now_ms;
 use crate::db::orders::{self as order_rows, OrderRow, PlacedBy};
+use crate::db::periods;
 use crate::db::settlement::{self, BookTick};
 use crate::db::Db;
 use crate::domain::calendar::{day_start, DAY_MS};
@@ -36,6 +37,8 @@ pub struct TradingRules {
     pub costs: CostModel,
     /// Most of a tick's volume open orders of a symbol may fill, basis points.
     pub participation_cap_bps: Option<u32>,
+    /// Cash a reset account starts its new period with, micro-units.
+    pub starting_cash: i64,
 }
 
 /// The open orders found in the database at start, and the largest order id used.
@@ -537,6 +540,59 @@ impl Handler<CancelOpenOrder> for TradeQueueActor {
                 Ok(Err(e)) => Err(e),
                 Err(e) => {
                     error!(act.log, "cancelling an order failed"; "error" => %e);
+                    Err(OrderError::SettlementFailed)
+                }
+            };
+            let _ = reply.send(outcome);
+        }));
+        Box::pin(answer.into_actor(self))
+    }
+}
+
+/// Reset an account: close its period, cancel its open orders, remove its holdings, and
+/// start a new period at the starting cash. Answers the new period's number and cash.
+#[derive(Message)]
+#[rtype(result = "Result<(u64, i64), OrderError>")]
+pub struct ResetAccount {
+    /// The account.
+    pub account_id: i64,
+}
+
+impl Handler<ResetAccount> for TradeQueueActor {
+    type Result = ResponseActFuture<Self, Result<(u64, i64), OrderError>>;
+
+    fn handle(&mut self, msg: ResetAccount, ctx: &mut Context<Self>) -> Self::Result {
+        let (reply, answer) = oneshot::channel();
+        let answer = async move { answer.await.unwrap_or(Err(OrderError::Dropped)) };
+        if self.closing {
+            let _ = reply.send(Err(OrderError::ShuttingDown));
+            return Box::pin(answer.into_actor(self));
+        }
+        let prices: HashMap<String, i64> = self
+            .latest
+            .quotes
+            .iter()
+            .map(|(s, q)| (s.clone(), q.close.micros()))
+            .collect();
+        let (db, account, cash) = (self.db.clone(), msg.account_id, self.rules.starting_cash);
+        let work = async move {
+            db.run(move |c| periods::reset(c, account, cash, &prices, now_ms()))
+                .await
+        };
+        ctx.wait(work.into_actor(self).map(move |result, act, _| {
+            let outcome = match result {
+                Ok(Some(done)) => {
+                    for id in &done.cancelled_orders {
+                        act.book.remove(*id, &act.rules.costs);
+                    }
+                    info!(act.log, "account reset"; "account" => account, "period" => done.period, "cancelled_orders" => done.cancelled_orders.len());
+                    Ok((done.period.max(0) as u64, done.cash))
+                }
+                Ok(None) => Err(OrderError::Rejected(
+                    crate::domain::orders::Rejection::UnknownAccount,
+                )),
+                Err(e) => {
+                    error!(act.log, "resetting an account failed"; "error" => %e);
                     Err(OrderError::SettlementFailed)
                 }
             };

@@ -23,6 +23,16 @@ pub struct Account {
     pub cash: i64,
     /// Registration time, ms since the epoch.
     pub created_at: i64,
+    /// The current trading period (0 until the first reset).
+    pub period: i64,
+    /// Cash the current period began with.
+    pub period_start_cash: i64,
+    /// When the current period began, ms.
+    pub period_started_at: i64,
+    /// The first transaction id of the current period (its trades have ids from here on).
+    pub period_first_transaction: i64,
+    /// The first order id of the current period.
+    pub period_first_order: i64,
 }
 
 /// A new account.
@@ -41,6 +51,32 @@ pub struct NewAccount<'a> {
     pub cash: i64,
     /// Now, ms.
     pub created_at: i64,
+    /// The first period's starting cash (= `cash`).
+    pub period_start_cash: i64,
+    /// When the first period began (= `created_at`).
+    pub period_started_at: i64,
+}
+
+impl<'a> NewAccount<'a> {
+    /// A new account with `cash`, created now (`now_ms`): its first period starts with it.
+    pub fn new(
+        username: &'a str,
+        email: &'a str,
+        password_hash: Option<&'a str>,
+        cash: i64,
+        now_ms: i64,
+    ) -> Self {
+        Self {
+            username,
+            email,
+            password_hash,
+            is_password: password_hash.is_some(),
+            cash,
+            created_at: now_ms,
+            period_start_cash: cash,
+            period_started_at: now_ms,
+        }
+    }
 }
 
 diesel::define_sql_function! {
@@ -174,6 +210,27 @@ pub struct TransactionRow {
     pub order_id: Option<i64>,
     /// Commission paid, micro-units.
     pub commission: i64,
+}
+
+/// An account's transactions with ids from `from_id` on, oldest first (the current period's:
+/// `from_id` = [`Account::period_first_transaction`]).
+pub fn transactions_from(
+    conn: &mut AnyConnection,
+    account_id: i64,
+    from_id: i64,
+    before_id: Option<i64>,
+) -> Result<Vec<TransactionRow>, DbError> {
+    let mut query = transactions::table
+        .filter(transactions::account_id.eq(account_id))
+        .filter(transactions::id.ge(from_id))
+        .into_boxed();
+    if let Some(end) = before_id {
+        query = query.filter(transactions::id.lt(end));
+    }
+    Ok(query
+        .order(transactions::id.asc())
+        .select(TransactionRow::as_select())
+        .load(conn)?)
 }
 
 /// An account's transactions, oldest first.

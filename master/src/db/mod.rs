@@ -9,6 +9,7 @@ pub mod fixed;
 pub mod identities;
 pub mod order_ids;
 pub mod orders;
+pub mod periods;
 pub mod pool;
 pub mod prices;
 pub mod schema;

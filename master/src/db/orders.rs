@@ -371,15 +371,18 @@ pub fn write_updates(
     Ok(())
 }
 
-/// The account's orders, newest first: open ones only, or all.
+/// The account's orders with ids from `from_id` on (its current period's), newest first: open
+/// ones only, or all.
 pub fn list(
     conn: &mut AnyConnection,
     account: i64,
+    from_id: i64,
     include_closed: bool,
     limit: i64,
 ) -> Result<Vec<OrderRecord>, DbError> {
     let mut query = orders::table
         .filter(orders::account_id.eq(account))
+        .filter(orders::id.ge(from_id))
         .into_boxed();
     if !include_closed {
         query = query.filter(orders::status.eq_any(OPEN));

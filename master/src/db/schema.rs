@@ -10,6 +10,26 @@ diesel::table! {
         is_password -> Bool,
         cash -> BigInt,
         created_at -> BigInt,
+        period -> BigInt,
+        period_start_cash -> BigInt,
+        period_started_at -> BigInt,
+        period_first_transaction -> BigInt,
+        period_first_order -> BigInt,
+    }
+}
+
+diesel::table! {
+    account_periods (account_id, period) {
+        account_id -> BigInt,
+        period -> BigInt,
+        started_at -> BigInt,
+        ended_at -> BigInt,
+        starting_cash -> BigInt,
+        ending_equity -> BigInt,
+        first_transaction -> BigInt,
+        end_transaction -> BigInt,
+        first_order -> BigInt,
+        end_order -> BigInt,
     }
 }
 
@@ -132,6 +152,7 @@ diesel::joinable!(holdings -> accounts (account_id));
 diesel::joinable!(transactions -> accounts (account_id));
 diesel::joinable!(order_ids -> transactions (transaction_id));
 diesel::joinable!(orders -> accounts (account_id));
+diesel::joinable!(account_periods -> accounts (account_id));
 diesel::joinable!(identities -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(
     identities,
@@ -144,7 +165,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     price_bars,
     workers,
     order_ids,
-    orders
+    orders,
+    account_periods
 );
 
 diesel::table! {

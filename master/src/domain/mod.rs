@@ -10,5 +10,6 @@ pub mod fills;
 pub mod identities;
 pub mod order_book;
 pub mod orders;
+pub mod pnl;
 pub mod sessions;
 pub mod settlement;

@@ -13,6 +13,7 @@ mod order_ids;
 mod orders;
 mod overload;
 mod peers;
+mod periods;
 mod providers;
 mod race;
 mod restart;

@@ -87,14 +87,7 @@ async fn balances_are_written_and_read_back(db: TestDb) {
             let mut ids = Vec::new();
             for name in ["ann", "bob", "cid"] {
                 let email = format!("{name}@example.com");
-                let new = NewAccount {
-                    username: name,
-                    email: &email,
-                    password_hash: Some("x"),
-                    is_password: true,
-                    cash: 100,
-                    created_at: 0,
-                };
+                let new = NewAccount::new(name, &email, Some("x"), 100, 0);
                 ids.push(accounts::insert(c, &new)?.expect("new names"));
             }
             let (ann, bob) = (ids[0], ids[1]);

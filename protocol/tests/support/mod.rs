@@ -178,6 +178,63 @@ fn order_record() -> impl Strategy<Value = OrderRecord> {
         )
 }
 
+fn summary() -> impl Strategy<Value = AccountSummary> {
+    (
+        any::<u64>(),
+        any::<i64>(),
+        money(),
+        money(),
+        money(),
+        money(),
+        money(),
+        any::<i64>(),
+    )
+        .prop_map(
+            |(
+                period,
+                period_started_at_ms,
+                starting_cash,
+                equity,
+                realised_pnl,
+                unrealised_pnl,
+                commissions,
+                return_ppm,
+            )| AccountSummary {
+                period,
+                period_started_at_ms,
+                starting_cash,
+                equity,
+                realised_pnl,
+                unrealised_pnl,
+                commissions,
+                return_ppm,
+            },
+        )
+}
+
+fn period() -> impl Strategy<Value = PeriodSummary> {
+    (
+        any::<u64>(),
+        any::<i64>(),
+        proptest::option::of(any::<i64>()),
+        money(),
+        proptest::option::of(money()),
+        any::<u64>(),
+    )
+        .prop_map(
+            |(period, started_at_ms, ended_at_ms, starting_cash, ending_equity, trades)| {
+                PeriodSummary {
+                    period,
+                    started_at_ms,
+                    ended_at_ms,
+                    starting_cash,
+                    ending_equity,
+                    trades,
+                }
+            },
+        )
+}
+
 fn receipt() -> impl Strategy<Value = TradeReceipt> {
     (
         any::<u64>(),
@@ -334,6 +391,17 @@ pub fn message_of(instruction: Instruction) -> BoxedStrategy<Message> {
             })
             .boxed(),
         I::CancelFail => failure().prop_map(Message::CancelFail).boxed(),
+        I::ResetAccount => session().prop_map(Message::ResetAccount).boxed(),
+        I::GetPeriods => session().prop_map(Message::GetPeriods).boxed(),
+        I::GetPeriodTransactions => (text(), any::<u64>())
+            .prop_map(|(session_id, period)| {
+                Message::GetPeriodTransactions(PeriodQuery { session_id, period })
+            })
+            .boxed(),
+        I::ResetSuccess => (any::<u64>(), money())
+            .prop_map(|(period, cash)| Message::ResetSuccess(AccountReset { period, cash }))
+            .boxed(),
+        I::ResetFail => failure().prop_map(Message::ResetFail).boxed(),
         I::SetPasswordSuccess => Just(Message::SetPasswordSuccess(Empty {})).boxed(),
         I::SetPasswordFail => failure().prop_map(Message::SetPasswordFail).boxed(),
         I::LinkIdentitySuccess => Just(Message::LinkIdentitySuccess(Empty {})).boxed(),
@@ -589,20 +657,37 @@ pub fn data_body() -> impl Strategy<Value = DataBody> {
         (
             text(),
             proptest::option::of(money()),
-            proptest::collection::vec((text(), any::<u64>(), money()), 0..20)
+            proptest::collection::vec(
+                (
+                    text(),
+                    any::<u64>(),
+                    money(),
+                    proptest::option::of(money()),
+                    proptest::option::of(money())
+                ),
+                0..20
+            ),
+            proptest::option::of(summary())
         )
-            .prop_map(|(username, cash, h)| DataBody::Portfolio(Portfolio {
-                username,
-                cash,
-                holdings: h
-                    .into_iter()
-                    .map(|(symbol, quantity, price)| Holding {
-                        symbol,
-                        quantity,
-                        price
-                    })
-                    .collect(),
-            })),
+            .prop_map(
+                |(username, cash, h, summary)| DataBody::Portfolio(Portfolio {
+                    username,
+                    cash,
+                    holdings: h
+                        .into_iter()
+                        .map(
+                            |(symbol, quantity, price, average_cost, unrealised_pnl)| Holding {
+                                symbol,
+                                quantity,
+                                price,
+                                average_cost,
+                                unrealised_pnl,
+                            }
+                        )
+                        .collect(),
+                    summary,
+                })
+            ),
         (text(), proptest::collection::vec(transaction, 0..50)).prop_map(|(username, entries)| {
             DataBody::Transactions(TransactionHistory { username, entries })
         }),
@@ -628,5 +713,7 @@ pub fn data_body() -> impl Strategy<Value = DataBody> {
             }),
         (text(), proptest::collection::vec(order_record(), 0..20))
             .prop_map(|(username, orders)| DataBody::Orders(OrderList { username, orders })),
+        (text(), proptest::collection::vec(period(), 0..10))
+            .prop_map(|(username, periods)| DataBody::Periods(PeriodList { username, periods })),
     ]
 }

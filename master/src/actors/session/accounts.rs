@@ -40,14 +40,7 @@ async fn insert_account(
         .run(move |c| {
             accounts::insert(
                 c,
-                &NewAccount {
-                    username: &username,
-                    email: &email,
-                    is_password: true,
-                    password_hash: Some(&password_hash),
-                    cash,
-                    created_at: now_ms(),
-                },
+                &NewAccount::new(&username, &email, Some(&password_hash), cash, now_ms()),
             )
         })
         .await

@@ -72,14 +72,7 @@ impl Handler<RegisterWithToken> for SessionActor {
                     let now = now_ms();
                     identities::register(
                         c,
-                        &NewAccount {
-                            username: &name,
-                            email: &email,
-                            password_hash: None,
-                            is_password: false,
-                            cash,
-                            created_at: now,
-                        },
+                        &NewAccount::new(&name, &email, None, cash, now),
                         &NewIdentity {
                             account_id: 0,
                             provider: &stored.provider,
