@@ -96,6 +96,32 @@ fn vectors() -> Vec<(&'static str, Message)> {
             }),
         ),
         (
+            "resetAccount",
+            Message::ResetAccount(SessionToken {
+                session_id: SESSION.into(),
+            }),
+        ),
+        (
+            "resetSuccess",
+            Message::ResetSuccess(AccountReset {
+                period: 1,
+                cash: Money(100_000_000_000),
+            }),
+        ),
+        (
+            "getPeriods",
+            Message::GetPeriods(SessionToken {
+                session_id: SESSION.into(),
+            }),
+        ),
+        (
+            "getPeriodTransactions",
+            Message::GetPeriodTransactions(PeriodQuery {
+                session_id: SESSION.into(),
+                period: 0,
+            }),
+        ),
+        (
             "getOrders",
             Message::GetOrders(OrdersQuery {
                 session_id: SESSION.into(),
