@@ -6,8 +6,8 @@
 //! away after it was sent) is sent again with the same id: it is never traded twice.
 
 use papertrader_protocol::data::{
-    AssetInfo, DataBody, History, OrderKind, OrderList, PeriodList, Portfolio, Quote, ServerInfo,
-    Side, SignInMethods, TimeInForce, TransactionHistory, UserInfo,
+    AssetInfo, DataBody, EquityHistory, History, OrderKind, OrderList, PeriodList, Portfolio,
+    Quote, ServerInfo, Side, SignInMethods, TimeInForce, TransactionHistory, UserInfo,
 };
 use papertrader_protocol::password::client_password_hash;
 use papertrader_protocol::*;
@@ -493,6 +493,20 @@ impl Client {
         {
             Message::ResetSuccess(r) => Ok(r),
             other => Err(unexpected(other)),
+        }
+    }
+
+    /// `getEquityHistory`: the session's account's equity points from `from_ms` to `to_ms`.
+    pub async fn equity(&mut self, from_ms: i64, to_ms: i64) -> Result<EquityHistory, ClientError> {
+        let session_id = self.session.clone().ok_or_else(not_logged_in)?;
+        let request = Message::GetEquityHistory(EquityQuery {
+            session_id,
+            from_ms,
+            to_ms,
+        });
+        match self.data(request, &mut |_, _| {}).await? {
+            DataBody::Equity(e) => Ok(e),
+            _ => Err(ClientError::Unexpected("data")),
         }
     }
 

@@ -166,6 +166,9 @@ pub struct MasterConfig {
     pub oidc_providers: Vec<ProviderConfig>,
     /// Commission, slippage and the participation cap (`[trading]`; all off by default).
     pub trading: TradingConfig,
+    /// Every account's equity is recorded at the first tick of each step of this many ms
+    /// (and at each UTC day's last tick), for `getEquityHistory`.
+    pub equity_step_ms: u64,
 }
 
 /// How orders trade: the `[trading]` table. Amounts are decimal strings like `starting_cash`.
@@ -309,6 +312,7 @@ impl Default for MasterConfig {
             oidc_http_timeout_ms: 5_000,
             oidc_providers: Vec::new(),
             trading: TradingConfig::default(),
+            equity_step_ms: 300_000,
         }
     }
 }
@@ -377,6 +381,12 @@ impl MasterConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.starting_cash()?;
         self.trading.costs()?;
+        if self.equity_step_ms < 10 || self.equity_step_ms > 86_400_000 {
+            return Err(ConfigError::Invalid {
+                key: "equity_step_ms",
+                reason: "must be between 10 and 86400000 (a day)".into(),
+            });
+        }
         let invalid = |key, reason: &str| {
             Err(ConfigError::Invalid {
                 key,

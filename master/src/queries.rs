@@ -11,8 +11,8 @@
 
 use chrono::{Datelike, TimeZone, Utc};
 use papertrader_protocol::data::{
-    AccountSummary, AssetInfo, Bar, DataBody, History, Holding, PeriodList, Portfolio, Resolution,
-    Transaction, TransactionHistory, UserInfo,
+    AccountSummary, AssetInfo, Bar, DataBody, EquityHistory, EquityPoint, History, Holding,
+    PeriodList, Portfolio, Resolution, Transaction, TransactionHistory, UserInfo,
 };
 use papertrader_protocol::history_range::HistoryRange;
 use papertrader_protocol::limits::MAX_DATE_MS;
@@ -295,6 +295,44 @@ pub fn portfolio(
         cash: owner.then_some(Money(account.cash)),
         holdings,
         summary,
+    }))
+}
+
+/// The most points `getEquityHistory` returns (the oldest of the range).
+pub const MAX_EQUITY_POINTS: i64 = 20_000;
+
+/// `getEquityHistory`: the session's account's equity points of its current period in
+/// `from..=to`.
+pub fn equity_history(
+    conn: &mut AnyConnection,
+    viewer: &LiveSession,
+    from: i64,
+    to: i64,
+) -> Answer {
+    let account =
+        accounts::find_by_id(conn, viewer.account_id)?.ok_or_else(|| QueryError::UnknownUser {
+            username: viewer.username.clone(),
+        })?;
+    let rows = crate::db::equity::history(
+        conn,
+        account.id,
+        account.period,
+        from,
+        to,
+        MAX_EQUITY_POINTS,
+    )?;
+    Ok(DataBody::Equity(EquityHistory {
+        username: account.username,
+        period: account.period.max(0) as u64,
+        points: rows
+            .into_iter()
+            .map(|r| EquityPoint {
+                at_ms: r.at,
+                daily: r.resolution == crate::db::equity::DAILY,
+                equity: Money(r.equity),
+                cash: Money(r.cash),
+            })
+            .collect(),
     }))
 }
 

@@ -264,6 +264,14 @@ impl Services {
                     cash: Money(cash),
                 }))
             }
+            Message::GetEquityHistory(q) => {
+                let session = self.authenticate(q.session_id).await?;
+                let (from, to) = (q.from_ms, q.to_ms);
+                let answer = self
+                    .query(move |c| queries::equity_history(c, &session, from, to))
+                    .await;
+                self.data(answer)
+            }
             Message::GetPeriods(t) => {
                 let session = self.authenticate(t.session_id).await?;
                 let answer = self.query(move |c| queries::periods(c, &session)).await;

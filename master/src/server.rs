@@ -329,6 +329,7 @@ pub async fn start_on(
         costs: config.trading.costs()?,
         participation_cap_bps: config.trading.participation_cap_bps,
         starting_cash: config.starting_cash()?.micros(),
+        equity_step_ms: config.equity_step_ms as i64,
     };
     let trades = TradeQueueActor::new(
         db.clone(),

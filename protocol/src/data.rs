@@ -6,7 +6,7 @@ use crate::arguments;
 use crate::money::Money;
 
 /// The payload of a complete data transfer. Encoded as a `u32` variant index
-/// (0 AssetInfo … 5 Transactions, 6 ServerInfo, 7 SignInMethods, 8 Orders, 9 Periods) followed by the variant's fields.
+/// (0 AssetInfo … 5 Transactions, 6 ServerInfo, 7 SignInMethods, 8 Orders, 9 Periods, 10 Equity) followed by the variant's fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DataBody {
     /// Reply to `getAssetInfo`.
@@ -29,6 +29,8 @@ pub enum DataBody {
     Orders(OrderList),
     /// Reply to `getPeriods`.
     Periods(PeriodList),
+    /// Reply to `getEquityHistory`.
+    Equity(EquityHistory),
 }
 
 impl DataBody {
@@ -438,4 +440,28 @@ pub struct OrderList {
     pub username: String,
     /// Orders, newest first.
     pub orders: Vec<OrderRecord>,
+}
+
+/// One point of an equity history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EquityPoint {
+    /// The tick's time (intraday), or the start of the UTC day (daily close), ms.
+    pub at_ms: i64,
+    /// True for a day's close, false for a point during the day.
+    pub daily: bool,
+    /// Cash + holdings at that tick's prices.
+    pub equity: Money,
+    /// Cash then.
+    pub cash: Money,
+}
+
+/// Reply to `getEquityHistory`: the session's account's equity in its current period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EquityHistory {
+    /// Account name.
+    pub username: String,
+    /// The period the points belong to.
+    pub period: u64,
+    /// Points in time order.
+    pub points: Vec<EquityPoint>,
 }

@@ -173,6 +173,8 @@ instruction_table! {
     GetPeriods(SessionToken) = 0x020E, DataRequest, "getPeriods";
     /// `getPeriodTransactions(sessionID, period)`: the trades of one period.
     GetPeriodTransactions(PeriodQuery) = 0x020F, DataRequest, "getPeriodTransactions";
+    /// `getEquityHistory(sessionID, from, to)`: the account's equity over a range.
+    GetEquityHistory(EquityQuery) = 0x0210, DataRequest, "getEquityHistory";
     /// `loginFail`.
     LoginFail(Failure) = 0x0301, Return, "loginFail";
     /// `sessionID`: the session id of a successful login.

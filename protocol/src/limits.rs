@@ -288,6 +288,11 @@ pub fn validate(message: &Message) -> Result<(), ProtocolError> {
         | Message::ResetAccount(a)
         | Message::GetPeriods(a) => check_session_id(&a.session_id),
         Message::GetPeriodTransactions(a) => check_session_id(&a.session_id),
+        Message::GetEquityHistory(a) => {
+            check_session_id(&a.session_id)?;
+            check_date(a.from_ms)?;
+            check_date(a.to_ms)
+        }
         Message::RegisterWithToken(a) => {
             check_username(&a.username)?;
             check_provider(&a.provider)?;

@@ -279,6 +279,18 @@ arguments! {
 }
 
 arguments! {
+    /// `getEquityHistory(sessionID, from, to)`.
+    pub struct EquityQuery {
+        /// The caller's session; only its own account's equity is shown.
+        pub session_id: String,
+        /// Range start (inclusive), ms since the epoch.
+        pub from_ms: i64,
+        /// Range end (inclusive), ms since the epoch.
+        pub to_ms: i64,
+    }
+}
+
+arguments! {
     /// The `purchaseSuccess` / `sellSuccess` reply: the settled trade.
     pub struct TradeReceipt {
         /// Transaction id in the account's history.

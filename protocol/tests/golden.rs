@@ -122,6 +122,14 @@ fn vectors() -> Vec<(&'static str, Message)> {
             }),
         ),
         (
+            "getEquityHistory",
+            Message::GetEquityHistory(EquityQuery {
+                session_id: SESSION.into(),
+                from_ms: 1_767_225_600_000,
+                to_ms: 1_767_312_000_000,
+            }),
+        ),
+        (
             "getOrders",
             Message::GetOrders(OrdersQuery {
                 session_id: SESSION.into(),

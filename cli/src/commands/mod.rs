@@ -4,6 +4,7 @@
 pub mod account;
 pub mod assets;
 pub mod common;
+pub mod equity;
 pub mod history;
 pub mod id_token;
 pub mod identities;
@@ -62,6 +63,8 @@ pub enum ClientCommand {
     Reset(periods::ResetArgs),
     /// Your trading periods (resets end them), or one period's trades (--trades N).
     Periods(periods::PeriodsArgs),
+    /// Your equity (cash + holdings) over time, as a chart.
+    Equity(equity::EquityArgs),
     /// Holdings and their value (and cash, for your own).
     Portfolio(portfolio::PortfolioArgs),
     /// Settled trades (with cash after each, for your own).
@@ -99,6 +102,7 @@ impl ClientCommand {
             ClientCommand::Cancel(args) => args.output.json,
             ClientCommand::Reset(args) => args.output.json,
             ClientCommand::Periods(args) => args.output.json,
+            ClientCommand::Equity(args) => args.output.json,
             ClientCommand::Portfolio(args) => args.output.json,
             ClientCommand::Trades(args) => args.output.json,
             ClientCommand::Account(args) => args.output.json,
@@ -126,6 +130,7 @@ impl ClientCommand {
             ClientCommand::Cancel(args) => orders::cancel(args, out).await,
             ClientCommand::Reset(args) => periods::reset(args, out).await,
             ClientCommand::Periods(args) => periods::list(args, out).await,
+            ClientCommand::Equity(args) => equity::run(args, out).await,
             ClientCommand::Portfolio(args) => portfolio::run(args, out).await,
             ClientCommand::Trades(args) => trades::run(args, out).await,
             ClientCommand::Account(args) => account::run(args, out).await,

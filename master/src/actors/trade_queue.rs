@@ -20,9 +20,9 @@ use tokio::sync::oneshot;
 
 use super::now_ms;
 use crate::db::orders::{self as order_rows, OrderRow, PlacedBy};
-use crate::db::periods;
 use crate::db::settlement::{self, BookTick};
 use crate::db::Db;
+use crate::db::{equity, periods};
 use crate::domain::calendar::{day_start, DAY_MS};
 use crate::domain::costs::CostModel;
 use crate::domain::order_book::{OpenOrder, OrderBook};
@@ -39,6 +39,8 @@ pub struct TradingRules {
     pub participation_cap_bps: Option<u32>,
     /// Cash a reset account starts its new period with, micro-units.
     pub starting_cash: i64,
+    /// Spacing of the intraday equity points, ms.
+    pub equity_step_ms: i64,
 }
 
 /// The open orders found in the database at start, and the largest order id used.
@@ -66,6 +68,8 @@ pub struct TradeQueueActor {
     latest: Arc<Snapshot>,
     /// Day volume per symbol at the previous tick, to tell a tick's own volume.
     day_volume: HashMap<String, (i64, u64)>,
+    /// The equity step of the last intraday equity point.
+    last_equity_step: i64,
 }
 
 impl TradeQueueActor {
@@ -93,6 +97,7 @@ impl TradeQueueActor {
             last_order_id: stored.last_id,
             latest: Arc::new(Snapshot::default()),
             day_volume: HashMap::new(),
+            last_equity_step: i64::MIN,
         }
     }
 
@@ -157,7 +162,50 @@ impl Handler<Settle> for TradeQueueActor {
 
     fn handle(&mut self, msg: Settle, ctx: &mut Context<Self>) {
         let snapshot = msg.0;
-        self.latest = snapshot.clone();
+        let previous = std::mem::replace(&mut self.latest, snapshot.clone());
+        // The day's close: the balances after the day's last tick, at its prices, before
+        // anything of the new day settles.
+        if previous.tick > 0 && day_start(previous.at_ms) != day_start(snapshot.at_ms) {
+            self.record_equity(ctx, day_start(previous.at_ms), equity::DAILY, &previous);
+        }
+        self.settle_tick(snapshot.clone(), ctx);
+        let step = snapshot.at_ms.div_euclid(self.rules.equity_step_ms.max(1));
+        if snapshot.tick > 0 && step != self.last_equity_step {
+            self.last_equity_step = step;
+            self.record_equity(ctx, snapshot.at_ms, equity::INTRADAY, &snapshot);
+        }
+    }
+}
+
+impl TradeQueueActor {
+    /// Records every account's equity at `snapshot`'s prices as a point at `at` (after what
+    /// the actor is waiting for, before anything else).
+    fn record_equity(
+        &mut self,
+        ctx: &mut Context<Self>,
+        at: i64,
+        resolution: i32,
+        snapshot: &Snapshot,
+    ) {
+        let prices: HashMap<String, i64> = snapshot
+            .quotes
+            .iter()
+            .map(|(s, q)| (s.clone(), q.close.micros()))
+            .collect();
+        let db = self.db.clone();
+        let work = async move {
+            db.run(move |c| equity::record(c, at, resolution, &prices))
+                .await
+        };
+        ctx.wait(work.into_actor(self).map(move |result, act, _| {
+            if let Err(e) = result {
+                error!(act.log, "recording equity failed"; "at" => at, "error" => %e);
+            }
+        }));
+    }
+
+    /// Settles the queue and the book at `snapshot`.
+    fn settle_tick(&mut self, snapshot: Arc<Snapshot>, ctx: &mut Context<Self>) {
         let allowance = self.allowance(&snapshot);
         if self.queue.is_empty() && self.book.is_empty() {
             return;

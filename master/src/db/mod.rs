@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod balances;
+pub mod equity;
 pub mod fixed;
 pub mod identities;
 pub mod order_ids;

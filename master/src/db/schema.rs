@@ -19,6 +19,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    equity_points (account_id, resolution, at) {
+        account_id -> BigInt,
+        resolution -> Integer,
+        at -> BigInt,
+        period -> BigInt,
+        equity -> BigInt,
+        cash -> BigInt,
+    }
+}
+
+diesel::table! {
     account_periods (account_id, period) {
         account_id -> BigInt,
         period -> BigInt,
@@ -153,6 +164,7 @@ diesel::joinable!(transactions -> accounts (account_id));
 diesel::joinable!(order_ids -> transactions (transaction_id));
 diesel::joinable!(orders -> accounts (account_id));
 diesel::joinable!(account_periods -> accounts (account_id));
+diesel::joinable!(equity_points -> accounts (account_id));
 diesel::joinable!(identities -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(
     identities,
@@ -166,7 +178,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     workers,
     order_ids,
     orders,
-    account_periods
+    account_periods,
+    equity_points
 );
 
 diesel::table! {

@@ -197,3 +197,85 @@ async fn pnl_adds_up_and_a_reset_with_orders_open_starts_over(db: TestDb) {
     );
 }
 on_both_backends!(pnl_adds_up_and_a_reset_with_orders_open_starts_over);
+
+async fn equity_points_are_cash_plus_holdings_at_the_recorded_tick(db: TestDb) {
+    let master = master_with(MasterConfig {
+        equity_step_ms: 100,
+        ..test_config(&db)
+    })
+    .await;
+    let mut c = Connection::connect(master.local_addr).await.unwrap();
+    let mut d = Connection::connect(master.local_addr).await.unwrap();
+    let s = new_user(&mut c, "eve").await;
+    let sd = login(&mut d, "eve", true).await.unwrap();
+    switch(&mut d, &sd, ConnectionState::DataTransfer)
+        .await
+        .unwrap();
+    order(&mut c, true, &s, "AAPL", 7).await.unwrap();
+    order(&mut c, true, &s, "KO", 11).await.unwrap();
+    let settled = chrono::Utc::now().timestamp_millis();
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let DataBody::Equity(history) = data(
+        &mut d,
+        Message::GetEquityHistory(EquityQuery {
+            session_id: sd.clone(),
+            from_ms: 0,
+            to_ms: chrono::Utc::now().timestamp_millis(),
+        }),
+    )
+    .await
+    else {
+        panic!("not equity")
+    };
+    let after: Vec<_> = history
+        .points
+        .iter()
+        .filter(|p| !p.daily && p.at_ms > settled + 200)
+        .collect();
+    assert!(
+        after.len() >= 3,
+        "{}: {} points after the trades",
+        db.backend,
+        after.len()
+    );
+    let p = portfolio(&mut d, &sd, "eve").await;
+    let cash = p.cash.unwrap();
+    let url = db.url.clone();
+    let points: Vec<(i64, i64, i64)> = after
+        .iter()
+        .map(|p| (p.at_ms, p.equity.micros(), p.cash.micros()))
+        .collect();
+    let mismatches = tokio::task::spawn_blocking(move || {
+        use diesel::prelude::*;
+        use papertrader_master::db::schema::price_ticks;
+        let db = papertrader_master::db::Db::open(&url, 1).unwrap();
+        db.run_blocking(|c| {
+            let mut bad = Vec::new();
+            for (at, equity, point_cash) in points {
+                let close = |symbol: &str, c: &mut papertrader_master::db::AnyConnection| {
+                    price_ticks::table
+                        .filter(price_ticks::symbol.eq(symbol))
+                        .filter(price_ticks::at.eq(at))
+                        .select(price_ticks::close)
+                        .first::<i64>(c)
+                };
+                let expected = point_cash + 7 * close("AAPL", c)? + 11 * close("KO", c)?;
+                if expected != equity {
+                    bad.push((at, equity, expected));
+                }
+            }
+            Ok(bad)
+        })
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(mismatches.is_empty(), "{}: {mismatches:?}", db.backend);
+    assert!(
+        after.iter().all(|p| p.cash == cash),
+        "no trade since, so the cash is the same"
+    );
+    // Distinct ticks, in time order.
+    assert!(after.windows(2).all(|w| w[0].at_ms < w[1].at_ms));
+}
+on_both_backends!(equity_points_are_cash_plus_holdings_at_the_recorded_tick);

@@ -402,6 +402,15 @@ pub fn message_of(instruction: Instruction) -> BoxedStrategy<Message> {
             .prop_map(|(period, cash)| Message::ResetSuccess(AccountReset { period, cash }))
             .boxed(),
         I::ResetFail => failure().prop_map(Message::ResetFail).boxed(),
+        I::GetEquityHistory => (text(), any::<i64>(), any::<i64>())
+            .prop_map(|(session_id, from_ms, to_ms)| {
+                Message::GetEquityHistory(EquityQuery {
+                    session_id,
+                    from_ms,
+                    to_ms,
+                })
+            })
+            .boxed(),
         I::SetPasswordSuccess => Just(Message::SetPasswordSuccess(Empty {})).boxed(),
         I::SetPasswordFail => failure().prop_map(Message::SetPasswordFail).boxed(),
         I::LinkIdentitySuccess => Just(Message::LinkIdentitySuccess(Empty {})).boxed(),
@@ -715,5 +724,25 @@ pub fn data_body() -> impl Strategy<Value = DataBody> {
             .prop_map(|(username, orders)| DataBody::Orders(OrderList { username, orders })),
         (text(), proptest::collection::vec(period(), 0..10))
             .prop_map(|(username, periods)| DataBody::Periods(PeriodList { username, periods })),
+        (
+            text(),
+            any::<u64>(),
+            proptest::collection::vec((any::<i64>(), any::<bool>(), money(), money()), 0..30)
+        )
+            .prop_map(
+                |(username, period, points)| DataBody::Equity(EquityHistory {
+                    username,
+                    period,
+                    points: points
+                        .into_iter()
+                        .map(|(at_ms, daily, equity, cash)| EquityPoint {
+                            at_ms,
+                            daily,
+                            equity,
+                            cash
+                        })
+                        .collect(),
+                })
+            ),
     ]
 }
