@@ -380,6 +380,8 @@ fn transaction(row: accounts::TransactionRow, owner: bool) -> Transaction {
         price: Money(row.price),
         settled_at_ms: row.settled_at,
         cash_after: owner.then_some(Money(row.cash_after)),
+        commission: Money(row.commission),
+        order_id: row.order_id.map(|id| id.max(0) as u64),
     }
 }
 

@@ -106,6 +106,7 @@ pub fn trade_receipt(receipt: Receipt) -> TradeReceipt {
         price: receipt.price,
         cash_after: receipt.cash_after,
         settled_at_ms: receipt.settled_at_ms,
+        commission: receipt.commission,
     }
 }
 

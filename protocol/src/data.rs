@@ -265,6 +265,10 @@ pub struct Transaction {
     pub settled_at_ms: i64,
     /// Cash after the trade (owner only).
     pub cash_after: Option<Money>,
+    /// Commission paid (included in `cash_after`).
+    pub commission: Money,
+    /// The `placeOrder` order it fills; `None` for `purchaseAsset`/`sellAsset`.
+    pub order_id: Option<u64>,
 }
 
 /// An account's settled trades, oldest first.

@@ -305,6 +305,8 @@ arguments! {
         pub cash_after: Money,
         /// Settlement time, milliseconds since the Unix epoch (UTC).
         pub settled_at_ms: i64,
+        /// Commission paid (included in `cash_after`).
+        pub commission: Money,
     }
 }
 

@@ -223,8 +223,9 @@ fn vectors() -> Vec<(&'static str, Message)> {
                 symbol: "AAPL".into(),
                 quantity: 10,
                 price: Money(189_250_000),
-                cash_after: Money(98_107_500_000),
+                cash_after: Money(98_106_500_000),
                 settled_at_ms: 1_767_225_600_000,
+                commission: Money(1_000_000),
             }),
         ),
         (

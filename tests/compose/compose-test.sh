@@ -512,6 +512,19 @@ master_admin workers list | jq -e '.workers[] | select(.name == "worker-1") | .o
 worker_status worker-1 | jq -e '.link == "up"' >/dev/null || fail "the real worker-1 lost its link"
 docker rm -f "$FORGED" >/dev/null
 
+step "open orders over the deployment: a crossing limit fills at a later tick, a far one rests and is cancelled"
+KO=$(client --json quote KO | jq -r '.[0].price')
+HIGH=$(jq -rn --arg p "$KO" '($p | tonumber) * 1.5 | . * 100 | floor | . / 100 | tostring')
+FILL=$(client --json order buy KO 2 --limit "$HIGH" --tif gtc | jq -r .order_id) || fail "order buy KO 2 --limit $HIGH"
+REST=$(client --json order buy KO 2 --limit 1.00 --tif gtc | jq -r .order_id) || fail "order buy KO 2 --limit 1.00"
+filled() { client --json orders --all | jq -e --argjson id "$FILL" '.orders[] | select(.order_id == $id) | .status == "filled"' >/dev/null; }
+wait_until 30 "order $FILL filled" filled
+client --json orders | jq -e --argjson id "$REST" '[.orders[].order_id] == [$id]' >/dev/null || fail "open orders: $(client --json orders)"
+client cancel "$REST" >/dev/null || fail "cancel $REST"
+client --json orders | jq -e '.orders == []' >/dev/null || fail "still open after the cancel: $(client --json orders)"
+client --json portfolio | jq -e '.summary.equity != null and (.holdings | map(select(.symbol == "KO")) | .[0].average_cost != null)' >/dev/null ||
+  fail "portfolio without P&L: $(client --json portfolio)"
+
 step "down -v: everything removed"
 quiet compose down -v
 [ -z "$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT")" ] || fail "containers left"

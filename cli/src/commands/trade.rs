@@ -46,10 +46,16 @@ pub async fn run(side: Side, args: TradeArgs, out: Output) -> Result<(), Failed>
     out.show(
         json!({"transaction_id": r.transaction_id, "order_id": order_id, "side": name,
                "symbol": r.symbol, "quantity": r.quantity, "price": money(r.price),
-               "cash_after": money(r.cash_after), "settled_at": rfc3339(r.settled_at_ms)}),
+               "cash_after": money(r.cash_after), "settled_at": rfc3339(r.settled_at_ms),
+               "commission": money(r.commission)}),
         || {
+            let fee = if r.commission.micros() > 0 {
+                format!(", commission {}", money(r.commission))
+            } else {
+                String::new()
+            };
             outln!(
-                "{verb} {} {} at {} (cash now {}), transaction #{}, order id {order_id}",
+                "{verb} {} {} at {}{fee} (cash now {}), transaction #{}, order id {order_id}",
                 r.quantity,
                 r.symbol,
                 money(r.price),

@@ -32,7 +32,8 @@ pub async fn run(args: TradesArgs, out: Output) -> Result<(), Failed> {
         .map(|e| {
             json!({"id": e.id, "side": side(e.side), "symbol": e.symbol, "quantity": e.quantity,
                    "price": money(e.price), "settled_at": rfc3339(e.settled_at_ms),
-                   "cash_after": e.cash_after.map(money)})
+                   "cash_after": e.cash_after.map(money), "commission": money(e.commission),
+                   "order_id": e.order_id})
         })
         .collect();
     out.show(json!({"username": t.username, "trades": entries}), || {
@@ -48,6 +49,7 @@ pub async fn run(args: TradesArgs, out: Output) -> Result<(), Failed> {
                     e.quantity.to_string(),
                     money(e.price),
                     time(e.settled_at_ms),
+                    money(e.commission),
                     e.cash_after.map(money).unwrap_or_default(),
                 ]
             })
@@ -60,6 +62,7 @@ pub async fn run(args: TradesArgs, out: Output) -> Result<(), Failed> {
                 Column::number("QUANTITY"),
                 Column::number("PRICE"),
                 Column::text("SETTLED (UTC)"),
+                Column::number("COMMISSION"),
                 Column::number("CASH AFTER"),
             ],
             &rows,

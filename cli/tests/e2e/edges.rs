@@ -153,9 +153,14 @@ fn a_new_users_session_from_register_to_a_revoked_session() {
         lines[0].contains("ann") && lines[0].contains("total"),
         "{text}"
     );
-    let header = lines[1];
-    let row = lines[2];
-    for column in ["QUANTITY", "PRICE", "VALUE"] {
+    // Then the period's equity, P&L and return, then the table.
+    assert!(
+        lines[1].starts_with("period 0 since") && lines[2].starts_with("P&L realised"),
+        "{text}"
+    );
+    let header = lines[3];
+    let row = lines[4];
+    for column in ["QUANTITY", "PRICE", "VALUE", "AVG COST", "UNREALISED"] {
         let end = header.find(column).unwrap() + column.len();
         assert!(
             row.len() >= end && row.as_bytes()[end - 1].is_ascii_digit(),

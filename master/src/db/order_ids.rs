@@ -161,6 +161,7 @@ pub fn find(
                 price: Money(t.price),
                 cash_after: Money(t.cash_after),
                 settled_at_ms: t.settled_at,
+                commission: Money(t.commission),
             }),
             None => Err(OrderError::RefusedBefore {
                 reason: reason.and_then(|r| u16::try_from(r).ok()).unwrap_or(0),

@@ -167,6 +167,7 @@ fn settle_in_transaction(
                     price,
                     cash_after: Money(cash_after),
                     settled_at_ms: now_ms,
+                    commission: Money(commission),
                 }));
                 rows.push(row);
                 next_id += 1;

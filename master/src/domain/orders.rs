@@ -48,6 +48,8 @@ pub struct Receipt {
     pub cash_after: Money,
     /// When it settled, ms.
     pub settled_at_ms: i64,
+    /// Commission paid, micro-units.
+    pub commission: Money,
 }
 
 /// Why the settlement rules refused an order.

@@ -243,15 +243,19 @@ fn receipt() -> impl Strategy<Value = TradeReceipt> {
         money(),
         money(),
         any::<i64>(),
+        money(),
     )
         .prop_map(
-            |(transaction_id, symbol, quantity, price, cash_after, settled_at_ms)| TradeReceipt {
-                transaction_id,
-                symbol,
-                quantity,
-                price,
-                cash_after,
-                settled_at_ms,
+            |(transaction_id, symbol, quantity, price, cash_after, settled_at_ms, commission)| {
+                TradeReceipt {
+                    transaction_id,
+                    symbol,
+                    quantity,
+                    price,
+                    cash_after,
+                    settled_at_ms,
+                    commission,
+                }
             },
         )
 }
@@ -605,9 +609,11 @@ pub fn data_body() -> impl Strategy<Value = DataBody> {
         money(),
         any::<i64>(),
         proptest::option::of(money()),
+        money(),
+        proptest::option::of(any::<u64>()),
     )
         .prop_map(
-            |(id, side, symbol, quantity, price, settled_at_ms, cash_after)| Transaction {
+            |(
                 id,
                 side,
                 symbol,
@@ -615,6 +621,20 @@ pub fn data_body() -> impl Strategy<Value = DataBody> {
                 price,
                 settled_at_ms,
                 cash_after,
+                commission,
+                order_id,
+            )| {
+                Transaction {
+                    id,
+                    side,
+                    symbol,
+                    quantity,
+                    price,
+                    settled_at_ms,
+                    cash_after,
+                    commission,
+                    order_id,
+                }
             },
         );
     prop_oneof![
