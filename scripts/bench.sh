@@ -8,7 +8,9 @@
 #   3. logins/s vs the bcrypt bound (cores / time of one hash), and quote latency alone vs
 #      during a login burst (on one connection thread per core, and on one thread);
 #   4. resident memory with 10,000 idle client connections on one worker (each asked
-#      getServerInfo once, so the first-frame deadline does not close it).
+#      getServerInfo once, so the first-frame deadline does not close it);
+#   5. a tick's settlement time and settled orders/s with 10,000 vs 100,000 resting limit
+#      orders (cargo bench -p papertrader-master --bench resting_orders).
 # Usage: scripts/bench.sh            (about 5 minutes)
 # Instructions per operation, which noise cannot move, come from scripts/callgrind.sh.
 # Results: a table on stdout and target/bench/results.json.
@@ -105,6 +107,9 @@ start_up logins1 12 1000 --connection-threads 1
 "$LOAD" --target 127.0.0.1:27049 --connections 20 --mix quote=100 --duration "$SECS" --user-prefix bq --json 2>/dev/null >"$OUT/quotes_alone_t1.json"
 "$LOAD" --target 127.0.0.1:27049 --connections 36 --mix quote=20,login=16 --duration 15 --setup-concurrency 8 --user-prefix bm --json 2>/dev/null >"$OUT/quotes_burst_t1.json"
 stop_up
+
+echo "== 5. tick settlement with 10,000 vs 100,000 resting limit orders (1,000 fills a tick; SQLite and PostgreSQL)"
+PAPERTRADER_BENCH_POSTGRES_URL="$PG/test" cargo bench -q -p papertrader-master --bench resting_orders 2>/dev/null | tee "$OUT/resting_orders.txt"
 
 python3 - "$OUT" <<PY
 import json, sys

@@ -175,13 +175,13 @@ pub struct MasterConfig {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct TradingConfig {
-    /// Commission charged once per order, on its first fill.
+    /// Commission charged once per order.
     pub commission_per_order: Option<String>,
     /// Commission per unit filled.
     pub commission_per_unit: Option<String>,
-    /// Least commission of one fill.
+    /// Least commission of an order (once it fills at all).
     pub commission_min: Option<String>,
-    /// Most commission of one fill.
+    /// Most commission of an order.
     pub commission_max: Option<String>,
     /// Slippage: fills move this many basis points against the trader (0–1000).
     pub slippage_bps: u32,

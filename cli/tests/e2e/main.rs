@@ -5,6 +5,7 @@ mod edges;
 mod failover;
 mod hygiene;
 mod identities;
+mod orders;
 mod outcome;
 mod readme;
 mod stalled;

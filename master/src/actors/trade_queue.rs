@@ -109,7 +109,10 @@ impl TradeQueueActor {
             let before = self.day_volume.insert(symbol.clone(), (day, quote.volume));
             let traded = match before {
                 Some((d, v)) if d == day => quote.volume.saturating_sub(v),
-                _ => quote.volume,
+                // A new day: everything traded so far today is this tick's.
+                Some(_) => quote.volume,
+                // First sighting (after a start): the day's volume so far is not this tick's.
+                None => 0,
             };
             let cap = u128::from(self.rules.participation_cap_bps?);
             out.insert(symbol.clone(), (u128::from(traded) * cap / 10_000) as u64);
@@ -161,80 +164,153 @@ impl Handler<Settle> for TradeQueueActor {
     type Result = ();
 
     fn handle(&mut self, msg: Settle, ctx: &mut Context<Self>) {
-        let snapshot = msg.0;
-        let previous = std::mem::replace(&mut self.latest, snapshot.clone());
-        // The day's close: the balances after the day's last tick, at its prices, before
-        // anything of the new day settles.
-        if previous.tick > 0 && day_start(previous.at_ms) != day_start(snapshot.at_ms) {
-            self.record_equity(ctx, day_start(previous.at_ms), equity::DAILY, &previous);
-        }
-        self.settle_tick(snapshot.clone(), ctx);
-        let step = snapshot.at_ms.div_euclid(self.rules.equity_step_ms.max(1));
-        if snapshot.tick > 0 && step != self.last_equity_step {
-            self.last_equity_step = step;
-            self.record_equity(ctx, snapshot.at_ms, equity::INTRADAY, &snapshot);
-        }
+        self.tick(msg.0, true, ctx);
     }
 }
 
-impl TradeQueueActor {
-    /// Records every account's equity at `snapshot`'s prices as a point at `at` (after what
-    /// the actor is waiting for, before anything else).
-    fn record_equity(
-        &mut self,
-        ctx: &mut Context<Self>,
-        at: i64,
-        resolution: i32,
-        snapshot: &Snapshot,
-    ) {
-        let prices: HashMap<String, i64> = snapshot
+/// Every account's equity at a tick's closes, to record as a point at `at`.
+struct EquityRecord {
+    at: i64,
+    resolution: i32,
+    prices: HashMap<String, i64>,
+}
+
+impl EquityRecord {
+    fn new(at: i64, resolution: i32, snapshot: &Snapshot) -> Self {
+        let prices = snapshot
             .quotes
             .iter()
             .map(|(s, q)| (s.clone(), q.close.micros()))
             .collect();
-        let db = self.db.clone();
-        let work = async move {
-            db.run(move |c| equity::record(c, at, resolution, &prices))
-                .await
+        Self {
+            at,
+            resolution,
+            prices,
+        }
+    }
+
+    fn write(&self, conn: &mut crate::db::AnyConnection) -> Result<usize, crate::db::DbError> {
+        equity::record(conn, self.at, self.resolution, &self.prices)
+    }
+}
+
+/// The settlement part of a tick.
+struct Batch {
+    orders: Vec<Order>,
+    replies: Vec<oneshot::Sender<OrderOutcome>>,
+    prices: HashMap<String, SettlementPrice>,
+    book: BookTick,
+}
+
+impl TradeQueueActor {
+    /// One tick: the previous day's equity close (at the first tick of a day), the queued
+    /// market orders and — unless draining — the open orders, then the intraday equity point,
+    /// in that order, in one trip to a database thread under one `ctx.wait`, so nothing else
+    /// writes in between.
+    fn tick(&mut self, snapshot: Arc<Snapshot>, with_book: bool, ctx: &mut Context<Self>) {
+        let previous = std::mem::replace(&mut self.latest, snapshot.clone());
+        let (mut close, mut intraday) = (None, None);
+        if with_book {
+            // The day's close: the balances after the day's last tick, at its prices, before
+            // anything of the new day settles.
+            if previous.tick > 0 && day_start(previous.at_ms) != day_start(snapshot.at_ms) {
+                let at = day_start(previous.at_ms);
+                close = Some(EquityRecord::new(at, equity::DAILY, &previous));
+            }
+            let step = snapshot.at_ms.div_euclid(self.rules.equity_step_ms.max(1));
+            if snapshot.tick > 0 && step != self.last_equity_step {
+                self.last_equity_step = step;
+                intraday = Some(EquityRecord::new(
+                    snapshot.at_ms,
+                    equity::INTRADAY,
+                    &snapshot,
+                ));
+            }
+        }
+        let batch = self.batch(&snapshot, with_book);
+        if close.is_none() && batch.is_none() && intraday.is_none() {
+            return;
+        }
+        let (orders, replies, prices, book) = match batch {
+            Some(b) => (b.orders, Some(b.replies), b.prices, Some(b.book)),
+            None => (Vec::new(), None, HashMap::new(), None),
         };
-        ctx.wait(work.into_actor(self).map(move |result, act, _| {
-            if let Err(e) = result {
-                error!(act.log, "recording equity failed"; "at" => at, "error" => %e);
+        let db = self.db.clone();
+        let tick = snapshot.tick as i64;
+        let costs = self.rules.costs;
+        let count = orders.len();
+        let started = std::time::Instant::now();
+        let run = async move {
+            db.run(move |c| {
+                let close = close.map(|r| r.write(c));
+                let settled = book.map(|book| {
+                    let terms = Terms {
+                        tick: tick as u64,
+                        prices: &prices,
+                        costs: &costs,
+                    };
+                    settlement::settle(c, &orders, &terms, book, now_ms())
+                });
+                let intraday = intraday.map(|r| r.write(c));
+                Ok((close, settled, intraday))
+            })
+            .await
+        };
+        ctx.wait(run.into_actor(self).map(move |result, act, ctx| {
+            let (close, settled, intraday) = match result {
+                Ok(parts) => parts,
+                Err(e) => (None, Some(Err(e)), None),
+            };
+            for (what, written) in [("day close", close), ("intraday", intraday)] {
+                if let Some(Err(e)) = written {
+                    error!(act.log, "recording equity failed"; "point" => what, "error" => %e);
+                }
+            }
+            if let Some(replies) = replies {
+                let settled = settled.unwrap_or_else(|| {
+                    Err(crate::db::DbError::Task(
+                        "the settlement did not run".into(),
+                    ))
+                });
+                act.settled(settled, replies, tick, count, started, ctx);
             }
         }));
     }
 
-    /// Settles the queue and the book at `snapshot`.
-    fn settle_tick(&mut self, snapshot: Arc<Snapshot>, ctx: &mut Context<Self>) {
-        let allowance = self.allowance(&snapshot);
-        if self.queue.is_empty() && self.book.is_empty() {
-            return;
+    /// The settlement work of a tick, if there is any: the queued orders and (`with_book`)
+    /// what the book's plan says acts at this tick.
+    fn batch(&mut self, snapshot: &Snapshot, with_book: bool) -> Option<Batch> {
+        let allowance = self.allowance(snapshot);
+        if self.queue.is_empty() && (self.book.is_empty() || !with_book) {
+            return None;
         }
-        let batch = std::mem::take(&mut self.queue);
-        metrics::gauge!("papertrader_trade_queue_depth").set(0.0);
-        let (orders, replies): (Vec<Order>, Vec<_>) = batch.into_iter().unzip();
         let prices: HashMap<String, SettlementPrice> = snapshot
             .quotes
             .iter()
             .map(|(s, q)| {
-                (
-                    s.clone(),
-                    SettlementPrice {
-                        price: q.close,
-                        stale: q.stale,
-                    },
-                )
+                let price = SettlementPrice {
+                    price: q.close,
+                    stale: q.stale,
+                };
+                (s.clone(), price)
             })
             .collect();
-        let plan = self.book.plan(snapshot.at_ms, &prices);
-        if orders.is_empty()
+        let plan = if with_book {
+            self.book.plan(snapshot.at_ms, &prices)
+        } else {
+            Default::default()
+        };
+        if self.queue.is_empty()
             && plan.candidates.is_empty()
             && plan.expired.is_empty()
             && plan.unfilled_immediate.is_empty()
             && plan.triggered_resting.is_empty()
         {
-            return;
+            return None;
         }
+        let queued = std::mem::take(&mut self.queue);
+        metrics::gauge!("papertrader_trade_queue_depth").set(0.0);
+        let (orders, replies): (Vec<Order>, Vec<_>) = queued.into_iter().unzip();
         let holdings: BTreeSet<(i64, String)> = orders
             .iter()
             .map(|o| (o.account_id, o.symbol.clone()))
@@ -252,36 +328,39 @@ impl TradeQueueActor {
             plan,
             allowance,
         };
-        let db = self.db.clone();
-        let tick = snapshot.tick as i64;
-        let costs = self.rules.costs;
-        let count = orders.len();
-        let started = std::time::Instant::now();
-        let work = async move {
-            db.run(move |c| {
-                let terms = Terms {
-                    tick: tick as u64,
-                    prices: &prices,
-                    costs: &costs,
-                };
-                settlement::settle(c, &orders, &terms, book, now_ms())
-            })
-            .await
-        };
-        // `wait`: the next batch cannot start before this one has committed and answered.
-        ctx.wait(work.into_actor(self).map(move |result, act, _| match result {
+        Some(Batch {
+            orders,
+            replies,
+            prices,
+            book,
+        })
+    }
+
+    /// After a settlement: the book follows what was committed and the queued orders are
+    /// answered. On an error the book is reloaded from the database (a commit whose answer
+    /// was lost may still have happened).
+    fn settled(
+        &mut self,
+        result: Result<settlement::Settled, crate::db::DbError>,
+        replies: Vec<oneshot::Sender<OrderOutcome>>,
+        tick: i64,
+        count: usize,
+        started: std::time::Instant,
+        ctx: &mut Context<Self>,
+    ) {
+        match result {
             Ok(settlement::Settled { outcomes, updates }) => {
                 let filled = updates.iter().filter(|u| u.fill.is_some()).count();
                 for update in updates {
-                    act.book.remove(update.order.id, &act.rules.costs);
+                    self.book.remove(update.order.id, &self.rules.costs);
                     if update.status.is_open() {
-                        act.book.insert(update.order, &act.rules.costs);
+                        self.book.insert(update.order, &self.rules.costs);
                     }
                 }
-                metrics::gauge!("papertrader_open_orders").set(act.book.len() as f64);
+                metrics::gauge!("papertrader_open_orders").set(self.book.len() as f64);
                 metrics::counter!("papertrader_order_fills_total").increment(filled as u64);
                 let settled = outcomes.iter().filter(|o| o.is_ok()).count();
-                act.settled_total += settled as u64;
+                self.settled_total += settled as u64;
                 let ms = started.elapsed().as_millis() as u64;
                 metrics::histogram!("papertrader_settlement_seconds")
                     .record(started.elapsed().as_secs_f64());
@@ -289,24 +368,44 @@ impl TradeQueueActor {
                 metrics::counter!("papertrader_orders_settled_total").increment(settled as u64);
                 metrics::counter!("papertrader_orders_refused_total")
                     .increment((count - settled) as u64);
-                info!(act.log, "batch settled"; "tick" => tick, "orders" => count, "settled" => settled, "fills" => filled, "open" => act.book.len(), "ms" => ms);
+                info!(self.log, "batch settled"; "tick" => tick, "orders" => count, "settled" => settled, "fills" => filled, "open" => self.book.len(), "ms" => ms);
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(outcome);
                 }
             }
             Err(e) => {
-                error!(act.log, "settlement failed; batch rolled back"; "tick" => tick, "orders" => count, "error" => %e);
+                error!(self.log, "settlement failed; batch rolled back"; "tick" => tick, "orders" => count, "error" => %e);
                 metrics::counter!("papertrader_settlement_failures_total").increment(1);
                 for reply in replies {
                     let _ = reply.send(Err(OrderError::SettlementFailed));
                 }
+                self.reload_book(ctx);
             }
+        }
+    }
+
+    /// Rebuilds the book from the open orders in the database, before anything else runs.
+    fn reload_book(&mut self, ctx: &mut Context<Self>) {
+        let db = self.db.clone();
+        let load = async move { db.run(order_rows::load_open).await };
+        ctx.wait(load.into_actor(self).map(|result, act, _| match result {
+            Ok(rows) => {
+                let mut book = OrderBook::new();
+                for row in &rows {
+                    book.insert(row.open_order(), &act.rules.costs);
+                }
+                act.book = book;
+                info!(act.log, "order book reloaded"; "open" => act.book.len());
+            }
+            Err(e) => error!(act.log, "reloading the order book failed"; "error" => %e),
         }));
     }
 }
 
-/// Shutdown: settle everything queued now, at these prices (the latest tick's), and refuse
-/// orders from then on (Unavailable). Resolves once that last batch is settled and answered.
+/// Shutdown: settle the queued market orders now, at these prices (the latest tick's), and
+/// refuse orders from then on (Unavailable). Open orders stay for the next start: they trade
+/// at ticks after their placement, and this price is not one. Resolves once that last batch
+/// is settled and answered.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Drain(pub Arc<Snapshot>);
@@ -318,7 +417,7 @@ impl Handler<Drain> for TradeQueueActor {
         self.closing = true;
         info!(self.log, "draining the trade queue"; "queued" => self.queue.len());
         // Settles with `ctx.wait`: this reply is sent once that batch has been answered.
-        self.handle(Settle(msg.0), ctx);
+        self.tick(msg.0, false, ctx);
         Box::pin(actix::fut::ready(()))
     }
 }
@@ -424,7 +523,7 @@ impl Handler<PlaceOpenOrder> for TradeQueueActor {
             time_in_force: new.time_in_force,
             triggered: false,
             expires_at: (new.time_in_force == TimeInForce::Day)
-                .then(|| day_start(by.placed_at) + DAY_MS),
+                .then(|| day_start(by.placed_at).saturating_add(DAY_MS)),
             reserve_price,
             filled_value: 0,
             commission: 0,
@@ -564,8 +663,14 @@ impl Handler<CancelOpenOrder> for TradeQueueActor {
                 move |c| -> Result<Result<u64, OrderError>, crate::db::DbError> {
                     match open {
                         Some(filled) => {
-                            order_rows::end(c, id, OrderStatus::Cancelled, 0, now_ms())?;
-                            Ok(Ok(filled))
+                            if order_rows::end(c, id, OrderStatus::Cancelled, 0, now_ms())? {
+                                return Ok(Ok(filled));
+                            }
+                            // The book said open, the database did not: the database is right.
+                            Ok(Err(OrderError::OrderNotOpen {
+                                id,
+                                status: "closed",
+                            }))
                         }
                         None => Ok(Err(match order_rows::of_account(c, account, id)? {
                             None => OrderError::UnknownOrder(id),

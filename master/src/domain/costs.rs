@@ -1,7 +1,9 @@
 //! What a fill costs beyond its price: commission and slippage, in exact integer micro-units.
 //!
-//! Commission of one fill: `per_unit × units`, plus `per_order` on an order's first fill,
-//! then raised to `min` and lowered to `max` (when set). Slippage moves the fill price against
+//! Commission of an order that has filled `n` units in all: `per_order + per_unit × n`, raised
+//! to `min` and lowered to `max` (when set); 0 before its first fill. Each fill pays the
+//! increase, so an order filled in several parts pays what one fill of all of it would — the
+//! minimum and the maximum apply to the order, not to each part. Slippage moves the fill price against
 //! the trader by `bps` basis points of the tick's price (`Fixed`), or by a number of basis
 //! points drawn uniformly from `0..=bps` (`Seeded`, the same for the same seed, order and
 //! tick), rounded away from the trader to the micro-unit; a limit order's fill never passes
@@ -45,22 +47,23 @@ pub struct CostModel {
 }
 
 impl CostModel {
-    /// The commission of a fill of `units`; `first_fill` adds the per-order charge. `None` when
-    /// it overflows.
-    pub fn commission(&self, units: u64, first_fill: bool) -> Option<i64> {
+    /// The commission of an order that has filled `units` in all (0 for none). `None` when it
+    /// overflows.
+    pub fn order_commission(&self, units: u64) -> Option<i64> {
+        if units == 0 {
+            return Some(0);
+        }
         let c = &self.commission;
         let units = i64::try_from(units).ok()?;
-        let mut fee = c.per_unit.checked_mul(units)?;
-        if first_fill {
-            fee = fee.checked_add(c.per_order)?;
-        }
-        fee = fee.max(c.min);
+        let fee = c.per_unit.checked_mul(units)?.checked_add(c.per_order)?;
+        let fee = fee.max(c.min);
         Some(c.max.map_or(fee, |max| fee.min(max)))
     }
 
-    /// The most commission any fill of an order of `units` can cost (for reservations).
-    pub fn commission_bound(&self, units: u64) -> Option<i64> {
-        self.commission(units, true)
+    /// The commission a fill of `units` pays when `filled` units of its order filled before.
+    pub fn fill_commission(&self, filled: u64, units: u64) -> Option<i64> {
+        let after = self.order_commission(filled.checked_add(units)?)?;
+        Some(after - self.order_commission(filled)?)
     }
 
     /// The price a `side` fill gets when the tick's price is `price`: moved by slippage
@@ -124,18 +127,24 @@ mod tests {
     }
 
     #[test]
-    fn commission_adds_per_order_once_then_clamps_to_the_micro_unit() {
+    fn commission_applies_per_order_min_and_max_to_the_order_to_the_micro_unit() {
         let m = model(100 * CENT, 5_001, 150 * CENT, Some(1_000 * CENT));
-        // 10 units, first fill: 1.00 + 10 × 0.005001 = 1.05001 → below min 1.50.
-        assert_eq!(m.commission(10, true), Some(1_500_000));
-        // 400 units, first fill: 1.00 + 2.0004 = 3.0004 exactly.
-        assert_eq!(m.commission(400, true), Some(3_000_400));
-        // A later fill of 400: 2.0004, no per-order charge.
-        assert_eq!(m.commission(400, false), Some(2_000_400));
-        // 10 million units: capped at 10.00.
-        assert_eq!(m.commission(10_000_000, false), Some(10_000_000));
-        assert_eq!(model(0, i64::MAX, 0, None).commission(2, false), None);
-        assert_eq!(CostModel::default().commission(1_000, true), Some(0));
+        // 10 units: 1.00 + 10 × 0.005001 = 1.05001 → raised to the minimum 1.50.
+        assert_eq!(m.order_commission(10), Some(1_500_000));
+        // 400 units: 1.00 + 2.0004 = 3.0004 exactly.
+        assert_eq!(m.order_commission(400), Some(3_000_400));
+        // Filled as 10 then 390: 1.50, then the rest up to 3.0004 — the same total.
+        assert_eq!(m.fill_commission(0, 10), Some(1_500_000));
+        assert_eq!(m.fill_commission(10, 390), Some(1_500_400));
+        // Ten partial fills of one unit pay the minimum once, not ten times.
+        let parts: i64 = (0..10).map(|f| m.fill_commission(f, 1).unwrap()).sum();
+        assert_eq!(parts, m.order_commission(10).unwrap());
+        // 10 million units: capped at 10.00, however it fills.
+        assert_eq!(m.order_commission(10_000_000), Some(10_000_000));
+        assert_eq!(m.fill_commission(9_000_000, 1_000_000), Some(0));
+        assert_eq!(model(0, i64::MAX, 0, None).order_commission(2), None);
+        assert_eq!(CostModel::default().order_commission(1_000), Some(0));
+        assert_eq!(m.order_commission(0), Some(0));
     }
 
     #[test]

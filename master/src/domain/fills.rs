@@ -91,13 +91,14 @@ pub fn settle_plan(
         );
         updates.push(OrderUpdate::without_fill(order, status, reason));
     }
-    updates.extend(fill_candidates(
-        plan.candidates,
-        terms,
-        allowance,
-        reserved,
-        balances,
-    ));
+    // A candidate that neither filled, ended nor triggered is unchanged (say, its symbol's
+    // allowance was used up): nothing to write.
+    let triggered = plan.newly_triggered;
+    updates.extend(
+        fill_candidates(plan.candidates, terms, allowance, reserved, balances)
+            .into_iter()
+            .filter(|u| u.fill.is_some() || !u.status.is_open() || triggered.contains(&u.order.id)),
+    );
     for order in plan.triggered_resting {
         let status = open_status(order.filled);
         updates.push(OrderUpdate::without_fill(order, status, 0));
@@ -177,7 +178,7 @@ fn fill_one(
         .fill_price(order.side, quote.price, limit, order.id, terms.tick);
     let (Some(value), Some(commission)) = (
         price.checked_mul(units),
-        terms.costs.commission(units, order.filled == 0),
+        terms.costs.fill_commission(order.filled, units),
     ) else {
         return refused(order, ReasonCode::InvalidQuantity);
     };
@@ -203,11 +204,13 @@ fn fill_one(
             if units_i > held - others {
                 return refused(order, ReasonCode::InsufficientHoldings);
             }
+            // The commission may not eat into what the account's open buys reserve.
+            let floor = reserved.cash_of(account).max(0);
             match cash
                 .checked_add(value)
                 .and_then(|c| c.checked_sub(commission))
             {
-                Some(after) if after >= 0 => (after, held - units_i),
+                Some(after) if after >= floor => (after, held - units_i),
                 _ => return refused(order, ReasonCode::InsufficientCash),
             }
         }
@@ -551,6 +554,57 @@ mod tests {
             (fill.price, fill.commission),
             (Money(33_350_000), 1_024_500)
         );
+    }
+
+    #[test]
+    fn partial_fills_pay_the_orders_commission_once_and_stay_within_the_reservation() {
+        let costs = CostModel {
+            commission: Commission {
+                per_order: D,
+                per_unit: 0,
+                min: 2 * D,
+                max: None,
+            },
+            ..CostModel::default()
+        };
+        // Exactly enough cash for the order and its one minimum commission.
+        let mut w = World::new(100 * D + 2 * D, 0, costs);
+        w.place(order(
+            1,
+            Side::Buy,
+            OrderKind::Limit,
+            10,
+            Some(10 * D),
+            None,
+        ));
+        for _ in 0..10 {
+            w.tick(10 * D, Some(1));
+        }
+        assert!(w.book.is_empty(), "filled one unit a tick");
+        assert_eq!(
+            w.balances.cash[&ALICE], 0,
+            "100.00 of units and 2.00 commission in all"
+        );
+    }
+
+    #[test]
+    fn a_sales_commission_cannot_spend_what_open_buys_reserve() {
+        let costs = CostModel {
+            commission: Commission {
+                per_order: 5 * D,
+                ..Default::default()
+            },
+            ..CostModel::default()
+        };
+        // 100.00 cash, all of it reserved by a resting buy; a sale of 1 unit at 1.00 would
+        // pay 5.00 commission out of that reserve.
+        let mut w = World::new(100 * D, 1, costs);
+        w.place(order(1, Side::Buy, OrderKind::Limit, 95, Some(D), None));
+        w.place(order(2, Side::Sell, OrderKind::Limit, 1, Some(D), None));
+        let u = w.tick(2 * D, None);
+        assert_eq!(summary(&u), vec![(2, OrderStatus::Rejected, 0, None)]);
+        assert_eq!(u[0].reason, ReasonCode::InsufficientCash as u16);
+        assert_eq!(w.balances.cash[&ALICE], 100 * D);
     }
 
     #[test]

@@ -92,13 +92,15 @@ impl OpenOrder {
         )
     }
 
-    /// Cash this order reserves now, micro-units; `None` when it overflows.
+    /// Cash this order reserves now: remaining units at the reservation price plus the
+    /// commission its remaining fills will pay; `None` when it overflows.
     pub fn reserved_cash(&self, costs: &CostModel) -> Option<i64> {
         if self.side == Side::Sell || self.remaining() == 0 {
             return Some(0);
         }
         let units = i64::try_from(self.remaining()).ok()?;
-        let fee = costs.commission_bound(self.remaining())?;
+        // What its remaining fills will pay in commission, in all (see `costs`).
+        let fee = costs.order_commission(self.quantity)? - costs.order_commission(self.filled)?;
         self.reserve_price.checked_mul(units)?.checked_add(fee)
     }
 
@@ -196,6 +198,9 @@ pub struct TickPlan {
     /// ioc/fok orders that got no chance at this tick (their price did not cross, or their
     /// symbol has no fresh price): cancelled.
     pub unfilled_immediate: Vec<OpenOrder>,
+    /// Stops and stop-limits this tick triggers (their `triggered` must be stored even when
+    /// nothing fills).
+    pub newly_triggered: BTreeSet<u64>,
 }
 
 /// The open orders and their reservations.
@@ -338,13 +343,16 @@ impl OrderBook {
                 };
                 let mut order = order.clone();
                 order.triggered = true;
+                plan.newly_triggered.insert(order.id);
                 if order.kind == OrderKind::Stop {
                     market.push(order);
                 } else if crosses(&order, p) {
                     limits.push((priority(&order), order));
-                } else {
+                } else if !order.is_immediate() {
                     plan.triggered_resting.push(order);
                 }
+                // (An ioc/fok stop-limit that triggers without crossing had its one tick: it
+                // ends below with the other immediate orders that did not cross.)
             }
             let crossing = index
                 .buy_limits
@@ -550,6 +558,19 @@ mod tests {
             (ids(&plan), idlist(&plan.unfilled_immediate)),
             (vec![], vec![2])
         );
+    }
+
+    #[test]
+    fn an_immediate_stop_limit_that_triggers_without_crossing_only_ends() {
+        let costs = CostModel::default();
+        let mut book = OrderBook::new();
+        let mut ioc = order(1, Side::Buy, OrderKind::StopLimit, Some(106), Some(105));
+        ioc.time_in_force = TimeInForce::ImmediateOrCancel;
+        book.insert(ioc, &costs);
+        // A gap through the limit: triggered, no cross — it had its tick, so it ends, once.
+        let plan = book.plan(0, &at(110));
+        assert!(plan.candidates.is_empty() && plan.triggered_resting.is_empty());
+        assert_eq!(idlist(&plan.unfilled_immediate), vec![1]);
     }
 
     #[test]

@@ -93,14 +93,14 @@ impl Ledger {
     }
 
     /// Unrealised P&L of the positions at `price_of` each symbol (a symbol without a price
-    /// counts at its cost).
+    /// counts 0, as in the equity).
     pub fn unrealised(&self, price_of: impl Fn(&str) -> Option<i64>) -> i64 {
         let total: i128 = self
             .positions
             .iter()
-            .map(|(symbol, p)| match price_of(symbol) {
-                Some(price) => i128::from(price) * i128::from(p.quantity) - i128::from(p.cost),
-                None => 0,
+            .map(|(symbol, p)| {
+                let price = price_of(symbol).unwrap_or(0);
+                i128::from(price) * i128::from(p.quantity) - i128::from(p.cost)
             })
             .sum();
         saturate(total)

@@ -91,7 +91,7 @@ pub fn apply(
         .micros();
     let commission = terms
         .costs
-        .commission(order.quantity, true)
+        .order_commission(order.quantity)
         .ok_or(Rejection::ValueOverflow)?;
     let free_cash = *balance - reserved.cash_of(order.account_id);
     let key = (order.account_id, order.symbol.clone());
@@ -122,7 +122,8 @@ pub fn apply(
                 .checked_add(amount)
                 .ok_or(Rejection::CashOverflow)?
                 .checked_sub(commission)
-                .filter(|c| *c >= 0)
+                // Nor may its commission eat into what open buys reserve.
+                .filter(|c| *c >= reserved.cash_of(order.account_id).max(0))
                 .ok_or(Rejection::InsufficientCash {
                     cost: Money(commission),
                     cash: Money(*balance + amount),
