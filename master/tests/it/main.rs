@@ -4,6 +4,7 @@
 mod accounts;
 mod admin;
 mod bad_input;
+mod boundary;
 mod crash;
 mod data;
 mod identities;
