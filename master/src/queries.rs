@@ -239,6 +239,7 @@ pub fn portfolio(
     book: &PriceBook,
     viewer: &LiveSession,
     username: &str,
+    reserved_cash: i64,
 ) -> Answer {
     let (account, owner) = account_seen_by(conn, viewer, username)?;
     let snapshot = book.snapshot();
@@ -289,6 +290,8 @@ pub fn portfolio(
         unrealised_pnl: Money(l.unrealised(price_of)),
         commissions: Money(l.commissions),
         return_ppm: return_ppm(equity, account.period_start_cash),
+        reserved_cash: Money(reserved_cash),
+        buying_power: Money(account.cash - reserved_cash),
     });
     Ok(DataBody::Portfolio(Portfolio {
         username: account.username,

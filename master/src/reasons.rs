@@ -49,8 +49,7 @@ pub fn order_failure(error: &OrderError) -> Failure {
         OrderError::UnknownOrder(_) => ReasonCode::UnknownOrder,
         OrderError::OrderNotOpen { .. } => ReasonCode::OrderNotOpen,
         OrderError::NoReferencePrice { .. } => ReasonCode::NoData,
-        OrderError::InsufficientFunds { cash: true, .. } => ReasonCode::InsufficientCash,
-        OrderError::InsufficientFunds { cash: false, .. } => ReasonCode::InsufficientHoldings,
+        OrderError::StopAlreadyReached(_) => ReasonCode::InvalidOrder,
         OrderError::OrderIdReused { .. } => ReasonCode::InvalidArgument,
     };
     Failure::new(code, error.to_string())
@@ -122,6 +121,7 @@ mod tests {
                 OrderError::Rejected(Rejection::InsufficientCash {
                     cost: Money(2_000_000),
                     cash: Money(1_000_000),
+                    reserved: Money(0),
                 }),
                 ReasonCode::InsufficientCash,
                 "costs 2.00 but cash is 1.00",

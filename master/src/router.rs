@@ -23,7 +23,8 @@ use crate::actors::session::{
     OpenDataState, SessionActor,
 };
 use crate::actors::trade_queue::{
-    CancelOpenOrder, NewOrder, PlaceOpenOrder, PlaceOrder, Placed, ResetAccount, TradeQueueActor,
+    CancelOpenOrder, NewOrder, PlaceOpenOrder, PlaceOrder, Placed, ReservedCash, ResetAccount,
+    TradeQueueActor,
 };
 use crate::actors::worker_registry::{ListOnline, WorkerRegistryActor};
 use crate::data_states::Grant;
@@ -333,8 +334,14 @@ impl Services {
             Message::GetUserInfo(q) => self.user_data(q, queries::user_info).await,
             Message::GetUserPortfolio(q) => {
                 let book = self.book.clone();
+                let viewer = self.authenticate(q.session_id.clone()).await?;
+                let reserved = self
+                    .trades
+                    .send(ReservedCash(viewer.account_id))
+                    .await
+                    .map_err(|_| mailbox_closed())?;
                 self.user_data(q, move |c, viewer, name| {
-                    queries::portfolio(c, &book, viewer, name)
+                    queries::portfolio(c, &book, viewer, name, reserved)
                 })
                 .await
             }

@@ -211,6 +211,10 @@ pub struct AccountSummary {
     pub commissions: Money,
     /// (equity − starting cash) / starting cash, in millionths (10 000 = 1 %).
     pub return_ppm: i64,
+    /// Cash held back by open orders.
+    pub reserved_cash: Money,
+    /// Cash free for new orders: cash − reserved cash.
+    pub buying_power: Money,
 }
 
 /// One trading period of an account.
@@ -246,6 +250,16 @@ pub enum Side {
     Buy,
     /// 1: a sale.
     Sell,
+}
+
+impl Side {
+    /// `buy` or `sell`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Buy => "buy",
+            Self::Sell => "sell",
+        }
+    }
 }
 
 /// One settled trade.
@@ -392,7 +406,43 @@ pub enum OrderStatus {
     Rejected,
 }
 
+impl OrderKind {
+    /// The kind in words, as the CLI takes and shows it (`stop-limit`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Market => "market",
+            Self::Limit => "limit",
+            Self::Stop => "stop",
+            Self::StopLimit => "stop-limit",
+        }
+    }
+}
+
+impl TimeInForce {
+    /// The usual abbreviation (`day`, `gtc`, `ioc`, `fok`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Day => "day",
+            Self::GoodTillCancelled => "gtc",
+            Self::ImmediateOrCancel => "ioc",
+            Self::FillOrKill => "fok",
+        }
+    }
+}
+
 impl OrderStatus {
+    /// The status in words (`partially filled`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::PartiallyFilled => "partially filled",
+            Self::Filled => "filled",
+            Self::Cancelled => "cancelled",
+            Self::Expired => "expired",
+            Self::Rejected => "rejected",
+        }
+    }
+
     /// True while the order can still fill or be cancelled.
     pub fn is_open(self) -> bool {
         matches!(self, Self::New | Self::PartiallyFilled)

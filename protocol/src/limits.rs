@@ -230,7 +230,7 @@ pub fn check_id_token(token: &str) -> Result<(), ProtocolError> {
 /// below), so the order can fill when it triggers.
 pub fn check_order_prices(order: &crate::message::PlaceOrder) -> Result<(), ProtocolError> {
     use crate::data::{OrderKind, Side};
-    let bad = |why: &str| Err(invalid("prices", ReasonCode::InvalidOrder, why.to_owned()));
+    let bad = |why: &str| Err(invalid("price", ReasonCode::InvalidOrder, why.to_owned()));
     let (needs_limit, needs_stop) = match order.kind {
         OrderKind::Market => (false, false),
         OrderKind::Limit => (true, false),
@@ -254,7 +254,11 @@ pub fn check_order_prices(order: &crate::message::PlaceOrder) -> Result<(), Prot
     let in_range =
         |p: Option<crate::Money>| p.is_none_or(|p| (1..=MAX_PRICE_MICROS).contains(&p.micros()));
     if !in_range(order.limit_price) || !in_range(order.stop_price) {
-        return bad("prices must be above 0 and at most 1,000,000,000.000000");
+        return bad("prices must be above 0 and at most 1,000,000,000.00");
+    }
+    let whole_cents = |p: Option<crate::Money>| p.is_none_or(|p| p.micros() % 10_000 == 0);
+    if !whole_cents(order.limit_price) || !whole_cents(order.stop_price) {
+        return bad("limit and stop prices are in whole cents (at most 2 decimals)");
     }
     if let (Some(limit), Some(stop)) = (order.limit_price, order.stop_price) {
         let fits = match order.side {

@@ -14,13 +14,13 @@ use crate::output::{money, outln, rfc3339, time, Output};
 pub enum RangeArg {
     /// The last 24 hours, every recorded point.
     Day,
-    /// The last 7 days' closes.
+    /// The last 7 days' closes and the latest point.
     Week,
-    /// The last 30 days' closes.
+    /// The last 30 days' closes and the latest point.
     Month,
-    /// The last 365 days' closes.
+    /// The last 365 days' closes and the latest point.
     Year,
-    /// Every close of the period.
+    /// Every close of the period and the latest point.
     All,
 }
 
@@ -75,14 +75,19 @@ pub async fn run(args: EquityArgs, out: Output) -> Result<(), Failed> {
     out.show(
         json!({"username": history.username, "period": history.period, "points": listed}),
         || {
+            let n = points.len();
+            let plural = if n == 1 { "" } else { "s" };
             outln!(
-                "equity of {} (period {}), {} points",
+                "equity of {} (period {}), {n} point{plural}",
                 history.username,
-                history.period,
-                points.len()
+                history.period
             );
             if points.is_empty() {
                 outln!("no equity recorded in this range yet (a point is taken every few minutes)");
+                return;
+            }
+            if let [only] = points.as_slice() {
+                outln!("{}  {}", time(only.at_ms), money(only.equity));
                 return;
             }
             for line in chart(&points, args.height.clamp(3, 60)) {

@@ -3,7 +3,7 @@
 
 use clap::{Args, ValueEnum};
 use papertrader_client::OrderSpec;
-use papertrader_protocol::data::{OrderKind, OrderRecord, OrderStatus, Side, TimeInForce};
+use papertrader_protocol::data::{OrderRecord, Side, TimeInForce};
 use papertrader_protocol::{Money, ReasonCode};
 use serde_json::{json, Value};
 
@@ -42,11 +42,13 @@ pub struct OrderArgs {
     symbol: String,
     /// Whole units.
     quantity: u64,
-    /// Limit price: fill at this price or better (with --stop: a stop-limit order).
-    #[arg(long)]
+    /// Limit price, in whole cents: fill at this price or better (with --stop: a stop-limit
+    /// order).
+    #[arg(long, allow_negative_numbers = true)]
     limit: Option<Money>,
-    /// Stop price: the order becomes active when the price reaches it.
-    #[arg(long)]
+    /// Stop price, in whole cents: the order becomes active when the price reaches it — a buy
+    /// stop above the latest price, a sell stop below it.
+    #[arg(long, allow_negative_numbers = true)]
     stop: Option<Money>,
     /// Time in force.
     #[arg(long, value_enum, default_value = "day")]
@@ -81,45 +83,19 @@ pub struct CancelArgs {
     pub output: JsonArg,
 }
 
-fn side_name(side: Side) -> &'static str {
-    match side {
-        Side::Buy => "buy",
-        Side::Sell => "sell",
-    }
-}
-
-fn kind_name(kind: OrderKind) -> &'static str {
-    match kind {
-        OrderKind::Market => "market",
-        OrderKind::Limit => "limit",
-        OrderKind::Stop => "stop",
-        OrderKind::StopLimit => "stop-limit",
-    }
-}
-
-fn tif_name(tif: TimeInForce) -> &'static str {
-    match tif {
-        TimeInForce::Day => "day",
-        TimeInForce::GoodTillCancelled => "gtc",
-        TimeInForce::ImmediateOrCancel => "ioc",
-        TimeInForce::FillOrKill => "fok",
-    }
-}
-
-/// An order status in words.
-pub fn status_name(status: OrderStatus) -> &'static str {
-    match status {
-        OrderStatus::New => "new",
-        OrderStatus::PartiallyFilled => "partially filled",
-        OrderStatus::Filled => "filled",
-        OrderStatus::Cancelled => "cancelled",
-        OrderStatus::Expired => "expired",
-        OrderStatus::Rejected => "rejected",
-    }
-}
-
+/// Why an order ended, in words (`None` when it did not end for a reason).
 fn reason_name(reason: u16) -> Option<&'static str> {
-    (reason != 0).then(|| ReasonCode::from_u16(reason).map_or("unknown", ReasonCode::name))
+    if reason == 0 {
+        return None;
+    }
+    Some(match ReasonCode::from_u16(reason) {
+        Some(ReasonCode::NotFilled) => "could not fill at its tick",
+        Some(ReasonCode::AccountReset) => "account reset",
+        Some(ReasonCode::InsufficientCash) => "not enough cash",
+        Some(ReasonCode::InsufficientHoldings) => "not enough units",
+        Some(code) => code.name(),
+        None => "unknown reason",
+    })
 }
 
 /// Places the order and shows its id.
@@ -154,35 +130,34 @@ pub async fn place(args: OrderArgs, out: Output) -> Result<(), Failed> {
         time_in_force,
         client_order_id: None,
     };
-    if let Err(e) = papertrader_protocol::limits::check_order_prices(&message) {
-        return Err(Failed::usage(e.to_string()));
-    }
+    // Mistakes in what was typed are usage errors, found before anything is sent.
+    papertrader_protocol::limits::check_quantity(spec.quantity)
+        .and_then(|()| papertrader_protocol::limits::check_order_prices(&message))
+        .map_err(|e| Failed::usage(e.to_string()))?;
     let (mut client, _) = logged_in(&args.session).await?;
     let accepted = client.place_order(spec.clone()).await?;
     let price = |p: Option<Money>| p.map(money);
     out.show(
-        json!({"order_id": accepted.order_id, "status": status_name(accepted.status),
-               "side": side_name(side), "symbol": spec.symbol, "quantity": spec.quantity,
-               "kind": kind_name(spec.kind), "limit_price": price(spec.limit_price),
-               "stop_price": price(spec.stop_price), "time_in_force": tif_name(time_in_force),
+        json!({"order_id": accepted.order_id, "status": accepted.status.name(),
+               "side": side.name(), "symbol": spec.symbol, "quantity": spec.quantity,
+               "kind": spec.kind.name(), "limit_price": price(spec.limit_price),
+               "stop_price": price(spec.stop_price), "time_in_force": time_in_force.name(),
                "placed_at": rfc3339(accepted.placed_at_ms)}),
         || {
-            let mut terms = String::new();
-            if let Some(limit) = spec.limit_price {
-                terms.push_str(&format!(" limit {}", money(limit)));
-            }
-            if let Some(stop) = spec.stop_price {
-                terms.push_str(&format!(" stop {}", money(stop)));
-            }
+            let terms = match (spec.stop_price, spec.limit_price) {
+                (None, None) => "at market".to_owned(),
+                (None, Some(limit)) => format!("limit {}", money(limit)),
+                (Some(stop), None) => format!("stop {}", money(stop)),
+                (Some(stop), Some(limit)) => format!("stop {} limit {}", money(stop), money(limit)),
+            };
             outln!(
-                "order #{} accepted: {} {} {} {}{terms} ({}), {}; it trades from the next price update",
+                "order #{} accepted: {} {} {} {terms} ({}), {}; it trades from the next price update",
                 accepted.order_id,
-                side_name(side),
+                side.name(),
                 spec.quantity,
                 spec.symbol,
-                kind_name(spec.kind),
-                tif_name(time_in_force),
-                status_name(accepted.status)
+                time_in_force.name(),
+                accepted.status.name()
             )
         },
     );
@@ -190,10 +165,10 @@ pub async fn place(args: OrderArgs, out: Output) -> Result<(), Failed> {
 }
 
 fn record_json(o: &OrderRecord) -> Value {
-    json!({"order_id": o.order_id, "side": side_name(o.side), "symbol": o.symbol,
-           "kind": kind_name(o.kind), "quantity": o.quantity, "filled_quantity": o.filled_quantity,
+    json!({"order_id": o.order_id, "side": o.side.name(), "symbol": o.symbol,
+           "kind": o.kind.name(), "quantity": o.quantity, "filled_quantity": o.filled_quantity,
            "limit_price": o.limit_price.map(money), "stop_price": o.stop_price.map(money),
-           "time_in_force": tif_name(o.time_in_force), "status": status_name(o.status),
+           "time_in_force": o.time_in_force.name(), "status": o.status.name(),
            "average_price": o.average_price.map(money), "commission": money(o.commission),
            "reason": reason_name(o.reason), "placed_at": rfc3339(o.placed_at_ms),
            "updated_at": rfc3339(o.updated_at_ms), "client_order_id": o.client_order_id})
@@ -212,18 +187,18 @@ pub async fn list(args: OrdersArgs, out: Output) -> Result<(), Failed> {
             .iter()
             .map(|o| {
                 let status = match reason_name(o.reason) {
-                    Some(reason) => format!("{} ({reason})", status_name(o.status)),
-                    None => status_name(o.status).to_owned(),
+                    Some(reason) => format!("{} ({reason})", o.status.name()),
+                    None => o.status.name().to_owned(),
                 };
                 vec![
                     o.order_id.to_string(),
-                    side_name(o.side).into(),
+                    o.side.name().into(),
                     o.symbol.clone(),
-                    kind_name(o.kind).into(),
+                    o.kind.name().into(),
                     format!("{}/{}", o.filled_quantity, o.quantity),
                     o.limit_price.map(money).unwrap_or_default(),
                     o.stop_price.map(money).unwrap_or_default(),
-                    tif_name(o.time_in_force).into(),
+                    o.time_in_force.name().into(),
                     status,
                     o.average_price.map(money).unwrap_or_default(),
                     money(o.commission),

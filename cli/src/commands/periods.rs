@@ -58,44 +58,8 @@ pub async fn list(args: PeriodsArgs, out: Output) -> Result<(), Failed> {
     let (mut client, _) = logged_in(&args.session).await?;
     if let Some(period) = args.trades {
         let t = client.period_trades(period).await?;
-        let entries: Vec<_> = t
-            .entries
-            .iter()
-            .map(|e| {
-                json!({"id": e.id, "symbol": e.symbol, "quantity": e.quantity,
-                       "price": money(e.price), "settled_at": rfc3339(e.settled_at_ms),
-                       "cash_after": e.cash_after.map(money),
-                       "side": if e.side == papertrader_protocol::data::Side::Buy { "buy" } else { "sell" }})
-            })
-            .collect();
-        out.show(json!({"period": period, "trades": entries}), || {
-            outln!("trades of period {period} ({})", t.entries.len());
-            let rows: Vec<Vec<String>> = t
-                .entries
-                .iter()
-                .map(|e| {
-                    vec![
-                        e.id.to_string(),
-                        format!("{:?}", e.side).to_lowercase(),
-                        e.symbol.clone(),
-                        e.quantity.to_string(),
-                        money(e.price),
-                        time(e.settled_at_ms),
-                    ]
-                })
-                .collect();
-            table(
-                &[
-                    Column::number("ID"),
-                    Column::text("SIDE"),
-                    Column::text("SYMBOL"),
-                    Column::number("QUANTITY"),
-                    Column::number("PRICE"),
-                    Column::text("SETTLED (UTC)"),
-                ],
-                &rows,
-            )
-        });
+        let heading = format!("trades of period {period} ({})", t.entries.len());
+        super::trades::show(&t, json!({"period": period}), &heading, out);
         return Ok(());
     }
     let list = client.periods().await?;

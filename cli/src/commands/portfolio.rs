@@ -81,7 +81,8 @@ pub async fn run(args: PortfolioArgs, out: Output) -> Result<(), Failed> {
         json!({"period": s.period, "period_started_at": rfc3339(s.period_started_at_ms),
                "starting_cash": money(s.starting_cash), "equity": money(s.equity),
                "realised_pnl": money(s.realised_pnl), "unrealised_pnl": money(s.unrealised_pnl),
-               "commissions": money(s.commissions), "return_percent": percent(s.return_ppm)})
+               "commissions": money(s.commissions), "return_percent": percent(s.return_ppm),
+               "reserved_cash": money(s.reserved_cash), "buying_power": money(s.buying_power)})
     });
     out.show(
         json!({"username": p.username, "cash": p.cash.map(money),
@@ -116,6 +117,11 @@ pub async fn run(args: PortfolioArgs, out: Output) -> Result<(), Failed> {
                     money(s.realised_pnl),
                     money(s.unrealised_pnl),
                     money(s.commissions)
+                );
+                outln!(
+                    "buying power {} ({} reserved by open orders)",
+                    money(s.buying_power),
+                    money(s.reserved_cash)
                 );
             }
             let rows: Vec<Vec<String>> = p

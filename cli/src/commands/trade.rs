@@ -1,4 +1,4 @@
-//! `papertrader buy|sell SYMBOL QUANTITY [--order-id ID]`: an order, answered once it has
+//! `papertrader buy|sell SYMBOL QUANTITY [--client-order-id ID]`: an order, answered once it has
 //! settled at the next price update.
 
 use clap::Args;
@@ -20,7 +20,7 @@ pub struct TradeArgs {
     /// The order's id (1–64 of A-Z a-z 0-9 . _ : -) [default: a fresh random one]. An order
     /// sent again with the same id is never traded twice: use the id printed by an order
     /// whose outcome was unknown to learn what became of it.
-    #[arg(long)]
+    #[arg(long = "client-order-id", alias = "order-id")]
     order_id: Option<String>,
     #[command(flatten)]
     session: SessionArgs,
@@ -33,7 +33,7 @@ pub struct TradeArgs {
 pub async fn run(side: Side, args: TradeArgs, out: Output) -> Result<(), Failed> {
     let order_id = args.order_id.unwrap_or_else(new_order_id);
     if let Err(e) = papertrader_protocol::limits::check_client_order_id(&order_id) {
-        return Err(Failed::usage(format!("--order-id: {e}")));
+        return Err(Failed::usage(format!("--client-order-id: {e}")));
     }
     let (mut client, _) = logged_in(&args.session).await?;
     let r = client
@@ -44,7 +44,7 @@ pub async fn run(side: Side, args: TradeArgs, out: Output) -> Result<(), Failed>
         Side::Sell => ("sell", "sold"),
     };
     out.show(
-        json!({"transaction_id": r.transaction_id, "order_id": order_id, "side": name,
+        json!({"transaction_id": r.transaction_id, "client_order_id": order_id, "side": name,
                "symbol": r.symbol, "quantity": r.quantity, "price": money(r.price),
                "cash_after": money(r.cash_after), "settled_at": rfc3339(r.settled_at_ms),
                "commission": money(r.commission)}),
@@ -55,7 +55,7 @@ pub async fn run(side: Side, args: TradeArgs, out: Output) -> Result<(), Failed>
                 String::new()
             };
             outln!(
-                "{verb} {} {} at {}{fee} (cash now {}), transaction #{}, order id {order_id}",
+                "{verb} {} {} at {}{fee} (cash now {}), transaction #{} (client order id {order_id})",
                 r.quantity,
                 r.symbol,
                 money(r.price),

@@ -1,7 +1,7 @@
 //! `papertrader trades [USER]`: settled trades, oldest first.
 
 use clap::Args;
-use papertrader_protocol::data::Side;
+use papertrader_protocol::data::TransactionHistory;
 use serde_json::json;
 
 use super::common::{logged_in, JsonArg, SessionArgs};
@@ -25,26 +25,33 @@ pub async fn run(args: TradesArgs, out: Output) -> Result<(), Failed> {
     let t = client
         .trades(args.user.as_deref().unwrap_or(&stored.username))
         .await?;
-    let side = |s: Side| if s == Side::Buy { "buy" } else { "sell" };
+    let heading = format!("trades of {} ({})", t.username, t.entries.len());
+    show(&t, json!({"username": t.username}), &heading, out);
+    Ok(())
+}
+
+/// Shows `t`'s trades: JSON as `head` plus `"trades"`, text as `heading` and a table.
+pub fn show(t: &TransactionHistory, mut head: serde_json::Value, heading: &str, out: Output) {
     let entries: Vec<_> = t
         .entries
         .iter()
         .map(|e| {
-            json!({"id": e.id, "side": side(e.side), "symbol": e.symbol, "quantity": e.quantity,
+            json!({"id": e.id, "side": e.side.name(), "symbol": e.symbol, "quantity": e.quantity,
                    "price": money(e.price), "settled_at": rfc3339(e.settled_at_ms),
                    "cash_after": e.cash_after.map(money), "commission": money(e.commission),
                    "order_id": e.order_id})
         })
         .collect();
-    out.show(json!({"username": t.username, "trades": entries}), || {
-        outln!("trades of {} ({})", t.username, t.entries.len());
+    head["trades"] = json!(entries);
+    out.show(head, || {
+        outln!("{heading}");
         let rows: Vec<Vec<String>> = t
             .entries
             .iter()
             .map(|e| {
                 vec![
                     e.id.to_string(),
-                    side(e.side).into(),
+                    e.side.name().into(),
                     e.symbol.clone(),
                     e.quantity.to_string(),
                     money(e.price),
@@ -68,5 +75,4 @@ pub async fn run(args: TradesArgs, out: Output) -> Result<(), Failed> {
             &rows,
         )
     });
-    Ok(())
 }

@@ -153,13 +153,15 @@ fn a_new_users_session_from_register_to_a_revoked_session() {
         lines[0].contains("ann") && lines[0].contains("total"),
         "{text}"
     );
-    // Then the period's equity, P&L and return, then the table.
+    // Then the period's equity, P&L and return, buying power, then the table.
     assert!(
-        lines[1].starts_with("period 0 since") && lines[2].starts_with("P&L realised"),
+        lines[1].starts_with("period 0 since")
+            && lines[2].starts_with("P&L realised")
+            && lines[3].starts_with("buying power"),
         "{text}"
     );
-    let header = lines[3];
-    let row = lines[4];
+    let header = lines[4];
+    let row = lines[5];
     for column in ["QUANTITY", "PRICE", "VALUE", "AVG COST", "UNREALISED"] {
         let end = header.find(column).unwrap() + column.len();
         assert!(

@@ -26,7 +26,7 @@ use crate::db::{equity, periods};
 use crate::domain::calendar::{day_start, DAY_MS};
 use crate::domain::costs::CostModel;
 use crate::domain::order_book::{OpenOrder, OrderBook};
-use crate::domain::orders::{Order, OrderError, OrderOutcome};
+use crate::domain::orders::{Order, OrderError, OrderOutcome, Rejection};
 use crate::domain::settlement::{SettlementPrice, Terms};
 use crate::market::book::Snapshot;
 
@@ -476,6 +476,10 @@ impl Handler<PlaceOpenOrder> for TradeQueueActor {
             return Box::pin(answer.into_actor(self));
         }
         let PlaceOpenOrder { order: new, by } = msg;
+        if let Err(e) = stop_not_reached(&new, &self.latest) {
+            let _ = reply.send(Err(e));
+            return Box::pin(answer.into_actor(self));
+        }
         let reference = match (new.kind, new.side) {
             (_, Side::Sell) => Ok(0),
             (OrderKind::Limit | OrderKind::StopLimit, Side::Buy) => {
@@ -564,6 +568,29 @@ impl Handler<PlaceOpenOrder> for TradeQueueActor {
     }
 }
 
+/// A stop must wait for the price to reach it: a buy stop above the latest price, a sell stop
+/// below it (one already reached would trigger at the next tick — a market order in
+/// disguise). Without a price yet any stop is accepted.
+fn stop_not_reached(order: &NewOrder, latest: &Snapshot) -> Result<(), OrderError> {
+    let (Some(stop), Some(quote)) = (order.stop, latest.quotes.get(&order.symbol)) else {
+        return Ok(());
+    };
+    let price = quote.close;
+    match order.side {
+        Side::Buy if stop <= price => Err(OrderError::StopAlreadyReached(format!(
+            "a buy stop must be above the latest price ({price}); {} is not: buy now with a \
+             market or limit order",
+            stop
+        ))),
+        Side::Sell if stop >= price => Err(OrderError::StopAlreadyReached(format!(
+            "a sell stop must be below the latest price ({price}); {} is not: sell now with a \
+             market or limit order",
+            stop
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// What placing found: a new order, or the one its client order id placed before.
 enum Placement {
     New(OpenOrder),
@@ -609,26 +636,25 @@ fn place(
             Side::Buy => {
                 let needed = order.reserved_cash(&costs).unwrap_or(i64::MAX);
                 let free = cash - reserved_cash;
-                (needed > free).then(|| OrderError::InsufficientFunds {
-                    needed: Money(needed).to_string(),
-                    free: Money(free).to_string(),
-                    reserved: Money(reserved_cash).to_string(),
-                    cash: true,
+                (needed > free).then_some(Rejection::InsufficientCash {
+                    cost: Money(needed),
+                    cash: Money(free),
+                    reserved: Money(reserved_cash),
                 })
             }
             Side::Sell => {
                 let needed = order.reserved_units();
                 let free = held - reserved_units;
-                (needed > free).then(|| OrderError::InsufficientFunds {
-                    needed: format!("{needed} {}", order.symbol),
-                    free: format!("{free}"),
-                    reserved: format!("{reserved_units}"),
-                    cash: false,
+                (needed > free).then_some(Rejection::InsufficientHoldings {
+                    symbol: order.symbol.clone(),
+                    quantity: needed,
+                    held: free,
+                    reserved: reserved_units,
                 })
             }
         };
         if let Some(e) = shortfall {
-            return Ok(Err(e));
+            return Ok(Err(e.into()));
         }
         order_rows::insert(c, &OrderRow::placed(&order, &by))?;
         Ok(Ok(Placement::New(order)))
@@ -676,7 +702,7 @@ impl Handler<CancelOpenOrder> for TradeQueueActor {
                             None => OrderError::UnknownOrder(id),
                             Some(row) => OrderError::OrderNotOpen {
                                 id,
-                                status: status_word(row.record().status),
+                                status: row.record().status.name(),
                             },
                         })),
                     }
@@ -755,15 +781,16 @@ impl Handler<ResetAccount> for TradeQueueActor {
     }
 }
 
-/// An order status in words, for messages.
-pub fn status_word(status: OrderStatus) -> &'static str {
-    match status {
-        OrderStatus::New => "new",
-        OrderStatus::PartiallyFilled => "partially filled",
-        OrderStatus::Filled => "filled",
-        OrderStatus::Cancelled => "cancelled",
-        OrderStatus::Expired => "expired",
-        OrderStatus::Rejected => "rejected",
+/// The cash an account's open orders hold back, micro-units.
+#[derive(Message)]
+#[rtype(result = "i64")]
+pub struct ReservedCash(pub i64);
+
+impl Handler<ReservedCash> for TradeQueueActor {
+    type Result = i64;
+
+    fn handle(&mut self, msg: ReservedCash, _: &mut Context<Self>) -> i64 {
+        self.book.reservations().cash_of(msg.0)
     }
 }
 

@@ -76,27 +76,50 @@ pub enum Rejection {
     /// Price × quantity overflows.
     #[error("order value overflows")]
     ValueOverflow,
-    /// A buy costing more than the account's cash.
-    #[error("costs {cost} but cash is {cash}")]
+    /// A buy costing more than the account's cash free of open orders' reservations.
+    #[error("{}", cash_shortfall(*cost, *cash, *reserved))]
     InsufficientCash {
-        /// Price × quantity.
+        /// Price × quantity (+ commission).
         cost: Money,
-        /// The account's cash at that point of the batch.
+        /// The account's free cash at that point of the batch.
         cash: Money,
+        /// What its open orders reserve on top.
+        reserved: Money,
     },
-    /// A sale of more units than are held.
-    #[error("selling {quantity} {symbol} but {held} are held")]
+    /// A sale of more units than are held free of open sales' reservations.
+    #[error("{}", units_shortfall(*quantity, symbol, *held, *reserved))]
     InsufficientHoldings {
         /// The asset.
         symbol: String,
         /// Units offered.
         quantity: i64,
-        /// Units held at that point of the batch.
+        /// Units held and free at that point of the batch.
         held: i64,
+        /// Units its open sales reserve on top.
+        reserved: i64,
     },
     /// A sale whose proceeds overflow the account's cash.
     #[error("cash would overflow")]
     CashOverflow,
+}
+
+fn cash_shortfall(cost: Money, free: Money, reserved: Money) -> String {
+    if reserved.micros() > 0 {
+        format!("costs {cost} but only {free} of the cash is free ({reserved} is reserved by open orders)")
+    } else {
+        format!("costs {cost} but cash is {free}")
+    }
+}
+
+fn units_shortfall(quantity: i64, symbol: &str, free: i64, reserved: i64) -> String {
+    if reserved > 0 {
+        format!(
+            "selling {quantity} {symbol} but only {free} are free ({} held, {reserved} reserved by open orders)",
+            free + reserved
+        )
+    } else {
+        format!("selling {quantity} {symbol} but {free} are held")
+    }
 }
 
 /// Why an order got no receipt.
@@ -139,36 +162,27 @@ pub enum OrderError {
     #[error("the order was dropped before settlement")]
     Dropped,
     /// No order of the account has this id.
-    #[error("no order {0} of yours exists")]
+    #[error("no order #{0} of yours exists")]
     UnknownOrder(u64),
     /// The order is not open any more.
-    #[error("order {id} is {status} and can no longer be cancelled")]
+    #[error("order #{id} is {status} and can no longer be cancelled")]
     OrderNotOpen {
         /// The order.
         id: u64,
         /// Its status, in words.
         status: &'static str,
     },
+    /// A stop on the side of the market where it would trigger at once.
+    #[error("{0}")]
+    StopAlreadyReached(String),
     /// A market order placed before the asset's first price: nothing to reserve cash at.
     #[error("{symbol} has no price yet; place a limit order instead")]
     NoReferencePrice {
         /// The asset.
         symbol: String,
     },
-    /// Placing it needs more than the account has free of other orders' reservations.
-    #[error("needs {needed} but {free} is free ({reserved} is reserved by open orders)")]
-    InsufficientFunds {
-        /// Cash (buys, micro-units) or units (sales) it would reserve.
-        needed: String,
-        /// What is free.
-        free: String,
-        /// What open orders reserve.
-        reserved: String,
-        /// True for a buy (cash), false for a sale (units).
-        cash: bool,
-    },
     /// Its client order id was used for a different order.
-    #[error("clientOrderId {id} was already used for order {order_id}, a different order")]
+    #[error("clientOrderId {id} was already used for order #{order_id}, a different order")]
     OrderIdReused {
         /// The client order id.
         id: String,

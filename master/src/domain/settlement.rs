@@ -105,6 +105,7 @@ pub fn apply(
                 return Err(Rejection::InsufficientCash {
                     cost: Money(cost),
                     cash: Money(free_cash),
+                    reserved: Money(reserved.cash_of(order.account_id)),
                 });
             }
             (*balance - cost, position + quantity)
@@ -116,6 +117,7 @@ pub fn apply(
                     symbol: order.symbol.clone(),
                     quantity,
                     held: free_units,
+                    reserved: reserved.units_of(order.account_id, &order.symbol),
                 });
             }
             let cash_after = balance
@@ -126,7 +128,8 @@ pub fn apply(
                 .filter(|c| *c >= reserved.cash_of(order.account_id).max(0))
                 .ok_or(Rejection::InsufficientCash {
                     cost: Money(commission),
-                    cash: Money(*balance + amount),
+                    cash: Money(*balance + amount - reserved.cash_of(order.account_id)),
+                    reserved: Money(reserved.cash_of(order.account_id)),
                 })?;
             (cash_after, position - quantity)
         }
@@ -231,6 +234,7 @@ mod tests {
                 Rejection::InsufficientCash {
                     cost: Money(20 * DOLLAR),
                     cash: Money(15 * DOLLAR),
+                    reserved: Money(0),
                 },
             ),
             (
@@ -239,6 +243,7 @@ mod tests {
                     symbol: "AAPL".into(),
                     quantity: 1,
                     held: 0,
+                    reserved: 0,
                 },
             ),
             (

@@ -8,25 +8,11 @@ use std::time::Duration;
 use papertrader_client::Connection;
 use papertrader_master::config::{MasterConfig, TradingConfig};
 use papertrader_master::db::{accounts, orders as order_rows, Db};
-use papertrader_protocol::data::{DataBody, OrderKind, OrderList, OrderStatus, Side, TimeInForce};
+use papertrader_protocol::data::{DataBody, OrderKind, OrderList, OrderStatus, Side};
 use papertrader_protocol::*;
 use rand::{Rng, SeedableRng};
 
 use crate::support::*;
-
-fn limit(session: &str, side: Side, symbol: &str, quantity: u64, price: Money) -> Message {
-    Message::PlaceOrder(PlaceOrder {
-        session_id: session.into(),
-        side,
-        symbol: symbol.into(),
-        quantity,
-        kind: OrderKind::Limit,
-        limit_price: Some(price),
-        stop_price: None,
-        time_in_force: TimeInForce::GoodTillCancelled,
-        client_order_id: None,
-    })
-}
 
 fn cancel(session: &str, order_id: u64) -> Message {
     Message::CancelOrder(CancelOrder {
@@ -87,20 +73,19 @@ async fn orders_rest_fill_and_cancel_as_documented(db: TestDb) {
         ..test_config(&db)
     })
     .await;
-    let mut c = Connection::connect(master.local_addr).await.unwrap();
-    let mut d = Connection::connect(master.local_addr).await.unwrap();
-    let s = new_user(&mut c, "olga").await;
-    let s_data = login(&mut d, "olga", true).await.unwrap();
-    switch(&mut d, &s_data, ConnectionState::DataTransfer)
-        .await
-        .unwrap();
+    let Trader {
+        mut c,
+        s,
+        mut d,
+        sd: s_data,
+    } = trader(master.local_addr, "olga").await;
     let ko = price(&mut d, "KO").await;
 
     // A buy limit well above the price crosses at the next tick and fills at the tick's price
     // (never above the limit), paying 1.00 + 10 × 0.01 commission.
     let high = accepted(
         &mut c,
-        limit(&s, Side::Buy, "KO", 10, Money(ko.micros() * 2)),
+        limit_order(&s, Side::Buy, "KO", 10, Money(ko.micros() * 2)),
     )
     .await;
     assert_eq!(high.status, OrderStatus::New, "{}", db.backend);
@@ -129,11 +114,17 @@ async fn orders_rest_fill_and_cancel_as_documented(db: TestDb) {
 
     // A buy limit far below rests; it reserves its cash (limit × units + most commission), so
     // a second order or a market purchase beyond what is left is refused.
-    let low_price = Money(ko.micros() / 10);
+    let low_price = Money(ko.micros() / 10 / 10_000 * 10_000);
     let free = cash_after_fill;
     let affordable = ((free - 1_000_000) / (low_price.micros() + 10_000)) as u64;
-    let resting = accepted(&mut c, limit(&s, Side::Buy, "KO", affordable, low_price)).await;
-    let refused = c.call(&limit(&s, Side::Buy, "KO", 1, low_price)).await;
+    let resting = accepted(
+        &mut c,
+        limit_order(&s, Side::Buy, "KO", affordable, low_price),
+    )
+    .await;
+    let refused = c
+        .call(&limit_order(&s, Side::Buy, "KO", 1, low_price))
+        .await;
     assert_eq!(
         reason(refused),
         ReasonCode::InsufficientCash,
@@ -149,12 +140,12 @@ async fn orders_rest_fill_and_cancel_as_documented(db: TestDb) {
     // Sales reserve units too: 10 held, 6 offered, so 5 more are refused.
     let sell = accepted(
         &mut c,
-        limit(&s, Side::Sell, "KO", 6, Money::from_units(1_000_000)),
+        limit_order(&s, Side::Sell, "KO", 6, Money::from_units(1_000_000)),
     )
     .await;
     assert_eq!(
         reason(
-            c.call(&limit(
+            c.call(&limit_order(
                 &s,
                 Side::Sell,
                 "KO",
@@ -186,7 +177,7 @@ async fn orders_rest_fill_and_cancel_as_documented(db: TestDb) {
         }
         other => panic!("{other:?}"),
     }
-    accepted(&mut c, limit(&s, Side::Buy, "KO", 1, low_price)).await;
+    accepted(&mut c, limit_order(&s, Side::Buy, "KO", 1, low_price)).await;
     assert_eq!(
         reason(c.call(&cancel(&s, resting.order_id)).await),
         ReasonCode::OrderNotOpen
@@ -214,14 +205,53 @@ async fn orders_rest_fill_and_cancel_as_documented(db: TestDb) {
         .unwrap();
     assert_eq!(cancelled.status, OrderStatus::Cancelled);
 
+    // A stop already reached would trigger at once: refused, as are sub-cent prices.
+    let stop = |side, stop: Money| {
+        Message::PlaceOrder(PlaceOrder {
+            session_id: s.clone(),
+            side,
+            symbol: "KO".into(),
+            quantity: 1,
+            kind: OrderKind::Stop,
+            limit_price: None,
+            stop_price: Some(stop),
+            time_in_force: data::TimeInForce::GoodTillCancelled,
+            client_order_id: None,
+        })
+    };
+    let below = Money((ko.micros() / 2 / 10_000) * 10_000);
+    let above = Money((ko.micros() * 2 / 10_000) * 10_000);
+    assert_eq!(
+        reason(c.call(&stop(Side::Buy, below)).await),
+        ReasonCode::InvalidOrder
+    );
+    assert_eq!(
+        reason(c.call(&stop(Side::Sell, above)).await),
+        ReasonCode::InvalidOrder
+    );
+    assert!(matches!(
+        c.call(&stop(Side::Buy, above)).await,
+        Ok(Message::OrderAccepted(_))
+    ));
+    assert_eq!(
+        reason(
+            c.call(&limit_order(&s, Side::Buy, "KO", 1, Money(1_001_000)))
+                .await
+        ),
+        ReasonCode::InvalidOrder
+    );
+
     // Bad combinations are refused before anything is stored.
-    let mut bad = limit(&s, Side::Buy, "KO", 1, low_price);
+    let mut bad = limit_order(&s, Side::Buy, "KO", 1, low_price);
     if let Message::PlaceOrder(p) = &mut bad {
         p.kind = OrderKind::Market;
     }
     assert_eq!(reason(c.call(&bad).await), ReasonCode::InvalidOrder);
     assert_eq!(
-        reason(c.call(&limit(&s, Side::Buy, "NOPE", 1, low_price)).await),
+        reason(
+            c.call(&limit_order(&s, Side::Buy, "NOPE", 1, low_price))
+                .await
+        ),
         ReasonCode::UnknownAsset
     );
 }
@@ -233,13 +263,12 @@ async fn a_cancel_and_a_fill_of_the_same_order_never_both_happen(db: TestDb) {
         ..test_config(&db)
     })
     .await;
-    let mut c = Connection::connect(master.local_addr).await.unwrap();
-    let mut d = Connection::connect(master.local_addr).await.unwrap();
-    let s = new_user(&mut c, "race").await;
-    let sd = login(&mut d, "race", true).await.unwrap();
-    switch(&mut d, &sd, ConnectionState::DataTransfer)
-        .await
-        .unwrap();
+    let Trader {
+        mut c,
+        s,
+        mut d,
+        sd,
+    } = trader(master.local_addr, "race").await;
     let ko = price(&mut d, "KO").await;
     // Crossing orders cancelled right away, racing the next tick: each either fills (and the
     // cancel is refused: not open) or is cancelled (and never fills).
@@ -247,7 +276,7 @@ async fn a_cancel_and_a_fill_of_the_same_order_never_both_happen(db: TestDb) {
     for _ in 0..30 {
         let a = accepted(
             &mut c,
-            limit(&s, Side::Buy, "KO", 1, Money(ko.micros() * 2)),
+            limit_order(&s, Side::Buy, "KO", 1, Money(ko.micros() * 2)),
         )
         .await;
         tokio::time::sleep(Duration::from_millis(rand::thread_rng().gen_range(0..50))).await;
@@ -328,9 +357,9 @@ async fn reservations_hold_under_64_concurrent_traders(db: TestDb) {
                     Side::Sell
                 };
                 // Around the price: some cross at once, some rest.
-                let p = Money((nvda * rng.gen_range(97..104) / 100).max(10_000));
+                let p = Money((nvda * rng.gen_range(97..104) / 100 / 10_000 * 10_000).max(10_000));
                 match c
-                    .call(&limit(&s, side, "NVDA", rng.gen_range(1..12), p))
+                    .call(&limit_order(&s, side, "NVDA", rng.gen_range(1..12), p))
                     .await
                 {
                     Ok(Message::OrderAccepted(a)) => placed.push(a.order_id),

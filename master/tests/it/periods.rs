@@ -6,24 +6,10 @@ use std::time::Duration;
 
 use papertrader_client::Connection;
 use papertrader_master::config::{MasterConfig, TradingConfig};
-use papertrader_protocol::data::{DataBody, OrderKind, PeriodList, Side, TimeInForce};
+use papertrader_protocol::data::{DataBody, PeriodList, Side};
 use papertrader_protocol::*;
 
 use crate::support::*;
-
-fn limit(session: &str, side: Side, symbol: &str, quantity: u64, price: Money) -> Message {
-    Message::PlaceOrder(PlaceOrder {
-        session_id: session.into(),
-        side,
-        symbol: symbol.into(),
-        quantity,
-        kind: OrderKind::Limit,
-        limit_price: Some(price),
-        stop_price: None,
-        time_in_force: TimeInForce::GoodTillCancelled,
-        client_order_id: None,
-    })
-}
 
 async fn data(conn: &mut Connection, request: Message) -> DataBody {
     conn.call_data(&request, |_, _| {}).await.expect("data")
@@ -40,13 +26,12 @@ async fn pnl_adds_up_and_a_reset_with_orders_open_starts_over(db: TestDb) {
         ..test_config(&db)
     })
     .await;
-    let mut c = Connection::connect(master.local_addr).await.unwrap();
-    let mut d = Connection::connect(master.local_addr).await.unwrap();
-    let s = new_user(&mut c, "rita").await;
-    let sd = login(&mut d, "rita", true).await.unwrap();
-    switch(&mut d, &sd, ConnectionState::DataTransfer)
-        .await
-        .unwrap();
+    let Trader {
+        mut c,
+        s,
+        mut d,
+        sd,
+    } = trader(master.local_addr, "rita").await;
 
     for (buy, symbol, qty) in [(true, "AAPL", 20), (true, "KO", 30), (false, "AAPL", 5)] {
         order(&mut c, buy, &s, symbol, qty).await.expect("settles");
@@ -96,12 +81,21 @@ async fn pnl_adds_up_and_a_reset_with_orders_open_starts_over(db: TestDb) {
     // A resting order, then a reset: the order is cancelled (AccountReset), holdings go,
     // cash is the starting cash again, the session still works.
     let resting = match c
-        .call(&limit(&s, Side::Buy, "KO", 5, Money::from_units(1)))
+        .call(&limit_order(&s, Side::Buy, "KO", 5, Money::from_units(1)))
         .await
     {
         Ok(Message::OrderAccepted(a)) => a.order_id,
         other => panic!("{other:?}"),
     };
+    // Its reservation shows as reserved cash, and buying power is what is left.
+    let summary = portfolio(&mut d, &sd, "rita").await.summary.unwrap();
+    assert_eq!(
+        summary.reserved_cash,
+        Money::from_units(5 + 2),
+        "5 × 1.00 + commission"
+    );
+    let cash = portfolio(&mut d, &sd, "rita").await.cash.unwrap();
+    assert_eq!(summary.buying_power.micros(), cash.micros() - 7_000_000);
     let old_trades = transactions(&mut d, &sd, "rita").await.entries;
     assert_eq!(old_trades.len(), 3);
     match c
@@ -204,13 +198,12 @@ async fn equity_points_are_cash_plus_holdings_at_the_recorded_tick(db: TestDb) {
         ..test_config(&db)
     })
     .await;
-    let mut c = Connection::connect(master.local_addr).await.unwrap();
-    let mut d = Connection::connect(master.local_addr).await.unwrap();
-    let s = new_user(&mut c, "eve").await;
-    let sd = login(&mut d, "eve", true).await.unwrap();
-    switch(&mut d, &sd, ConnectionState::DataTransfer)
-        .await
-        .unwrap();
+    let Trader {
+        mut c,
+        s,
+        mut d,
+        sd,
+    } = trader(master.local_addr, "eve").await;
     order(&mut c, true, &s, "AAPL", 7).await.unwrap();
     order(&mut c, true, &s, "KO", 11).await.unwrap();
     let settled = chrono::Utc::now().timestamp_millis();

@@ -375,3 +375,49 @@ pub async fn master_log(master: &RunningMaster, db: &TestDb) -> String {
         .unwrap();
     std::fs::read_to_string(db.dir.path().join("master.log")).unwrap()
 }
+
+/// A new user with two connections to `addr`: `c` for commands (session `s`) and `d` switched
+/// to DataTransfer (its own session `sd`).
+pub struct Trader {
+    /// The command connection.
+    pub c: Connection,
+    /// Its session.
+    pub s: String,
+    /// The data connection.
+    pub d: Connection,
+    /// Its session.
+    pub sd: String,
+}
+
+/// Registers `name` and opens its two connections.
+pub async fn trader(addr: std::net::SocketAddr, name: &str) -> Trader {
+    let mut c = Connection::connect(addr).await.unwrap();
+    let mut d = Connection::connect(addr).await.unwrap();
+    let s = new_user(&mut c, name).await;
+    let sd = login(&mut d, name, true).await.unwrap();
+    switch(&mut d, &sd, ConnectionState::DataTransfer)
+        .await
+        .unwrap();
+    Trader { c, s, d, sd }
+}
+
+/// A good-till-cancelled limit order.
+pub fn limit_order(
+    session: &str,
+    side: data::Side,
+    symbol: &str,
+    quantity: u64,
+    price: Money,
+) -> Message {
+    Message::PlaceOrder(PlaceOrder {
+        session_id: session.into(),
+        side,
+        symbol: symbol.into(),
+        quantity,
+        kind: data::OrderKind::Limit,
+        limit_price: Some(price),
+        stop_price: None,
+        time_in_force: data::TimeInForce::GoodTillCancelled,
+        client_order_id: None,
+    })
+}

@@ -180,25 +180,13 @@ fn order_record() -> impl Strategy<Value = OrderRecord> {
 
 fn summary() -> impl Strategy<Value = AccountSummary> {
     (
-        any::<u64>(),
-        any::<i64>(),
-        money(),
-        money(),
-        money(),
-        money(),
-        money(),
-        any::<i64>(),
+        (any::<u64>(), any::<i64>(), money(), money(), money()),
+        (money(), money(), any::<i64>(), money(), money()),
     )
         .prop_map(
             |(
-                period,
-                period_started_at_ms,
-                starting_cash,
-                equity,
-                realised_pnl,
-                unrealised_pnl,
-                commissions,
-                return_ppm,
+                (period, period_started_at_ms, starting_cash, equity, realised_pnl),
+                (unrealised_pnl, commissions, return_ppm, reserved_cash, buying_power),
             )| AccountSummary {
                 period,
                 period_started_at_ms,
@@ -208,6 +196,8 @@ fn summary() -> impl Strategy<Value = AccountSummary> {
                 unrealised_pnl,
                 commissions,
                 return_ppm,
+                reserved_cash,
+                buying_power,
             },
         )
 }
