@@ -41,4 +41,7 @@ rm -rf "$DB"
 mkdir -p "$(dirname "$DB")"
 git clone -q -b main "$BUNDLE" "$DB"
 echo "advisory database: $(git -C "$DB" log -1 --format='%s')"
+# cargo-deny reads `cargo metadata` offline, which needs every crate of Cargo.lock on disk,
+# those of other platforms too (a build fetches only this one's): fetch them from crates.io.
+cargo fetch --locked --quiet
 "$TOOLS/bin/cargo-deny" --offline check

@@ -51,6 +51,7 @@ fn order(id: u64, account_id: i64, symbol: &str, limit: i64) -> OpenOrder {
         commission: 0,
         placed_at: 0,
         client_ip: "192.0.2.1".to_owned(),
+        worker_uuid: None,
     }
 }
 

@@ -472,6 +472,9 @@ pub struct OrderRecord {
     pub time_in_force: TimeInForce,
     /// Where it stands.
     pub status: OrderStatus,
+    /// A stop or stop-limit whose stop price has been reached (a stop-limit then rests as a
+    /// limit order); false for other kinds.
+    pub triggered: bool,
     /// Average price of the fills (`None` before the first).
     pub average_price: Option<Money>,
     /// Commission paid on its fills so far.

@@ -169,6 +169,7 @@ fn record_json(o: &OrderRecord) -> Value {
            "kind": o.kind.name(), "quantity": o.quantity, "filled_quantity": o.filled_quantity,
            "limit_price": o.limit_price.map(money), "stop_price": o.stop_price.map(money),
            "time_in_force": o.time_in_force.name(), "status": o.status.name(),
+           "triggered": o.triggered,
            "average_price": o.average_price.map(money), "commission": money(o.commission),
            "reason": reason_name(o.reason), "placed_at": rfc3339(o.placed_at_ms),
            "updated_at": rfc3339(o.updated_at_ms), "client_order_id": o.client_order_id})
@@ -186,9 +187,10 @@ pub async fn list(args: OrdersArgs, out: Output) -> Result<(), Failed> {
             .orders
             .iter()
             .map(|o| {
-                let status = match reason_name(o.reason) {
-                    Some(reason) => format!("{} ({reason})", o.status.name()),
-                    None => o.status.name().to_owned(),
+                let status = match (reason_name(o.reason), o.triggered && o.status.is_open()) {
+                    (Some(reason), _) => format!("{} ({reason})", o.status.name()),
+                    (None, true) => format!("{} (stop reached)", o.status.name()),
+                    (None, false) => o.status.name().to_owned(),
                 };
                 vec![
                     o.order_id.to_string(),

@@ -533,6 +533,7 @@ impl Handler<PlaceOpenOrder> for TradeQueueActor {
             commission: 0,
             placed_at: by.placed_at,
             client_ip: by.client_ip.clone(),
+            worker_uuid: by.worker_uuid.clone(),
         };
         let reserved = self.book.reservations();
         let reserved_cash = reserved.cash_of(order.account_id);

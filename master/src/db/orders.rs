@@ -173,6 +173,7 @@ impl OrderRow {
             commission: self.commission,
             placed_at: self.placed_at,
             client_ip: self.client_ip.clone(),
+            worker_uuid: self.worker_uuid.clone(),
         }
     }
 
@@ -190,6 +191,7 @@ impl OrderRow {
             stop_price: self.stop_price.map(Money),
             time_in_force: tif_from_code(self.time_in_force),
             status: status_from_code(self.status),
+            triggered: self.triggered,
             average_price: (filled > 0).then(|| Money(self.filled_value / filled as i64)),
             commission: Money(self.commission),
             reason: u16::try_from(self.reason).unwrap_or(0),

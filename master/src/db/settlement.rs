@@ -204,7 +204,7 @@ fn settle_in_transaction(
             settled_at: now_ms,
             tick,
             client_ip: o.client_ip.clone(),
-            worker_uuid: None,
+            worker_uuid: o.worker_uuid.clone(),
             order_id: Some(o.id as i64),
             commission: fill.commission,
         });

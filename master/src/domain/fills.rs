@@ -310,6 +310,7 @@ mod tests {
             commission: 0,
             placed_at: 0,
             client_ip: "127.0.0.1".into(),
+            worker_uuid: None,
         }
     }
 

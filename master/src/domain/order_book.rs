@@ -58,6 +58,8 @@ pub struct OpenOrder {
     pub placed_at: i64,
     /// The address it was placed from.
     pub client_ip: String,
+    /// The worker it came through, if any.
+    pub worker_uuid: Option<String>,
 }
 
 impl OpenOrder {
@@ -440,6 +442,7 @@ mod tests {
             commission: 0,
             placed_at: 0,
             client_ip: "127.0.0.1".into(),
+            worker_uuid: None,
         }
     }
 

@@ -229,10 +229,16 @@ async fn orders_rest_fill_and_cancel_as_documented(db: TestDb) {
         reason(c.call(&stop(Side::Sell, above)).await),
         ReasonCode::InvalidOrder
     );
-    assert!(matches!(
-        c.call(&stop(Side::Buy, above)).await,
-        Ok(Message::OrderAccepted(_))
-    ));
+    let Ok(Message::OrderAccepted(waiting)) = c.call(&stop(Side::Buy, above)).await else {
+        panic!("a buy stop above the price is accepted")
+    };
+    let listed = list(&mut d, &s_data, false).await;
+    let waiting = listed
+        .orders
+        .iter()
+        .find(|o| o.order_id == waiting.order_id)
+        .expect("listed as open");
+    assert!(!waiting.triggered && waiting.status == OrderStatus::New);
     assert_eq!(
         reason(
             c.call(&limit_order(&s, Side::Buy, "KO", 1, Money(1_001_000)))

@@ -150,14 +150,16 @@ fn order_record() -> impl Strategy<Value = OrderRecord> {
             any::<i64>(),
             any::<i64>(),
             proptest::option::of(text()),
+            any::<bool>(),
         ),
     )
         .prop_map(
             |(
                 (order_id, side, symbol, kind, quantity, filled_quantity),
                 (limit_price, stop_price, time_in_force, status, average_price, commission),
-                (reason, placed_at_ms, updated_at_ms, client_order_id),
+                (reason, placed_at_ms, updated_at_ms, client_order_id, triggered),
             )| OrderRecord {
+                triggered,
                 order_id,
                 side,
                 symbol,
