@@ -450,17 +450,7 @@ impl Client {
     pub async fn place_order(&mut self, order: OrderSpec) -> Result<OrderAccepted, ClientError> {
         let session_id = self.session.clone().ok_or_else(not_logged_in)?;
         let order_id = new_order_id();
-        let request = Message::PlaceOrder(PlaceOrder {
-            session_id,
-            side: order.side,
-            symbol: order.symbol,
-            quantity: order.quantity,
-            kind: order.kind,
-            limit_price: order.limit_price,
-            stop_price: order.stop_price,
-            time_in_force: order.time_in_force,
-            client_order_id: Some(order_id.clone()),
-        });
+        let request = Message::PlaceOrder(order.message(session_id, Some(order_id.clone())));
         self.resend(request, "orderFail", &order_id, |reply| match reply {
             Message::OrderAccepted(a) => Ok(a),
             other => Err(other),
@@ -691,6 +681,21 @@ pub struct OrderSpec {
 }
 
 impl OrderSpec {
+    /// The `placeOrder` arguments of this order.
+    pub fn message(self, session_id: String, client_order_id: Option<String>) -> PlaceOrder {
+        PlaceOrder {
+            session_id,
+            side: self.side,
+            symbol: self.symbol,
+            quantity: self.quantity,
+            kind: self.kind,
+            limit_price: self.limit_price,
+            stop_price: self.stop_price,
+            time_in_force: self.time_in_force,
+            client_order_id,
+        }
+    }
+
     /// The kind that a limit price and a stop price make: neither a market order, a limit
     /// price a limit order, a stop price a stop order, both a stop-limit order.
     pub fn kind_of(limit: Option<Money>, stop: Option<Money>) -> OrderKind {

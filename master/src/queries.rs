@@ -21,7 +21,7 @@ use thiserror::Error;
 
 use crate::db::{accounts, periods, prices, settlement, AnyConnection, DbError};
 use crate::domain::calendar::{day_start, month_start, DAY_MS};
-use crate::domain::pnl::{return_ppm, Ledger, TradeFacts};
+use crate::domain::pnl::{equity as pnl_equity, return_ppm, Ledger, TradeFacts};
 use crate::domain::sessions::LiveSession;
 use crate::market::{AssetSpec, PriceBook};
 use crate::reasons;
@@ -219,6 +219,16 @@ fn account_seen_by(
     Ok((account, owner))
 }
 
+/// The session's own account.
+fn own_account(
+    conn: &mut AnyConnection,
+    viewer: &LiveSession,
+) -> Result<accounts::Account, QueryError> {
+    accounts::find_by_id(conn, viewer.account_id)?.ok_or_else(|| QueryError::UnknownUser {
+        username: viewer.username.clone(),
+    })
+}
+
 /// `getUserInfo`: private fields only for the owner.
 pub fn user_info(conn: &mut AnyConnection, viewer: &LiveSession, username: &str) -> Answer {
     let (account, owner) = account_seen_by(conn, viewer, username)?;
@@ -262,12 +272,15 @@ pub fn portfolio(
         None
     };
     let held = accounts::holdings_of(conn, account.id)?;
-    let mut equity = account.cash;
+    let equity = pnl_equity(
+        account.cash,
+        held.iter().map(|(s, q)| (s.as_str(), *q)),
+        price_of,
+    );
     let holdings = held
         .into_iter()
         .map(|(symbol, quantity)| {
             let price = price_of(&symbol).unwrap_or(0);
-            equity = equity.saturating_add(price.saturating_mul(quantity));
             let position = ledger
                 .as_ref()
                 .and_then(|l| l.positions.get(&symbol).copied());
@@ -312,10 +325,7 @@ pub fn equity_history(
     from: i64,
     to: i64,
 ) -> Answer {
-    let account =
-        accounts::find_by_id(conn, viewer.account_id)?.ok_or_else(|| QueryError::UnknownUser {
-            username: viewer.username.clone(),
-        })?;
+    let account = own_account(conn, viewer)?;
     let rows = crate::db::equity::history(
         conn,
         account.id,
@@ -341,10 +351,7 @@ pub fn equity_history(
 
 /// `getPeriods`: the session's account's trading periods.
 pub fn periods(conn: &mut AnyConnection, viewer: &LiveSession) -> Answer {
-    let account =
-        accounts::find_by_id(conn, viewer.account_id)?.ok_or_else(|| QueryError::UnknownUser {
-            username: viewer.username.clone(),
-        })?;
+    let account = own_account(conn, viewer)?;
     Ok(DataBody::Periods(PeriodList {
         periods: periods::summaries(conn, &account)?,
         username: account.username,
@@ -353,10 +360,7 @@ pub fn periods(conn: &mut AnyConnection, viewer: &LiveSession) -> Answer {
 
 /// `getPeriodTransactions`: the trades of one of the session's account's periods.
 pub fn period_transactions(conn: &mut AnyConnection, viewer: &LiveSession, period: u64) -> Answer {
-    let account =
-        accounts::find_by_id(conn, viewer.account_id)?.ok_or_else(|| QueryError::UnknownUser {
-            username: viewer.username.clone(),
-        })?;
+    let account = own_account(conn, viewer)?;
     let (from, end) = if period == account.period.max(0) as u64 {
         (account.period_first_transaction, None)
     } else {
@@ -408,7 +412,7 @@ pub const MAX_ORDERS_LISTED: i64 = 1_000;
 
 /// The session's account's orders of its current period, newest first: open ones, or all.
 pub fn orders(conn: &mut AnyConnection, viewer: &LiveSession, include_closed: bool) -> Answer {
-    let from = accounts::find_by_id(conn, viewer.account_id)?.map_or(0, |a| a.period_first_order);
+    let from = own_account(conn, viewer)?.period_first_order;
     let orders = crate::db::orders::list(
         conn,
         viewer.account_id,

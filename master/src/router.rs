@@ -266,33 +266,26 @@ impl Services {
                 }))
             }
             Message::GetEquityHistory(q) => {
-                let session = self.authenticate(q.session_id).await?;
                 let (from, to) = (q.from_ms, q.to_ms);
-                let answer = self
-                    .query(move |c| queries::equity_history(c, &session, from, to))
-                    .await;
-                self.data(answer)
+                self.own_data(q.session_id, move |c, viewer| {
+                    queries::equity_history(c, viewer, from, to)
+                })
+                .await
             }
-            Message::GetPeriods(t) => {
-                let session = self.authenticate(t.session_id).await?;
-                let answer = self.query(move |c| queries::periods(c, &session)).await;
-                self.data(answer)
-            }
+            Message::GetPeriods(t) => self.own_data(t.session_id, queries::periods).await,
             Message::GetPeriodTransactions(q) => {
-                let session = self.authenticate(q.session_id).await?;
                 let period = q.period;
-                let answer = self
-                    .query(move |c| queries::period_transactions(c, &session, period))
-                    .await;
-                self.data(answer)
+                self.own_data(q.session_id, move |c, viewer| {
+                    queries::period_transactions(c, viewer, period)
+                })
+                .await
             }
             Message::GetOrders(q) => {
-                let session = self.authenticate(q.session_id).await?;
                 let include_closed = q.include_closed;
-                let answer = self
-                    .query(move |c| queries::orders(c, &session, include_closed))
-                    .await;
-                self.data(answer)
+                self.own_data(q.session_id, move |c, viewer| {
+                    queries::orders(c, viewer, include_closed)
+                })
+                .await
             }
             Message::SwitchState(s) => {
                 self.switch_state(s.session_id, s.state, context.via)
@@ -334,14 +327,15 @@ impl Services {
             Message::GetUserInfo(q) => self.user_data(q, queries::user_info).await,
             Message::GetUserPortfolio(q) => {
                 let book = self.book.clone();
-                let viewer = self.authenticate(q.session_id.clone()).await?;
+                let viewer = self.authenticate(q.session_id).await?;
                 let reserved = self
                     .trades
                     .send(ReservedCash(viewer.account_id))
                     .await
                     .map_err(|_| mailbox_closed())?;
-                self.user_data(q, move |c, viewer, name| {
-                    queries::portfolio(c, &book, viewer, name, reserved)
+                let username = q.username;
+                self.data_as(viewer, move |c, viewer| {
+                    queries::portfolio(c, &book, viewer, &username, reserved)
                 })
                 .await
             }
@@ -414,12 +408,7 @@ impl Services {
         worker_uuid: Option<String>,
     ) -> Result<TradeReceipt, Failure> {
         let session = self.authenticate(order.session_id).await?;
-        if !self.assets.iter().any(|a| a.symbol == order.symbol) {
-            return Err(OrderError::NotTraded {
-                symbol: order.symbol,
-            }
-            .into());
-        }
+        self.traded(&order.symbol)?;
         let order = Order {
             account_id: session.account_id,
             side,
@@ -449,12 +438,7 @@ impl Services {
         worker_uuid: Option<String>,
     ) -> Result<Placed, Failure> {
         let session = self.authenticate(order.session_id).await?;
-        if !self.assets.iter().any(|a| a.symbol == order.symbol) {
-            return Err(OrderError::NotTraded {
-                symbol: order.symbol,
-            }
-            .into());
-        }
+        self.traded(&order.symbol)?;
         let msg = PlaceOpenOrder {
             order: NewOrder {
                 account_id: session.account_id,
@@ -474,6 +458,17 @@ impl Services {
             },
         };
         ask(&self.trades, msg).await
+    }
+
+    /// `NotTraded` (UnknownAsset) unless `symbol` is in the asset list.
+    fn traded(&self, symbol: &str) -> Result<(), Failure> {
+        if self.assets.iter().any(|a| a.symbol == symbol) {
+            return Ok(());
+        }
+        Err(OrderError::NotTraded {
+            symbol: symbol.to_owned(),
+        }
+        .into())
     }
 
     /// The stored outcome of an earlier order with this order's client id, if there is one
@@ -538,7 +533,25 @@ impl Services {
     {
         let viewer = self.authenticate(query.session_id).await?;
         let username = query.username;
-        let answer = self.query(move |c| read(c, &viewer, &username)).await;
+        self.data_as(viewer, move |c, viewer| read(c, viewer, &username))
+            .await
+    }
+
+    /// The data of the session's own account: authenticates, then reads as it.
+    async fn own_data<F>(&self, session_id: String, read: F) -> Result<Vec<Message>, Failure>
+    where
+        F: FnOnce(&mut AnyConnection, &LiveSession) -> Answer + Send + 'static,
+    {
+        let viewer = self.authenticate(session_id).await?;
+        self.data_as(viewer, read).await
+    }
+
+    /// Runs `read` as `viewer` on a database connection and answers with its data.
+    async fn data_as<F>(&self, viewer: LiveSession, read: F) -> Result<Vec<Message>, Failure>
+    where
+        F: FnOnce(&mut AnyConnection, &LiveSession) -> Answer + Send + 'static,
+    {
+        let answer = self.query(move |c| read(c, &viewer)).await;
         self.data(answer)
     }
 }

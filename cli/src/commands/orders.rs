@@ -119,17 +119,7 @@ pub async fn place(args: OrderArgs, out: Output) -> Result<(), Failed> {
         stop_price: args.stop,
         time_in_force,
     };
-    let message = papertrader_protocol::PlaceOrder {
-        session_id: String::new(),
-        side,
-        symbol: spec.symbol.clone(),
-        quantity: spec.quantity,
-        kind: spec.kind,
-        limit_price: spec.limit_price,
-        stop_price: spec.stop_price,
-        time_in_force,
-        client_order_id: None,
-    };
+    let message = spec.clone().message(String::new(), None);
     // Mistakes in what was typed are usage errors, found before anything is sent.
     papertrader_protocol::limits::check_quantity(spec.quantity)
         .and_then(|()| papertrader_protocol::limits::check_order_prices(&message))

@@ -177,15 +177,10 @@ struct EquityRecord {
 
 impl EquityRecord {
     fn new(at: i64, resolution: i32, snapshot: &Snapshot) -> Self {
-        let prices = snapshot
-            .quotes
-            .iter()
-            .map(|(s, q)| (s.clone(), q.close.micros()))
-            .collect();
         Self {
             at,
             resolution,
-            prices,
+            prices: snapshot.closes(),
         }
     }
 
@@ -748,12 +743,7 @@ impl Handler<ResetAccount> for TradeQueueActor {
             let _ = reply.send(Err(OrderError::ShuttingDown));
             return Box::pin(answer.into_actor(self));
         }
-        let prices: HashMap<String, i64> = self
-            .latest
-            .quotes
-            .iter()
-            .map(|(s, q)| (s.clone(), q.close.micros()))
-            .collect();
+        let prices = self.latest.closes();
         let (db, account, cash) = (self.db.clone(), msg.account_id, self.rules.starting_cash);
         let work = async move {
             db.run(move |c| periods::reset(c, account, cash, &prices, now_ms()))

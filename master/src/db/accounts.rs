@@ -212,22 +212,32 @@ pub struct TransactionRow {
     pub commission: i64,
 }
 
-/// An account's transactions with ids from `from_id` on, oldest first (the current period's:
-/// `from_id` = [`Account::period_first_transaction`]).
+/// The query of an account's transactions with ids from `from_id` up to `before_id` (none: to
+/// the last): a period's trades.
+pub fn transactions_between(
+    account_id: i64,
+    from_id: i64,
+    before_id: Option<i64>,
+) -> transactions::BoxedQuery<'static, <AnyConnection as diesel::Connection>::Backend> {
+    let query = transactions::table
+        .filter(transactions::account_id.eq(account_id))
+        .filter(transactions::id.ge(from_id))
+        .into_boxed();
+    match before_id {
+        Some(end) => query.filter(transactions::id.lt(end)),
+        None => query,
+    }
+}
+
+/// An account's transactions with ids from `from_id` up to `before_id`, oldest first (the
+/// current period's: `from_id` = [`Account::period_first_transaction`], no end).
 pub fn transactions_from(
     conn: &mut AnyConnection,
     account_id: i64,
     from_id: i64,
     before_id: Option<i64>,
 ) -> Result<Vec<TransactionRow>, DbError> {
-    let mut query = transactions::table
-        .filter(transactions::account_id.eq(account_id))
-        .filter(transactions::id.ge(from_id))
-        .into_boxed();
-    if let Some(end) = before_id {
-        query = query.filter(transactions::id.lt(end));
-    }
-    Ok(query
+    Ok(transactions_between(account_id, from_id, before_id)
         .order(transactions::id.asc())
         .select(TransactionRow::as_select())
         .load(conn)?)

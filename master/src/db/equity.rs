@@ -7,6 +7,7 @@ use diesel::prelude::*;
 
 use super::schema::{accounts, equity_points, holdings};
 use super::{with_backend, AnyConnection, DbError};
+use crate::domain::pnl;
 
 /// Resolution of a point taken at an equity step during the day.
 pub const INTRADAY: i32 = 0;
@@ -49,21 +50,31 @@ pub fn record(
         let held: Vec<(i64, String, i64)> = holdings::table
             .select((holdings::account_id, holdings::symbol, holdings::quantity))
             .load(c)?;
-        let mut value: HashMap<i64, i64> = HashMap::new();
+        let mut by_account: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
         for (account, symbol, quantity) in held {
-            let price = prices.get(&symbol).copied().unwrap_or(0);
-            let v = value.entry(account).or_insert(0);
-            *v = v.saturating_add(price.saturating_mul(quantity));
+            by_account
+                .entry(account)
+                .or_default()
+                .push((symbol, quantity));
         }
         let rows: Vec<EquityRow> = balances
             .into_iter()
-            .map(|(account_id, cash, period)| EquityRow {
-                account_id,
-                resolution,
-                at,
-                period,
-                equity: cash.saturating_add(value.get(&account_id).copied().unwrap_or(0)),
-                cash,
+            .map(|(account_id, cash, period)| {
+                let held = by_account
+                    .get(&account_id)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
+                let equity = pnl::equity(cash, held.iter().map(|(s, q)| (s.as_str(), *q)), |s| {
+                    prices.get(s).copied()
+                });
+                EquityRow {
+                    account_id,
+                    resolution,
+                    at,
+                    period,
+                    equity,
+                    cash,
+                }
             })
             .collect();
         diesel::delete(

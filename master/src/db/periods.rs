@@ -12,6 +12,7 @@ use super::orders::status_code;
 use super::schema::{account_periods, accounts as accounts_table, holdings, orders, transactions};
 use super::settlement::take_write_lock;
 use super::{AnyConnection, DbError};
+use crate::domain::pnl;
 
 /// A closed period's row.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -67,10 +68,11 @@ pub fn reset(
             return Ok(None);
         };
         let held = accounts::holdings_of(c, account_id)?;
-        let equity = held.iter().fold(account.cash, |sum, (symbol, quantity)| {
-            let price = prices.get(symbol).copied().unwrap_or(0);
-            sum.saturating_add(price.saturating_mul(*quantity))
-        });
+        let equity = pnl::equity(
+            account.cash,
+            held.iter().map(|(s, q)| (s.as_str(), *q)),
+            |s| prices.get(s).copied(),
+        );
         let end_transaction: Option<i64> = transactions::table
             .select(diesel::dsl::max(transactions::id))
             .first(c)?;
@@ -146,14 +148,9 @@ pub fn count_trades(
     from: i64,
     end: Option<i64>,
 ) -> Result<u64, DbError> {
-    let mut query = transactions::table
-        .filter(transactions::account_id.eq(account_id))
-        .filter(transactions::id.ge(from))
-        .into_boxed();
-    if let Some(end) = end {
-        query = query.filter(transactions::id.lt(end));
-    }
-    let n: i64 = query.count().get_result(conn)?;
+    let n: i64 = accounts::transactions_between(account_id, from, end)
+        .count()
+        .get_result(conn)?;
     Ok(n.max(0) as u64)
 }
 

@@ -82,13 +82,7 @@ pub fn settle_plan(
                 .map(|o| (o, OrderStatus::Cancelled, ReasonCode::NotFilled as u16)),
         );
     for (order, status, reason) in ended {
-        let cash = order.reserved_cash(terms.costs).unwrap_or(i64::MAX);
-        reserved.add(
-            order.account_id,
-            &order.symbol,
-            -cash,
-            -order.reserved_units(),
-        );
+        reserved.release(&order, terms.costs);
         updates.push(OrderUpdate::without_fill(order, status, reason));
     }
     // A candidate that neither filled, ended nor triggered is unchanged (say, its symbol's
@@ -121,9 +115,7 @@ pub fn fill_candidates(
             let update = fill_one(order, terms, allowance, reserved, balances);
             if !update.status.is_open() {
                 // An order that ended holds nothing back any more.
-                let o = &update.order;
-                let cash = o.reserved_cash(terms.costs).unwrap_or(i64::MAX);
-                reserved.add(o.account_id, &o.symbol, -cash, -o.reserved_units());
+                reserved.release(&update.order, terms.costs);
             }
             update
         })
@@ -216,20 +208,11 @@ fn fill_one(
         }
     };
     // The fill: balances, the order's reservation, the symbol's allowance.
-    let reserved_before = (own_reservation, order.reserved_units());
+    reserved.release(&order, terms.costs);
     order.filled += units;
     order.filled_value = order.filled_value.saturating_add(value);
     order.commission = order.commission.saturating_add(commission);
-    let reserved_after = (
-        order.reserved_cash(terms.costs).unwrap_or(i64::MAX),
-        order.reserved_units(),
-    );
-    reserved.add(
-        account,
-        &order.symbol,
-        reserved_after.0 - reserved_before.0,
-        reserved_after.1 - reserved_before.1,
-    );
+    reserved.hold(&order, terms.costs);
     balances.cash.insert(account, cash_after);
     balances.held.insert(key, held_after);
     if let Some(a) = allowance.as_mut() {

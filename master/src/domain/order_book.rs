@@ -138,6 +138,28 @@ impl Reservations {
             .unwrap_or(0)
     }
 
+    /// Adds what `order` reserves now (its cash, or units) to its account's reservations.
+    pub fn hold(&mut self, order: &OpenOrder, costs: &CostModel) {
+        let cash = order.reserved_cash(costs).unwrap_or(i64::MAX);
+        self.add(
+            order.account_id,
+            &order.symbol,
+            cash,
+            order.reserved_units(),
+        );
+    }
+
+    /// Takes what `order` reserves now off its account's reservations.
+    pub fn release(&mut self, order: &OpenOrder, costs: &CostModel) {
+        let cash = order.reserved_cash(costs).unwrap_or(i64::MAX);
+        self.add(
+            order.account_id,
+            &order.symbol,
+            -cash,
+            -order.reserved_units(),
+        );
+    }
+
     /// Adds `cash` and `units` (negative to release) to the account's reservations.
     pub fn add(&mut self, account: i64, symbol: &str, cash: i64, units: i64) {
         if cash != 0 {
@@ -246,13 +268,7 @@ impl OrderBook {
     pub fn insert(&mut self, order: OpenOrder, costs: &CostModel) {
         self.remove(order.id, costs);
         self.index(&order, true);
-        let cash = order.reserved_cash(costs).unwrap_or(i64::MAX);
-        self.reservations.add(
-            order.account_id,
-            &order.symbol,
-            cash,
-            order.reserved_units(),
-        );
+        self.reservations.hold(&order, costs);
         self.orders.insert(order.id, order);
     }
 
@@ -260,13 +276,7 @@ impl OrderBook {
     pub fn remove(&mut self, id: u64, costs: &CostModel) -> Option<OpenOrder> {
         let order = self.orders.remove(&id)?;
         self.index(&order, false);
-        let cash = order.reserved_cash(costs).unwrap_or(i64::MAX);
-        self.reservations.add(
-            order.account_id,
-            &order.symbol,
-            -cash,
-            -order.reserved_units(),
-        );
+        self.reservations.release(&order, costs);
         Some(order)
     }
 

@@ -107,6 +107,19 @@ impl Ledger {
     }
 }
 
+/// Equity: `cash` plus every holding at `price_of` its symbol (a symbol without a price counts
+/// 0), saturating.
+pub fn equity<'a>(
+    cash: i64,
+    holdings: impl IntoIterator<Item = (&'a str, i64)>,
+    price_of: impl Fn(&str) -> Option<i64>,
+) -> i64 {
+    holdings.into_iter().fold(cash, |sum, (symbol, quantity)| {
+        let price = price_of(symbol).unwrap_or(0);
+        sum.saturating_add(price.saturating_mul(quantity))
+    })
+}
+
 /// Return of `equity` on `start`, in millionths (10 000 = 1 %), rounded toward zero; 0 when
 /// the period started with nothing.
 pub fn return_ppm(equity: i64, start: i64) -> i64 {

@@ -56,6 +56,14 @@ fn day_quote(q: &ProviderQuote, today: Option<&Quote>, at_ms: i64) -> Quote {
 }
 
 impl Snapshot {
+    /// Every symbol's close, micro-units.
+    pub fn closes(&self) -> HashMap<String, i64> {
+        self.quotes
+            .iter()
+            .map(|(s, q)| (s.clone(), q.close.micros()))
+            .collect()
+    }
+
     /// The next snapshot: `fresh` prices update their symbols; listed symbols without a fresh
     /// price keep their last quote, marked stale. A quote's time is when its price was made
     /// (the source's time where it says, see [`made_at`]); a fresh price no newer than the

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use papertrader_client::Connection;
 use papertrader_master::config::{MasterConfig, TradingConfig};
-use papertrader_master::db::{accounts, orders as order_rows, Db};
+use papertrader_master::db::{orders as order_rows, Db};
 use papertrader_protocol::data::{DataBody, OrderKind, OrderList, OrderStatus, Side};
 use papertrader_protocol::*;
 use rand::{Rng, SeedableRng};
@@ -408,34 +408,14 @@ async fn reservations_hold_under_64_concurrent_traders(db: TestDb) {
             let open = order_rows::load_open(c)?;
             let mut fills = 0;
             for a in 0..ACCOUNTS {
-                let account = accounts::find_by_username(c, &format!("res{a}"))?.unwrap();
-                let history = accounts::transactions_of(c, account.id)?;
-                fills += history.len();
-                let held: HashMap<String, i64> =
-                    accounts::holdings_of(c, account.id)?.into_iter().collect();
-                let mut cash = Money::from_units(20_000).micros();
-                let mut position: HashMap<String, i64> = HashMap::new();
-                for t in &history {
-                    let amount = t.price * t.quantity;
-                    let p = position.entry(t.symbol.clone()).or_insert(0);
-                    if t.side == 0 {
-                        cash -= amount + t.commission;
-                        *p += t.quantity;
-                    } else {
-                        cash += amount - t.commission;
-                        *p -= t.quantity;
-                    }
-                    if cash < 0 || *p < 0 || t.cash_after != cash {
-                        problems.push(format!("res{a}: step {t:?} leaves cash {cash}, units {p}"));
-                    }
-                }
-                position.retain(|_, q| *q != 0);
-                if account.cash != cash || position != held {
-                    problems.push(format!(
-                        "res{a}: stored {} {held:?}, history {cash} {position:?}",
-                        account.cash
-                    ));
-                }
+                let Replayed {
+                    account,
+                    held,
+                    trades,
+                    problems: replay_problems,
+                } = replay_history(c, &format!("res{a}"), Money::from_units(20_000).micros())?;
+                fills += trades.len();
+                problems.extend(replay_problems);
                 // What the open orders reserve fits in what the account has.
                 let mine = open.iter().filter(|o| o.account_id == account.id);
                 let (mut units, mut reserved) = (0, 0);

@@ -421,3 +421,62 @@ pub fn limit_order(
         client_order_id: None,
     })
 }
+
+/// An account's stored history replayed from its starting cash, commission included.
+pub struct Replayed {
+    /// The account as stored.
+    pub account: papertrader_master::db::accounts::Account,
+    /// Its stored holdings.
+    pub held: std::collections::HashMap<String, i64>,
+    /// Its trades.
+    pub trades: Vec<papertrader_master::db::accounts::TransactionRow>,
+    /// What does not add up: a step leaving cash or units negative or disagreeing with its
+    /// `cash_after`, or final balances unlike the stored ones.
+    pub problems: Vec<String>,
+}
+
+/// Replays `username`'s transactions from `starting_cash` against its stored balances.
+pub fn replay_history(
+    c: &mut papertrader_master::db::AnyConnection,
+    username: &str,
+    starting_cash: i64,
+) -> Result<Replayed, papertrader_master::db::DbError> {
+    use papertrader_master::db::accounts;
+    use std::collections::HashMap;
+    let account = accounts::find_by_username(c, username)?.expect("the account exists");
+    let trades = accounts::transactions_of(c, account.id)?;
+    let held: HashMap<String, i64> = accounts::holdings_of(c, account.id)?.into_iter().collect();
+    let mut problems = Vec::new();
+    let mut cash = starting_cash;
+    let mut position: HashMap<String, i64> = HashMap::new();
+    for t in &trades {
+        let amount = t.price * t.quantity;
+        let p = position.entry(t.symbol.clone()).or_insert(0);
+        if t.side == 0 {
+            cash -= amount + t.commission;
+            *p += t.quantity;
+        } else {
+            cash += amount - t.commission;
+            *p -= t.quantity;
+        }
+        // No step may go negative (no double sale, no overdraft) or disagree with its record.
+        if cash < 0 || *p < 0 || t.cash_after != cash {
+            problems.push(format!(
+                "{username}: step {t:?} leaves cash {cash}, units {p}"
+            ));
+        }
+    }
+    position.retain(|_, q| *q != 0);
+    if account.cash != cash || position != held || account.cash < 0 {
+        problems.push(format!(
+            "{username}: stored {} {held:?}, history {cash} {position:?}",
+            account.cash
+        ));
+    }
+    Ok(Replayed {
+        account,
+        held,
+        trades,
+        problems,
+    })
+}
