@@ -464,16 +464,12 @@ impl Handler<PlaceOpenOrder> for TradeQueueActor {
     type Result = ResponseActFuture<Self, Result<Placed, OrderError>>;
 
     fn handle(&mut self, msg: PlaceOpenOrder, ctx: &mut Context<Self>) -> Self::Result {
-        let (reply, answer) = oneshot::channel();
-        let answer = async move { answer.await.unwrap_or(Err(OrderError::Dropped)) };
         if self.closing {
-            let _ = reply.send(Err(OrderError::ShuttingDown));
-            return Box::pin(answer.into_actor(self));
+            return refuse(OrderError::ShuttingDown);
         }
         let PlaceOpenOrder { order: new, by } = msg;
         if let Err(e) = stop_not_reached(&new, &self.latest) {
-            let _ = reply.send(Err(e));
-            return Box::pin(answer.into_actor(self));
+            return refuse(e);
         }
         let reference = match (new.kind, new.side) {
             (_, Side::Sell) => Ok(0),
@@ -492,10 +488,7 @@ impl Handler<PlaceOpenOrder> for TradeQueueActor {
         };
         let reference = match reference {
             Ok(r) => r,
-            Err(e) => {
-                let _ = reply.send(Err(e));
-                return Box::pin(answer.into_actor(self));
-            }
+            Err(e) => return refuse(e),
         };
         let costs = self.rules.costs;
         // A market-like buy reserves at the reference price moved by the full slippage.
@@ -533,14 +526,12 @@ impl Handler<PlaceOpenOrder> for TradeQueueActor {
         let reserved = self.book.reservations();
         let reserved_cash = reserved.cash_of(order.account_id);
         let reserved_units = reserved.units_of(order.account_id, &order.symbol);
-        let db = self.db.clone();
-        let work = async move {
-            db.run(move |c| place(c, order, by, costs, reserved_cash, reserved_units))
-                .await
-        };
-        ctx.wait(work.into_actor(self).map(move |result, act, _| {
-            let outcome = match result {
-                Ok(Ok(Placement::New(order))) => {
+        self.write(
+            ctx,
+            "placing an order",
+            move |c| place(c, order, by, costs, reserved_cash, reserved_units),
+            |act, placement| match placement? {
+                Placement::New(order) => {
                     let placed = Placed {
                         order_id: order.id,
                         status: OrderStatus::New,
@@ -551,17 +542,53 @@ impl Handler<PlaceOpenOrder> for TradeQueueActor {
                     metrics::gauge!("papertrader_open_orders").set(act.book.len() as f64);
                     Ok(placed)
                 }
-                Ok(Ok(Placement::Existing(placed))) => Ok(placed),
-                Ok(Err(e)) => Err(e),
+                Placement::Existing(placed) => Ok(placed),
+            },
+        )
+    }
+}
+
+impl TradeQueueActor {
+    /// Runs `work` on a database thread while nothing else of the actor runs (`ctx.wait`:
+    /// placing, cancelling, resetting and settling never interleave), then `done` on the
+    /// actor with its result; answers what `done` returns. A database error is logged as
+    /// `what` and answered `SettlementFailed`.
+    fn write<T, R>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        what: &'static str,
+        work: impl FnOnce(&mut crate::db::AnyConnection) -> Result<T, crate::db::DbError>
+            + Send
+            + 'static,
+        done: impl FnOnce(&mut Self, T) -> Result<R, OrderError> + 'static,
+    ) -> ResponseActFuture<Self, Result<R, OrderError>>
+    where
+        T: Send + 'static,
+        R: 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let db = self.db.clone();
+        let run = async move { db.run(work).await };
+        ctx.wait(run.into_actor(self).map(move |result, act, _| {
+            let outcome = match result {
+                Ok(value) => done(act, value),
                 Err(e) => {
-                    error!(act.log, "placing an order failed"; "error" => %e);
+                    error!(act.log, "{} failed", what; "error" => %e);
                     Err(OrderError::SettlementFailed)
                 }
             };
             let _ = reply.send(outcome);
         }));
+        let answer = async move { answer.await.unwrap_or(Err(OrderError::Dropped)) };
         Box::pin(answer.into_actor(self))
     }
+}
+
+/// An immediate refusal, as a handler's answer.
+fn refuse<R: 'static>(
+    error: OrderError,
+) -> ResponseActFuture<TradeQueueActor, Result<R, OrderError>> {
+    Box::pin(actix::fut::ready(Err(error)))
 }
 
 /// A stop must wait for the price to reach it: a buy stop above the latest price, a sell stop
@@ -671,56 +698,42 @@ impl Handler<CancelOpenOrder> for TradeQueueActor {
     type Result = ResponseActFuture<Self, Result<u64, OrderError>>;
 
     fn handle(&mut self, msg: CancelOpenOrder, ctx: &mut Context<Self>) -> Self::Result {
-        let (reply, answer) = oneshot::channel();
-        let answer = async move { answer.await.unwrap_or(Err(OrderError::Dropped)) };
         let open = self
             .book
             .get(msg.order_id)
             .filter(|o| o.account_id == msg.account_id)
             .map(|o| o.filled);
-        let db = self.db.clone();
         let (account, id) = (msg.account_id, msg.order_id);
-        let work = async move {
-            db.run(
-                move |c| -> Result<Result<u64, OrderError>, crate::db::DbError> {
-                    match open {
-                        Some(filled) => {
-                            if order_rows::end(c, id, OrderStatus::Cancelled, 0, now_ms())? {
-                                return Ok(Ok(filled));
-                            }
-                            // The book said open, the database did not: the database is right.
-                            Ok(Err(OrderError::OrderNotOpen {
-                                id,
-                                status: "closed",
-                            }))
+        self.write(
+            ctx,
+            "cancelling an order",
+            move |c| -> Result<Result<u64, OrderError>, crate::db::DbError> {
+                match open {
+                    Some(filled) => {
+                        if order_rows::end(c, id, OrderStatus::Cancelled, 0, now_ms())? {
+                            return Ok(Ok(filled));
                         }
-                        None => Ok(Err(match order_rows::of_account(c, account, id)? {
-                            None => OrderError::UnknownOrder(id),
-                            Some(row) => OrderError::OrderNotOpen {
-                                id,
-                                status: row.record().status.name(),
-                            },
-                        })),
+                        // The book said open, the database did not: the database is right.
+                        Ok(Err(OrderError::OrderNotOpen {
+                            id,
+                            status: "closed",
+                        }))
                     }
-                },
-            )
-            .await
-        };
-        ctx.wait(work.into_actor(self).map(move |result, act, _| {
-            let outcome = match result {
-                Ok(Ok(filled)) => {
-                    act.book.remove(id, &act.rules.costs);
-                    Ok(filled)
+                    None => Ok(Err(match order_rows::of_account(c, account, id)? {
+                        None => OrderError::UnknownOrder(id),
+                        Some(row) => OrderError::OrderNotOpen {
+                            id,
+                            status: row.record().status.name(),
+                        },
+                    })),
                 }
-                Ok(Err(e)) => Err(e),
-                Err(e) => {
-                    error!(act.log, "cancelling an order failed"; "error" => %e);
-                    Err(OrderError::SettlementFailed)
-                }
-            };
-            let _ = reply.send(outcome);
-        }));
-        Box::pin(answer.into_actor(self))
+            },
+            move |act, cancelled| {
+                let filled = cancelled?;
+                act.book.remove(id, &act.rules.costs);
+                Ok(filled)
+            },
+        )
     }
 }
 
@@ -737,38 +750,24 @@ impl Handler<ResetAccount> for TradeQueueActor {
     type Result = ResponseActFuture<Self, Result<(u64, i64), OrderError>>;
 
     fn handle(&mut self, msg: ResetAccount, ctx: &mut Context<Self>) -> Self::Result {
-        let (reply, answer) = oneshot::channel();
-        let answer = async move { answer.await.unwrap_or(Err(OrderError::Dropped)) };
         if self.closing {
-            let _ = reply.send(Err(OrderError::ShuttingDown));
-            return Box::pin(answer.into_actor(self));
+            return refuse(OrderError::ShuttingDown);
         }
         let prices = self.latest.closes();
-        let (db, account, cash) = (self.db.clone(), msg.account_id, self.rules.starting_cash);
-        let work = async move {
-            db.run(move |c| periods::reset(c, account, cash, &prices, now_ms()))
-                .await
-        };
-        ctx.wait(work.into_actor(self).map(move |result, act, _| {
-            let outcome = match result {
-                Ok(Some(done)) => {
-                    for id in &done.cancelled_orders {
-                        act.book.remove(*id, &act.rules.costs);
-                    }
-                    info!(act.log, "account reset"; "account" => account, "period" => done.period, "cancelled_orders" => done.cancelled_orders.len());
-                    Ok((done.period.max(0) as u64, done.cash))
+        let (account, cash) = (msg.account_id, self.rules.starting_cash);
+        self.write(
+            ctx,
+            "resetting an account",
+            move |c| periods::reset(c, account, cash, &prices, now_ms()),
+            move |act, reset| {
+                let done = reset.ok_or(OrderError::Rejected(Rejection::UnknownAccount))?;
+                for id in &done.cancelled_orders {
+                    act.book.remove(*id, &act.rules.costs);
                 }
-                Ok(None) => Err(OrderError::Rejected(
-                    crate::domain::orders::Rejection::UnknownAccount,
-                )),
-                Err(e) => {
-                    error!(act.log, "resetting an account failed"; "error" => %e);
-                    Err(OrderError::SettlementFailed)
-                }
-            };
-            let _ = reply.send(outcome);
-        }));
-        Box::pin(answer.into_actor(self))
+                info!(act.log, "account reset"; "account" => account, "period" => done.period, "cancelled_orders" => done.cancelled_orders.len());
+                Ok((done.period.max(0) as u64, done.cash))
+            },
+        )
     }
 }
 
