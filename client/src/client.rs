@@ -118,6 +118,19 @@ impl Client {
         &self.workers[self.current]
     }
 
+    /// A [`LiveStream`](crate::LiveStream) on this client's worker with its session (a
+    /// connection of its own: this one keeps serving requests).
+    pub async fn open_stream(&self) -> Result<crate::LiveStream, ClientError> {
+        let session = self.session.clone().ok_or_else(not_logged_in)?;
+        crate::LiveStream::open(
+            self.workers.clone(),
+            self.current,
+            self.tls.clone(),
+            session,
+        )
+        .await
+    }
+
     /// The session id, once logged in.
     pub fn session(&self) -> Option<&str> {
         self.session.as_deref()

@@ -4,7 +4,7 @@
 use crate::tls::{host_of, parse_address, ClientTls, PeerStream};
 use futures::{SinkExt, StreamExt};
 use papertrader_protocol::transfer::{Progress, Reassembler};
-use papertrader_protocol::{DataBody, Failure, Message, MessageCodec, ProtocolError};
+use papertrader_protocol::{DataBody, Failure, Message, MessageCodec, MessageType, ProtocolError};
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio_util::codec::Framed;
 
@@ -101,6 +101,8 @@ pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 pub struct Connection {
     framed: Framed<PeerStream, MessageCodec>,
     timeout: std::time::Duration,
+    /// Pushes that arrived while a reply was awaited, oldest first.
+    pushes: std::collections::VecDeque<Message>,
 }
 
 impl Connection {
@@ -177,6 +179,7 @@ impl Connection {
         Self {
             framed: Framed::new(stream, MessageCodec::default()),
             timeout: DEFAULT_TIMEOUT,
+            pushes: std::collections::VecDeque::new(),
         }
     }
 
@@ -191,12 +194,49 @@ impl Connection {
         self.timeout = timeout;
     }
 
-    /// Reads the next message, waiting at most the connection's timeout. A refused frame from
-    /// the server is a protocol error.
+    /// Reads the next reply, waiting at most the connection's timeout for each frame. Pushes
+    /// (messageType 5) that come first are kept for [`Connection::next_push`]. A refused frame
+    /// from the server is a protocol error.
     pub async fn receive(&mut self) -> Result<Message, ClientError> {
-        let next = tokio::time::timeout(self.timeout, self.framed.next())
+        loop {
+            let message = self.receive_any(self.timeout).await?;
+            if message.instruction().message_type() == MessageType::Push {
+                self.pushes.push_back(message);
+                continue;
+            }
+            return Ok(message);
+        }
+    }
+
+    /// The next push: one that arrived while a reply was awaited, or the next frame within
+    /// `wait` (`Ok(None)` when none came). A reply arriving here, with no request outstanding,
+    /// is [`ClientError::Unexpected`].
+    pub async fn next_push(
+        &mut self,
+        wait: std::time::Duration,
+    ) -> Result<Option<Message>, ClientError> {
+        if let Some(push) = self.pushes.pop_front() {
+            return Ok(Some(push));
+        }
+        match self.receive_any(wait).await {
+            Ok(message) if message.instruction().message_type() == MessageType::Push => {
+                Ok(Some(message))
+            }
+            Ok(other) => Err(ClientError::Unexpected(other.instruction().name())),
+            Err(ClientError::TimedOut(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Pushes already read and not yet taken.
+    pub fn pending_pushes(&self) -> usize {
+        self.pushes.len()
+    }
+
+    async fn receive_any(&mut self, wait: std::time::Duration) -> Result<Message, ClientError> {
+        let next = tokio::time::timeout(wait, self.framed.next())
             .await
-            .map_err(|_| ClientError::TimedOut(self.timeout))?;
+            .map_err(|_| ClientError::TimedOut(wait))?;
         match next {
             Some(Ok(Ok(message))) => Ok(message),
             Some(Ok(Err(rejected))) => Err(ClientError::Protocol(rejected.error)),

@@ -34,6 +34,9 @@ pub enum MessageType {
     Return = 3,
     /// A message of the master–worker link (admission, forwarding, price ticks).
     Link = 4,
+    /// A frame the server sends on its own for a subscription (a *push*); it answers no
+    /// request.
+    Push = 5,
 }
 
 impl MessageType {
@@ -44,6 +47,7 @@ impl MessageType {
             2 => Some(Self::DataRequest),
             3 => Some(Self::Return),
             4 => Some(Self::Link),
+            5 => Some(Self::Push),
             _ => None,
         }
     }

@@ -1,7 +1,7 @@
 //! The instruction table: every instruction's number, wire name, message type and argument
 //! list, and the typed [`Message`] enum generated from the same table, so the two cannot
 //! disagree. Numbers are stable: `0x01xx` Command, `0x02xx` DataRequest, `0x03xx` Return,
-//! `0x04xx` Link.
+//! `0x04xx` Link, `0x05xx` Push.
 
 use bytes::{Bytes, BytesMut};
 
@@ -175,6 +175,12 @@ instruction_table! {
     GetPeriodTransactions(PeriodQuery) = 0x020F, DataRequest, "getPeriodTransactions";
     /// `getEquityHistory(sessionID, from, to)`: the account's equity over a range.
     GetEquityHistory(EquityQuery) = 0x0210, DataRequest, "getEquityHistory";
+    /// Push the quotes of some symbols at every tick (see [`crate::stream`]).
+    SubscribeQuotes(SubscribeQuotes) = 0x0211, DataRequest, "subscribeQuotes";
+    /// Push the session's own account events, after the fills missed since a transaction.
+    SubscribeAccount(SubscribeAccount) = 0x0212, DataRequest, "subscribeAccount";
+    /// End a subscription.
+    Unsubscribe(SubscriptionId) = 0x0213, DataRequest, "unsubscribe";
     /// `loginFail`.
     LoginFail(Failure) = 0x0301, Return, "loginFail";
     /// `sessionID`: the session id of a successful login.
@@ -229,6 +235,14 @@ instruction_table! {
     ResetSuccess(AccountReset) = 0x031A, Return, "resetSuccess";
     /// `resetAccount` failed.
     ResetFail(Failure) = 0x031B, Return, "resetFail";
+    /// The subscription is live; pushes may follow this reply.
+    SubscribeSuccess(SubscriptionId) = 0x031C, Return, "subscribeSuccess";
+    /// A subscribe request failed.
+    SubscribeFail(Failure) = 0x031D, Return, "subscribeFail";
+    /// The subscription ended; no push of it follows this reply.
+    UnsubscribeSuccess(Unsubscribed) = 0x031E, Return, "unsubscribeSuccess";
+    /// `unsubscribe` failed (no such subscription).
+    UnsubscribeFail(Failure) = 0x031F, Return, "unsubscribeFail";
     /// A frame that could not be attributed to a request, or a request this peer does not serve.
     Error(Failure) = 0x03FF, Return, "error";
     /// Link: worker → master, first message.
@@ -255,6 +269,16 @@ instruction_table! {
     DataStateEnded(DataStateEnded) = 0x040B, Link, "dataStateEnded";
     /// Link: worker → master, a `dataStateEnded` is applied.
     DataStateEndedAck(DataStateEndedAck) = 0x040C, Link, "dataStateEndedAck";
+    /// Link: master → worker, account events for a client subscription.
+    AccountEvents(AccountEvents) = 0x040D, Link, "accountEvents";
+    /// Link: worker → master, a client subscription to account events ended.
+    Unwatch(Unwatch) = 0x040E, Link, "unwatch";
+    /// Push: the latest quotes of a quote subscription.
+    QuotePush(QuotePush) = 0x0501, Push, "quotes";
+    /// Push: one event of the subscriber's account.
+    AccountPush(AccountPush) = 0x0502, Push, "accountEvent";
+    /// Push: the server ended a subscription.
+    SubscriptionEnded(SubscriptionEnded) = 0x0503, Push, "subscriptionEnded";
 }
 
 impl Instruction {
@@ -281,6 +305,8 @@ impl Instruction {
                 | Self::OrderFail
                 | Self::CancelFail
                 | Self::ResetFail
+                | Self::SubscribeFail
+                | Self::UnsubscribeFail
                 | Self::Error
         )
     }
@@ -310,6 +336,8 @@ impl Instruction {
             Self::PlaceOrder => Message::OrderFail(failure),
             Self::CancelOrder => Message::CancelFail(failure),
             Self::ResetAccount => Message::ResetFail(failure),
+            Self::SubscribeQuotes | Self::SubscribeAccount => Message::SubscribeFail(failure),
+            Self::Unsubscribe => Message::UnsubscribeFail(failure),
             Self::SwitchState => Message::StateSwitchFail(failure),
             Self::Logout => Message::LogoutFail(failure),
             _ if self.message_type() == MessageType::DataRequest => Message::DataFail(failure),
@@ -341,6 +369,8 @@ impl Message {
             | Message::OrderFail(f)
             | Message::CancelFail(f)
             | Message::ResetFail(f)
+            | Message::SubscribeFail(f)
+            | Message::UnsubscribeFail(f)
             | Message::Error(f) => Some(f),
             _ => None,
         }

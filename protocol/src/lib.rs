@@ -23,6 +23,7 @@ pub mod money;
 pub mod password;
 pub mod reason;
 pub mod state;
+pub mod stream;
 pub mod transfer;
 
 pub use codec::MessageCodec;

@@ -353,6 +353,8 @@ pub fn validate(message: &Message) -> Result<(), ProtocolError> {
             check_symbol(&a.symbol)?;
             check_date(a.date_ms)
         }
+        Message::SubscribeQuotes(a) => check_subscribed_symbols(&a.symbols),
+        Message::SubscribeAccount(a) => check_session_id(&a.session_id),
         Message::GetUserInfo(a)
         | Message::GetUserPortfolio(a)
         | Message::GetUserTransactionHistory(a) => {
@@ -361,6 +363,22 @@ pub fn validate(message: &Message) -> Result<(), ProtocolError> {
         }
         _ => Ok(()),
     }
+}
+
+/// A quote subscription names 1 to [`crate::stream::MAX_SUBSCRIBED_SYMBOLS`] valid symbols.
+pub fn check_subscribed_symbols(symbols: &[String]) -> Result<(), ProtocolError> {
+    let max = crate::stream::MAX_SUBSCRIBED_SYMBOLS;
+    if symbols.is_empty() || symbols.len() > max {
+        return Err(invalid(
+            "symbols",
+            ReasonCode::InvalidArgument,
+            format!(
+                "a subscription names 1 to {max} symbols, not {}",
+                symbols.len()
+            ),
+        ));
+    }
+    symbols.iter().try_for_each(|s| check_symbol(s))
 }
 
 #[cfg(test)]

@@ -601,6 +601,111 @@ arguments! {
     }
 }
 
+arguments! {
+    /// `subscribeQuotes(subscriptionId, symbols)`: push the quotes of `symbols` at every tick.
+    pub struct SubscribeQuotes {
+        /// Chosen by the client; unique among the connection's live subscriptions.
+        pub subscription_id: u64,
+        /// 1 to [`crate::stream::MAX_SUBSCRIBED_SYMBOLS`] listed symbols.
+        pub symbols: Vec<String>,
+    }
+}
+
+arguments! {
+    /// `subscribeAccount(sessionID, subscriptionId, sinceTransactionId)`: push the session's
+    /// own account events; with `sinceTransactionId`, first the fills after that transaction.
+    pub struct SubscribeAccount {
+        /// The caller's session (its account's events are pushed).
+        pub session_id: String,
+        /// Chosen by the client; unique among the connection's live subscriptions.
+        pub subscription_id: u64,
+        /// Replay the fills with a larger transaction id first (none: live events only).
+        pub since_transaction_id: Option<u64>,
+    }
+}
+
+arguments! {
+    /// `unsubscribe(subscriptionId)`, and the `subscribeSuccess` reply.
+    pub struct SubscriptionId {
+        /// The subscription.
+        pub subscription_id: u64,
+    }
+}
+
+arguments! {
+    /// The `unsubscribeSuccess` reply: no push of the subscription follows it.
+    pub struct Unsubscribed {
+        /// The subscription.
+        pub subscription_id: u64,
+        /// The sequence number of its last push (0: none was sent).
+        pub last_sequence: u64,
+    }
+}
+
+arguments! {
+    /// Push `quotes`: the latest quotes of a quote subscription's symbols that changed.
+    pub struct QuotePush {
+        /// The subscription.
+        pub subscription_id: u64,
+        /// 1, 2, … per update given to the subscription; a gap means conflated updates.
+        pub sequence: u64,
+        /// The master's tick number of these quotes.
+        pub tick: u64,
+        /// When the master published the tick, ms since the Unix epoch (UTC).
+        pub published_at_ms: i64,
+        /// One quote per subscribed symbol the tick carried.
+        pub quotes: Vec<Quote>,
+    }
+}
+
+arguments! {
+    /// Push `accountEvent`: one event of the subscriber's own account.
+    pub struct AccountPush {
+        /// The subscription.
+        pub subscription_id: u64,
+        /// 1, 2, … per event; account events are never conflated.
+        pub sequence: u64,
+        /// What happened.
+        pub event: crate::stream::AccountEvent,
+    }
+}
+
+arguments! {
+    /// Push `subscriptionEnded`: the server ended the subscription; nothing of it follows.
+    pub struct SubscriptionEnded {
+        /// The subscription.
+        pub subscription_id: u64,
+        /// The sequence number of its last push (0: none was sent).
+        pub last_sequence: u64,
+        /// Why (SlowConsumer, SessionInvalid, SessionExpired, WrongState, Unavailable).
+        pub reason: crate::reason::ReasonCode,
+        /// The reason in words.
+        pub message: String,
+    }
+}
+
+arguments! {
+    /// Link: master → worker, events of an account for one client subscription.
+    pub struct AccountEvents {
+        /// The worker's id for the client connection.
+        pub client_connection: u64,
+        /// The client's subscription id.
+        pub subscription_id: u64,
+        /// The events, in order.
+        pub events: Vec<crate::stream::AccountEvent>,
+    }
+}
+
+arguments! {
+    /// Link: worker → master, stop sending a client subscription's account events.
+    pub struct Unwatch {
+        /// The worker's id for the client connection.
+        pub client_connection: u64,
+        /// The client's subscription id.
+        pub subscription_id: u64,
+    }
+}
+
 /// One `data` packet: a slice of an encoded [`crate::DataBody`].
 ///
 /// Its position travels in the header (`dataMessageNumber`, `dataMessageMax`); the payload is

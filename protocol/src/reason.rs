@@ -106,6 +106,13 @@ reason_codes! {
     NoData = 40,
     /// The requested user does not exist.
     UnknownUser = 41,
+    /// The subscriber fell behind its pushes for longer than the server allows; its
+    /// subscriptions ended.
+    SlowConsumer = 42,
+    /// The connection already has a subscription with this id.
+    SubscriptionExists = 43,
+    /// The connection has no subscription with this id.
+    UnknownSubscription = 44,
     /// A needed service (the master, the database) is unreachable right now.
     Unavailable = 50,
     /// An unexpected server error; nothing was changed.

@@ -99,7 +99,7 @@ mod tests {
                 }
                 MessageType::Command => assert!(in_command && !in_data, "{instruction}"),
                 MessageType::DataRequest => assert!(!in_command && in_data, "{instruction}"),
-                MessageType::Return | MessageType::Link => {
+                MessageType::Return | MessageType::Link | MessageType::Push => {
                     assert!(!in_command && !in_data, "{instruction}")
                 }
             }

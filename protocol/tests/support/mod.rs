@@ -561,7 +561,147 @@ pub fn message_of(instruction: Instruction) -> BoxedStrategy<Message> {
         I::DataStateEndedAck => any::<u64>()
             .prop_map(|seq| Message::DataStateEndedAck(DataStateEndedAck { seq }))
             .boxed(),
+        I::SubscribeQuotes => (any::<u64>(), proptest::collection::vec(text(), 0..4))
+            .prop_map(|(subscription_id, symbols)| {
+                Message::SubscribeQuotes(SubscribeQuotes {
+                    subscription_id,
+                    symbols,
+                })
+            })
+            .boxed(),
+        I::SubscribeAccount => (text(), any::<u64>(), proptest::option::of(any::<u64>()))
+            .prop_map(|(session_id, subscription_id, since_transaction_id)| {
+                Message::SubscribeAccount(SubscribeAccount {
+                    session_id,
+                    subscription_id,
+                    since_transaction_id,
+                })
+            })
+            .boxed(),
+        I::Unsubscribe => any::<u64>()
+            .prop_map(|subscription_id| Message::Unsubscribe(SubscriptionId { subscription_id }))
+            .boxed(),
+        I::SubscribeSuccess => any::<u64>()
+            .prop_map(|subscription_id| {
+                Message::SubscribeSuccess(SubscriptionId { subscription_id })
+            })
+            .boxed(),
+        I::SubscribeFail => failure().prop_map(Message::SubscribeFail).boxed(),
+        I::UnsubscribeSuccess => (any::<u64>(), any::<u64>())
+            .prop_map(|(subscription_id, last_sequence)| {
+                Message::UnsubscribeSuccess(Unsubscribed {
+                    subscription_id,
+                    last_sequence,
+                })
+            })
+            .boxed(),
+        I::UnsubscribeFail => failure().prop_map(Message::UnsubscribeFail).boxed(),
+        I::AccountEvents => (
+            any::<u64>(),
+            any::<u64>(),
+            proptest::collection::vec(account_event(), 0..3),
+        )
+            .prop_map(|(client_connection, subscription_id, events)| {
+                Message::AccountEvents(AccountEvents {
+                    client_connection,
+                    subscription_id,
+                    events,
+                })
+            })
+            .boxed(),
+        I::Unwatch => (any::<u64>(), any::<u64>())
+            .prop_map(|(client_connection, subscription_id)| {
+                Message::Unwatch(Unwatch {
+                    client_connection,
+                    subscription_id,
+                })
+            })
+            .boxed(),
+        I::QuotePush => (
+            (any::<u64>(), any::<u64>(), any::<u64>(), any::<i64>()),
+            proptest::collection::vec(quote(), 0..4),
+        )
+            .prop_map(
+                |((subscription_id, sequence, tick, published_at_ms), quotes)| {
+                    Message::QuotePush(QuotePush {
+                        subscription_id,
+                        sequence,
+                        tick,
+                        published_at_ms,
+                        quotes,
+                    })
+                },
+            )
+            .boxed(),
+        I::AccountPush => (any::<u64>(), any::<u64>(), account_event())
+            .prop_map(|(subscription_id, sequence, event)| {
+                Message::AccountPush(AccountPush {
+                    subscription_id,
+                    sequence,
+                    event,
+                })
+            })
+            .boxed(),
+        I::SubscriptionEnded => (any::<u64>(), any::<u64>(), failure())
+            .prop_map(|(subscription_id, last_sequence, failure)| {
+                Message::SubscriptionEnded(SubscriptionEnded {
+                    subscription_id,
+                    last_sequence,
+                    reason: failure.code,
+                    message: failure.message,
+                })
+            })
+            .boxed(),
     }
+}
+
+fn account_event() -> impl Strategy<Value = papertrader_protocol::stream::AccountEvent> {
+    use papertrader_protocol::stream::{AccountEvent, AccountEventKind, FillDetail};
+    let kind = proptest::sample::select(vec![
+        AccountEventKind::Accepted,
+        AccountEventKind::PartiallyFilled,
+        AccountEventKind::Filled,
+        AccountEventKind::Cancelled,
+        AccountEventKind::Expired,
+        AccountEventKind::Rejected,
+    ]);
+    let fill = (any::<u64>(), any::<u64>(), money(), money()).prop_map(
+        |(transaction_id, quantity, price, commission)| FillDetail {
+            transaction_id,
+            quantity,
+            price,
+            commission,
+        },
+    );
+    (
+        (kind, proptest::option::of(any::<u64>()), side(), text()),
+        (any::<u64>(), any::<u64>(), proptest::option::of(fill)),
+        (
+            proptest::option::of(money()),
+            any::<u16>(),
+            any::<i64>(),
+            any::<bool>(),
+        ),
+    )
+        .prop_map(
+            |(
+                (kind, order_id, side, symbol),
+                (quantity, filled_quantity, fill),
+                (cash_after, reason, at_ms, replayed),
+            )| AccountEvent {
+                kind,
+                order_id,
+                side,
+                symbol,
+                quantity,
+                filled_quantity,
+                fill,
+                cash_after,
+                reason,
+                at_ms,
+                replayed,
+            },
+        )
 }
 
 /// Any message of any instruction.

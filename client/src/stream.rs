@@ -1,0 +1,238 @@
+//! A live stream: a second connection to the worker, in DataTransfer state, that carries
+//! subscriptions and their pushes (PROTOCOL.md §12).
+//!
+//! Leaving DataTransfer ends a connection's subscriptions, so pushes get a connection of
+//! their own, and the [`crate::Client`] it came from keeps placing orders on the first. When
+//! the worker goes away, [`LiveStream::reconnect`] moves to another worker, subscribes again
+//! and asks for the fills made since the last one it saw.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use papertrader_protocol::{
+    AccountPush, ConnectionState, Message, QuotePush, SessionToken, SubscribeAccount,
+    SubscribeQuotes, SubscriptionEnded, SubscriptionId, SwitchState,
+};
+
+use crate::connection::{ClientError, Connection, Peer};
+use crate::tls::ClientTls;
+
+/// One pushed frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Push {
+    /// Latest quotes of a quote subscription.
+    Quotes(QuotePush),
+    /// One event of the account.
+    Account(AccountPush),
+    /// The server ended a subscription.
+    Ended(SubscriptionEnded),
+}
+
+impl Push {
+    /// The subscription it belongs to.
+    pub fn subscription_id(&self) -> u64 {
+        match self {
+            Push::Quotes(p) => p.subscription_id,
+            Push::Account(p) => p.subscription_id,
+            Push::Ended(p) => p.subscription_id,
+        }
+    }
+
+    /// Its sequence number (for `Ended`, that of the last push before it).
+    pub fn sequence(&self) -> u64 {
+        match self {
+            Push::Quotes(p) => p.sequence,
+            Push::Account(p) => p.sequence,
+            Push::Ended(p) => p.last_sequence,
+        }
+    }
+}
+
+/// What a stream subscribed to, to subscribe again after a reconnect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Wanted {
+    Quotes(Vec<String>),
+    /// The account, with the id of the last fill seen.
+    Account(Option<u64>),
+}
+
+/// A connection carrying subscriptions.
+pub struct LiveStream {
+    workers: Vec<String>,
+    current: usize,
+    tls: Option<ClientTls>,
+    session: String,
+    conn: Connection,
+    wanted: BTreeMap<u64, Wanted>,
+}
+
+impl LiveStream {
+    /// Opens a stream to `workers[current]` (falling back to the others in turn), resuming
+    /// `session` there and entering DataTransfer state.
+    pub async fn open(
+        workers: Vec<String>,
+        current: usize,
+        tls: Option<ClientTls>,
+        session: String,
+    ) -> Result<Self, ClientError> {
+        let (conn, current) = connect(&workers, current, tls.as_ref(), &session).await?;
+        Ok(Self {
+            workers,
+            current,
+            tls,
+            session,
+            conn,
+            wanted: BTreeMap::new(),
+        })
+    }
+
+    /// The worker this stream is connected to.
+    pub fn worker(&self) -> &str {
+        &self.workers[self.current]
+    }
+
+    /// `subscribeQuotes`: pushes of `symbols`' quotes at every tick from now on.
+    pub async fn subscribe_quotes(
+        &mut self,
+        subscription_id: u64,
+        symbols: &[String],
+    ) -> Result<(), ClientError> {
+        subscribe_quotes(&mut self.conn, subscription_id, symbols).await?;
+        self.wanted
+            .insert(subscription_id, Wanted::Quotes(symbols.to_vec()));
+        Ok(())
+    }
+
+    /// `subscribeAccount`: the account's events from now on, after the fills with a
+    /// transaction id above `since` (none: no replay).
+    pub async fn subscribe_account(
+        &mut self,
+        subscription_id: u64,
+        since: Option<u64>,
+    ) -> Result<(), ClientError> {
+        subscribe_account(&mut self.conn, &self.session, subscription_id, since).await?;
+        self.wanted.insert(subscription_id, Wanted::Account(since));
+        Ok(())
+    }
+
+    /// `unsubscribe`: the sequence number of the subscription's last push.
+    pub async fn unsubscribe(&mut self, subscription_id: u64) -> Result<u64, ClientError> {
+        let reply = self
+            .conn
+            .call(&Message::Unsubscribe(SubscriptionId { subscription_id }))
+            .await?;
+        self.wanted.remove(&subscription_id);
+        match reply {
+            Message::UnsubscribeSuccess(done) => Ok(done.last_sequence),
+            other => Err(ClientError::Unexpected(other.instruction().name())),
+        }
+    }
+
+    /// The next push within `wait` (`None` if none came). Fills are remembered, so a
+    /// [`LiveStream::reconnect`] asks only for those after the last one seen.
+    pub async fn next(&mut self, wait: Duration) -> Result<Option<Push>, ClientError> {
+        let Some(message) = self.conn.next_push(wait).await? else {
+            return Ok(None);
+        };
+        let push = match message {
+            Message::QuotePush(p) => Push::Quotes(p),
+            Message::AccountPush(p) => {
+                if let (Some(fill), Some(Wanted::Account(since))) =
+                    (&p.event.fill, self.wanted.get_mut(&p.subscription_id))
+                {
+                    *since = Some(since.unwrap_or(0).max(fill.transaction_id));
+                }
+                Push::Account(p)
+            }
+            Message::SubscriptionEnded(p) => {
+                self.wanted.remove(&p.subscription_id);
+                Push::Ended(p)
+            }
+            other => return Err(ClientError::Unexpected(other.instruction().name())),
+        };
+        Ok(Some(push))
+    }
+
+    /// Connects again (to the next worker that answers, after the current one) and renews
+    /// every subscription; account subscriptions first get the fills missed meanwhile.
+    /// Sequence numbers start again at 1.
+    pub async fn reconnect(&mut self) -> Result<(), ClientError> {
+        let next = (self.current + 1) % self.workers.len();
+        let (conn, current) =
+            connect(&self.workers, next, self.tls.as_ref(), &self.session).await?;
+        self.conn = conn;
+        self.current = current;
+        for (id, wanted) in self.wanted.clone() {
+            match wanted {
+                Wanted::Quotes(symbols) => subscribe_quotes(&mut self.conn, id, &symbols).await?,
+                Wanted::Account(since) => {
+                    // A stream that saw no fill asks for none it missed before it started.
+                    let since = Some(since.unwrap_or(0));
+                    subscribe_account(&mut self.conn, &self.session, id, since).await?
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn connect(
+    workers: &[String],
+    first: usize,
+    tls: Option<&ClientTls>,
+    session: &str,
+) -> Result<(Connection, usize), ClientError> {
+    let mut last = ClientError::Closed;
+    for step in 0..workers.len() {
+        let index = (first + step) % workers.len();
+        match Connection::connect_with(Peer::Worker, &workers[index], tls).await {
+            Ok(mut conn) => {
+                conn.call(&Message::LoginWithSession(SessionToken {
+                    session_id: session.to_owned(),
+                }))
+                .await?;
+                conn.call(&Message::SwitchState(SwitchState {
+                    session_id: session.to_owned(),
+                    state: ConnectionState::DataTransfer,
+                }))
+                .await?;
+                return Ok((conn, index));
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+async fn subscribe_quotes(
+    conn: &mut Connection,
+    subscription_id: u64,
+    symbols: &[String],
+) -> Result<(), ClientError> {
+    let request = Message::SubscribeQuotes(SubscribeQuotes {
+        subscription_id,
+        symbols: symbols.to_vec(),
+    });
+    expect_subscribed(conn.call(&request).await?)
+}
+
+async fn subscribe_account(
+    conn: &mut Connection,
+    session: &str,
+    subscription_id: u64,
+    since: Option<u64>,
+) -> Result<(), ClientError> {
+    let request = Message::SubscribeAccount(SubscribeAccount {
+        session_id: session.to_owned(),
+        subscription_id,
+        since_transaction_id: since,
+    });
+    expect_subscribed(conn.call(&request).await?)
+}
+
+fn expect_subscribed(reply: Message) -> Result<(), ClientError> {
+    match reply {
+        Message::SubscribeSuccess(_) => Ok(()),
+        other => Err(ClientError::Unexpected(other.instruction().name())),
+    }
+}
