@@ -8,10 +8,12 @@
 //! - output is bounded (see [`Outbox`]): a peer that takes no bytes of a reply for
 //!   `min(write_timeout, idle_timeout)` is disconnected, even while it keeps sending;
 //! - a peer whose first frame is not complete within `first_frame_timeout` of connecting, or
-//!   that completes no frame for `idle_timeout`, is disconnected;
+//!   that completes no frame for `idle_timeout` (unless it holds a subscription), is
+//!   disconnected;
 //! - a connection evicted by the server's incomplete-frame budget closes at once.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -29,6 +31,7 @@ use crate::input::Input;
 pub use crate::input::{Arrived, Decoded};
 use crate::metrics::{RequestTimer, ServerLabel};
 use crate::outbox::{Outbox, OutboxLimits};
+use crate::push::{PushReady, PushSource, PUSH_BACKLOG, PUSH_RETRY};
 pub use crate::reply::{Answer, Reply};
 use crate::slots::Slot;
 
@@ -59,6 +62,11 @@ pub trait Router: 'static {
 
     /// The connection has ended (for sessions bound to it).
     fn client_closed(&mut self, _peer: Peer) {}
+
+    /// Where the connection's pushes come from, if it may have any (asked once, at start).
+    fn pushes(&self) -> Option<Arc<dyn PushSource>> {
+        None
+    }
 }
 
 /// Limits of one connection.
@@ -121,6 +129,10 @@ pub struct ConnectionActor<R: Router> {
     last_frame: Option<Instant>,
     /// The request being answered, while metrics are recorded.
     timer: Option<RequestTimer>,
+    /// The subscriptions' pushes, if the router has any.
+    pushes: Option<Arc<dyn PushSource>>,
+    /// A retry of [`Self::flush_pushes`] is scheduled.
+    push_retry: bool,
     _slot: Slot,
 }
 
@@ -169,8 +181,12 @@ impl<R: Router + Unpin> ConnectionActor<R> {
         let output = Outbox::start(writer, codec, limits.outbox());
         let evicted = input.evicted();
         let writer_closed = output.closed();
+        let pushes = router.pushes();
         ConnectionActor::create(move |ctx| {
             ctx.add_stream(input.into_stream());
+            if let Some(source) = &pushes {
+                ctx.add_stream(crate::push::signals(source.ready()));
+            }
             // Evicted by the incomplete-frame budget, or the writer gave up on the peer.
             let gone = async move {
                 tokio::select! {
@@ -188,6 +204,8 @@ impl<R: Router + Unpin> ConnectionActor<R> {
                 accepted_at,
                 last_frame: None,
                 timer: None,
+                pushes,
+                push_retry: false,
                 _slot: slot,
             }
         })
@@ -270,9 +288,42 @@ impl<R: Router + Unpin> ConnectionActor<R> {
                     // The idle clock measures the peer's silence since our last answer, so a request
                     // that took long to answer does not count against the peer.
                     act.last_frame = Some(Instant::now());
+                    if delivered {
+                        act.flush_pushes(ctx);
+                    }
                 }),
         );
     }
+
+    /// Sends the ready pushes while the output has room; when it has not, tries again after
+    /// [`PUSH_RETRY`]. Runs only between replies: never while `send_later` waits.
+    fn flush_pushes(&mut self, ctx: &mut Context<Self>) {
+        let Some(source) = &self.pushes else {
+            return;
+        };
+        let output = &self.output;
+        let all = source.drain(&mut |frame| {
+            if output.unsent_bytes() >= PUSH_BACKLOG {
+                return Err(frame);
+            }
+            output.try_send_frame(frame)
+        });
+        if !all && !self.push_retry {
+            self.push_retry = true;
+            ctx.run_later(PUSH_RETRY, |act, ctx| {
+                act.push_retry = false;
+                act.flush_pushes(ctx);
+            });
+        }
+    }
+}
+
+impl<R: Router + Unpin> StreamHandler<PushReady> for ConnectionActor<R> {
+    fn handle(&mut self, _: PushReady, ctx: &mut Context<Self>) {
+        self.flush_pushes(ctx);
+    }
+
+    fn finished(&mut self, _: &mut Context<Self>) {}
 }
 
 /// Checks that `request` is a client request and that its arguments keep the input limits;
@@ -313,8 +364,11 @@ impl<R: Router + Unpin> Actor for ConnectionActor<R> {
             .min(self.limits.idle_timeout);
         let check_every = (shortest / 4).max(Duration::from_millis(20));
         ctx.run_interval(check_every, |act, ctx| {
+            let subscribed = act.pushes.as_ref().is_some_and(|p| p.active());
             let silent = match act.last_frame {
                 None => act.accepted_at.elapsed() >= act.limits.first_frame_timeout,
+                // A subscriber reads pushes and need not send anything.
+                Some(_) if subscribed => false,
                 Some(last) => last.elapsed() >= act.limits.idle_timeout,
             };
             if silent {

@@ -6,7 +6,8 @@
 //! - [`listener`], [`slots`], [`frame_budget`], [`outbox`], [`input`]: what keeps a server's
 //!   connections bounded (per address, in all, in buffered input and in queued output).
 //! - [`threads`]: the arbiters connections are spread over, one per core by default.
-//! - [`reply`]: what a router answers with (reply frames, now or as they come).
+//! - [`reply`]: what a router answers with (reply frames, now or as they come); [`push`]:
+//!   frames a connection sends on its own for subscriptions, between replies.
 //! - [`log::LogActor`], [`log_writer`]: the bounded in-memory log system of spec 3.1.4, fed by
 //!   a slog drain and written to its file by a thread of its own.
 //! - [`identity`], [`key_validity`]: OpenPGP keys for worker admission.
@@ -30,6 +31,7 @@ pub mod log_writer;
 pub mod metrics;
 pub mod ops;
 pub mod outbox;
+pub mod push;
 pub mod reply;
 pub mod signals;
 pub mod slots;

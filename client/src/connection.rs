@@ -199,7 +199,7 @@ impl Connection {
     /// from the server is a protocol error.
     pub async fn receive(&mut self) -> Result<Message, ClientError> {
         loop {
-            let message = self.receive_any(self.timeout).await?;
+            let message = self.read_frame(self.timeout).await?;
             if message.instruction().message_type() == MessageType::Push {
                 self.pushes.push_back(message);
                 continue;
@@ -218,7 +218,7 @@ impl Connection {
         if let Some(push) = self.pushes.pop_front() {
             return Ok(Some(push));
         }
-        match self.receive_any(wait).await {
+        match self.read_frame(wait).await {
             Ok(message) if message.instruction().message_type() == MessageType::Push => {
                 Ok(Some(message))
             }
@@ -233,7 +233,16 @@ impl Connection {
         self.pushes.len()
     }
 
-    async fn receive_any(&mut self, wait: std::time::Duration) -> Result<Message, ClientError> {
+    /// The next frame of any kind (reply or push), waiting at most `wait`; pushes kept by
+    /// [`Connection::receive`] come first.
+    pub async fn receive_any(&mut self, wait: std::time::Duration) -> Result<Message, ClientError> {
+        if let Some(push) = self.pushes.pop_front() {
+            return Ok(push);
+        }
+        self.read_frame(wait).await
+    }
+
+    async fn read_frame(&mut self, wait: std::time::Duration) -> Result<Message, ClientError> {
         let next = tokio::time::timeout(wait, self.framed.next())
             .await
             .map_err(|_| ClientError::TimedOut(wait))?;

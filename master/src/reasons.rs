@@ -51,6 +51,7 @@ pub fn order_failure(error: &OrderError) -> Failure {
         OrderError::NoReferencePrice { .. } => ReasonCode::NoData,
         OrderError::StopAlreadyReached(_) => ReasonCode::InvalidOrder,
         OrderError::OrderIdReused { .. } => ReasonCode::InvalidArgument,
+        OrderError::ReplayTooLong { .. } => ReasonCode::InvalidArgument,
     };
     Failure::new(code, error.to_string())
 }

@@ -17,6 +17,7 @@ use papertrader_protocol::{
 use papertrader_runtime::connection::{Answer as Routed, Peer, Request, Router};
 use slog::{warn, Logger};
 
+use crate::actors::account_events::{DeliverAccountEvents, Watcher};
 use crate::actors::now_ms;
 use crate::actors::session::{
     self, Authenticate, ClientClosed, CloseDataState, Credentials, DataStateHolder, EndDataStates,
@@ -24,7 +25,7 @@ use crate::actors::session::{
 };
 use crate::actors::trade_queue::{
     CancelOpenOrder, NewOrder, PlaceOpenOrder, PlaceOrder, Placed, ReservedCash, ResetAccount,
-    TradeQueueActor,
+    TradeQueueActor, Watch,
 };
 use crate::actors::worker_registry::{ListOnline, WorkerRegistryActor};
 use crate::data_states::Grant;
@@ -84,6 +85,15 @@ fn mailbox_closed() -> Failure {
     )
 }
 
+/// Subscriptions live on a worker connection: a client connected to the master directly has
+/// none.
+fn served_by_workers() -> Failure {
+    Failure::new(
+        ReasonCode::NotAuthorized,
+        "subscriptions are served by workers: connect to a worker",
+    )
+}
+
 /// Where a request came from and when.
 #[derive(Clone)]
 pub struct RequestContext {
@@ -108,6 +118,8 @@ pub struct Forwarder {
     pub request_id: u64,
     /// Where to tell the worker that a DataTransfer state ended.
     pub link: Recipient<EndDataStates>,
+    /// Where account events for the client's subscriptions go.
+    pub events: Recipient<DeliverAccountEvents>,
 }
 
 impl Services {
@@ -340,6 +352,27 @@ impl Services {
                 .await
             }
             Message::GetUserTransactionHistory(q) => self.user_data(q, queries::transactions).await,
+            Message::SubscribeAccount(s) => {
+                let via = context.via.ok_or_else(served_by_workers)?;
+                let session = self.authenticate(s.session_id).await?;
+                let watch = Watch {
+                    account_id: session.account_id,
+                    watcher: Watcher {
+                        link_id: via.link_id,
+                        client_connection: via.client_connection,
+                        subscription_id: s.subscription_id,
+                        link: via.events,
+                    },
+                    since: s.since_transaction_id,
+                };
+                ask(&self.trades, watch).await?;
+                one(Message::SubscribeSuccess(
+                    papertrader_protocol::SubscriptionId {
+                        subscription_id: s.subscription_id,
+                    },
+                ))
+            }
+            Message::SubscribeQuotes(_) | Message::Unsubscribe(_) => Err(served_by_workers()),
             other => Err(Failure::new(
                 ReasonCode::UnknownInstruction,
                 format!("{} is not served by the master", other.instruction().name()),

@@ -50,6 +50,12 @@ pub struct WorkerConfig {
     pub max_payload: u32,
     /// Cached history replies kept at most (cleared on every price tick anyway).
     pub cache_max_entries: usize,
+    /// A subscriber whose pushes wait this long for it to read has its subscriptions ended
+    /// (pushed `subscriptionEnded`, SlowConsumer), ms. Quotes are conflated meanwhile.
+    pub push_max_lag_ms: u64,
+    /// Account events waiting for one subscription at most; past it the subscription ends
+    /// (SlowConsumer) and the client subscribes again from the last fill it saw.
+    pub push_max_events: usize,
     /// A forwarded request not answered by the master within this long fails (Unavailable;
     /// OutcomeUnknown for an order), seconds. An order may take two of the master's update
     /// intervals longer, since it waits for the next price tick.
@@ -106,6 +112,12 @@ impl WorkerConfig {
         if self.request_timeout_secs == 0 {
             return invalid("request_timeout_secs", "must be at least 1");
         }
+        if self.push_max_lag_ms == 0 {
+            return invalid("push_max_lag_ms", "must be at least 1");
+        }
+        if self.push_max_events == 0 {
+            return invalid("push_max_events", "must be at least 1");
+        }
         if self.log_memory_entries == 0 {
             return invalid("log_memory_entries", "must be at least 1");
         }
@@ -133,6 +145,8 @@ impl Default for WorkerConfig {
             max_partial_frame_bytes: papertrader_runtime::frame_budget::DEFAULT_PARTIAL_FRAME_BYTES,
             max_payload: papertrader_protocol::DEFAULT_MAX_PAYLOAD,
             cache_max_entries: 10_000,
+            push_max_lag_ms: 5_000,
+            push_max_events: 1_000,
             request_timeout_secs: 10,
             log_memory_entries: 1_024,
             log_file: PathBuf::from("data/worker.log"),

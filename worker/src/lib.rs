@@ -9,3 +9,4 @@ pub mod grants;
 pub mod link;
 pub mod router;
 pub mod server;
+pub mod streams;

@@ -9,6 +9,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use actix::Addr;
 use bytes::Bytes;
@@ -17,16 +18,21 @@ use papertrader_protocol::data::DataBody;
 use papertrader_protocol::instruction::check_frame;
 use papertrader_protocol::transfer::{Progress, Reassembler};
 use papertrader_protocol::{
-    ConnectionState, Failure, Instruction, Message, MessageType, ReasonCode, SwitchState,
+    ConnectionState, Failure, Instruction, Message, MessageType, ReasonCode, SubscribeQuotes,
+    SubscriptionId, SwitchState, Unsubscribed,
 };
 use papertrader_runtime::connection::{Peer, Request, Router};
 use papertrader_runtime::metrics::ServerLabel;
+use papertrader_runtime::push::PushSource;
 use papertrader_runtime::reply::{Answer, Reply};
 use tokio::time::{timeout_at, Instant};
 
 use crate::cache::PriceCache;
 use crate::grants::{DataGrants, Grant, Standing};
-use crate::link::{no_answer, ClientClosed, Expired, Forwarded, Forwarding, MasterLinkActor};
+use crate::link::{
+    no_answer, ClientClosed, Expired, Forwarded, Forwarding, MasterLinkActor, StopWatching,
+};
+use crate::streams::{Refused, Streams, Subscriptions};
 
 /// Router of one client connection.
 #[derive(Clone)]
@@ -35,6 +41,8 @@ pub struct WorkerRouter {
     cache: PriceCache,
     grants: DataGrants,
     grant: Rc<RefCell<Option<Grant>>>,
+    streams: Streams,
+    subscriptions: Arc<Subscriptions>,
     metrics: Option<ServerLabel>,
 }
 
@@ -45,6 +53,7 @@ impl WorkerRouter {
         link: Addr<MasterLinkActor>,
         cache: PriceCache,
         grants: DataGrants,
+        streams: Streams,
         metrics: Option<ServerLabel>,
     ) -> Self {
         Self {
@@ -52,7 +61,90 @@ impl WorkerRouter {
             cache,
             grants,
             grant: Rc::default(),
+            subscriptions: streams.subscriptions(),
+            streams,
             metrics,
+        }
+    }
+
+    /// The request id of the switchState that opened this connection's DataTransfer state.
+    fn grant_id(&self) -> u64 {
+        self.grant.borrow().as_ref().map_or(0, |g| g.grant)
+    }
+
+    /// `subscribeQuotes`, answered here: the symbols must have prices on this worker.
+    fn subscribe_quotes(&self, request: &SubscribeQuotes, peer: Peer) -> Message {
+        let refuse = |failure| Message::SubscribeFail(failure);
+        let latest = self.streams.latest();
+        let Some(tick) = latest.as_deref() else {
+            return refuse(Failure::new(
+                ReasonCode::Unavailable,
+                "this worker has no prices yet; try again after the next update",
+            ));
+        };
+        if let Some(unknown) = request
+            .symbols
+            .iter()
+            .find(|s| !tick.quotes.contains_key(s.as_str()))
+        {
+            return refuse(Failure::new(
+                ReasonCode::UnknownAsset,
+                format!("{unknown} is not traded here"),
+            ));
+        }
+        let added = self.subscriptions.add_quotes(
+            request.subscription_id,
+            &request.symbols,
+            self.grant_id(),
+            Some(tick),
+        );
+        match added {
+            Ok(()) => {
+                self.streams
+                    .register(peer.connection_id, &self.subscriptions);
+                Message::SubscribeSuccess(SubscriptionId {
+                    subscription_id: request.subscription_id,
+                })
+            }
+            Err(Refused(failure)) => refuse(failure),
+        }
+    }
+
+    /// `unsubscribe`, answered here; the master stops sending an account subscription's events.
+    fn unsubscribe(&self, subscription_id: u64, peer: Peer) -> Message {
+        match self.subscriptions.remove(subscription_id) {
+            Some((last_sequence, account)) => {
+                if account {
+                    self.link
+                        .do_send(StopWatching(vec![(peer.connection_id, subscription_id)]));
+                }
+                Message::UnsubscribeSuccess(Unsubscribed {
+                    subscription_id,
+                    last_sequence,
+                })
+            }
+            None => Message::UnsubscribeFail(Failure::new(
+                ReasonCode::UnknownSubscription,
+                format!("this connection has no subscription {subscription_id}"),
+            )),
+        }
+    }
+
+    /// Ends the connection's subscriptions without notices (it left DataTransfer state).
+    fn end_subscriptions(&self, client_connection: u64) {
+        let accounts = self.subscriptions.clear();
+        if !accounts.is_empty() {
+            let unwatched = accounts.into_iter().map(|id| (client_connection, id));
+            self.link.do_send(StopWatching(unwatched.collect()));
+        }
+    }
+
+    /// A request answered by this worker alone (subscriptions), once the grant is confirmed.
+    fn local(&self, request: &Message, peer: Peer) -> Option<Message> {
+        match request {
+            Message::SubscribeQuotes(q) => Some(self.subscribe_quotes(q, peer)),
+            Message::Unsubscribe(u) => Some(self.unsubscribe(u.subscription_id, peer)),
+            _ => None,
         }
     }
 
@@ -180,6 +272,15 @@ impl WorkerRouter {
     ) -> Answer {
         let router = self.clone();
         let instruction = request.message.instruction();
+        let local = matches!(
+            request.message,
+            Message::SubscribeQuotes(_) | Message::Unsubscribe(_)
+        )
+        .then(|| request.message.clone());
+        let subscribing = match &request.message {
+            Message::SubscribeAccount(s) => Some(s.subscription_id),
+            _ => None,
+        };
         let switch = match request.message {
             Message::SwitchState(switch) => Some(switch),
             _ => None,
@@ -193,18 +294,39 @@ impl WorkerRouter {
                     return Start::Done(replies);
                 }
             }
+            if let Some(reply) = local.and_then(|request| router.local(&request, peer)) {
+                return Start::Done(vec![reply.into()]);
+            }
+            if let Some(id) = subscribing {
+                // Kept before the request leaves: events may follow the master's answer at
+                // once, and are held until it has passed.
+                let added = router.subscriptions.add_account(id, router.grant_id());
+                if let Err(Refused(failure)) = added {
+                    return Start::Done(vec![Message::SubscribeFail(failure).into()]);
+                }
+                router
+                    .streams
+                    .register(peer.connection_id, &router.subscriptions);
+            }
             match router.forward(instruction, request.frame, peer).await {
                 Ok(forwarding) => Start::Receiving(Box::new(Receiving {
                     deadline: Instant::now() + forwarding.timeout,
                     router,
                     instruction,
                     switch,
+                    subscribing,
+                    peer,
                     held: key.is_some().then(Vec::new),
                     key,
                     forwarding,
                     answered: false,
                 })),
-                Err(failure) => Start::Done(vec![instruction.failure_reply(failure).into()]),
+                Err(failure) => {
+                    if let Some(id) = subscribing {
+                        router.subscriptions.settle_account(id, false);
+                    }
+                    Start::Done(vec![instruction.failure_reply(failure).into()])
+                }
             }
         };
         Answer::Later(Box::pin(stream::once(start).flat_map(
@@ -230,6 +352,10 @@ struct Receiving {
     instruction: Instruction,
     /// The request, if it is a `switchState` (its success changes the grant).
     switch: Option<SwitchState>,
+    /// The subscription id, if it is a `subscribeAccount` (kept or dropped by the answer).
+    subscribing: Option<u64>,
+    /// The client connection.
+    peer: Peer,
     /// Where the cache keeps the reply, if it does.
     key: Option<CacheKey>,
     /// The reply's frames so far, while it may still be cached (all `data`).
@@ -251,9 +377,24 @@ impl Receiving {
         .flat_map(stream::iter)
     }
 
+    /// An account subscription was answered (or not): kept, or dropped here and on the master.
+    fn settle_subscription(&self, id: u64, accepted: bool) {
+        self.router.subscriptions.settle_account(id, accepted);
+        if !accepted {
+            let unwatched = vec![(self.peer.connection_id, id)];
+            self.router.link.do_send(StopWatching(unwatched));
+        }
+    }
+
     /// Waits for the next frame: what to send for it, and whether more may come.
     async fn step(&mut self) -> (Vec<Reply>, bool) {
-        match timeout_at(self.deadline, self.forwarding.frames.recv()).await {
+        let next = timeout_at(self.deadline, self.forwarding.frames.recv()).await;
+        if !matches!(next, Ok(Some(_))) {
+            if let Some(id) = self.subscribing.take() {
+                self.settle_subscription(id, false);
+            }
+        }
+        match next {
             Ok(Some(frame)) => (self.pass(frame), true),
             Ok(None) => (self.finish(), false),
             Err(_) => {
@@ -271,7 +412,16 @@ impl Receiving {
     fn pass(&mut self, frame: Bytes) -> Vec<Reply> {
         self.answered = true;
         let reply = Reply::Frame(frame.clone());
+        if let Some(id) = self.subscribing.take() {
+            let max_payload = self.router.cache.framing().max_payload;
+            let accepted = check_frame(&frame, max_payload)
+                .is_ok_and(|raw| raw.instruction == Instruction::SubscribeSuccess as u16);
+            self.settle_subscription(id, accepted);
+        }
         if let (Some(switch), Some(_)) = (&self.switch, reply.state_switch()) {
+            // Any switch ends the subscriptions, before its reply goes: none of their pushes
+            // follows it.
+            self.router.end_subscriptions(self.peer.connection_id);
             let grant = (switch.state == ConnectionState::DataTransfer).then(|| Grant {
                 token: switch.session_id.clone(),
                 grant: self.forwarding.request_id,
@@ -394,6 +544,10 @@ fn ended(instruction: Instruction, reason: ReasonCode) -> Message {
 }
 
 impl Router for WorkerRouter {
+    fn pushes(&self) -> Option<Arc<dyn PushSource>> {
+        Some(self.subscriptions.clone())
+    }
+
     fn route(&mut self, request: Request, peer: Peer) -> Answer {
         let instruction = request.message.instruction();
         let mut unconfirmed = None;
@@ -412,6 +566,9 @@ impl Router for WorkerRouter {
             }
         }
         if unconfirmed.is_none() {
+            if let Some(reply) = self.local(&request.message, peer) {
+                return Answer::one(reply);
+            }
             if let Some(replies) = self.cached_quote(&request.message) {
                 self.count_cache(true);
                 return Answer::Now(replies);
@@ -432,6 +589,7 @@ impl Router for WorkerRouter {
 
     fn client_closed(&mut self, peer: Peer) {
         self.grants.forget(peer.connection_id);
+        self.streams.forget(peer.connection_id);
         self.link.do_send(ClientClosed {
             client_connection: peer.connection_id,
         });

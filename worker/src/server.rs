@@ -27,6 +27,7 @@ use crate::config::WorkerConfig;
 use crate::grants::DataGrants;
 use crate::link::{GetLinkStatus, LinkSettings, LinkState, MasterLinkActor};
 use crate::router::WorkerRouter;
+use crate::streams::{PushLimits, Streams};
 
 /// A running worker.
 pub struct RunningWorker {
@@ -40,6 +41,8 @@ pub struct RunningWorker {
     pub link: Addr<MasterLinkActor>,
     /// The price cache.
     pub cache: PriceCache,
+    /// The connections holding subscriptions.
+    pub streams: Streams,
     /// The log actor.
     pub log_actor: Addr<LogActor>,
     /// The admin endpoint's socket.
@@ -150,10 +153,16 @@ pub async fn start_on(
         metrics,
     };
     let grants = DataGrants::default();
+    let streams = Streams::new(PushLimits {
+        max_lag: Duration::from_millis(config.push_max_lag_ms),
+        max_events: config.push_max_events,
+        max_payload: config.max_payload,
+    });
     let link = MasterLinkActor::new(
         settings,
         cache.clone(),
         grants.clone(),
+        streams.clone(),
         log.new(o!("actor" => "master_link")),
     )
     .start();
@@ -187,6 +196,7 @@ pub async fn start_on(
         budget: FrameBudget::new(config.max_partial_frame_bytes),
     };
     let (router_link, router_cache) = (link.clone(), cache.clone());
+    let router_streams = streams.clone();
     let connection_threads = threads.len();
     let accept = actix::spawn(listener::serve(
         socket,
@@ -198,6 +208,7 @@ pub async fn start_on(
                 router_link.clone(),
                 router_cache.clone(),
                 grants.clone(),
+                router_streams.clone(),
                 metrics,
             )
         },
@@ -232,6 +243,7 @@ pub async fn start_on(
         uuid,
         link,
         cache,
+        streams,
         log_actor,
         admin_socket,
         threads: threads_owner,

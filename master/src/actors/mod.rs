@@ -1,5 +1,6 @@
 //! The master's actors, one per file.
 
+pub mod account_events;
 pub mod asset_fetcher;
 pub mod session;
 pub mod trade_queue;

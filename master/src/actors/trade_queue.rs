@@ -14,10 +14,12 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use papertrader_protocol::data::{OrderKind, OrderStatus, Side, TimeInForce};
-use papertrader_protocol::Money;
+use papertrader_protocol::stream::AccountEventKind;
+use papertrader_protocol::{Money, ReasonCode};
 use slog::{error, info, Logger};
 use tokio::sync::oneshot;
 
+use super::account_events::{self as events, Watcher, Watchers, MAX_REPLAY};
 use super::now_ms;
 use crate::db::orders::{self as order_rows, OrderRow, PlacedBy};
 use crate::db::settlement::{self, BookTick};
@@ -70,6 +72,8 @@ pub struct TradeQueueActor {
     day_volume: HashMap<String, (i64, u64)>,
     /// The equity step of the last intraday equity point.
     last_equity_step: i64,
+    /// Live subscribers of account events.
+    watchers: Watchers,
 }
 
 impl TradeQueueActor {
@@ -98,6 +102,7 @@ impl TradeQueueActor {
             latest: Arc::new(Snapshot::default()),
             day_volume: HashMap::new(),
             last_equity_step: i64::MIN,
+            watchers: Watchers::default(),
         }
     }
 
@@ -234,6 +239,8 @@ impl TradeQueueActor {
         let tick = snapshot.tick as i64;
         let costs = self.rules.costs;
         let count = orders.len();
+        // The queued trades, for their subscribers' events (only when someone listens).
+        let watched = (!self.watchers.is_empty()).then(|| orders.clone());
         let started = std::time::Instant::now();
         let run = async move {
             db.run(move |c| {
@@ -267,7 +274,7 @@ impl TradeQueueActor {
                         "the settlement did not run".into(),
                     ))
                 });
-                act.settled(settled, replies, tick, count, started, ctx);
+                act.settled(settled, replies, watched, tick, count, started, ctx);
             }
         }));
     }
@@ -338,6 +345,7 @@ impl TradeQueueActor {
         &mut self,
         result: Result<settlement::Settled, crate::db::DbError>,
         replies: Vec<oneshot::Sender<OrderOutcome>>,
+        watched: Option<Vec<Order>>,
         tick: i64,
         count: usize,
         started: std::time::Instant,
@@ -345,6 +353,21 @@ impl TradeQueueActor {
     ) {
         match result {
             Ok(settlement::Settled { outcomes, updates }) => {
+                let at_ms = now_ms();
+                let queued = watched
+                    .iter()
+                    .flatten()
+                    .zip(&outcomes)
+                    .map(|(order, outcome)| {
+                        (
+                            order.account_id,
+                            events::from_outcome(order, outcome, at_ms),
+                        )
+                    });
+                let resting = updates
+                    .iter()
+                    .map(|u| (u.order.account_id, events::from_update(u, at_ms)));
+                self.watchers.publish(queued.chain(resting));
                 let filled = updates.iter().filter(|u| u.fill.is_some()).count();
                 for update in updates {
                     self.book.remove(update.order.id, &self.rules.costs);
@@ -538,6 +561,8 @@ impl Handler<PlaceOpenOrder> for TradeQueueActor {
                         placed_at_ms: order.placed_at,
                     };
                     act.last_order_id = act.last_order_id.max(order.id);
+                    let accepted = events::of_order(&order, AccountEventKind::Accepted, None);
+                    act.watchers.publish([(order.account_id, accepted)]);
                     act.book.insert(order, &act.rules.costs);
                     metrics::gauge!("papertrader_open_orders").set(act.book.len() as f64);
                     Ok(placed)
@@ -581,6 +606,123 @@ impl TradeQueueActor {
         }));
         let answer = async move { answer.await.unwrap_or(Err(OrderError::Dropped)) };
         Box::pin(answer.into_actor(self))
+    }
+}
+
+impl TradeQueueActor {
+    /// Tells the subscribers of these open orders' accounts that they were cancelled.
+    fn publish_cancelled(&self, ids: &[u64], reason: Option<ReasonCode>) {
+        let cancelled = ids.iter().filter_map(|id| self.book.get(*id)).map(|order| {
+            let event = events::of_order(order, AccountEventKind::Cancelled, reason);
+            (order.account_id, event)
+        });
+        self.watchers.publish(cancelled);
+    }
+}
+
+/// Start sending an account's events to a subscriber, after the fills it missed (those with
+/// a transaction id above `since`).
+#[derive(Message)]
+#[rtype(result = "Result<(), OrderError>")]
+pub struct Watch {
+    /// The account.
+    pub account_id: i64,
+    /// The subscriber.
+    pub watcher: Watcher,
+    /// Replay the fills after this transaction id first (none: no replay).
+    pub since: Option<u64>,
+}
+
+impl Handler<Watch> for TradeQueueActor {
+    type Result = ResponseActFuture<Self, Result<(), OrderError>>;
+
+    fn handle(&mut self, msg: Watch, ctx: &mut Context<Self>) -> Self::Result {
+        let Watch {
+            account_id,
+            watcher,
+            since,
+        } = msg;
+        let Some(since) = since else {
+            self.watchers.add(account_id, watcher, Vec::new());
+            return Box::pin(actix::fut::ready(Ok(())));
+        };
+        // Read in the actor's serial order: no settlement commits between the read and the
+        // registration, so every fill is either replayed or sent live.
+        self.write(
+            ctx,
+            "reading missed fills",
+            move |c| events_since(c, account_id, since),
+            move |act, (fills, orders)| {
+                if fills.len() > MAX_REPLAY {
+                    return Err(OrderError::ReplayTooLong { max: MAX_REPLAY });
+                }
+                act.watchers
+                    .add(account_id, watcher, events::replay(&fills, &orders));
+                Ok(())
+            },
+        )
+    }
+}
+
+/// The account's fills after transaction `since` (at most one more than [`MAX_REPLAY`]) and
+/// the orders they fill.
+fn events_since(
+    conn: &mut crate::db::AnyConnection,
+    account_id: i64,
+    since: u64,
+) -> Result<
+    (
+        Vec<crate::db::accounts::TransactionRow>,
+        HashMap<i64, OrderRow>,
+    ),
+    crate::db::DbError,
+> {
+    let from = i64::try_from(since).unwrap_or(i64::MAX).saturating_add(1);
+    let fills = crate::db::accounts::transactions_limited(conn, account_id, from, MAX_REPLAY + 1)?;
+    let mut orders = HashMap::new();
+    for id in fills.iter().filter_map(|f| f.order_id) {
+        if orders.contains_key(&id) {
+            continue;
+        }
+        if let Some(row) = order_rows::of_account(conn, account_id, id as u64)? {
+            orders.insert(id, row);
+        }
+    }
+    Ok((fills, orders))
+}
+
+/// Stop sending account events to the subscribers of a client connection (one subscription of
+/// it, or all), or of a whole worker link.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub enum Unwatch {
+    /// One subscription, or every subscription of the connection (`None`).
+    Connection {
+        /// The worker link.
+        link_id: u64,
+        /// The worker's id for the connection.
+        client_connection: u64,
+        /// The subscription.
+        subscription_id: Option<u64>,
+    },
+    /// Every subscriber on a worker link.
+    Link(u64),
+}
+
+impl Handler<Unwatch> for TradeQueueActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unwatch, _: &mut Context<Self>) {
+        match msg {
+            Unwatch::Connection {
+                link_id,
+                client_connection,
+                subscription_id,
+            } => self
+                .watchers
+                .remove(link_id, client_connection, subscription_id),
+            Unwatch::Link(link_id) => self.watchers.remove_link(link_id),
+        }
     }
 }
 
@@ -730,6 +872,7 @@ impl Handler<CancelOpenOrder> for TradeQueueActor {
             },
             move |act, cancelled| {
                 let filled = cancelled?;
+                act.publish_cancelled(&[id], None);
                 act.book.remove(id, &act.rules.costs);
                 Ok(filled)
             },
@@ -761,6 +904,7 @@ impl Handler<ResetAccount> for TradeQueueActor {
             move |c| periods::reset(c, account, cash, &prices, now_ms()),
             move |act, reset| {
                 let done = reset.ok_or(OrderError::Rejected(Rejection::UnknownAccount))?;
+                act.publish_cancelled(&done.cancelled_orders, Some(ReasonCode::AccountReset));
                 for id in &done.cancelled_orders {
                     act.book.remove(*id, &act.rules.costs);
                 }

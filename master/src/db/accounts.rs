@@ -243,6 +243,20 @@ pub fn transactions_from(
         .load(conn)?)
 }
 
+/// At most `limit` of an account's transactions with ids from `from_id` on, oldest first.
+pub fn transactions_limited(
+    conn: &mut AnyConnection,
+    account_id: i64,
+    from_id: i64,
+    limit: usize,
+) -> Result<Vec<TransactionRow>, DbError> {
+    Ok(transactions_between(account_id, from_id, None)
+        .order(transactions::id.asc())
+        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+        .select(TransactionRow::as_select())
+        .load(conn)?)
+}
+
 /// An account's transactions, oldest first.
 pub fn transactions_of(
     conn: &mut AnyConnection,

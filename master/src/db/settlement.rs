@@ -186,11 +186,13 @@ fn settle_in_transaction(
         }
     }
 
-    let updates = fills::settle_plan(plan, terms, &mut allowance, &mut reserved, &mut now);
-    for update in &updates {
-        let (Some(fill), o) = (update.fill, &update.order) else {
+    let mut updates = fills::settle_plan(plan, terms, &mut allowance, &mut reserved, &mut now);
+    for update in &mut updates {
+        let (Some(fill), o) = (update.fill.as_mut(), &update.order) else {
             continue;
         };
+        fill.transaction_id = next_id as u64;
+        let fill = *fill;
         changed_accounts.insert(o.account_id, fill.cash_after);
         rows.push(TransactionRow {
             id: next_id,

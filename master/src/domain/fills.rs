@@ -30,6 +30,8 @@ pub struct BookFill {
     pub commission: i64,
     /// The account's cash after it, micro-units.
     pub cash_after: i64,
+    /// The transaction it wrote (assigned when the tick is written; 0 before).
+    pub transaction_id: u64,
 }
 
 /// What a tick did to one open order.
@@ -239,6 +241,7 @@ fn fill_one(
             price,
             commission,
             cash_after,
+            transaction_id: 0,
         }),
     }
 }

@@ -181,6 +181,15 @@ pub enum OrderError {
         /// The asset.
         symbol: String,
     },
+    /// More fills were missed than a subscription replays.
+    #[error(
+        "more than {max} fills were made since that transaction: read the transaction history \
+         and subscribe again from its last transaction id"
+    )]
+    ReplayTooLong {
+        /// The most a subscription replays.
+        max: usize,
+    },
     /// Its client order id was used for a different order.
     #[error("clientOrderId {id} was already used for order #{order_id}, a different order")]
     OrderIdReused {

@@ -38,6 +38,7 @@ use tokio_util::codec::FramedRead;
 
 use crate::cache::PriceCache;
 use crate::grants::DataGrants;
+use crate::streams::{Streams, Unwatched};
 
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -144,6 +145,7 @@ pub struct MasterLinkActor {
     settings: LinkSettings,
     cache: PriceCache,
     grants: DataGrants,
+    streams: Streams,
     log: Logger,
     state: LinkState,
     stage: Option<Stage>,
@@ -193,11 +195,18 @@ async fn open(
 
 impl MasterLinkActor {
     /// A link that starts connecting as soon as the actor starts.
-    pub fn new(settings: LinkSettings, cache: PriceCache, grants: DataGrants, log: Logger) -> Self {
+    pub fn new(
+        settings: LinkSettings,
+        cache: PriceCache,
+        grants: DataGrants,
+        streams: Streams,
+        log: Logger,
+    ) -> Self {
         Self {
             settings,
             cache,
             grants,
+            streams,
             log,
             state: LinkState::Down { last_error: None },
             stage: None,
@@ -267,6 +276,12 @@ impl MasterLinkActor {
             let failure = no_answer(pending.instruction, "the link to the master was lost");
             pending.fail(failure, self.settings.max_payload);
         }
+        // Without the master, ended sessions go unnoticed and account events cannot come.
+        self.streams.end_all(&Failure::new(
+            ReasonCode::Unavailable,
+            "the worker lost its link to the master: subscribe again (on another worker if \
+             this one stays unavailable), with the last transaction id seen",
+        ));
         warn!(self.log, "master link down"; "reason" => &why, "retry_in_ms" => self.backoff.as_millis() as u64);
         if let Some(server) = self.settings.metrics {
             metrics::gauge!("papertrader_master_link_up", "server" => server.0).set(0.0);
@@ -336,6 +351,35 @@ impl MasterLinkActor {
     }
 }
 
+impl MasterLinkActor {
+    /// Tells the master to stop sending these subscriptions' account events.
+    fn unwatch(&self, unwatched: Vec<Unwatched>) {
+        let Some(output) = &self.output else {
+            return; // a lost link drops every subscription on the master
+        };
+        for (client_connection, subscription_id) in unwatched {
+            output.try_send(Message::Unwatch(papertrader_protocol::Unwatch {
+                client_connection,
+                subscription_id,
+            }));
+        }
+    }
+}
+
+/// A client ended account subscriptions (or its connection left DataTransfer): the master
+/// stops sending their events.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopWatching(pub Vec<Unwatched>);
+
+impl Handler<StopWatching> for MasterLinkActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: StopWatching, _: &mut Context<Self>) {
+        self.unwatch(msg.0);
+    }
+}
+
 impl Actor for MasterLinkActor {
     type Context = Context<Self>;
 
@@ -395,11 +439,24 @@ impl StreamHandler<Decoded> for MasterLinkActor {
             }
             (Some(Stage::Admitted), Message::PriceTick(tick)) => {
                 self.stage = Some(Stage::Admitted);
+                let unwatched = self.streams.publish(&tick);
                 self.cache.apply(tick);
+                self.unwatch(unwatched);
+            }
+            (Some(Stage::Admitted), Message::AccountEvents(events)) => {
+                self.stage = Some(Stage::Admitted);
+                let gone = self.streams.deliver(
+                    events.client_connection,
+                    events.subscription_id,
+                    events.events,
+                );
+                self.unwatch(gone.into_iter().collect());
             }
             (Some(Stage::Admitted), Message::DataStateEnded(ended)) => {
                 self.stage = Some(Stage::Admitted);
                 self.grants.end(&ended.ends);
+                let unwatched = self.streams.end_grants(&ended.ends);
+                self.unwatch(unwatched);
                 if let Some(output) = &self.output {
                     output.try_send(Message::DataStateEndedAck(DataStateEndedAck {
                         seq: ended.seq,

@@ -9,5 +9,6 @@ mod passthrough;
 mod restart;
 mod sessions;
 mod slots;
+mod streams;
 mod support;
 mod tls;

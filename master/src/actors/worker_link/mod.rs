@@ -23,8 +23,8 @@ use std::time::Duration;
 use actix::prelude::*;
 use bytes::BytesMut;
 use papertrader_protocol::{
-    DataStateEnd, DataStateEnded, Failure, Forward, ForwardReply, Message, MessageCodec, PriceTick,
-    ReasonCode,
+    AccountEvents, DataStateEnd, DataStateEnded, Failure, Forward, ForwardReply, Message,
+    MessageCodec, PriceTick, ReasonCode,
 };
 use papertrader_runtime::connection::{check_request, Arrived, Peer, Reply};
 use papertrader_runtime::identity::SigningIdentity;
@@ -37,8 +37,10 @@ use slog::{info, Logger};
 use tokio::io::ReadHalf;
 use tokio::sync::oneshot;
 
+use super::account_events::DeliverAccountEvents;
 use super::asset_fetcher::{AssetFetcherActor, TickPublished};
 use super::session::{ClientClosed, CloseDataState, EndDataStates, LinkClosed};
+use super::trade_queue::Unwatch;
 use super::worker_registry::{CloseLink, RegisteredWorker, WorkerOffline, WorkerRegistryActor};
 use crate::domain::sessions::Origin;
 use crate::reasons;
@@ -170,6 +172,7 @@ impl WorkerLinkActor {
                 client_connection: forward.client_connection,
                 request_id: forward.request_id,
                 link: ctx.address().recipient(),
+                events: ctx.address().recipient(),
             }),
         };
         let services = self.link.services.clone();
@@ -250,6 +253,10 @@ impl Actor for WorkerLinkActor {
                 link: ctx.address().recipient(),
             });
         }
+        self.link
+            .services
+            .trades
+            .do_send(Unwatch::Link(self.peer.connection_id));
         let sessions = &self.link.services.sessions;
         sessions.do_send(LinkClosed {
             link_id: self.peer.connection_id,
@@ -289,6 +296,18 @@ impl StreamHandler<Arrived> for WorkerLinkActor {
                 if let Some(connection_id) = self.clients.remove(&closed.client_connection) {
                     sessions.do_send(ClientClosed { connection_id });
                 }
+                self.link.services.trades.do_send(Unwatch::Connection {
+                    link_id: self.peer.connection_id,
+                    client_connection: closed.client_connection,
+                    subscription_id: None,
+                });
+            }
+            (Stage::Admitted { .. }, Message::Unwatch(unwatch)) => {
+                self.link.services.trades.do_send(Unwatch::Connection {
+                    link_id: self.peer.connection_id,
+                    client_connection: unwatch.client_connection,
+                    subscription_id: Some(unwatch.subscription_id),
+                });
             }
             (Stage::Admitted { .. }, Message::DataStateEndedAck(ack)) => {
                 if let Some(done) = self.unacknowledged.remove(&ack.seq) {
@@ -320,6 +339,30 @@ impl StreamHandler<Arrived> for WorkerLinkActor {
 
     fn finished(&mut self, ctx: &mut Context<Self>) {
         ctx.stop();
+    }
+}
+
+impl Handler<DeliverAccountEvents> for WorkerLinkActor {
+    type Result = ();
+
+    /// Passes a subscriber's account events on to its worker. A link too congested to take
+    /// them is closed: the worker then ends the subscription (Unavailable) and the client
+    /// subscribes again from the last fill it saw, so nothing is silently lost.
+    fn handle(&mut self, msg: DeliverAccountEvents, ctx: &mut Context<Self>) {
+        if !matches!(self.stage, Stage::Admitted { .. }) {
+            return;
+        }
+        let events = Message::AccountEvents(AccountEvents {
+            client_connection: msg.client_connection,
+            subscription_id: msg.subscription_id,
+            events: msg.events,
+        });
+        if !self.output.try_send(events) {
+            self.close(
+                Failure::new(ReasonCode::Unavailable, "the worker stopped reading"),
+                ctx,
+            );
+        }
     }
 }
 
