@@ -20,6 +20,7 @@ pub mod quote;
 pub mod register;
 pub mod trade;
 pub mod trades;
+pub mod watch;
 pub mod workers;
 
 use clap::Subcommand;
@@ -43,6 +44,8 @@ pub enum ClientCommand {
     Assets(assets::AssetsArgs),
     /// Latest prices.
     Quote(quote::QuoteArgs),
+    /// Live prices as they change (and your fills with --fills), until Ctrl-C.
+    Watch(watch::WatchArgs),
     /// An asset's name and latest price.
     Info(info::InfoArgs),
     /// Price history.
@@ -94,6 +97,7 @@ impl ClientCommand {
             ClientCommand::Workers(args) => args.output.json,
             ClientCommand::Assets(args) => args.output.json,
             ClientCommand::Quote(args) => args.output.json,
+            ClientCommand::Watch(args) => args.output.json,
             ClientCommand::Info(args) => args.output.json,
             ClientCommand::History(args) => args.output.json,
             ClientCommand::Buy(args) | ClientCommand::Sell(args) => args.output.json,
@@ -121,6 +125,7 @@ impl ClientCommand {
             ClientCommand::Workers(args) => workers::run(args, out).await,
             ClientCommand::Assets(args) => assets::run(args, out).await,
             ClientCommand::Quote(args) => quote::run(args, out).await,
+            ClientCommand::Watch(args) => watch::run(args, out).await,
             ClientCommand::Info(args) => info::run(args, out).await,
             ClientCommand::History(args) => history::run(args, out).await,
             ClientCommand::Buy(args) => trade::run(Side::Buy, args, out).await,

@@ -11,6 +11,7 @@ mod readme;
 mod stalled;
 mod startup;
 mod stdout;
+mod streams;
 mod support;
 mod up;
 mod usage;

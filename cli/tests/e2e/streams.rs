@@ -1,0 +1,66 @@
+//! `papertrader watch` against a running master and worker: live quotes as JSON lines or
+//! plain lines, and the user's own fills as they happen.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+#[test]
+fn watch_streams_quotes_and_the_users_fills() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(dir.path(), 1, &["--update-interval-ms", "100"]);
+    let user = cluster.user("wanda");
+    user.ok(&["register", "wanda", "--email", "wanda@example.com"]);
+    user.ok(&["login", "wanda"]);
+
+    // Plain lines when standard output is not a terminal: one per quote.
+    let plain = user.ok(&["watch", "ko", "--count", "3"]);
+    let lines: Vec<&str> = plain.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", plain.stdout);
+    assert!(
+        lines.iter().all(|l| l.contains("  KO  ")),
+        "{}",
+        plain.stdout
+    );
+
+    // JSON lines, with a fill made meanwhile by another command.
+    let mut watch = user
+        .command(&["watch", "KO", "AAPL", "--fills", "--json", "--count", "30"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let bought = user.ok(&["buy", "KO", "2", "--json"]).json();
+    let run = finish(&mut watch, "watch");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let objects: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let quotes: Vec<&Value> = objects.iter().filter(|o| o["type"] == "quote").collect();
+    assert!(quotes.len() >= 30, "{} quotes", quotes.len());
+    let symbols: std::collections::BTreeSet<&str> =
+        quotes.iter().filter_map(|q| q["symbol"].as_str()).collect();
+    assert_eq!(symbols.into_iter().collect::<Vec<_>>(), ["AAPL", "KO"]);
+    let sequences: Vec<u64> = quotes
+        .iter()
+        .filter_map(|q| q["sequence"].as_u64())
+        .collect();
+    assert!(sequences.windows(2).all(|w| w[0] <= w[1]), "{sequences:?}");
+    let fill = objects
+        .iter()
+        .find(|o| o["type"] == "account" && o["event"] == "filled")
+        .unwrap_or_else(|| panic!("no fill in {}", run.stdout));
+    assert_eq!(fill["symbol"], "KO");
+    assert_eq!(fill["fill"]["quantity"], 2);
+    assert_eq!(
+        fill["fill"]["transaction_id"], bought["transaction_id"],
+        "{fill} vs {bought}"
+    );
+    assert_eq!(fill["cash_after"], bought["cash_after"]);
+}
