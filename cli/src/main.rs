@@ -16,6 +16,7 @@ mod failed;
 mod output;
 mod probe;
 mod servers;
+mod tui;
 mod up;
 
 use std::process::ExitCode;
@@ -58,6 +59,9 @@ enum Command {
     /// Ask a server's ops endpoint, e.g. http://127.0.0.1:9090/health/ready: exit 0 when it
     /// answers 200 (for container healthchecks).
     Probe(probe::ProbeArgs),
+    /// A terminal UI: live prices and a chart, your portfolio, order entry, open orders and
+    /// fills as they happen (needs a login, like the other client commands).
+    Tui(tui::TuiArgs),
     #[command(flatten)]
     Client(commands::ClientCommand),
 }
@@ -97,6 +101,7 @@ fn run(cli: Cli) -> (Result<(), Failed>, bool) {
         Command::Up(_) if cli.json => (Err(no_json("up")), true),
         Command::Master(_) if cli.json => (Err(no_json("master")), true),
         Command::Worker(_) if cli.json => (Err(no_json("worker")), true),
+        Command::Tui(_) if cli.json => (Err(no_json("tui")), true),
         Command::Up(args) => (up::run(args).map_err(Failed::from), false),
         Command::Master(command) => (servers::master(command), false),
         Command::Worker(command) => (servers::worker(command), false),
@@ -114,6 +119,10 @@ fn run(cli: Cli) -> (Result<(), Failed>, bool) {
         Command::Probe(args) => {
             let result = runtime().and_then(|rt| rt.block_on(probe::run(args)));
             (result, cli.json)
+        }
+        Command::Tui(args) => {
+            let result = runtime().and_then(|rt| rt.block_on(tui::run(args)));
+            (result, false)
         }
         Command::Client(command) => {
             let out = Output {

@@ -84,7 +84,7 @@ pub struct CancelArgs {
 }
 
 /// Why an order ended, in words (`None` when it did not end for a reason).
-fn reason_name(reason: u16) -> Option<&'static str> {
+pub fn reason_name(reason: u16) -> Option<&'static str> {
     if reason == 0 {
         return None;
     }

@@ -1,0 +1,445 @@
+//! `papertrader tui`: a terminal UI with live prices, a chart, the portfolio, order entry,
+//! open orders and a feed of fills.
+//!
+//! [`app`] holds the state and turns keys into [`Action`]s, [`ui`] draws it, and this module
+//! is the driver: it owns the terminal, the [`Client`] and the [`LiveStream`], waits for keys
+//! and pushes on one current-thread runtime, and carries the actions out.
+
+pub mod app;
+pub mod form;
+pub mod terminal;
+#[cfg(test)]
+mod testdata;
+pub mod ui;
+pub mod watch;
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::io::IsTerminal;
+use std::rc::Rc;
+use std::time::Duration;
+
+use clap::Args;
+use crossterm::event::{Event, EventStream};
+use futures::StreamExt;
+use papertrader_client::{Client, ClientError, LiveStream, Push};
+use papertrader_protocol::stream::MAX_SUBSCRIBED_SYMBOLS;
+use papertrader_protocol::ReasonCode;
+use tokio::time::Instant;
+
+use self::app::{Action, App};
+use self::form::describe;
+use self::terminal::{Screen, Term};
+use crate::commands::common::{logged_in, symbol, SessionArgs};
+use crate::failed::Failed;
+
+/// The subscription id of the watchlist's quotes.
+const QUOTES: u64 = 1;
+/// The subscription id of the account's events.
+const ACCOUNT: u64 = 2;
+/// The first pause before the live stream is tried again; it doubles up to [`MAX_RETRY`].
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// The longest pause between tries of the live stream.
+const MAX_RETRY: Duration = Duration::from_secs(30);
+/// How often a history transfer's progress is drawn.
+const PROGRESS_REDRAW: Duration = Duration::from_millis(100);
+
+/// `tui`.
+#[derive(Debug, Args)]
+pub struct TuiArgs {
+    /// Symbols to watch, comma-separated (e.g. AAPL,MSFT) [default: every traded asset, up
+    /// to 64].
+    #[arg(long, value_delimiter = ',')]
+    symbols: Vec<String>,
+    #[command(flatten)]
+    session: SessionArgs,
+}
+
+/// Runs the TUI until `q` or Ctrl-C.
+pub async fn run(args: TuiArgs) -> Result<(), Failed> {
+    if !std::io::stdout().is_terminal() {
+        return Err(Failed::usage(
+            "`papertrader tui` draws on a terminal: standard output is not one",
+        ));
+    }
+    let (mut client, stored) = logged_in(&args.session).await?;
+    let info = client.server_info().await?;
+    let mut watched: Vec<(String, String)> = if args.symbols.is_empty() {
+        info.assets
+            .iter()
+            .map(|l| (l.symbol.clone(), l.name.clone()))
+            .collect()
+    } else {
+        let mut chosen = Vec::new();
+        for typed in args
+            .symbols
+            .iter()
+            .map(|s| symbol(s))
+            .filter(|s| !s.is_empty())
+        {
+            let listing = info
+                .assets
+                .iter()
+                .find(|l| l.symbol == typed)
+                .ok_or_else(|| {
+                    Failed::usage(format!(
+                        "--symbols: {typed} is not traded here (`papertrader assets` lists them)"
+                    ))
+                })?;
+            if !chosen.iter().any(|(s, _)| *s == typed) {
+                chosen.push((typed, listing.name.clone()));
+            }
+        }
+        chosen
+    };
+    let dropped = watched.len().saturating_sub(MAX_SUBSCRIBED_SYMBOLS);
+    watched.truncate(MAX_SUBSCRIBED_SYMBOLS);
+    let mut app = App::new(stored.username.clone(), watched);
+    if dropped > 0 {
+        app.set_status(format!(
+            "watching the first {MAX_SUBSCRIBED_SYMBOLS} symbols ({dropped} more: use --symbols)"
+        ));
+    }
+    let mut screen =
+        Screen::enter().map_err(|e| Failed::refused(format!("preparing the terminal: {e}")))?;
+    let mut driver = Driver {
+        client: &mut client,
+        username: stored.username,
+        live: Live::new(),
+        events: EventStream::new(),
+        queue: VecDeque::new(),
+    };
+    let result = driver.run(&mut screen.terminal, &mut app).await;
+    drop(screen);
+    result
+}
+
+/// The live stream and when to try it again after it failed.
+struct Live {
+    /// The stream, once opened.
+    stream: Option<LiveStream>,
+    /// When it is down: when to try again (`None`: not again, e.g. the session ended).
+    retry_at: Option<Instant>,
+    /// Whether pushes can be read from `stream`.
+    up: bool,
+    /// The next pause after a failed try.
+    delay: Duration,
+}
+
+impl Live {
+    fn new() -> Self {
+        Self {
+            stream: None,
+            retry_at: Some(Instant::now()),
+            up: false,
+            delay: FIRST_RETRY,
+        }
+    }
+
+    /// Marks the stream down; it is tried again after the current pause, which doubles.
+    fn failed(&mut self) -> Duration {
+        let delay = self.delay;
+        self.up = false;
+        self.retry_at = Some(Instant::now() + delay);
+        self.delay = (delay * 2).min(MAX_RETRY);
+        delay
+    }
+
+    /// The next push, when the stream is up; never resolves otherwise.
+    async fn next(&mut self) -> Result<Option<Push>, ClientError> {
+        match (&mut self.stream, self.up) {
+            (Some(stream), true) => stream.next(Duration::from_secs(1)).await,
+            _ => std::future::pending().await,
+        }
+    }
+
+    /// When to try the stream again, if it is down and to be tried.
+    fn retry_due(&self) -> Option<Instant> {
+        self.retry_at.filter(|_| !self.up)
+    }
+}
+
+/// What the loop waits for.
+enum Woken {
+    Terminal(Option<std::io::Result<Event>>),
+    Push(Result<Option<Push>, ClientError>),
+    Retry,
+}
+
+/// Owns the connections and carries out the actions.
+struct Driver<'c> {
+    client: &'c mut Client,
+    username: String,
+    live: Live,
+    events: EventStream,
+    queue: VecDeque<Action>,
+}
+
+impl Driver<'_> {
+    async fn run(&mut self, terminal: &mut Term, app: &mut App) -> Result<(), Failed> {
+        for action in app.start() {
+            self.enqueue(action);
+        }
+        loop {
+            while let Some(action) = self.queue.pop_front() {
+                draw(terminal, app)?;
+                if !self.execute(action, terminal, app).await? {
+                    return Ok(());
+                }
+            }
+            draw(terminal, app)?;
+            let retry = self.live.retry_due();
+            let woken = tokio::select! {
+                event = self.events.next() => Woken::Terminal(event),
+                push = self.live.next() => Woken::Push(push),
+                () = at(retry) => Woken::Retry,
+            };
+            match woken {
+                // A resize needs nothing but the redraw at the top of the loop.
+                Woken::Terminal(Some(Ok(Event::Key(key)))) => {
+                    if let Some(action) = app.on_key(key) {
+                        self.enqueue(action);
+                    }
+                }
+                Woken::Terminal(Some(Ok(_))) => {}
+                Woken::Terminal(Some(Err(e))) => {
+                    return Err(Failed::refused(format!("reading the terminal: {e}")))
+                }
+                Woken::Terminal(None) => return Ok(()),
+                Woken::Push(Ok(Some(push))) => self.on_push(push, app),
+                Woken::Push(Ok(None)) => {}
+                Woken::Push(Err(e)) => {
+                    let delay = self.live.failed();
+                    app.set_status(format!(
+                        "live stream lost ({}); reconnecting in {}s",
+                        explain(e),
+                        delay.as_secs()
+                    ));
+                }
+                Woken::Retry => {
+                    let symbols = app.symbols();
+                    self.reconnect(app, &symbols).await
+                }
+            }
+        }
+    }
+
+    /// Queues `action`, once: a refresh already waiting is not asked for twice.
+    fn enqueue(&mut self, action: Action) {
+        match action {
+            Action::Refresh => {
+                self.enqueue(Action::RefreshPortfolio);
+                self.enqueue(Action::RefreshOrders);
+            }
+            Action::RefreshPortfolio | Action::RefreshOrders if self.queue.contains(&action) => {}
+            action => self.queue.push_back(action),
+        }
+    }
+
+    fn on_push(&mut self, push: Push, app: &mut App) {
+        match push {
+            Push::Quotes(quotes) => app.on_quotes(&quotes),
+            Push::Account(account) => {
+                for action in app.on_account_event(&account.event) {
+                    self.enqueue(action);
+                }
+            }
+            Push::Ended(ended) => {
+                let which = if ended.subscription_id == QUOTES {
+                    "prices"
+                } else {
+                    "account events"
+                };
+                // The stream forgets an ended subscription: start over with a fresh one.
+                self.live.stream = None;
+                if matches!(
+                    ended.reason,
+                    ReasonCode::SessionInvalid | ReasonCode::SessionExpired
+                ) {
+                    self.live.up = false;
+                    self.live.retry_at = None;
+                    app.set_status(format!(
+                        "live {which} ended: {} — log in again with `papertrader login {}`",
+                        ended.message, self.username
+                    ));
+                } else {
+                    let delay = self.live.failed();
+                    app.set_status(format!(
+                        "live {which} ended: {} [{}]; reconnecting in {}s",
+                        ended.message,
+                        ended.reason.name(),
+                        delay.as_secs()
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Tries the live stream again: reconnects the one there is, or opens and subscribes a
+    /// new one.
+    async fn reconnect(&mut self, app: &mut App, symbols: &[String]) {
+        let result = match &mut self.live.stream {
+            Some(stream) => stream.reconnect().await,
+            None => open_live(self.client, symbols).await.map(|stream| {
+                self.live.stream = Some(stream);
+            }),
+        };
+        match result {
+            Ok(()) => {
+                let first = self.live.delay == FIRST_RETRY;
+                self.live.up = true;
+                self.live.retry_at = None;
+                self.live.delay = FIRST_RETRY;
+                if !first {
+                    app.set_status("live prices and fills are back");
+                }
+            }
+            Err(e) => {
+                self.live.stream = None;
+                let delay = self.live.failed();
+                app.set_status(format!(
+                    "no live prices ({}); trying again in {}s",
+                    explain(e),
+                    delay.as_secs()
+                ));
+            }
+        }
+    }
+
+    /// Carries out `action`; false to quit.
+    async fn execute(
+        &mut self,
+        action: Action,
+        terminal: &mut Term,
+        app: &mut App,
+    ) -> Result<bool, Failed> {
+        match action {
+            Action::Quit => return Ok(false),
+            Action::PlaceOrder(spec) => {
+                let words = describe(&spec);
+                match self.client.place_order(spec).await {
+                    Ok(accepted) => {
+                        app.set_status(format!(
+                            "order #{} {}: {words}",
+                            accepted.order_id,
+                            accepted.status.name()
+                        ));
+                        self.enqueue(Action::Refresh);
+                    }
+                    Err(e) => app.set_status(format!("order refused: {}", explain(e))),
+                }
+            }
+            Action::Cancel(id) => match self.client.cancel_order(id).await {
+                Ok(c) => {
+                    app.set_status(format!(
+                        "order #{} cancelled ({} had filled)",
+                        c.order_id, c.filled_quantity
+                    ));
+                    self.enqueue(Action::Refresh);
+                }
+                Err(e) => app.set_status(format!("cancel refused: {}", explain(e))),
+            },
+            Action::LoadHistory { symbol, range } => {
+                return self.load_history(terminal, app, symbol, range).await;
+            }
+            Action::RefreshPortfolio => match self.client.portfolio(&self.username).await {
+                Ok(portfolio) => app.set_portfolio(portfolio),
+                Err(e) => app.set_status(format!("portfolio: {}", explain(e))),
+            },
+            Action::RefreshOrders => match self.client.orders(false).await {
+                Ok(list) => app.set_orders(list.orders),
+                Err(e) => app.set_status(format!("orders: {}", explain(e))),
+            },
+            Action::Refresh => {
+                self.enqueue(Action::Refresh);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Loads a history, drawing its progress and taking keys meanwhile (keys that need the
+    /// client wait in the queue); false to quit.
+    async fn load_history(
+        &mut self,
+        terminal: &mut Term,
+        app: &mut App,
+        symbol: String,
+        range: papertrader_client::HistoryRange,
+    ) -> Result<bool, Failed> {
+        let progress = Rc::new(Cell::new((0u32, 0u32)));
+        let mut report = {
+            let progress = Rc::clone(&progress);
+            move |received: u32, max: u32| progress.set((received, max))
+        };
+        let now = chrono::Utc::now().timestamp_millis();
+        let transfer = self.client.history(&symbol, range, now, &mut report);
+        tokio::pin!(transfer);
+        let mut redraw = tokio::time::interval(PROGRESS_REDRAW);
+        loop {
+            tokio::select! {
+                result = &mut transfer => {
+                    match result {
+                        Ok(history) => app.set_history(&symbol, range, history),
+                        Err(e) => app.history_failed(format!(
+                            "history of {symbol} ({}): {}",
+                            range.name(),
+                            explain(e)
+                        )),
+                    }
+                    return Ok(true);
+                }
+                _ = redraw.tick() => {
+                    let (received, max) = progress.get();
+                    app.set_progress(received, max);
+                    draw(terminal, app)?;
+                }
+                event = self.events.next() => match event {
+                    Some(Ok(Event::Key(key))) => match app.on_key(key) {
+                        Some(Action::Quit) => return Ok(false),
+                        Some(action) => self.queue.push_back(action),
+                        None => {}
+                    },
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        return Err(Failed::refused(format!("reading the terminal: {e}")))
+                    }
+                    None => return Ok(false),
+                },
+            }
+        }
+    }
+}
+
+/// Resolves at `instant`; never without one.
+async fn at(instant: Option<Instant>) {
+    match instant {
+        Some(instant) => tokio::time::sleep_until(instant).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Opens a live stream and subscribes the watchlist's quotes and the account's events.
+async fn open_live(client: &Client, symbols: &[String]) -> Result<LiveStream, ClientError> {
+    let mut stream = client.open_stream().await?;
+    if !symbols.is_empty() {
+        stream.subscribe_quotes(QUOTES, symbols).await?;
+    }
+    stream.subscribe_account(ACCOUNT, None).await?;
+    Ok(stream)
+}
+
+fn draw(terminal: &mut Term, app: &App) -> Result<(), Failed> {
+    terminal
+        .draw(|frame| ui::render(app, frame))
+        .map(|_| ())
+        .map_err(|e| Failed::refused(format!("drawing: {e}")))
+}
+
+/// A client error for the status line: the message and the reason code, if any.
+fn explain(e: ClientError) -> String {
+    let failed = Failed::from(e);
+    match failed.reason() {
+        Some(reason) => format!("{} [{}]", failed.message(), reason.name()),
+        None => failed.message().to_owned(),
+    }
+}
