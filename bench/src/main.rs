@@ -8,6 +8,7 @@
 mod hostile;
 mod report;
 mod sources;
+mod subscribers;
 mod workload;
 
 use std::collections::BTreeMap;
@@ -60,6 +61,10 @@ struct Args {
     /// (requests sent, replies never read).
     #[arg(long, value_enum)]
     hostile: Option<hostile::Kind>,
+    /// Instead of a load: open this many connections subscribed to quotes of --symbols, read
+    /// their pushes for --duration seconds and report tick-to-subscriber latency.
+    #[arg(long)]
+    subscribers: Option<usize>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -111,6 +116,21 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(count) = args.idle {
         return hold_idle(&args.target, count, Duration::from_secs(args.duration)).await;
+    }
+    if let Some(count) = args.subscribers {
+        let prefix = args.user_prefix.clone().unwrap_or_else(|| {
+            format!("sb{}x", chrono::Utc::now().timestamp_millis() % 100_000_000)
+        });
+        let report = subscribers::run(
+            &args.target,
+            count,
+            &args.symbols,
+            &prefix,
+            Duration::from_secs(args.duration),
+        )
+        .await?;
+        println!("{report}");
+        return Ok(());
     }
     if let Some(kind) = args.hostile {
         let report = hostile::run(

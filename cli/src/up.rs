@@ -84,6 +84,10 @@ pub struct UpArgs {
     /// master as tls://HOST:PORT) [default: plain, which is fine on loopback].
     #[arg(long)]
     tls: bool,
+    /// Client connections each worker accepts at most (benchmarks with 10,000 subscribers need
+    /// a little more than the default).
+    #[arg(long, default_value_t = 10_000)]
+    max_connections: usize,
 }
 
 /// The update interval when neither `--update-interval-ms` nor the provider says otherwise.
@@ -241,6 +245,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
                 log_file: home.join("worker.log"),
                 admin_socket: home.join("worker.admin.sock"),
                 connection_threads: threads.0.len(),
+                max_connections: args.max_connections,
                 tls_cert_file: tls.as_ref().map(|t| t.cert.clone()),
                 tls_key_file: tls.as_ref().map(|t| t.key.clone()),
                 master_ca_file: tls.as_ref().map(|t| t.ca.clone()),

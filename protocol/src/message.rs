@@ -643,7 +643,7 @@ arguments! {
 }
 
 arguments! {
-    /// Push `quotes`: the latest quotes of a quote subscription's symbols that changed.
+    /// Push `quotes`: the latest quotes of a quote subscription's symbols (those the tick carries).
     pub struct QuotePush {
         /// The subscription.
         pub subscription_id: u64,
@@ -665,8 +665,8 @@ arguments! {
         pub subscription_id: u64,
         /// 1, 2, … per event; account events are never conflated.
         pub sequence: u64,
-        /// What happened.
-        pub event: crate::stream::AccountEvent,
+        /// What happened (boxed: it is the largest body of a frame kept in memory).
+        pub event: Box<crate::stream::AccountEvent>,
     }
 }
 

@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use bytes::Bytes;
 use papertrader_protocol::data::{OrderKind, OrderStatus, Quote, Side, TimeInForce};
+use papertrader_protocol::stream::{AccountEvent, AccountEventKind, FillDetail};
 use papertrader_protocol::*;
 
 const SESSION: &str = "00112233445566778899aabbccddeeff";
@@ -296,6 +297,89 @@ fn vectors() -> Vec<(&'static str, Message)> {
                     at_ms: 1_767_225_600_000,
                     stale: false,
                 }],
+            }),
+        ),
+        (
+            "subscribeQuotes",
+            Message::SubscribeQuotes(SubscribeQuotes {
+                subscription_id: 1,
+                symbols: vec!["AAPL".into(), "MSFT".into()],
+            }),
+        ),
+        (
+            "subscribeAccount with sinceTransactionId",
+            Message::SubscribeAccount(SubscribeAccount {
+                session_id: SESSION.into(),
+                subscription_id: 2,
+                since_transaction_id: Some(7),
+            }),
+        ),
+        (
+            "unsubscribe",
+            Message::Unsubscribe(SubscriptionId { subscription_id: 1 }),
+        ),
+        (
+            "subscribeSuccess",
+            Message::SubscribeSuccess(SubscriptionId { subscription_id: 1 }),
+        ),
+        (
+            "unsubscribeSuccess",
+            Message::UnsubscribeSuccess(Unsubscribed {
+                subscription_id: 1,
+                last_sequence: 42,
+            }),
+        ),
+        (
+            "quotes",
+            Message::QuotePush(QuotePush {
+                subscription_id: 1,
+                sequence: 3,
+                tick: 5,
+                published_at_ms: 1_767_225_600_000,
+                quotes: vec![Quote {
+                    symbol: "AAPL".into(),
+                    open: Money(1_000_000),
+                    high: Money(2_000_000),
+                    low: Money(500_000),
+                    close: Money(1_500_000),
+                    volume: 100,
+                    at_ms: 1_767_225_600_000,
+                    stale: false,
+                }],
+            }),
+        ),
+        (
+            "accountEvent",
+            Message::AccountPush(AccountPush {
+                subscription_id: 2,
+                sequence: 1,
+                event: Box::new(AccountEvent {
+                    kind: AccountEventKind::Filled,
+                    order_id: Some(7),
+                    side: Side::Buy,
+                    symbol: "AAPL".into(),
+                    quantity: 10,
+                    filled_quantity: 10,
+                    fill: Some(FillDetail {
+                        transaction_id: 8,
+                        quantity: 10,
+                        price: Money(189_250_000),
+                        commission: Money(1_000_000),
+                    }),
+                    cash_after: Some(Money(98_106_500_000)),
+                    reason: 0,
+                    at_ms: 1_767_225_600_000,
+                    replayed: false,
+                }),
+            }),
+        ),
+        (
+            "subscriptionEnded",
+            Message::SubscriptionEnded(SubscriptionEnded {
+                subscription_id: 1,
+                last_sequence: 42,
+                reason: ReasonCode::SlowConsumer,
+                message: "slow".into(),
             }),
         ),
     ]

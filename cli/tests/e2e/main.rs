@@ -13,5 +13,6 @@ mod startup;
 mod stdout;
 mod streams;
 mod support;
+mod tui;
 mod up;
 mod usage;

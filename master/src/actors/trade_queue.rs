@@ -274,7 +274,7 @@ impl TradeQueueActor {
                         "the settlement did not run".into(),
                     ))
                 });
-                act.settled(settled, replies, watched, tick, count, started, ctx);
+                act.settled(settled, (replies, watched), tick, count, started, ctx);
             }
         }));
     }
@@ -338,14 +338,14 @@ impl TradeQueueActor {
         })
     }
 
-    /// After a settlement: the book follows what was committed and the queued orders are
-    /// answered. On an error the book is reloaded from the database (a commit whose answer
+    /// After a settlement: the book follows what was committed, the watched accounts hear of
+    /// it (`watched`: the queued orders, kept only when some account is watched) and the
+    /// queued orders are answered. On an error the book is reloaded from the database (a commit whose answer
     /// was lost may still have happened).
     fn settled(
         &mut self,
         result: Result<settlement::Settled, crate::db::DbError>,
-        replies: Vec<oneshot::Sender<OrderOutcome>>,
-        watched: Option<Vec<Order>>,
+        (replies, watched): (Vec<oneshot::Sender<OrderOutcome>>, Option<Vec<Order>>),
         tick: i64,
         count: usize,
         started: std::time::Instant,
@@ -364,8 +364,11 @@ impl TradeQueueActor {
                             events::from_outcome(order, outcome, at_ms),
                         )
                     });
+                // An order the tick only re-filed (a stop that triggered without filling) has
+                // nothing to tell.
                 let resting = updates
                     .iter()
+                    .filter(|u| u.fill.is_some() || !u.status.is_open())
                     .map(|u| (u.order.account_id, events::from_update(u, at_ms)));
                 self.watchers.publish(queued.chain(resting));
                 let filled = updates.iter().filter(|u| u.fill.is_some()).count();

@@ -638,7 +638,7 @@ pub fn message_of(instruction: Instruction) -> BoxedStrategy<Message> {
                 Message::AccountPush(AccountPush {
                     subscription_id,
                     sequence,
-                    event,
+                    event: Box::new(event),
                 })
             })
             .boxed(),

@@ -63,8 +63,6 @@ struct State {
     notices: VecDeque<Bytes>,
     /// Since when pushes have been waiting for room.
     behind_since: Option<Instant>,
-    /// Account subscriptions ended here, whose master side must be told.
-    unwatched: Vec<u64>,
 }
 
 /// Why a subscribe was refused.
@@ -304,16 +302,10 @@ impl Subscriptions {
             {
                 state.notices.push_back(frame);
             }
-            state.unwatched.push(subscription_id);
         }
         drop(state);
         self.ready.notify_one();
         overflow.is_none()
-    }
-
-    /// Account subscriptions ended here since the last call (to tell the master).
-    pub fn take_unwatched(&self) -> Vec<u64> {
-        std::mem::take(&mut self.state().unwatched)
     }
 
     /// True when the connection holds no subscription.
@@ -435,7 +427,7 @@ fn drain_state(
             let push = Message::AccountPush(AccountPush {
                 subscription_id: *id,
                 sequence: *sequence,
-                event: event.clone(),
+                event: Box::new(event.clone()),
             });
             if let Ok(frame) = push.to_frame_bytes(max_payload) {
                 if send(frame).is_err() {
