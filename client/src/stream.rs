@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use papertrader_protocol::{
-    AccountPush, ConnectionState, Message, QuotePush, SessionToken, SubscribeAccount,
+    AccountPush, ConnectionState, Message, QuotePush, ReasonCode, SessionToken, SubscribeAccount,
     SubscribeQuotes, SubscriptionEnded, SubscriptionId, SwitchState,
 };
 
@@ -104,15 +104,20 @@ impl LiveStream {
     }
 
     /// `subscribeAccount`: the account's events from now on, after the fills with a
-    /// transaction id above `since` (none: no replay).
+    /// transaction id above `since` (none: no replay). Answers the resume point (the
+    /// account's last transaction id when it started).
     pub async fn subscribe_account(
         &mut self,
         subscription_id: u64,
         since: Option<u64>,
-    ) -> Result<(), ClientError> {
-        subscribe_account(&mut self.conn, &self.session, subscription_id, since).await?;
-        self.wanted.insert(subscription_id, Wanted::Account(since));
-        Ok(())
+    ) -> Result<u64, ClientError> {
+        let resume_from =
+            subscribe_account(&mut self.conn, &self.session, subscription_id, since).await?;
+        // Until a fill is seen, a reconnect resumes from where this subscription started.
+        let from = since.unwrap_or(resume_from);
+        self.wanted
+            .insert(subscription_id, Wanted::Account(Some(from)));
+        Ok(resume_from)
     }
 
     /// `unsubscribe`: the sequence number of the subscription's last push.
@@ -144,36 +149,61 @@ impl LiveStream {
                 }
                 Push::Account(p)
             }
-            Message::SubscriptionEnded(p) => {
-                self.wanted.remove(&p.subscription_id);
-                Push::Ended(p)
-            }
+            // Kept in `wanted`: a reconnect subscribes again (after a session end it cannot).
+            Message::SubscriptionEnded(p) => Push::Ended(p),
             other => return Err(ClientError::Unexpected(other.instruction().name())),
         };
         Ok(Some(push))
     }
 
-    /// Connects again (to the next worker that answers, after the current one) and renews
-    /// every subscription; account subscriptions first get the fills missed meanwhile.
-    /// Sequence numbers start again at 1.
+    /// Connects again and renews every subscription — on this worker if it answers and can
+    /// serve them, else on the next that can — on a fresh connection, so nothing of the old
+    /// one (a late notice) can follow. Account subscriptions first get the fills made since the
+    /// last one seen. Sequence numbers start again at 1.
     pub async fn reconnect(&mut self) -> Result<(), ClientError> {
-        let next = (self.current + 1) % self.workers.len();
-        let (conn, current) =
-            connect(&self.workers, next, self.tls.as_ref(), &self.session).await?;
-        self.conn = conn;
-        self.current = current;
-        for (id, wanted) in self.wanted.clone() {
+        let mut last = ClientError::Closed;
+        for step in 0..self.workers.len() {
+            let index = (self.current + step) % self.workers.len();
+            match self.renew_on(index).await {
+                Ok(conn) => {
+                    self.conn = conn;
+                    self.current = index;
+                    return Ok(());
+                }
+                // A session that ended ends everywhere: no other worker will do better.
+                Err(e) if session_ended(&e) => return Err(e),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    async fn renew_on(&self, index: usize) -> Result<Connection, ClientError> {
+        let (mut conn, _) = connect(
+            &self.workers[index..=index],
+            0,
+            self.tls.as_ref(),
+            &self.session,
+        )
+        .await?;
+        for (id, wanted) in &self.wanted {
             match wanted {
-                Wanted::Quotes(symbols) => subscribe_quotes(&mut self.conn, id, &symbols).await?,
+                Wanted::Quotes(symbols) => subscribe_quotes(&mut conn, *id, symbols).await?,
                 Wanted::Account(since) => {
-                    // A stream that saw no fill asks for none it missed before it started.
-                    let since = Some(since.unwrap_or(0));
-                    subscribe_account(&mut self.conn, &self.session, id, since).await?
+                    subscribe_account(&mut conn, &self.session, *id, *since).await?;
                 }
             }
         }
-        Ok(())
+        Ok(conn)
     }
+}
+
+/// True when `error` says the session is over (logged out, expired, revoked).
+pub fn session_ended(error: &ClientError) -> bool {
+    matches!(
+        error.reason(),
+        Some(ReasonCode::SessionInvalid | ReasonCode::SessionExpired)
+    )
 }
 
 async fn connect(
@@ -221,13 +251,16 @@ async fn subscribe_account(
     session: &str,
     subscription_id: u64,
     since: Option<u64>,
-) -> Result<(), ClientError> {
+) -> Result<u64, ClientError> {
     let request = Message::SubscribeAccount(SubscribeAccount {
         session_id: session.to_owned(),
         subscription_id,
         since_transaction_id: since,
     });
-    expect_subscribed(conn.call(&request).await?)
+    match conn.call(&request).await? {
+        Message::SubscribeSuccess(done) => Ok(done.resume_from),
+        other => Err(ClientError::Unexpected(other.instruction().name())),
+    }
 }
 
 fn expect_subscribed(reply: Message) -> Result<(), ClientError> {

@@ -360,17 +360,16 @@ impl Services {
                     watcher: Watcher {
                         link_id: via.link_id,
                         client_connection: via.client_connection,
-                        subscription_id: s.subscription_id,
+                        watch: via.request_id,
                         link: via.events,
                     },
                     since: s.since_transaction_id,
                 };
-                ask(&self.trades, watch).await?;
-                one(Message::SubscribeSuccess(
-                    papertrader_protocol::SubscriptionId {
-                        subscription_id: s.subscription_id,
-                    },
-                ))
+                let resume_from = ask(&self.trades, watch).await?;
+                one(Message::SubscribeSuccess(papertrader_protocol::Subscribed {
+                    subscription_id: s.subscription_id,
+                    resume_from,
+                }))
             }
             Message::SubscribeQuotes(_) | Message::Unsubscribe(_) => Err(served_by_workers()),
             other => Err(Failure::new(

@@ -236,7 +236,7 @@ instruction_table! {
     /// `resetAccount` failed.
     ResetFail(Failure) = 0x031B, Return, "resetFail";
     /// The subscription is live; pushes may follow this reply.
-    SubscribeSuccess(SubscriptionId) = 0x031C, Return, "subscribeSuccess";
+    SubscribeSuccess(Subscribed) = 0x031C, Return, "subscribeSuccess";
     /// A subscribe request failed.
     SubscribeFail(Failure) = 0x031D, Return, "subscribeFail";
     /// The subscription ended; no push of it follows this reply.

@@ -625,10 +625,22 @@ arguments! {
 }
 
 arguments! {
-    /// `unsubscribe(subscriptionId)`, and the `subscribeSuccess` reply.
+    /// `unsubscribe(subscriptionId)`.
     pub struct SubscriptionId {
         /// The subscription.
         pub subscription_id: u64,
+    }
+}
+
+arguments! {
+    /// The `subscribeSuccess` reply: the subscription is live.
+    pub struct Subscribed {
+        /// The subscription.
+        pub subscription_id: u64,
+        /// For `subscribeAccount`: the account's last transaction id when the subscription
+        /// started (after any replayed fills). A client that saw no fill since subscribes
+        /// again with it as `sinceTransactionId` and misses nothing. 0 for quotes.
+        pub resume_from: u64,
     }
 }
 
@@ -684,15 +696,24 @@ arguments! {
     }
 }
 
+/// Account events for one client subscription, inside [`AccountEvents`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WatchedEvents {
+    /// The worker's id for the client connection.
+    pub client_connection: u64,
+    /// The subscription's watch id: the `requestId` of the `subscribeAccount` forward that
+    /// made it (unique on the link, unlike the client's subscription id, which may be reused).
+    pub watch: u64,
+    /// The events, in order.
+    pub events: Vec<crate::stream::AccountEvent>,
+}
+
 arguments! {
-    /// Link: master → worker, events of an account for one client subscription.
+    /// Link: master → worker, account events for client subscriptions, in order.
     pub struct AccountEvents {
-        /// The worker's id for the client connection.
-        pub client_connection: u64,
-        /// The client's subscription id.
-        pub subscription_id: u64,
-        /// The events, in order.
-        pub events: Vec<crate::stream::AccountEvent>,
+        /// One entry per subscription (a subscription's events may span entries and frames,
+        /// in order).
+        pub entries: Vec<WatchedEvents>,
     }
 }
 
@@ -701,8 +722,8 @@ arguments! {
     pub struct Unwatch {
         /// The worker's id for the client connection.
         pub client_connection: u64,
-        /// The client's subscription id.
-        pub subscription_id: u64,
+        /// The subscription's watch id (see [`WatchedEvents::watch`]).
+        pub watch: u64,
     }
 }
 

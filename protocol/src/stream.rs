@@ -15,6 +15,9 @@ use crate::money::Money;
 
 /// Most symbols one quote subscription may name.
 pub const MAX_SUBSCRIBED_SYMBOLS: usize = 64;
+/// Most fills a `subscribeAccount` replays (`sinceTransactionId`); more must be read from the
+/// transaction history.
+pub const MAX_REPLAYED_FILLS: usize = 1_000;
 /// Most subscriptions one connection may hold at once.
 pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 16;
 

@@ -320,7 +320,10 @@ fn vectors() -> Vec<(&'static str, Message)> {
         ),
         (
             "subscribeSuccess",
-            Message::SubscribeSuccess(SubscriptionId { subscription_id: 1 }),
+            Message::SubscribeSuccess(Subscribed {
+                subscription_id: 2,
+                resume_from: 42,
+            }),
         ),
         (
             "unsubscribeSuccess",

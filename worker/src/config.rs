@@ -115,8 +115,11 @@ impl WorkerConfig {
         if self.push_max_lag_ms == 0 {
             return invalid("push_max_lag_ms", "must be at least 1");
         }
-        if self.push_max_events == 0 {
-            return invalid("push_max_events", "must be at least 1");
+        if self.push_max_events < papertrader_protocol::stream::MAX_REPLAYED_FILLS {
+            return invalid(
+                "push_max_events",
+                "must be at least 1000: a subscription may replay that many missed fills",
+            );
         }
         if self.log_memory_entries == 0 {
             return invalid("log_memory_entries", "must be at least 1");

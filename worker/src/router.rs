@@ -19,7 +19,7 @@ use papertrader_protocol::instruction::check_frame;
 use papertrader_protocol::transfer::{Progress, Reassembler};
 use papertrader_protocol::{
     ConnectionState, Failure, Instruction, Message, MessageType, ReasonCode, SubscribeQuotes,
-    SubscriptionId, SwitchState, Unsubscribed,
+    Subscribed, SwitchState, Unsubscribed,
 };
 use papertrader_runtime::connection::{Peer, Request, Router};
 use papertrader_runtime::metrics::ServerLabel;
@@ -98,25 +98,46 @@ impl WorkerRouter {
             self.grant_id(),
             Some(tick),
         );
-        match added {
-            Ok(()) => {
-                self.streams
-                    .register(peer.connection_id, &self.subscriptions);
-                Message::SubscribeSuccess(SubscriptionId {
-                    subscription_id: request.subscription_id,
-                })
-            }
-            Err(Refused(failure)) => refuse(failure),
+        if let Err(Refused(failure)) = added {
+            return refuse(failure);
+        }
+        self.streams
+            .register(peer.connection_id, &self.subscriptions);
+        if let Err(failure) = self.still_standing(peer) {
+            self.subscriptions.remove(request.subscription_id);
+            return refuse(failure);
+        }
+        // A tick published between the snapshot and the registration is not missed.
+        if let Some(latest) = self.streams.latest() {
+            self.subscriptions.offer_tick(&latest);
+        }
+        Message::SubscribeSuccess(Subscribed {
+            subscription_id: request.subscription_id,
+            resume_from: 0,
+        })
+    }
+
+    /// After a subscription was registered: `Err` if the session behind the connection's
+    /// DataTransfer state ended meanwhile (its `dataStateEnded` may have been applied before
+    /// the registration, and would then have missed it).
+    fn still_standing(&self, peer: Peer) -> Result<(), Failure> {
+        let grant = self.grant.borrow().clone();
+        match grant.map(|g| self.grants.standing(peer.connection_id, &g)) {
+            Some(Standing::Ended(reason)) => Err(Failure::new(
+                reason,
+                "the session of this connection's DataTransfer state has ended",
+            )),
+            _ => Ok(()),
         }
     }
 
     /// `unsubscribe`, answered here; the master stops sending an account subscription's events.
     fn unsubscribe(&self, subscription_id: u64, peer: Peer) -> Message {
         match self.subscriptions.remove(subscription_id) {
-            Some((last_sequence, account)) => {
-                if account {
+            Some((last_sequence, watch)) => {
+                if let Some(watch) = watch {
                     self.link
-                        .do_send(StopWatching(vec![(peer.connection_id, subscription_id)]));
+                        .do_send(StopWatching(vec![(peer.connection_id, watch)]));
                 }
                 Message::UnsubscribeSuccess(Unsubscribed {
                     subscription_id,
@@ -190,6 +211,7 @@ impl WorkerRouter {
         instruction: Instruction,
         frame: Bytes,
         peer: Peer,
+        watch: Option<u64>,
     ) -> Result<Forwarding, Failure> {
         let forwarded = self.link.send(Forwarded {
             instruction,
@@ -197,6 +219,7 @@ impl WorkerRouter {
             client_connection: peer.connection_id,
             client_ip: peer.addr.ip(),
             received_at_ms: chrono::Utc::now().timestamp_millis(),
+            watch: watch.map(|id| (self.subscriptions.clone(), id)),
         });
         forwarded.await.unwrap_or_else(|_| {
             Err(Failure::new(
@@ -225,7 +248,7 @@ impl WorkerRouter {
             .to_frame_bytes(max_payload)
             .map_err(|_| internal("the session token does not fit in a frame"))?;
         let mut forwarding = self
-            .forward(Instruction::SwitchState, frame, peer)
+            .forward(Instruction::SwitchState, frame, peer, None)
             .await
             .map_err(|failure| instruction.failure_reply(failure))?;
         let deadline = Instant::now() + forwarding.timeout;
@@ -307,8 +330,12 @@ impl WorkerRouter {
                 router
                     .streams
                     .register(peer.connection_id, &router.subscriptions);
+                if let Err(failure) = router.still_standing(peer) {
+                    router.subscriptions.remove(id);
+                    return Start::Done(vec![Message::SubscribeFail(failure).into()]);
+                }
             }
-            match router.forward(instruction, request.frame, peer).await {
+            match router.forward(instruction, request.frame, peer, subscribing).await {
                 Ok(forwarding) => Start::Receiving(Box::new(Receiving {
                     deadline: Instant::now() + forwarding.timeout,
                     router,
@@ -381,7 +408,7 @@ impl Receiving {
     fn settle_subscription(&self, id: u64, accepted: bool) {
         self.router.subscriptions.settle_account(id, accepted);
         if !accepted {
-            let unwatched = vec![(self.peer.connection_id, id)];
+            let unwatched = vec![(self.peer.connection_id, self.forwarding.request_id)];
             self.router.link.do_send(StopWatching(unwatched));
         }
     }

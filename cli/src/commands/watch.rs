@@ -8,6 +8,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use clap::Args;
+use papertrader_client::stream::session_ended;
 use papertrader_client::{LiveStream, Push};
 use papertrader_protocol::data::Quote;
 use papertrader_protocol::stream::AccountEvent;
@@ -31,7 +32,7 @@ pub struct WatchArgs {
     #[arg(long)]
     fills: bool,
     /// Stop after this many price updates (default: until Ctrl-C).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     count: Option<u64>,
     #[command(flatten)]
     session: SessionArgs,
@@ -92,57 +93,59 @@ pub async fn run(args: WatchArgs, out: Output) -> Result<(), Failed> {
                     ended.reason,
                     ReasonCode::SessionInvalid | ReasonCode::SessionExpired
                 ) {
-                    return Err(Failed::refused(format!(
-                        "the session ended ({}): log in again",
-                        ended.message
-                    )));
+                    return Err(session_over());
                 }
                 view.note(&format!(
-                    "stream ended: {}; subscribing again",
+                    "live updates stopped ({}); reconnecting",
                     ended.message
                 ));
-                renew(&mut stream, &view.symbols, args.fills).await?;
+                if keep_trying(&mut stream, &mut view).await? {
+                    return Ok(());
+                }
             }
             Ok(None) => {}
             Err(e) => {
-                view.note(&format!("{e}; reconnecting"));
-                reconnect(&mut stream).await?;
+                view.note(&format!("the connection was lost ({e}); reconnecting"));
+                if keep_trying(&mut stream, &mut view).await? {
+                    return Ok(());
+                }
             }
         }
     }
 }
 
-/// Subscribes again on the same connection (after the server ended the subscriptions).
-async fn renew(stream: &mut LiveStream, symbols: &[String], fills: bool) -> Result<(), Failed> {
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let _ = stream.unsubscribe(QUOTES).await;
-    stream
-        .subscribe_quotes(QUOTES, symbols)
-        .await
-        .map_err(Failed::from)?;
-    if fills {
-        let _ = stream.unsubscribe(FILLS).await;
-        stream
-            .subscribe_account(FILLS, Some(0))
-            .await
-            .map_err(Failed::from)?;
-    }
-    Ok(())
+fn session_over() -> Failed {
+    Failed::refused(
+        "your session ended (logged out, expired or revoked): log in again with \
+         `papertrader login`",
+    )
 }
 
-/// Reconnects (to another worker if need be), a few times with a growing pause.
-async fn reconnect(stream: &mut LiveStream) -> Result<(), Failed> {
+/// Reconnects (to another worker if need be), renewing the subscriptions, with a pause that
+/// grows to 5 s, until it works, the session turns out to be over, or Ctrl-C (`Ok(true)`).
+async fn keep_trying(stream: &mut LiveStream, view: &mut View) -> Result<bool, Failed> {
     let mut pause = Duration::from_millis(200);
-    let mut last = None;
-    for _ in 0..6 {
-        tokio::time::sleep(pause).await;
+    let mut attempts = 0u32;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(true),
+        }
         match stream.reconnect().await {
-            Ok(()) => return Ok(()),
-            Err(e) => last = Some(e),
+            Ok(()) => {
+                view.note("reconnected: live again");
+                return Ok(false);
+            }
+            Err(e) if session_ended(&e) => return Err(session_over()),
+            Err(e) => {
+                attempts += 1;
+                if attempts % 10 == 1 {
+                    view.note(&format!("still reconnecting ({e})"));
+                }
+            }
         }
         pause = (pause * 2).min(Duration::from_secs(5));
     }
-    Err(last.map_or_else(|| Failed::unreachable("no worker answers"), Failed::from))
 }
 
 /// What has been seen, and how to show it.

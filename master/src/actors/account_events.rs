@@ -7,12 +7,12 @@
 //! reading the fills it missed run in the trade queue's serial order, so a fill is either in
 //! the replay or sent live, never both and never neither.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use actix::prelude::*;
 use papertrader_protocol::data::OrderStatus;
 use papertrader_protocol::stream::{AccountEvent, AccountEventKind, FillDetail};
-use papertrader_protocol::{Money, ReasonCode};
+use papertrader_protocol::{Money, ReasonCode, WatchedEvents};
 
 use crate::db::accounts::TransactionRow;
 use crate::db::orders::OrderRow;
@@ -22,19 +22,12 @@ use crate::domain::order_book::OpenOrder;
 use crate::domain::orders::{Order, OrderOutcome};
 
 /// Most fills a subscription may ask to have replayed; more must be read from the history.
-pub const MAX_REPLAY: usize = 1_000;
+pub const MAX_REPLAY: usize = papertrader_protocol::stream::MAX_REPLAYED_FILLS;
 
-/// To a worker link: events of an account for one of its client subscriptions.
+/// To a worker link: account events for some of its client subscriptions, in order.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
-pub struct DeliverAccountEvents {
-    /// The worker's id for the client connection.
-    pub client_connection: u64,
-    /// The client's subscription.
-    pub subscription_id: u64,
-    /// The events, in order.
-    pub events: Vec<AccountEvent>,
-}
+pub struct DeliverAccountEvents(pub Vec<WatchedEvents>);
 
 /// One live subscriber of an account's events.
 #[derive(Clone)]
@@ -43,63 +36,80 @@ pub struct Watcher {
     pub link_id: u64,
     /// The worker's id for the client connection.
     pub client_connection: u64,
-    /// The client's subscription id.
-    pub subscription_id: u64,
+    /// The request id of the `subscribeAccount` forward that made it: unique on the link.
+    pub watch: u64,
     /// Where its events go.
     pub link: Recipient<DeliverAccountEvents>,
 }
 
-impl Watcher {
-    fn is(&self, link_id: u64, client_connection: u64, subscription_id: Option<u64>) -> bool {
-        self.link_id == link_id
-            && self.client_connection == client_connection
-            && subscription_id.is_none_or(|id| id == self.subscription_id)
-    }
+/// A client connection on a worker link.
+type ConnectionKey = (u64, u64);
 
-    fn send(&self, events: Vec<AccountEvent>) {
-        self.link.do_send(DeliverAccountEvents {
-            client_connection: self.client_connection,
-            subscription_id: self.subscription_id,
-            events,
-        });
-    }
-}
-
-/// The watched accounts and their subscribers.
+/// The watched accounts and their subscribers, indexed by account and by connection.
 #[derive(Default)]
 pub struct Watchers {
     by_account: HashMap<i64, Vec<Watcher>>,
+    by_connection: HashMap<ConnectionKey, HashSet<i64>>,
 }
 
 impl Watchers {
-    /// Adds `watcher` of `account_id`, sending it `replay` first; a watcher with the same
-    /// connection and subscription id is replaced.
+    /// Adds `watcher` of `account_id`, sending it `replay` first.
     pub fn add(&mut self, account_id: i64, watcher: Watcher, replay: Vec<AccountEvent>) {
-        self.remove(
-            watcher.link_id,
-            watcher.client_connection,
-            Some(watcher.subscription_id),
-        );
         if !replay.is_empty() {
-            watcher.send(replay);
+            watcher.link.do_send(DeliverAccountEvents(vec![WatchedEvents {
+                client_connection: watcher.client_connection,
+                watch: watcher.watch,
+                events: replay,
+            }]));
         }
+        self.by_connection
+            .entry((watcher.link_id, watcher.client_connection))
+            .or_default()
+            .insert(account_id);
         self.by_account.entry(account_id).or_default().push(watcher);
     }
 
-    /// Removes the watchers of a client connection (one subscription of it, or all).
-    pub fn remove(&mut self, link_id: u64, client_connection: u64, subscription_id: Option<u64>) {
-        self.by_account.retain(|_, watchers| {
-            watchers.retain(|w| !w.is(link_id, client_connection, subscription_id));
-            !watchers.is_empty()
-        });
+    /// Removes the watchers of a client connection (one watch of it, or all).
+    pub fn remove(&mut self, link_id: u64, client_connection: u64, watch: Option<u64>) {
+        let key = (link_id, client_connection);
+        let Some(accounts) = self.by_connection.get(&key).cloned() else {
+            return;
+        };
+        for account in accounts {
+            let Some(watchers) = self.by_account.get_mut(&account) else {
+                continue;
+            };
+            watchers.retain(|w| {
+                (w.link_id, w.client_connection) != key || watch.is_some_and(|id| id != w.watch)
+            });
+            let still = watchers
+                .iter()
+                .any(|w| (w.link_id, w.client_connection) == key);
+            if watchers.is_empty() {
+                self.by_account.remove(&account);
+            }
+            if !still {
+                if let Some(set) = self.by_connection.get_mut(&key) {
+                    set.remove(&account);
+                }
+            }
+        }
+        if self.by_connection.get(&key).is_some_and(HashSet::is_empty) {
+            self.by_connection.remove(&key);
+        }
     }
 
     /// Removes every watcher on a worker link.
     pub fn remove_link(&mut self, link_id: u64) {
-        self.by_account.retain(|_, watchers| {
-            watchers.retain(|w| w.link_id != link_id);
-            !watchers.is_empty()
-        });
+        let connections: Vec<ConnectionKey> = self
+            .by_connection
+            .keys()
+            .filter(|(link, _)| *link == link_id)
+            .copied()
+            .collect();
+        for (link, connection) in connections {
+            self.remove(link, connection, None);
+        }
     }
 
     /// True when some subscriber watches `account_id`.
@@ -117,8 +127,9 @@ impl Watchers {
         self.by_account.is_empty()
     }
 
-    /// Sends each watched account its events, in order; `events` yields `(account, event)`
-    /// and is only consumed when some account is watched.
+    /// Sends each watched account's events to its subscribers, in order, one message per
+    /// worker link; `events` yields `(account, event)` and is only consumed when some account
+    /// is watched.
     pub fn publish(&self, events: impl IntoIterator<Item = (i64, AccountEvent)>) {
         if self.by_account.is_empty() {
             return;
@@ -129,10 +140,23 @@ impl Watchers {
                 per_account.entry(account).or_default().push(event);
             }
         }
+        let mut per_link: HashMap<u64, (Recipient<DeliverAccountEvents>, Vec<WatchedEvents>)> =
+            HashMap::new();
         for (account, events) in per_account {
             for watcher in self.by_account.get(&account).into_iter().flatten() {
-                watcher.send(events.clone());
+                per_link
+                    .entry(watcher.link_id)
+                    .or_insert_with(|| (watcher.link.clone(), Vec::new()))
+                    .1
+                    .push(WatchedEvents {
+                        client_connection: watcher.client_connection,
+                        watch: watcher.watch,
+                        events: events.clone(),
+                    });
             }
+        }
+        for (_, (link, entries)) in per_link {
+            link.do_send(DeliverAccountEvents(entries));
         }
     }
 }

@@ -624,9 +624,10 @@ impl TradeQueueActor {
 }
 
 /// Start sending an account's events to a subscriber, after the fills it missed (those with
-/// a transaction id above `since`).
+/// a transaction id above `since`). Answers the account's last transaction id at that point
+/// (the subscriber's resume point).
 #[derive(Message)]
-#[rtype(result = "Result<(), OrderError>")]
+#[rtype(result = "Result<u64, OrderError>")]
 pub struct Watch {
     /// The account.
     pub account_id: i64,
@@ -637,7 +638,7 @@ pub struct Watch {
 }
 
 impl Handler<Watch> for TradeQueueActor {
-    type Result = ResponseActFuture<Self, Result<(), OrderError>>;
+    type Result = ResponseActFuture<Self, Result<u64, OrderError>>;
 
     fn handle(&mut self, msg: Watch, ctx: &mut Context<Self>) -> Self::Result {
         let Watch {
@@ -645,68 +646,74 @@ impl Handler<Watch> for TradeQueueActor {
             watcher,
             since,
         } = msg;
-        let Some(since) = since else {
-            self.watchers.add(account_id, watcher, Vec::new());
-            return Box::pin(actix::fut::ready(Ok(())));
-        };
         // Read in the actor's serial order: no settlement commits between the read and the
         // registration, so every fill is either replayed or sent live.
         self.write(
             ctx,
             "reading missed fills",
-            move |c| events_since(c, account_id, since),
-            move |act, (fills, orders)| {
-                if fills.len() > MAX_REPLAY {
-                    return Err(OrderError::ReplayTooLong { max: MAX_REPLAY });
-                }
+            move |c| missed_fills(c, account_id, since),
+            move |act, missed| {
+                let missed = missed?;
                 act.watchers
-                    .add(account_id, watcher, events::replay(&fills, &orders));
-                Ok(())
+                    .add(account_id, watcher, events::replay(&missed.fills, &missed.orders));
+                Ok(missed.last_transaction)
             },
         )
     }
 }
 
-/// The account's fills after transaction `since` (at most one more than [`MAX_REPLAY`]) and
-/// the orders they fill.
-fn events_since(
-    conn: &mut crate::db::AnyConnection,
-    account_id: i64,
-    since: u64,
-) -> Result<
-    (
-        Vec<crate::db::accounts::TransactionRow>,
-        HashMap<i64, OrderRow>,
-    ),
-    crate::db::DbError,
-> {
-    let from = i64::try_from(since).unwrap_or(i64::MAX).saturating_add(1);
-    let fills = crate::db::accounts::transactions_limited(conn, account_id, from, MAX_REPLAY + 1)?;
-    let mut orders = HashMap::new();
-    for id in fills.iter().filter_map(|f| f.order_id) {
-        if orders.contains_key(&id) {
-            continue;
-        }
-        if let Some(row) = order_rows::of_account(conn, account_id, id as u64)? {
-            orders.insert(id, row);
-        }
-    }
-    Ok((fills, orders))
+/// What a new subscriber missed.
+struct Missed {
+    fills: Vec<crate::db::accounts::TransactionRow>,
+    orders: HashMap<i64, OrderRow>,
+    last_transaction: u64,
 }
 
-/// Stop sending account events to the subscribers of a client connection (one subscription of
-/// it, or all), or of a whole worker link.
+/// The account's fills after transaction `since` (refused past [`MAX_REPLAY`]), the orders
+/// they fill, and its last transaction id.
+fn missed_fills(
+    conn: &mut crate::db::AnyConnection,
+    account_id: i64,
+    since: Option<u64>,
+) -> Result<Result<Missed, OrderError>, crate::db::DbError> {
+    let last_transaction = crate::db::accounts::last_transaction_id(conn, account_id)?;
+    let Some(since) = since else {
+        return Ok(Ok(Missed {
+            fills: Vec::new(),
+            orders: HashMap::new(),
+            last_transaction,
+        }));
+    };
+    let from = i64::try_from(since).unwrap_or(i64::MAX).saturating_add(1);
+    let fills = crate::db::accounts::transactions_limited(conn, account_id, from, MAX_REPLAY + 1)?;
+    if fills.len() > MAX_REPLAY {
+        return Ok(Err(OrderError::ReplayTooLong { max: MAX_REPLAY }));
+    }
+    let ids: Vec<i64> = fills.iter().filter_map(|f| f.order_id).collect();
+    let orders = order_rows::of_account_many(conn, account_id, &ids)?
+        .into_iter()
+        .map(|row| (row.id, row))
+        .collect();
+    Ok(Ok(Missed {
+        fills,
+        orders,
+        last_transaction: last_transaction.max(since),
+    }))
+}
+
+/// Stop sending account events to the subscribers of a client connection (one watch of it,
+/// or all), or of a whole worker link.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub enum Unwatch {
-    /// One subscription, or every subscription of the connection (`None`).
+    /// One watch, or every watch of the connection (`None`).
     Connection {
         /// The worker link.
         link_id: u64,
         /// The worker's id for the connection.
         client_connection: u64,
-        /// The subscription.
-        subscription_id: Option<u64>,
+        /// The watch (the subscribe's request id).
+        watch: Option<u64>,
     },
     /// Every subscriber on a worker link.
     Link(u64),
@@ -720,10 +727,8 @@ impl Handler<Unwatch> for TradeQueueActor {
             Unwatch::Connection {
                 link_id,
                 client_connection,
-                subscription_id,
-            } => self
-                .watchers
-                .remove(link_id, client_connection, subscription_id),
+                watch,
+            } => self.watchers.remove(link_id, client_connection, watch),
             Unwatch::Link(link_id) => self.watchers.remove_link(link_id),
         }
     }

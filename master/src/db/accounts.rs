@@ -243,6 +243,15 @@ pub fn transactions_from(
         .load(conn)?)
 }
 
+/// The id of an account's last transaction (0: none yet).
+pub fn last_transaction_id(conn: &mut AnyConnection, account_id: i64) -> Result<u64, DbError> {
+    let last: Option<i64> = transactions::table
+        .filter(transactions::account_id.eq(account_id))
+        .select(diesel::dsl::max(transactions::id))
+        .first(conn)?;
+    Ok(last.map_or(0, |id| id.max(0) as u64))
+}
+
 /// At most `limit` of an account's transactions with ids from `from_id` on, oldest first.
 pub fn transactions_limited(
     conn: &mut AnyConnection,

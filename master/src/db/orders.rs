@@ -294,6 +294,22 @@ pub fn of_account(
         .optional()?)
 }
 
+/// The orders among `ids` that belong to `account`, in one query.
+pub fn of_account_many(
+    conn: &mut AnyConnection,
+    account: i64,
+    ids: &[i64],
+) -> Result<Vec<OrderRow>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(orders::table
+        .filter(orders::id.eq_any(ids))
+        .filter(orders::account_id.eq(account))
+        .select(OrderRow::as_select())
+        .load(conn)?)
+}
+
 /// Ends an open order with `status` and `reason` (cancel, expiry). Returns false when it was
 /// not open any more.
 pub fn end(

@@ -581,9 +581,12 @@ pub fn message_of(instruction: Instruction) -> BoxedStrategy<Message> {
         I::Unsubscribe => any::<u64>()
             .prop_map(|subscription_id| Message::Unsubscribe(SubscriptionId { subscription_id }))
             .boxed(),
-        I::SubscribeSuccess => any::<u64>()
-            .prop_map(|subscription_id| {
-                Message::SubscribeSuccess(SubscriptionId { subscription_id })
+        I::SubscribeSuccess => (any::<u64>(), any::<u64>())
+            .prop_map(|(subscription_id, resume_from)| {
+                Message::SubscribeSuccess(Subscribed {
+                    subscription_id,
+                    resume_from,
+                })
             })
             .boxed(),
         I::SubscribeFail => failure().prop_map(Message::SubscribeFail).boxed(),
@@ -596,24 +599,26 @@ pub fn message_of(instruction: Instruction) -> BoxedStrategy<Message> {
             })
             .boxed(),
         I::UnsubscribeFail => failure().prop_map(Message::UnsubscribeFail).boxed(),
-        I::AccountEvents => (
-            any::<u64>(),
-            any::<u64>(),
-            proptest::collection::vec(account_event(), 0..3),
-        )
-            .prop_map(|(client_connection, subscription_id, events)| {
-                Message::AccountEvents(AccountEvents {
+        I::AccountEvents => proptest::collection::vec(
+            (
+                any::<u64>(),
+                any::<u64>(),
+                proptest::collection::vec(account_event(), 0..3),
+            )
+                .prop_map(|(client_connection, watch, events)| WatchedEvents {
                     client_connection,
-                    subscription_id,
+                    watch,
                     events,
-                })
-            })
-            .boxed(),
+                }),
+            0..3,
+        )
+        .prop_map(|entries| Message::AccountEvents(AccountEvents { entries }))
+        .boxed(),
         I::Unwatch => (any::<u64>(), any::<u64>())
-            .prop_map(|(client_connection, subscription_id)| {
+            .prop_map(|(client_connection, watch)| {
                 Message::Unwatch(Unwatch {
                     client_connection,
-                    subscription_id,
+                    watch,
                 })
             })
             .boxed(),

@@ -39,6 +39,10 @@ pub struct Forwarded {
     pub client_ip: IpAddr,
     /// When the worker received it, ms.
     pub received_at_ms: i64,
+    /// For a `subscribeAccount`: the connection's subscriptions and the subscription id, told
+    /// the request id before the request leaves (the master's events for it carry that id,
+    /// and may come back before the sender hears of it).
+    pub watch: Option<(std::sync::Arc<crate::streams::Subscriptions>, u64)>,
 }
 
 impl Handler<Forwarded> for MasterLinkActor {
@@ -50,6 +54,9 @@ impl Handler<Forwarded> for MasterLinkActor {
         };
         let request_id = self.next_request;
         self.next_request += 1;
+        if let Some((subscriptions, subscription_id)) = &msg.watch {
+            subscriptions.set_watch(*subscription_id, request_id);
+        }
         let forward = Message::Forward(Forward {
             request_id,
             worker_uuid: *self.settings.uuid.as_bytes(),

@@ -279,8 +279,8 @@ impl MasterLinkActor {
         // Without the master, ended sessions go unnoticed and account events cannot come.
         self.streams.end_all(&Failure::new(
             ReasonCode::Unavailable,
-            "the worker lost its link to the master: subscribe again (on another worker if \
-             this one stays unavailable), with the last transaction id seen",
+            "the worker lost its link to the master; subscribe again (on another worker if \
+             this one stays unavailable)",
         ));
         warn!(self.log, "master link down"; "reason" => &why, "retry_in_ms" => self.backoff.as_millis() as u64);
         if let Some(server) = self.settings.metrics {
@@ -357,10 +357,10 @@ impl MasterLinkActor {
         let Some(output) = &self.output else {
             return; // a lost link drops every subscription on the master
         };
-        for (client_connection, subscription_id) in unwatched {
+        for (client_connection, watch) in unwatched {
             output.try_send(Message::Unwatch(papertrader_protocol::Unwatch {
                 client_connection,
-                subscription_id,
+                watch,
             }));
         }
     }
@@ -445,12 +445,15 @@ impl StreamHandler<Decoded> for MasterLinkActor {
             }
             (Some(Stage::Admitted), Message::AccountEvents(events)) => {
                 self.stage = Some(Stage::Admitted);
-                let gone = self.streams.deliver(
-                    events.client_connection,
-                    events.subscription_id,
-                    events.events,
-                );
-                self.unwatch(gone.into_iter().collect());
+                let gone = events
+                    .entries
+                    .into_iter()
+                    .filter_map(|e| {
+                        self.streams
+                            .deliver(e.client_connection, e.watch, e.events)
+                    })
+                    .collect();
+                self.unwatch(gone);
             }
             (Some(Stage::Admitted), Message::DataStateEnded(ended)) => {
                 self.stage = Some(Stage::Admitted);

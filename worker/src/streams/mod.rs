@@ -20,7 +20,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use papertrader_protocol::stream::AccountEvent;
 use papertrader_protocol::{DataStateEnd, Failure, PriceTick};
 
-/// An account subscription the master must stop serving: (client connection, subscription).
+/// An account subscription the master must stop serving: (client connection, watch id).
 pub type Unwatched = (u64, u64);
 
 #[derive(Default)]
@@ -102,17 +102,18 @@ impl Streams {
         unwatched
     }
 
-    /// Account events from the master for one subscription. `Some` when the master should
-    /// stop sending them (the subscription is gone or was just dropped as too slow).
+    /// Account events from the master for one subscription (by its watch id). `Some` when
+    /// the master should stop sending them (the subscription is gone or was just dropped as
+    /// too slow).
     pub fn deliver(
         &self,
         client_connection: u64,
-        subscription_id: u64,
+        watch: u64,
         events: Vec<AccountEvent>,
     ) -> Option<Unwatched> {
         let subscriptions = self.connections().get(&client_connection).cloned();
-        let kept = subscriptions.is_some_and(|s| s.offer_events(subscription_id, events));
-        (!kept).then_some((client_connection, subscription_id))
+        let kept = subscriptions.is_some_and(|s| s.offer_events(watch, events));
+        (!kept).then_some((client_connection, watch))
     }
 
     /// These connections' sessions ended (`dataStateEnded`): their subscriptions made under

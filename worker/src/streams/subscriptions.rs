@@ -6,7 +6,7 @@
 //! that, since account events are never dropped silently. A connection whose pushes have
 //! been held back for longer than `max_lag` has all its subscriptions ended (`SlowConsumer`).
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -48,6 +48,10 @@ struct QuoteSubscription {
 struct AccountSubscription {
     /// The master confirmed it (`subscribeSuccess` passed through).
     confirmed: bool,
+    /// The request id of the `subscribeAccount` forward that made it, once forwarded: the
+    /// master's events for it carry this id, so events of an earlier subscription that had the
+    /// same client id are told apart.
+    watch: Option<u64>,
     sequence: u64,
     sent: u64,
     pending: VecDeque<(u64, AccountEvent)>,
@@ -63,6 +67,9 @@ struct State {
     notices: VecDeque<Bytes>,
     /// Since when pushes have been waiting for room.
     behind_since: Option<Instant>,
+    /// Account subscriptions ended while their subscribe was still unanswered: the notice is
+    /// sent only if the master then accepts it (else the client just sees the subscribe fail).
+    ended_unconfirmed: HashMap<u64, Failure>,
 }
 
 /// Why a subscribe was refused.
@@ -149,6 +156,7 @@ impl Subscriptions {
             subscription_id,
             AccountSubscription {
                 confirmed: false,
+                watch: None,
                 sequence: 0,
                 sent: 0,
                 pending: VecDeque::new(),
@@ -157,9 +165,27 @@ impl Subscriptions {
         Ok(())
     }
 
+    /// The account subscribe `subscription_id` is being forwarded as request `watch`.
+    pub fn set_watch(&self, subscription_id: u64, watch: u64) {
+        if let Some(subscription) = self.state().accounts.get_mut(&subscription_id) {
+            subscription.watch = Some(watch);
+        }
+    }
+
     /// The master answered an account subscribe: keep it (and send what came), or drop it.
     pub fn settle_account(&self, subscription_id: u64, accepted: bool) {
         let mut state = self.state();
+        if let Some(failure) = state.ended_unconfirmed.remove(&subscription_id) {
+            // It ended while waiting: a client told "subscribed" must hear that it ended.
+            if accepted {
+                if let Some(frame) = ended_frame(subscription_id, 0, &failure, &self.limits) {
+                    state.notices.push_back(frame);
+                }
+                drop(state);
+                self.ready.notify_one();
+            }
+            return;
+        }
         if accepted {
             if let Some(subscription) = state.accounts.get_mut(&subscription_id) {
                 subscription.confirmed = true;
@@ -172,29 +198,31 @@ impl Subscriptions {
     }
 
     /// Ends a subscription at the client's request: the sequence number of its last push, and
-    /// whether it was an account subscription; `None` if there is no such subscription.
-    pub fn remove(&self, subscription_id: u64) -> Option<(u64, bool)> {
+    /// the watch id when it was an account subscription; `None` if there is no such
+    /// subscription.
+    pub fn remove(&self, subscription_id: u64) -> Option<(u64, Option<u64>)> {
         let mut state = self.state();
         if let Some(quotes) = state.quotes.remove(&subscription_id) {
-            return Some((quotes.sent, false));
+            return Some((quotes.sent, None));
         }
         let account = state.accounts.remove(&subscription_id)?;
-        Some((account.sent, true))
+        Some((account.sent, account.watch))
     }
 
     /// Ends every subscription without a notice (the connection left its DataTransfer state);
-    /// the account subscriptions that were live.
+    /// the watch ids of the account subscriptions.
     pub fn clear(&self) -> Vec<u64> {
         let mut state = self.state();
         state.quotes.clear();
         state.notices.clear();
+        state.ended_unconfirmed.clear();
         state.behind_since = None;
-        let accounts: Vec<u64> = std::mem::take(&mut state.accounts).into_keys().collect();
-        accounts
+        let accounts = std::mem::take(&mut state.accounts);
+        accounts.into_values().filter_map(|a| a.watch).collect()
     }
 
     /// Ends every subscription made under a grant up to `grant` (all: `None`) with a
-    /// `subscriptionEnded` notice; the account subscriptions ended.
+    /// `subscriptionEnded` notice; the watch ids of the account subscriptions ended.
     pub fn end_all(&self, grant: Option<u64>, failure: &Failure) -> Vec<u64> {
         let mut state = self.state();
         if let (Some(up_to), Some(made)) = (grant, state.grant) {
@@ -202,10 +230,10 @@ impl Subscriptions {
                 return Vec::new();
             }
         }
-        let accounts = self.end_locked(&mut state, failure);
+        let watches = self.end_locked(&mut state, failure);
         drop(state);
         self.ready.notify_one();
-        accounts
+        watches
     }
 
     fn end_locked(&self, state: &mut State, failure: &Failure) -> Vec<u64> {
@@ -213,10 +241,14 @@ impl Subscriptions {
         for (id, quotes) in std::mem::take(&mut state.quotes) {
             ended.push((id, quotes.sent));
         }
-        let mut accounts = Vec::new();
+        let mut watches = Vec::new();
         for (id, account) in std::mem::take(&mut state.accounts) {
-            ended.push((id, account.sent));
-            accounts.push(id);
+            watches.extend(account.watch);
+            if account.confirmed {
+                ended.push((id, account.sent));
+            } else {
+                state.ended_unconfirmed.insert(id, failure.clone());
+            }
         }
         for (subscription_id, last_sequence) in ended {
             if let Some(frame) = ended_frame(subscription_id, last_sequence, failure, &self.limits)
@@ -225,7 +257,7 @@ impl Subscriptions {
             }
         }
         state.behind_since = None;
-        accounts
+        watches
     }
 
     /// A tick arrived: conflated into each quote subscription's next push. A connection that
@@ -269,13 +301,17 @@ impl Subscriptions {
         Some(self.end_locked(state, &failure))
     }
 
-    /// Account events from the master for one subscription; false if the subscription is
-    /// gone (the master should stop sending). Past `max_events` waiting, the subscription
-    /// ends with `SlowConsumer`.
-    pub fn offer_events(&self, subscription_id: u64, events: Vec<AccountEvent>) -> bool {
+    /// Account events from the master for the subscription with this watch id; false if
+    /// there is none (the master should stop sending). Past `max_events` waiting, the
+    /// subscription ends with `SlowConsumer` (and false is answered).
+    pub fn offer_events(&self, watch: u64, events: Vec<AccountEvent>) -> bool {
         let mut state = self.state();
         let max = self.limits.max_events;
-        let Some(subscription) = state.accounts.get_mut(&subscription_id) else {
+        let Some((&subscription_id, subscription)) = state
+            .accounts
+            .iter_mut()
+            .find(|(_, a)| a.watch == Some(watch))
+        else {
             return false;
         };
         let mut overflow = None;
@@ -285,9 +321,7 @@ impl Subscriptions {
                 break;
             }
             subscription.sequence += 1;
-            subscription
-                .pending
-                .push_back((subscription.sequence, event));
+            subscription.pending.push_back((subscription.sequence, event));
         }
         if let Some(last_sequence) = overflow {
             state.accounts.remove(&subscription_id);
@@ -398,6 +432,7 @@ fn drain_state(
             return false;
         }
     }
+    let mut too_large = Vec::new();
     for (id, subscription) in state.quotes.iter_mut() {
         let Some(pending) = &subscription.pending else {
             continue;
@@ -411,13 +446,36 @@ fn drain_state(
             &quotes,
             max_payload,
         );
-        if let Some(frame) = frame {
-            if send(frame).is_err() {
-                return false;
-            }
+        let Some(frame) = frame else {
+            too_large.push((*id, subscription.sent));
+            continue;
+        };
+        if send(frame).is_err() {
+            return false;
         }
         subscription.sent = pending.sequence;
         subscription.pending = None;
+    }
+    if !too_large.is_empty() {
+        // Never skipped silently: the subscription ends, saying why.
+        let failure = Failure::new(
+            ReasonCode::TooLarge,
+            "the quotes of this subscription exceed this worker's payload limit: subscribe to \
+             fewer symbols",
+        );
+        for (id, last_sequence) in too_large {
+            state.quotes.remove(&id);
+            let notice = SubscriptionEnded {
+                subscription_id: id,
+                last_sequence,
+                reason: failure.code,
+                message: failure.message.clone(),
+            };
+            if let Ok(frame) = Message::SubscriptionEnded(notice).to_frame_bytes(max_payload) {
+                state.notices.push_back(frame);
+            }
+        }
+        return drain_state(state, send, max_payload);
     }
     for (id, subscription) in state.accounts.iter_mut() {
         if !subscription.confirmed {

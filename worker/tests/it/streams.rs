@@ -64,8 +64,9 @@ async fn subscribe_quotes(conn: &mut Connection, id: u64) {
         .unwrap();
     assert_eq!(
         reply,
-        Message::SubscribeSuccess(SubscriptionId {
-            subscription_id: id
+        Message::SubscribeSuccess(Subscribed {
+            subscription_id: id,
+            resume_from: 0,
         })
     );
 }

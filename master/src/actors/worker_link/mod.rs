@@ -23,7 +23,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use bytes::BytesMut;
 use papertrader_protocol::{
-    AccountEvents, DataStateEnd, DataStateEnded, Failure, Forward, ForwardReply, Message,
+    AccountEvents, DataStateEnd, DataStateEnded, Failure, WatchedEvents, Forward, ForwardReply, Message,
     MessageCodec, PriceTick, ReasonCode,
 };
 use papertrader_runtime::connection::{check_request, Arrived, Peer, Reply};
@@ -299,14 +299,14 @@ impl StreamHandler<Arrived> for WorkerLinkActor {
                 self.link.services.trades.do_send(Unwatch::Connection {
                     link_id: self.peer.connection_id,
                     client_connection: closed.client_connection,
-                    subscription_id: None,
+                    watch: None,
                 });
             }
             (Stage::Admitted { .. }, Message::Unwatch(unwatch)) => {
                 self.link.services.trades.do_send(Unwatch::Connection {
                     link_id: self.peer.connection_id,
                     client_connection: unwatch.client_connection,
-                    subscription_id: Some(unwatch.subscription_id),
+                    watch: Some(unwatch.watch),
                 });
             }
             (Stage::Admitted { .. }, Message::DataStateEndedAck(ack)) => {
@@ -345,25 +345,70 @@ impl StreamHandler<Arrived> for WorkerLinkActor {
 impl Handler<DeliverAccountEvents> for WorkerLinkActor {
     type Result = ();
 
-    /// Passes a subscriber's account events on to its worker. A link too congested to take
-    /// them is closed: the worker then ends the subscription (Unavailable) and the client
-    /// subscribes again from the last fill it saw, so nothing is silently lost.
+    /// Passes account events on to the worker, in frames of at most half the payload limit.
+    /// A link too congested to take them is closed: the worker then ends those subscriptions
+    /// (Unavailable) and their clients subscribe again from the last fill they saw, so nothing
+    /// is silently lost.
     fn handle(&mut self, msg: DeliverAccountEvents, ctx: &mut Context<Self>) {
         if !matches!(self.stage, Stage::Admitted { .. }) {
             return;
         }
-        let events = Message::AccountEvents(AccountEvents {
-            client_connection: msg.client_connection,
-            subscription_id: msg.subscription_id,
-            events: msg.events,
-        });
-        if !self.output.try_send(events) {
-            self.close(
-                Failure::new(ReasonCode::Unavailable, "the worker stopped reading"),
-                ctx,
-            );
+        let budget = (self.link.max_payload as usize / 2).max(1024);
+        for entries in chunk_events(msg.0, budget) {
+            if !self
+                .output
+                .try_send(Message::AccountEvents(AccountEvents { entries }))
+            {
+                return self.close(
+                    Failure::new(ReasonCode::Unavailable, "the worker stopped reading"),
+                    ctx,
+                );
+            }
         }
     }
+}
+
+/// Splits `entries` into frames' worth of about `budget` encoded bytes each, keeping every
+/// subscription's events in order (a subscription's events may be split across frames).
+fn chunk_events(entries: Vec<WatchedEvents>, budget: usize) -> Vec<Vec<WatchedEvents>> {
+    let size = |event: &papertrader_protocol::stream::AccountEvent| {
+        papertrader_protocol::arguments::encode(event).map_or(budget, |bytes| bytes.len()) + 32
+    };
+    let mut frames = Vec::new();
+    let mut current: Vec<WatchedEvents> = Vec::new();
+    let mut used = 0;
+    for entry in entries {
+        let (client_connection, watch) = (entry.client_connection, entry.watch);
+        let mut events = Vec::new();
+        for event in entry.events {
+            let cost = size(&event);
+            if used + cost > budget && used > 0 {
+                if !events.is_empty() {
+                    let events = std::mem::take(&mut events);
+                    current.push(WatchedEvents {
+                        client_connection,
+                        watch,
+                        events,
+                    });
+                }
+                frames.push(std::mem::take(&mut current));
+                used = 0;
+            }
+            used += cost;
+            events.push(event);
+        }
+        if !events.is_empty() {
+            current.push(WatchedEvents {
+                client_connection,
+                watch,
+                events,
+            });
+        }
+    }
+    if !current.is_empty() {
+        frames.push(current);
+    }
+    frames
 }
 
 impl Handler<TickPublished> for WorkerLinkActor {
@@ -454,5 +499,58 @@ impl WorkerLinkActor {
     fn close(&mut self, why: Failure, ctx: &mut Context<Self>) {
         self.output.try_send(Message::LinkClosed(why));
         ctx.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use papertrader_protocol::data::Side;
+    use papertrader_protocol::stream::{AccountEvent, AccountEventKind};
+
+    fn event(n: u64) -> AccountEvent {
+        AccountEvent {
+            kind: AccountEventKind::Accepted,
+            order_id: Some(n),
+            side: Side::Buy,
+            symbol: "KO".into(),
+            quantity: n,
+            filled_quantity: 0,
+            fill: None,
+            cash_after: None,
+            reason: 0,
+            at_ms: 0,
+            replayed: false,
+        }
+    }
+
+    #[test]
+    fn chunks_keep_each_subscriptions_events_in_order_and_fit() {
+        let entries: Vec<WatchedEvents> = (0..5)
+            .map(|w| WatchedEvents {
+                client_connection: w,
+                watch: 100 + w,
+                events: (0..40).map(event).collect(),
+            })
+            .collect();
+        let frames = chunk_events(entries.clone(), 2048);
+        assert!(frames.len() > 3, "{} frames", frames.len());
+        for frame in &frames {
+            let bytes = Message::AccountEvents(AccountEvents {
+                entries: frame.clone(),
+            })
+            .to_frame_bytes(1 << 20)
+            .unwrap();
+            assert!(bytes.len() <= 2048 + 256, "{} bytes", bytes.len());
+        }
+        for original in &entries {
+            let rejoined: Vec<AccountEvent> = frames
+                .iter()
+                .flatten()
+                .filter(|e| e.watch == original.watch)
+                .flat_map(|e| e.events.clone())
+                .collect();
+            assert_eq!(rejoined, original.events);
+        }
     }
 }
