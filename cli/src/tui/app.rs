@@ -37,6 +37,9 @@ pub enum Action {
     RefreshOrders,
     /// Fetch both the portfolio and the open orders again (the `r` key).
     Refresh,
+    /// The session ended: read the session file again and, if it holds a new session (a
+    /// `papertrader login` in another shell), go on with it (the `L` key, or `r`).
+    Relogin,
     /// Leave the TUI.
     Quit,
 }
@@ -107,6 +110,11 @@ pub struct App {
     pub(super) mode: Mode,
     /// The status line: the last result, error or connection news.
     pub(super) status: String,
+    /// No live prices come (the stream is down or the session ended): the prices shown are
+    /// the last ones seen.
+    pub(super) prices_stopped: bool,
+    /// The session ended: nothing works until `L` finds a new one in the session file.
+    pub(super) session_ended: bool,
 }
 
 impl App {
@@ -130,7 +138,43 @@ impl App {
             events: VecDeque::new(),
             mode: Mode::Normal,
             status: "? for help, q to quit".to_owned(),
+            prices_stopped: false,
+            session_ended: false,
         }
+    }
+
+    /// Whether the session ended (see [`App::end_session`]).
+    pub fn session_ended(&self) -> bool {
+        self.session_ended
+    }
+
+    /// Marks the prices stopped (the live stream is down) or flowing again.
+    pub fn set_prices_stopped(&mut self, stopped: bool) {
+        self.prices_stopped = stopped;
+    }
+
+    /// The session ended (revoked, expired or logged out): the prices stop, and the status
+    /// says how to go on.
+    pub fn end_session(&mut self) {
+        self.session_ended = true;
+        self.prices_stopped = true;
+        self.status = format!(
+            "your session ended: run `papertrader login {}` in another shell, then press L \
+             (q quits)",
+            self.username
+        );
+    }
+
+    /// A new session from the session file replaces the one that ended: what to fetch again.
+    pub fn session_resumed(&mut self, username: impl Into<String>) -> Vec<Action> {
+        self.username = username.into();
+        self.session_ended = false;
+        self.status = format!("logged in again as {}", self.username);
+        let mut actions = vec![Action::RefreshPortfolio, Action::RefreshOrders];
+        if self.history.is_none() {
+            actions.extend(self.load_history());
+        }
+        actions
     }
 
     /// The watched symbols, in order (what the quote subscription asks for).
@@ -308,6 +352,11 @@ impl App {
                 }
                 None
             }
+            KeyCode::Char('r' | 'L') if self.session_ended => Some(Action::Relogin),
+            KeyCode::Char('L') => {
+                self.status = "the session is still live: nothing to log in again".into();
+                None
+            }
             KeyCode::Char('r') => Some(Action::Refresh),
             _ => None,
         }
@@ -471,6 +520,35 @@ mod tests {
         app.on_key(key(KeyCode::Char('b')));
         assert_eq!(app.on_key(key(KeyCode::Esc)), None);
         assert_eq!(app.mode, Mode::Normal);
+    }
+
+    #[test]
+    fn an_ended_session_says_how_to_go_on_and_l_logs_in_again() {
+        let mut app = app();
+        app.start();
+        assert_eq!(app.on_key(key(KeyCode::Char('L'))), None, "still live");
+        assert_eq!(app.on_key(key(KeyCode::Char('r'))), Some(Action::Refresh));
+        app.end_session();
+        assert!(app.prices_stopped && app.session_ended());
+        assert_eq!(
+            app.status(),
+            "your session ended: run `papertrader login alice` in another shell, then press L \
+             (q quits)"
+        );
+        assert_eq!(app.on_key(key(KeyCode::Char('L'))), Some(Action::Relogin));
+        assert_eq!(app.on_key(key(KeyCode::Char('r'))), Some(Action::Relogin));
+        assert_eq!(app.on_key(key(KeyCode::Char('q'))), Some(Action::Quit));
+        assert_eq!(
+            app.session_resumed("bob"),
+            vec![
+                Action::RefreshPortfolio,
+                Action::RefreshOrders,
+                load("AAPL", HistoryRange::Week)
+            ]
+        );
+        assert!(!app.session_ended());
+        assert_eq!(app.status(), "logged in again as bob");
+        assert_eq!(app.on_key(key(KeyCode::Char('r'))), Some(Action::Refresh));
     }
 
     #[test]

@@ -174,9 +174,15 @@ fn watchlist_panel(app: &App, frame: &mut Frame, area: Rect) {
         widths.extend([Constraint::Length(10), Constraint::Min(0)]);
         header.extend([Cell::from(right("CHANGE".into())), Cell::from("TREND")]);
     }
+    // Stale prices say so in the title, not only by standing still.
+    let title = if app.prices_stopped {
+        " Watchlist · prices stopped "
+    } else {
+        " Watchlist "
+    };
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(Style::new().add_modifier(Modifier::BOLD)))
-        .block(panel(" Watchlist ", app.focus == Focus::Watchlist))
+        .block(panel(title, app.focus == Focus::Watchlist))
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
         .highlight_symbol("> ");
     let mut state = TableState::default().with_selected(Some(app.selected));
@@ -447,6 +453,12 @@ fn status_line(app: &App, frame: &mut Frame, area: Rect) {
                 .bg(Color::Yellow)
                 .add_modifier(Modifier::BOLD),
         ),
+        None if app.session_ended() => Line::from(format!(" {}", app.status())).style(
+            Style::new()
+                .fg(Color::Black)
+                .bg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
+        ),
         None => Line::from(format!(" {}", app.status())),
     };
     frame.render_widget(line, area);
@@ -630,6 +642,25 @@ mod tests {
         }
         assert_shows(&lines, "14:30:01 filled buy 10/10 AAPL @ 190.00 #12");
         assert_shows(&lines, "? for help");
+    }
+
+    #[test]
+    fn an_ended_session_marks_the_prices_stopped_and_says_what_to_do() {
+        let mut app = busy_app();
+        assert_hides(&screen(&app, 120, 40), "prices stopped");
+        app.end_session();
+        let lines = screen(&app, 120, 40);
+        assert_shows(&lines, "Watchlist · prices stopped");
+        assert_shows(
+            &lines,
+            "your session ended: run `papertrader login alice` in another",
+        );
+        for protocol_word in ["DataTransfer", "switchState"] {
+            assert_hides(&lines, protocol_word);
+        }
+        app.session_resumed("alice");
+        app.set_prices_stopped(false);
+        assert_hides(&screen(&app, 120, 40), "prices stopped");
     }
 
     #[test]
