@@ -8,7 +8,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use papertrader_client::{HistoryRange, OrderSpec};
 use papertrader_protocol::data::{History, OrderRecord, Portfolio, Side};
 use papertrader_protocol::stream::AccountEvent;
-use papertrader_protocol::QuotePush;
+use papertrader_protocol::{Money, QuotePush};
 
 use super::form::{describe, terms, OrderForm};
 use super::watch::WatchRow;
@@ -204,11 +204,15 @@ impl App {
         self.status = text.into();
     }
 
-    /// Takes a quote push: each quote of a watched symbol becomes its latest price.
+    /// Takes a quote push: each quote of a watched symbol becomes its latest price, and the
+    /// portfolio's holdings of it are valued at that price (see [`revalue`]).
     pub fn on_quotes(&mut self, push: &QuotePush) {
         for quote in &push.quotes {
             if let Some(row) = self.watchlist.iter_mut().find(|r| r.symbol == quote.symbol) {
                 row.push(quote);
+            }
+            if let Some(portfolio) = &mut self.portfolio {
+                revalue(portfolio, &quote.symbol, quote.close);
             }
         }
     }
@@ -452,6 +456,61 @@ impl App {
     }
 }
 
+/// Values `portfolio`'s holding of `symbol` at `price`, as the server would between two
+/// fetches: the holding's price and unrealised P&L, the equity, the unrealised total and the
+/// return move with it; cash, realised P&L and commissions stay the server's. Exact integer
+/// money: price × quantity in i128; a result that does not fit leaves the portfolio as it was.
+pub fn revalue(portfolio: &mut Portfolio, symbol: &str, price: Money) {
+    let Some(holding) = portfolio.holdings.iter_mut().find(|h| h.symbol == symbol) else {
+        return;
+    };
+    let quantity = i128::from(holding.quantity);
+    let times_quantity = |a: Money, b: Money| {
+        (i128::from(a.micros()) - i128::from(b.micros())).checked_mul(quantity)
+    };
+    let fit = |v: Option<i128>| v.and_then(|v| i64::try_from(v).ok()).map(Money);
+    // Value moved: (new price − old price) × quantity.
+    let moved = times_quantity(price, holding.price);
+    let shift = |m: Money| fit(moved.and_then(|d| d.checked_add(i128::from(m.micros()))));
+    // Units × price − cost moves by what the value moved; with only the average cost known,
+    // it is (price − average cost) × quantity.
+    let unrealised = match (holding.unrealised_pnl, holding.average_cost) {
+        (Some(pnl), _) => shift(pnl).map(Some),
+        (None, Some(cost)) => fit(times_quantity(price, cost)).map(Some),
+        (None, None) => Some(None),
+    };
+    let summary = match &portfolio.summary {
+        Some(s) => {
+            let (Some(equity), Some(total)) = (shift(s.equity), shift(s.unrealised_pnl)) else {
+                return;
+            };
+            Some((equity, total, return_ppm(equity, s.starting_cash)))
+        }
+        None => None,
+    };
+    let Some(unrealised) = unrealised else {
+        return;
+    };
+    holding.price = price;
+    holding.unrealised_pnl = unrealised;
+    if let (Some(s), Some((equity, total, ppm))) = (&mut portfolio.summary, summary) {
+        s.equity = equity;
+        s.unrealised_pnl = total;
+        s.return_ppm = ppm;
+    }
+}
+
+/// The return of `equity` on `start` in millionths, rounded toward zero, as the server
+/// computes it (0 when the period started with nothing).
+fn return_ppm(equity: Money, start: Money) -> i64 {
+    if start.micros() <= 0 {
+        return 0;
+    }
+    let ppm = (i128::from(equity.micros()) - i128::from(start.micros())) * 1_000_000
+        / i128::from(start.micros());
+    ppm.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
 #[cfg(test)]
 mod tests {
     use crossterm::event::{KeyEventState, KeyModifiers};
@@ -653,6 +712,37 @@ mod tests {
             app.on_account_event(&fill(1, m(1, 0)));
         }
         assert_eq!(app.events.len(), MAX_EVENTS);
+    }
+
+    #[test]
+    fn the_portfolio_follows_the_ticks_in_exact_money() {
+        let mut app = app();
+        app.set_portfolio(portfolio());
+        // 10 AAPL from 190.00 to 190.37: +3.70 on the holding, the equity and the total.
+        app.on_quotes(&push(1, vec![quote("AAPL", m(200, 0), m(190, 37))]));
+        let p = app.portfolio.as_ref().unwrap();
+        let h = &p.holdings[0];
+        assert_eq!((h.price, h.unrealised_pnl), (m(190, 37), Some(m(52, 60))));
+        let s = p.summary.as_ref().unwrap();
+        assert_eq!((s.equity, s.unrealised_pnl), (m(10_002, 70), m(52, 60)));
+        assert_eq!(s.return_ppm, 270, "(10002.70 − 10000) / 10000 = 0.027 %");
+        assert_eq!((s.realised_pnl, s.commissions), (m(-12, -34), m(1, 0)));
+        assert_eq!(p.cash, Some(m(8_099, 0)));
+        // A symbol not held changes nothing; one that cannot be valued in i64 either.
+        let before = app.portfolio.clone();
+        app.on_quotes(&push(2, vec![quote("MSFT", m(1, 0), m(2, 0))]));
+        assert_eq!(app.portfolio, before);
+        let mut huge = portfolio();
+        huge.holdings[0].quantity = u64::MAX;
+        let kept = huge.clone();
+        revalue(&mut huge, "AAPL", Money(i64::MAX));
+        revalue(&mut huge, "AAPL", Money(i64::MIN));
+        assert_eq!(huge, kept);
+        // Only the average cost known: (price − average cost) × quantity.
+        let mut p = portfolio();
+        p.holdings[0].unrealised_pnl = None;
+        revalue(&mut p, "AAPL", m(186, 10));
+        assert_eq!(p.holdings[0].unrealised_pnl, Some(m(10, 0)));
     }
 
     #[test]
