@@ -766,7 +766,13 @@ fn form_overlay(frame: &mut Frame, area: Rect, form: &OrderForm) {
         None => Line::from("empty prices: a market order").style(Style::new().fg(Color::DarkGray)),
     });
     let title = format!(" {side} {} ", form.symbol);
-    frame.render_widget(Paragraph::new(lines).block(panel(&title, true)), at);
+    // A long error wraps onto the spare line rather than being cut.
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(panel(&title, true)),
+        at,
+    );
 }
 
 #[cfg(test)]
@@ -1017,6 +1023,31 @@ mod tests {
         assert_hides(&lines, " Buy AAPL ");
         assert_shows(&lines, "Buy 10 AAPL limit 190.00 day — confirm? y/n");
         assert_shows(&lines, "y confirm  n or Esc back");
+    }
+
+    #[test]
+    fn form_errors_are_in_words_and_whole_at_60x16() {
+        let mut app = busy_app();
+        app.on_key(key(KeyCode::Char('s')));
+        type_text(&mut app, "5");
+        app.on_key(key(KeyCode::Tab));
+        type_text(&mut app, "-190");
+        app.on_key(key(KeyCode::Enter));
+        let lines = screen(&app, 60, 16);
+        assert_shows(&lines, "▶ Limit price    -190_");
+        assert_shows(&lines, "limit price must be above 0: -190 is not");
+        app.on_key(key(KeyCode::Tab));
+        type_text(&mut app, "180");
+        app.on_key(key(KeyCode::BackTab));
+        for _ in 0..4 {
+            app.on_key(key(KeyCode::Backspace));
+        }
+        type_text(&mut app, "181");
+        app.on_key(key(KeyCode::Enter));
+        let lines = screen(&app, 60, 16);
+        assert_shows(&lines, "a stop-limit sell's limit must be at or below");
+        assert_shows(&lines, "│stop  ");
+        assert_hides(&lines, "argument");
     }
 
     #[test]
