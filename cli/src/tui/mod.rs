@@ -23,6 +23,7 @@ use clap::Args;
 use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
 use papertrader_client::{Client, ClientError, LiveStream, Push};
+use papertrader_protocol::data::Listing;
 use papertrader_protocol::stream::MAX_SUBSCRIBED_SYMBOLS;
 use papertrader_protocol::ReasonCode;
 use tokio::time::Instant;
@@ -64,34 +65,7 @@ pub async fn run(args: TuiArgs) -> Result<(), Failed> {
     }
     let (mut client, stored) = logged_in(&args.session).await?;
     let info = client.server_info().await?;
-    let mut watched: Vec<(String, String)> = if args.symbols.is_empty() {
-        info.assets
-            .iter()
-            .map(|l| (l.symbol.clone(), l.name.clone()))
-            .collect()
-    } else {
-        let mut chosen = Vec::new();
-        for typed in args
-            .symbols
-            .iter()
-            .map(|s| symbol(s))
-            .filter(|s| !s.is_empty())
-        {
-            let listing = info
-                .assets
-                .iter()
-                .find(|l| l.symbol == typed)
-                .ok_or_else(|| {
-                    Failed::usage(format!(
-                        "--symbols: {typed} is not traded here (`papertrader assets` lists them)"
-                    ))
-                })?;
-            if !chosen.iter().any(|(s, _)| *s == typed) {
-                chosen.push((typed, listing.name.clone()));
-            }
-        }
-        chosen
-    };
+    let mut watched = watchlist(&args.symbols, &info.assets)?;
     let dropped = watched.len().saturating_sub(MAX_SUBSCRIBED_SYMBOLS);
     watched.truncate(MAX_SUBSCRIBED_SYMBOLS);
     let mut app = App::new(stored.username.clone(), watched);
@@ -114,6 +88,36 @@ pub async fn run(args: TuiArgs) -> Result<(), Failed> {
     let result = driver.run(&mut screen.terminal, &mut app).await;
     drop(screen);
     result
+}
+
+/// The watchlist: the symbols typed (`--symbols`), or every traded asset when none was.
+/// Symbols all empty (`--symbols ,`) are bad usage (exit 2); one not traded is refused as the
+/// server refuses it to `papertrader watch` (exit 1).
+fn watchlist(typed: &[String], assets: &[Listing]) -> Result<Vec<(String, String)>, Failed> {
+    if typed.is_empty() {
+        return Ok(assets
+            .iter()
+            .map(|l| (l.symbol.clone(), l.name.clone()))
+            .collect());
+    }
+    let mut chosen: Vec<(String, String)> = Vec::new();
+    for typed in typed.iter().map(|s| symbol(s)).filter(|s| !s.is_empty()) {
+        let listing = assets.iter().find(|l| l.symbol == typed).ok_or_else(|| {
+            Failed::refused(format!(
+                "{typed} is not traded here (`papertrader assets` lists them)"
+            ))
+        })?;
+        if !chosen.iter().any(|(s, _)| *s == typed) {
+            chosen.push((typed, listing.name.clone()));
+        }
+    }
+    if chosen.is_empty() {
+        return Err(Failed::usage(
+            "--symbols: no symbols given (e.g. --symbols AAPL,MSFT; leave it out to watch \
+             every asset)",
+        ));
+    }
+    Ok(chosen)
 }
 
 /// The live stream and when to try it again after it failed.
@@ -575,5 +579,39 @@ fn explain_failed(failed: &Failed) -> String {
     match failed.reason() {
         Some(reason) => format!("{} [{}]", failed.message(), reason.name()),
         None => failed.message().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assets() -> Vec<Listing> {
+        ["AAPL", "MSFT"]
+            .map(|symbol| Listing {
+                symbol: symbol.into(),
+                name: format!("{symbol} Inc."),
+            })
+            .to_vec()
+    }
+
+    #[test]
+    fn the_watchlist_is_the_symbols_typed_or_every_asset() {
+        let typed = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(watchlist(&[], &assets()).unwrap().len(), 2);
+        assert_eq!(
+            watchlist(&typed(&["msft", "", " MSFT "]), &assets()).unwrap(),
+            vec![("MSFT".to_owned(), "MSFT Inc.".to_owned())]
+        );
+        let empty = watchlist(&typed(&["", ""]), &assets()).unwrap_err();
+        assert_eq!(empty.code, 2);
+        assert!(
+            empty.message().contains("no symbols given"),
+            "{}",
+            empty.message()
+        );
+        let nope = watchlist(&typed(&["AAPL", "nope"]), &assets()).unwrap_err();
+        assert_eq!(nope.code, 1, "as `papertrader watch NOPE`");
+        assert!(nope.message().starts_with("NOPE is not traded here"));
     }
 }
