@@ -257,9 +257,44 @@ fn chart_panel(app: &App, frame: &mut Frame, area: Rect) {
     }
 }
 
-/// The closes of `history` as a line; prices become floats here only to be plotted.
+/// `m` to the nearest whole cent, halves away from zero (for axis labels: `456.185` would
+/// read as a price no one quoted).
+fn to_cents(m: Money) -> Money {
+    const CENT: i128 = 10_000;
+    let micros = i128::from(m.micros());
+    let half = if micros < 0 { -CENT / 2 } else { CENT / 2 };
+    let rounded = (micros + half) / CENT * CENT;
+    i64::try_from(rounded).map(Money).unwrap_or(m)
+}
+
+/// The x axis' two labels: the first and last bars' times, oldest on the left. Times of
+/// day carry the date when the bars span more than one day (a day range runs from
+/// yesterday 08:40 to today 08:38); a chart too `narrow` for both shows the dates alone.
+fn time_labels(resolution: Resolution, first_ms: i64, last_ms: i64, narrow: bool) -> [String; 2] {
+    let day = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).map(|t| t.date_naive());
+    let format = match resolution {
+        Resolution::Tick if day(first_ms) == day(last_ms) => "%H:%M",
+        Resolution::Tick if narrow => "%m-%d",
+        Resolution::Tick => "%m-%d %H:%M",
+        Resolution::Daily => "%m-%d",
+        Resolution::Monthly => "%Y-%m",
+    };
+    [first_ms, last_ms].map(|ms| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map(|t| t.format(format).to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// The closes of `history` as a line, oldest on the left; prices become floats here only to
+/// be plotted.
 fn price_chart(frame: &mut Frame, area: Rect, history: &History) {
-    let closes: Vec<Money> = history.bars.iter().map(|b| b.close).collect();
+    let mut bars: Vec<_> = history.bars.iter().map(|b| (b.at_ms, b.close)).collect();
+    bars.sort_by_key(|&(at, _)| at);
+    let (Some(&(first_ms, _)), Some(&(last_ms, _))) = (bars.first(), bars.last()) else {
+        return;
+    };
+    let closes: Vec<Money> = bars.iter().map(|&(_, close)| close).collect();
     let (Some(&low), Some(&high)) = (closes.iter().min(), closes.iter().max()) else {
         return;
     };
@@ -275,22 +310,13 @@ fn price_chart(frame: &mut Frame, area: Rect, history: &History) {
         y_high += 1.0;
     }
     let middle = Money(low.micros() / 2 + high.micros() / 2);
-    let format = match history.resolution {
-        Resolution::Tick => "%H:%M",
-        Resolution::Daily => "%m-%d",
-        Resolution::Monthly => "%Y-%m",
-    };
-    let at = |ms: i64| {
-        chrono::DateTime::from_timestamp_millis(ms)
-            .map(|t| t.format(format).to_string())
-            .unwrap_or_default()
-    };
-    let first = history
-        .bars
-        .first()
-        .map(|b| at(b.at_ms))
-        .unwrap_or_default();
-    let last = history.bars.last().map(|b| at(b.at_ms)).unwrap_or_default();
+    let mut y_labels: Vec<String> = Vec::new();
+    for m in [low, middle, high] {
+        let label = money(to_cents(m));
+        if !y_labels.contains(&label) {
+            y_labels.push(label);
+        }
+    }
     let dataset = Dataset::default()
         .marker(Marker::Braille)
         .graph_type(GraphType::Line)
@@ -300,13 +326,14 @@ fn price_chart(frame: &mut Frame, area: Rect, history: &History) {
         .x_axis(
             Axis::default()
                 .bounds([0.0, (points.len().saturating_sub(1)).max(1) as f64])
-                .labels([first, last]),
+                .labels(time_labels(
+                    history.resolution,
+                    first_ms,
+                    last_ms,
+                    area.width < 40,
+                )),
         )
-        .y_axis(Axis::default().bounds([y_low, y_high]).labels([
-            money(low),
-            money(middle),
-            money(high),
-        ]));
+        .y_axis(Axis::default().bounds([y_low, y_high]).labels(y_labels));
     frame.render_widget(chart, area);
 }
 
@@ -778,7 +805,7 @@ fn form_overlay(frame: &mut Frame, area: Rect, form: &OrderForm) {
 #[cfg(test)]
 mod tests {
     use crossterm::event::KeyCode;
-    use papertrader_protocol::data::OrderStatus;
+    use papertrader_protocol::data::{OrderStatus, Resolution};
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
 
@@ -991,6 +1018,32 @@ mod tests {
             "{all}"
         );
         assert!(lines.last().unwrap().contains("L log in again  q quit"));
+    }
+
+    #[test]
+    fn the_chart_labels_whole_cents_and_runs_from_older_to_newer() {
+        assert_eq!(to_cents(Money(456_185_000)), m(456, 19));
+        assert_eq!(to_cents(Money(-456_185_000)), m(-456, -19));
+        assert_eq!(to_cents(Money(456_184_999)), m(456, 18));
+        let mut app = app();
+        app.on_key(key(KeyCode::Char('d')));
+        // A day of ticks from yesterday 08:40 to today 08:38, handed over newest first.
+        let yesterday = 1_782_722_400_000; // 2026-06-29 08:40 UTC
+        let mut day = history("AAPL", &[m(456, 18), m(456, 19)]);
+        day.resolution = Resolution::Tick;
+        day.bars[0].at_ms = yesterday + 86_280_000; // 2026-06-30 08:38
+        day.bars[1].at_ms = yesterday;
+        app.set_history("AAPL", HistoryRange::Day, day);
+        let lines = screen(&app, 120, 40);
+        assert_hides(&lines, "456.185");
+        assert_shows(&lines, "456.19");
+        let axis = lines.iter().find(|l| l.contains("06-29 08:40")).unwrap();
+        let (older, newer) = (axis.find("06-29 08:40"), axis.find("06-30 08:38"));
+        assert!(older < newer && newer.is_some(), "{axis}");
+        // Too narrow for times and dates: the dates, whole.
+        let lines = screen(&app, 60, 16);
+        let axis = lines.iter().find(|l| l.contains("06-29")).unwrap();
+        assert!(axis.contains("06-29") && axis.contains("06-30"), "{axis}");
     }
 
     #[test]
