@@ -6,12 +6,14 @@ use std::collections::VecDeque;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use papertrader_client::{HistoryRange, OrderSpec};
-use papertrader_protocol::data::{History, OrderRecord, Portfolio, Side};
-use papertrader_protocol::stream::AccountEvent;
+use papertrader_protocol::data::{History, OrderRecord, OrderStatus, Portfolio, Side};
+use papertrader_protocol::stream::{AccountEvent, AccountEventKind};
 use papertrader_protocol::{Money, QuotePush};
 
-use super::form::{describe, terms, OrderForm};
+use super::form::{describe, describe_lower, terms, OrderForm};
 use super::watch::WatchRow;
+use crate::commands::orders::reason_name;
+use crate::output::money;
 
 /// Account events kept for the feed, newest first.
 pub const MAX_EVENTS: usize = 100;
@@ -115,6 +117,8 @@ pub struct App {
     pub(super) prices_stopped: bool,
     /// The session ended: nothing works until `L` finds a new one in the session file.
     pub(super) session_ended: bool,
+    /// The order last placed, while the status line is about it: its events update it.
+    pub(super) placed: Option<u64>,
 }
 
 impl App {
@@ -140,6 +144,7 @@ impl App {
             status: "? for help, q to quit".to_owned(),
             prices_stopped: false,
             session_ended: false,
+            placed: None,
         }
     }
 
@@ -202,6 +207,52 @@ impl App {
     /// Replaces the status line.
     pub fn set_status(&mut self, text: impl Into<String>) {
         self.status = text.into();
+        self.placed = None;
+    }
+
+    /// The server took the order `spec` as `order_id`, now `status`: the status line says
+    /// so, and follows the order's events until something else is said.
+    pub fn order_placed(&mut self, order_id: u64, status: OrderStatus, spec: &OrderSpec) {
+        let word = match status {
+            OrderStatus::New => "accepted",
+            other => other.name(),
+        };
+        self.set_status(format!(
+            "order #{order_id} {word}: {}",
+            describe_lower(spec)
+        ));
+        self.placed = Some(order_id);
+    }
+
+    /// The status line for an event of the order placed last: `order #2 filled: 2 AAPL at
+    /// 182.86`.
+    fn follow_order(&mut self, event: &AccountEvent) {
+        let Some(id) = self.placed.filter(|id| event.order_id == Some(*id)) else {
+            return;
+        };
+        let price = event
+            .fill
+            .as_ref()
+            .map(|f| format!(" at {}", money(f.price)))
+            .unwrap_or_default();
+        let status = match event.kind {
+            AccountEventKind::Accepted => return,
+            AccountEventKind::Filled => format!(
+                "order #{id} filled: {} {}{price}",
+                event.filled_quantity, event.symbol
+            ),
+            AccountEventKind::PartiallyFilled => format!(
+                "order #{id} partly filled: {} of {} {}{price}",
+                event.filled_quantity, event.quantity, event.symbol
+            ),
+            kind => {
+                let why = reason_name(event.reason)
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default();
+                format!("order #{id} {}{why}", kind.name())
+            }
+        };
+        self.status = status;
     }
 
     /// Takes a quote push: each quote of a watched symbol becomes its latest price, and the
@@ -225,6 +276,7 @@ impl App {
             self.events.pop_back();
         }
         self.events.push_front(event.clone());
+        self.follow_order(event);
         vec![Action::RefreshPortfolio, Action::RefreshOrders]
     }
 
@@ -537,7 +589,7 @@ mod tests {
         assert_eq!(app.on_key(key(KeyCode::Enter)), None);
         assert_eq!(
             app.confirmation().as_deref(),
-            Some("Buy 10 MSFT limit 190.00 gtc — confirm? y/n")
+            Some("Buy 10 MSFT limit 190.00 (gtc) — confirm? y/n")
         );
         // Keys other than y and n leave the question open.
         assert_eq!(app.on_key(key(KeyCode::Char('x'))), None);
@@ -571,7 +623,7 @@ mod tests {
         app.on_key(key(KeyCode::Enter));
         assert_eq!(
             app.confirmation().as_deref(),
-            Some("Sell 5 AAPL at market day — confirm? y/n")
+            Some("Sell 5 AAPL at market (day) — confirm? y/n")
         );
         assert_eq!(app.on_key(key(KeyCode::Char('n'))), None);
         assert_eq!(app.mode, Mode::Normal);
@@ -743,6 +795,46 @@ mod tests {
         p.holdings[0].unrealised_pnl = None;
         revalue(&mut p, "AAPL", m(186, 10));
         assert_eq!(p.holdings[0].unrealised_pnl, Some(m(10, 0)));
+    }
+
+    #[test]
+    fn the_status_follows_the_order_placed_last() {
+        let mut app = app();
+        let spec = OrderSpec {
+            side: Side::Buy,
+            symbol: "AAPL".into(),
+            quantity: 2,
+            kind: OrderKind::Market,
+            limit_price: None,
+            stop_price: None,
+            time_in_force: TimeInForce::Day,
+        };
+        app.order_placed(12, OrderStatus::New, &spec);
+        assert_eq!(
+            app.status(),
+            "order #12 accepted: buy 2 AAPL at market (day)"
+        );
+        let mut other = fill(2, m(182, 86));
+        other.order_id = Some(9);
+        app.on_account_event(&other);
+        assert_eq!(
+            app.status(),
+            "order #12 accepted: buy 2 AAPL at market (day)"
+        );
+        let mut part = fill(2, m(182, 86));
+        part.kind = AccountEventKind::PartiallyFilled;
+        part.filled_quantity = 1;
+        app.on_account_event(&part);
+        assert_eq!(
+            app.status(),
+            "order #12 partly filled: 1 of 2 AAPL at 182.86"
+        );
+        app.on_account_event(&fill(2, m(182, 86)));
+        assert_eq!(app.status(), "order #12 filled: 2 AAPL at 182.86");
+        // Once the status says something else, the order's events leave it alone.
+        app.set_status("portfolio: gone");
+        app.on_account_event(&fill(2, m(182, 86)));
+        assert_eq!(app.status(), "portfolio: gone");
     }
 
     #[test]

@@ -226,14 +226,23 @@ fn reason(e: ProtocolError) -> String {
     }
 }
 
-/// An order in words: `Buy 10 AAPL limit 190.00 day`, `Sell 5 KO at market gtc`.
+/// An order in words: `Buy 10 AAPL limit 190.00 (day)`, `Sell 5 KO at market (gtc)`.
 pub fn describe(spec: &OrderSpec) -> String {
     let side = match spec.side {
         Side::Buy => "Buy",
         Side::Sell => "Sell",
     };
+    format!("{side} {}", describe_rest(spec))
+}
+
+/// [`describe`] mid-sentence: `buy 10 AAPL limit 190.00 (day)`.
+pub fn describe_lower(spec: &OrderSpec) -> String {
+    format!("{} {}", spec.side.name(), describe_rest(spec))
+}
+
+fn describe_rest(spec: &OrderSpec) -> String {
     format!(
-        "{side} {} {} {} {}",
+        "{} {} {} ({})",
         spec.quantity,
         spec.symbol,
         terms(spec.limit_price, spec.stop_price),
@@ -276,7 +285,8 @@ mod tests {
         assert_eq!(spec.kind, OrderKind::Limit);
         assert_eq!(spec.limit_price, Some(Money::from_units(190)));
         assert_eq!(spec.time_in_force, TimeInForce::GoodTillCancelled);
-        assert_eq!(describe(&spec), "Buy 10 AAPL limit 190.00 gtc");
+        assert_eq!(describe(&spec), "Buy 10 AAPL limit 190.00 (gtc)");
+        assert_eq!(describe_lower(&spec), "buy 10 AAPL limit 190.00 (gtc)");
     }
 
     #[test]
@@ -326,6 +336,6 @@ mod tests {
             assert!(!error.starts_with("argument"), "{error}");
         }
         form.limit.clear();
-        assert_eq!(describe(&form.spec().unwrap()), "Sell 5 KO at market day");
+        assert_eq!(describe(&form.spec().unwrap()), "Sell 5 KO at market (day)");
     }
 }

@@ -29,7 +29,6 @@ use papertrader_protocol::ReasonCode;
 use tokio::time::Instant;
 
 use self::app::{Action, App};
-use self::form::describe;
 use self::terminal::{Screen, Term};
 use crate::commands::common::{logged_in, session_ended, stored_session, symbol, SessionArgs};
 use crate::failed::Failed;
@@ -425,20 +424,13 @@ impl Driver<'_> {
     ) -> Result<bool, Failed> {
         match action {
             Action::Quit => return Ok(false),
-            Action::PlaceOrder(spec) => {
-                let words = describe(&spec);
-                match self.client.place_order(spec).await {
-                    Ok(accepted) => {
-                        app.set_status(format!(
-                            "order #{} {}: {words}",
-                            accepted.order_id,
-                            accepted.status.name()
-                        ));
-                        self.enqueue(Action::Refresh);
-                    }
-                    Err(e) => self.request_failed(app, "order refused", e),
+            Action::PlaceOrder(spec) => match self.client.place_order(spec.clone()).await {
+                Ok(accepted) => {
+                    app.order_placed(accepted.order_id, accepted.status, &spec);
+                    self.enqueue(Action::Refresh);
                 }
-            }
+                Err(e) => self.request_failed(app, "order refused", e),
+            },
             Action::Cancel(id) => match self.client.cancel_order(id).await {
                 Ok(c) => {
                     app.set_status(format!(
