@@ -633,8 +633,10 @@ fn short_terms(limit: Option<Money>, stop: Option<Money>) -> String {
     }
 }
 
-/// One account event in a line: `14:30:01 filled buy 10/10 AAPL @ 190.00 #12`.
-pub fn event_line(event: &AccountEvent) -> Line<'static> {
+/// One account event in a line at most `width` wide: `14:30:01 filled buy 10/10 AAPL @ 190.00
+/// #12, commission 1.00, cash 8099.00`, as `papertrader watch --fills` says it. Narrow, the
+/// commission and cash are shortened, then the cash goes: never a number cut.
+pub fn event_line(event: &AccountEvent, width: usize) -> Line<'static> {
     let at = chrono::DateTime::from_timestamp_millis(event.at_ms)
         .map(|t| t.format("%H:%M:%S").to_string())
         .unwrap_or_default();
@@ -658,6 +660,35 @@ pub fn event_line(event: &AccountEvent) -> Line<'static> {
     if event.replayed {
         text.push_str(" (replayed)");
     }
+    let commission = event.fill.as_ref().map(|f| money(f.commission));
+    let cash = event.cash_after.map(money);
+    let long = [
+        commission.as_ref().map(|c| format!(", commission {c}")),
+        cash.as_ref().map(|c| format!(", cash {c}")),
+    ];
+    let short = [
+        commission.as_ref().map(|c| format!(" comm {c}")),
+        cash.as_ref().map(|c| format!(" cash {c}")),
+    ];
+    let fits = |extra: &[Option<String>]| {
+        text.chars().count()
+            + extra
+                .iter()
+                .flatten()
+                .map(|e| e.chars().count())
+                .sum::<usize>()
+            <= width
+    };
+    let extra: Vec<Option<String>> = if fits(&long) {
+        long.to_vec()
+    } else if fits(&short) {
+        short.to_vec()
+    } else {
+        vec![short[0].clone()]
+    };
+    if fits(&extra) {
+        text.extend(extra.into_iter().flatten());
+    }
     let style = match event.kind {
         AccountEventKind::Filled => Style::new().fg(UP),
         AccountEventKind::PartiallyFilled => Style::new().fg(Color::Yellow),
@@ -672,7 +703,8 @@ fn events_panel(app: &App, frame: &mut Frame, area: Rect) {
     let lines: Vec<Line> = if app.events.is_empty() {
         vec![Line::from("no fills yet").style(Style::new().fg(Color::DarkGray))]
     } else {
-        app.events.iter().map(event_line).collect()
+        let width = usize::from(area.width.saturating_sub(2));
+        app.events.iter().map(|e| event_line(e, width)).collect()
     };
     frame.render_widget(
         Paragraph::new(lines).block(panel(" Fills & events ", false)),
@@ -735,7 +767,7 @@ fn key_hints(app: &App, width: usize) -> String {
 }
 
 /// The keyboard help text, one key per line.
-pub const HELP: [&str; 10] = [
+pub const HELP: [&str; 12] = [
     "↑/↓ or j/k   move in the focused list",
     "Tab          focus: watchlist / open orders",
     "d w m y a    chart range: day week month year all",
@@ -743,9 +775,11 @@ pub const HELP: [&str; 10] = [
     "c            cancel the selected open order",
     "r            refresh portfolio and orders",
     "?            this help (any key closes it)",
+    "L            log in again after the session ended",
     "q, Ctrl-C    quit",
     "",
-    "Order form: Tab fields, ←/→ time in force, Enter",
+    "Order form:  Tab/↑↓ field, ←/→ time in force,",
+    "             Enter review, then y confirm, Esc back",
 ];
 
 fn help_overlay(frame: &mut Frame, area: Rect) {
@@ -909,7 +943,10 @@ mod tests {
         for cell in ["buy", "KO", "3/10", "gtc", "limit 180.00"] {
             assert!(open.contains(cell), "{cell} not in {open}");
         }
-        assert_shows(&lines, "14:30:01 filled buy 10/10 AAPL @ 190.00 #12");
+        assert_shows(
+            &lines,
+            "14:30:01 filled buy 10/10 AAPL @ 190.00 #12, commission 1.00, cash 8099.00",
+        );
         assert_shows(&lines, "? for help");
     }
 
@@ -978,6 +1015,12 @@ mod tests {
                 !all.contains("99441.\u{2502}") && !all.contains("99441. "),
                 "{all}"
             );
+            // Narrow, the commission stays and the cash goes, whole.
+            if width == 60 {
+                assert_shows(&lines, "filled buy 2/2 AAPL @ 182.86 #12 comm 1.00");
+            } else {
+                assert_shows(&lines, "@ 182.86 #12, commission 1.00, cash 8099.00");
+            }
             // The fills keep two lines.
             assert_eq!(
                 lines.iter().filter(|l| l.contains("filled buy")).count(),
@@ -1126,6 +1169,10 @@ mod tests {
         let lines = screen(&app, 120, 40);
         for line in HELP.iter().filter(|l| !l.is_empty()) {
             assert_shows(&lines, line);
+        }
+        let small = screen(&app, 60, 16);
+        for line in HELP.iter().filter(|l| !l.is_empty()) {
+            assert_shows(&small, line);
         }
         assert_shows(&lines, "any key closes the help");
     }
