@@ -485,7 +485,19 @@ impl App {
     /// The confirmation line of the order or cancel waiting for `y`/`n`, if any.
     pub fn confirmation(&self) -> Option<String> {
         match &self.mode {
-            Mode::ConfirmOrder(spec) => Some(format!("{} — confirm? y/n", describe(spec))),
+            Mode::ConfirmOrder(spec) => {
+                let price = self
+                    .watchlist
+                    .iter()
+                    .find(|r| r.symbol == spec.symbol)
+                    .and_then(|r| r.quote.as_ref())
+                    .map(|q| q.close);
+                Some(format!(
+                    "{}{} — confirm? y/n",
+                    describe(spec),
+                    estimate(spec, price)
+                ))
+            }
             Mode::ConfirmCancel(id) => {
                 let what = self
                     .orders
@@ -505,6 +517,31 @@ impl App {
             }
             _ => None,
         }
+    }
+}
+
+/// What an order comes to at the latest `price`, for its confirmation: ` · ≈ 365.72 at
+/// 182.86` for one at market (or a stop), ` · now 182.86, at most 380.00` for a limit buy,
+/// ` · now 182.86` for a limit sell; nothing without a price or if the sum does not fit.
+/// Commission not included. Exact integer money.
+pub fn estimate(spec: &OrderSpec, price: Option<Money>) -> String {
+    let Some(price) = price else {
+        return String::new();
+    };
+    let times = |p: Money| {
+        i128::from(p.micros())
+            .checked_mul(i128::from(spec.quantity))
+            .and_then(|v| i64::try_from(v).ok())
+            .map(Money)
+    };
+    match (spec.limit_price, spec.side) {
+        (None, _) => times(price)
+            .map(|sum| format!(" · ≈ {} at {}", money(sum), money(price)))
+            .unwrap_or_default(),
+        (Some(limit), Side::Buy) => times(limit)
+            .map(|most| format!(" · now {}, at most {}", money(price), money(most)))
+            .unwrap_or_default(),
+        (Some(_), Side::Sell) => format!(" · now {}", money(price)),
     }
 }
 
@@ -795,6 +832,36 @@ mod tests {
         p.holdings[0].unrealised_pnl = None;
         revalue(&mut p, "AAPL", m(186, 10));
         assert_eq!(p.holdings[0].unrealised_pnl, Some(m(10, 0)));
+    }
+
+    #[test]
+    fn the_confirmation_prices_the_order_at_the_latest_quote() {
+        let mut app = app();
+        app.on_quotes(&push(1, vec![quote("AAPL", m(180, 0), m(182, 86))]));
+        app.on_key(key(KeyCode::Char('b')));
+        type_text(&mut app, "2");
+        app.on_key(key(KeyCode::Enter));
+        assert_eq!(
+            app.confirmation().as_deref(),
+            Some("Buy 2 AAPL at market (day) · ≈ 365.72 at 182.86 — confirm? y/n")
+        );
+        let mut spec = OrderSpec {
+            side: Side::Buy,
+            symbol: "AAPL".into(),
+            quantity: 3,
+            kind: OrderKind::Limit,
+            limit_price: Some(m(180, 1)),
+            stop_price: None,
+            time_in_force: TimeInForce::Day,
+        };
+        let now = Some(m(182, 86));
+        assert_eq!(estimate(&spec, now), " · now 182.86, at most 540.03");
+        spec.side = Side::Sell;
+        assert_eq!(estimate(&spec, now), " · now 182.86");
+        assert_eq!(estimate(&spec, None), "");
+        spec.limit_price = None;
+        spec.quantity = u64::MAX;
+        assert_eq!(estimate(&spec, now), "", "too large to say");
     }
 
     #[test]

@@ -1117,7 +1117,10 @@ mod tests {
         app.on_key(key(KeyCode::Enter));
         let lines = screen(&app, 120, 40);
         assert_hides(&lines, " Buy AAPL ");
-        assert_shows(&lines, "Buy 10 AAPL limit 190.00 (day) — confirm? y/n");
+        assert_shows(
+            &lines,
+            "Buy 10 AAPL limit 190.00 (day) · now 190.00, at most 1900.00 — confirm? y/n",
+        );
         assert_shows(&lines, "y confirm  n or Esc back");
     }
 
