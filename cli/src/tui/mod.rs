@@ -137,6 +137,8 @@ struct Live {
     /// Whether a stream was up once: after that, a new account subscription asks for the
     /// fills it missed instead of starting from now.
     opened: bool,
+    /// A stream was up before, though `opened` was reset (see [`Driver::reconnect`]).
+    reopened: bool,
 }
 
 impl Live {
@@ -149,6 +151,7 @@ impl Live {
             ended: Vec::new(),
             last_fill: None,
             opened: false,
+            reopened: false,
         }
     }
 
@@ -352,7 +355,7 @@ impl Driver<'_> {
         };
         match result {
             Ok(()) => {
-                let again = self.live.opened;
+                let again = self.live.opened || std::mem::take(&mut self.live.reopened);
                 self.live.opened = true;
                 self.live.up = true;
                 self.live.retry_at = None;
@@ -369,6 +372,16 @@ impl Driver<'_> {
                 if session_ended(&failed) {
                     self.session_over(app);
                     return;
+                }
+                // A new stream that saw no fill asks for every fill (0), which the server
+                // refuses past its replay limit: then it starts from now, and the refresh
+                // once it is up brings the portfolio and orders up to date.
+                if self.live.stream.is_none()
+                    && since == Some(0)
+                    && failed.reason() == Some(ReasonCode::InvalidArgument)
+                {
+                    self.live.opened = false;
+                    self.live.reopened = true;
                 }
                 // The stream (if any) is kept: the next try reconnects it, so it still
                 // asks for the fills made meanwhile.
