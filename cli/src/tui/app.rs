@@ -6,12 +6,14 @@ use std::collections::VecDeque;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use papertrader_client::{HistoryRange, OrderSpec};
-use papertrader_protocol::data::{History, OrderRecord, Portfolio, Side};
-use papertrader_protocol::stream::AccountEvent;
-use papertrader_protocol::QuotePush;
+use papertrader_protocol::data::{History, OrderRecord, OrderStatus, Portfolio, Side};
+use papertrader_protocol::stream::{AccountEvent, AccountEventKind};
+use papertrader_protocol::{Money, QuotePush};
 
-use super::form::{describe, terms, OrderForm};
+use super::form::{describe, describe_lower, terms, OrderForm};
 use super::watch::WatchRow;
+use crate::commands::orders::reason_name;
+use crate::output::money;
 
 /// Account events kept for the feed, newest first.
 pub const MAX_EVENTS: usize = 100;
@@ -37,6 +39,9 @@ pub enum Action {
     RefreshOrders,
     /// Fetch both the portfolio and the open orders again (the `r` key).
     Refresh,
+    /// The session ended: read the session file again and, if it holds a new session (a
+    /// `papertrader login` in another shell), go on with it (the `L` key, or `r`).
+    Relogin,
     /// Leave the TUI.
     Quit,
 }
@@ -107,6 +112,13 @@ pub struct App {
     pub(super) mode: Mode,
     /// The status line: the last result, error or connection news.
     pub(super) status: String,
+    /// No live prices come (the stream is down or the session ended): the prices shown are
+    /// the last ones seen.
+    pub(super) prices_stopped: bool,
+    /// The session ended: nothing works until `L` finds a new one in the session file.
+    pub(super) session_ended: bool,
+    /// The order last placed, while the status line is about it: its events update it.
+    pub(super) placed: Option<u64>,
 }
 
 impl App {
@@ -130,7 +142,44 @@ impl App {
             events: VecDeque::new(),
             mode: Mode::Normal,
             status: "? for help, q to quit".to_owned(),
+            prices_stopped: false,
+            session_ended: false,
+            placed: None,
         }
+    }
+
+    /// Whether the session ended (see [`App::end_session`]).
+    pub fn session_ended(&self) -> bool {
+        self.session_ended
+    }
+
+    /// Marks the prices stopped (the live stream is down) or flowing again.
+    pub fn set_prices_stopped(&mut self, stopped: bool) {
+        self.prices_stopped = stopped;
+    }
+
+    /// The session ended (revoked, expired or logged out): the prices stop, and the status
+    /// says how to go on.
+    pub fn end_session(&mut self) {
+        self.session_ended = true;
+        self.prices_stopped = true;
+        self.status = format!(
+            "your session ended: run `papertrader login {}` in another shell, then press L \
+             (q quits)",
+            self.username
+        );
+    }
+
+    /// A new session from the session file replaces the one that ended: what to fetch again.
+    pub fn session_resumed(&mut self, username: impl Into<String>) -> Vec<Action> {
+        self.username = username.into();
+        self.session_ended = false;
+        self.status = format!("logged in again as {}", self.username);
+        let mut actions = vec![Action::RefreshPortfolio, Action::RefreshOrders];
+        if self.history.is_none() {
+            actions.extend(self.load_history());
+        }
+        actions
     }
 
     /// The watched symbols, in order (what the quote subscription asks for).
@@ -158,13 +207,63 @@ impl App {
     /// Replaces the status line.
     pub fn set_status(&mut self, text: impl Into<String>) {
         self.status = text.into();
+        self.placed = None;
     }
 
-    /// Takes a quote push: each quote of a watched symbol becomes its latest price.
+    /// The server took the order `spec` as `order_id`, now `status`: the status line says
+    /// so, and follows the order's events until something else is said.
+    pub fn order_placed(&mut self, order_id: u64, status: OrderStatus, spec: &OrderSpec) {
+        let word = match status {
+            OrderStatus::New => "accepted",
+            other => other.name(),
+        };
+        self.set_status(format!(
+            "order #{order_id} {word}: {}",
+            describe_lower(spec)
+        ));
+        self.placed = Some(order_id);
+    }
+
+    /// The status line for an event of the order placed last: `order #2 filled: 2 AAPL at
+    /// 182.86`.
+    fn follow_order(&mut self, event: &AccountEvent) {
+        let Some(id) = self.placed.filter(|id| event.order_id == Some(*id)) else {
+            return;
+        };
+        let price = event
+            .fill
+            .as_ref()
+            .map(|f| format!(" at {}", money(f.price)))
+            .unwrap_or_default();
+        let status = match event.kind {
+            AccountEventKind::Accepted => return,
+            AccountEventKind::Filled => format!(
+                "order #{id} filled: {} {}{price}",
+                event.filled_quantity, event.symbol
+            ),
+            AccountEventKind::PartiallyFilled => format!(
+                "order #{id} partly filled: {} of {} {}{price}",
+                event.filled_quantity, event.quantity, event.symbol
+            ),
+            kind => {
+                let why = reason_name(event.reason)
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default();
+                format!("order #{id} {}{why}", kind.name())
+            }
+        };
+        self.status = status;
+    }
+
+    /// Takes a quote push: each quote of a watched symbol becomes its latest price, and the
+    /// portfolio's holdings of it are valued at that price (see [`revalue`]).
     pub fn on_quotes(&mut self, push: &QuotePush) {
         for quote in &push.quotes {
             if let Some(row) = self.watchlist.iter_mut().find(|r| r.symbol == quote.symbol) {
                 row.push(quote);
+            }
+            if let Some(portfolio) = &mut self.portfolio {
+                revalue(portfolio, &quote.symbol, quote.close);
             }
         }
     }
@@ -177,6 +276,7 @@ impl App {
             self.events.pop_back();
         }
         self.events.push_front(event.clone());
+        self.follow_order(event);
         vec![Action::RefreshPortfolio, Action::RefreshOrders]
     }
 
@@ -308,6 +408,11 @@ impl App {
                 }
                 None
             }
+            KeyCode::Char('r' | 'L') if self.session_ended => Some(Action::Relogin),
+            KeyCode::Char('L') => {
+                self.status = "the session is still live: nothing to log in again".into();
+                None
+            }
             KeyCode::Char('r') => Some(Action::Refresh),
             _ => None,
         }
@@ -380,7 +485,19 @@ impl App {
     /// The confirmation line of the order or cancel waiting for `y`/`n`, if any.
     pub fn confirmation(&self) -> Option<String> {
         match &self.mode {
-            Mode::ConfirmOrder(spec) => Some(format!("{} — confirm? y/n", describe(spec))),
+            Mode::ConfirmOrder(spec) => {
+                let price = self
+                    .watchlist
+                    .iter()
+                    .find(|r| r.symbol == spec.symbol)
+                    .and_then(|r| r.quote.as_ref())
+                    .map(|q| q.close);
+                Some(format!(
+                    "{}{} — confirm? y/n",
+                    describe(spec),
+                    estimate(spec, price)
+                ))
+            }
             Mode::ConfirmCancel(id) => {
                 let what = self
                     .orders
@@ -401,6 +518,86 @@ impl App {
             _ => None,
         }
     }
+}
+
+/// What an order comes to at the latest `price`, for its confirmation: ` · ≈ 365.72 at
+/// 182.86` for one at market (or a stop), ` · now 182.86, at most 380.00` for a limit buy,
+/// ` · now 182.86` for a limit sell; nothing without a price or if the sum does not fit.
+/// Commission not included. Exact integer money.
+pub fn estimate(spec: &OrderSpec, price: Option<Money>) -> String {
+    let Some(price) = price else {
+        return String::new();
+    };
+    let times = |p: Money| {
+        i128::from(p.micros())
+            .checked_mul(i128::from(spec.quantity))
+            .and_then(|v| i64::try_from(v).ok())
+            .map(Money)
+    };
+    match (spec.limit_price, spec.side) {
+        (None, _) => times(price)
+            .map(|sum| format!(" · ≈ {} at {}", money(sum), money(price)))
+            .unwrap_or_default(),
+        (Some(limit), Side::Buy) => times(limit)
+            .map(|most| format!(" · now {}, at most {}", money(price), money(most)))
+            .unwrap_or_default(),
+        (Some(_), Side::Sell) => format!(" · now {}", money(price)),
+    }
+}
+
+/// Values `portfolio`'s holding of `symbol` at `price`, as the server would between two
+/// fetches: the holding's price and unrealised P&L, the equity, the unrealised total and the
+/// return move with it; cash, realised P&L and commissions stay the server's. Exact integer
+/// money: price × quantity in i128; a result that does not fit leaves the portfolio as it was.
+pub fn revalue(portfolio: &mut Portfolio, symbol: &str, price: Money) {
+    let Some(holding) = portfolio.holdings.iter_mut().find(|h| h.symbol == symbol) else {
+        return;
+    };
+    let quantity = i128::from(holding.quantity);
+    let times_quantity = |a: Money, b: Money| {
+        (i128::from(a.micros()) - i128::from(b.micros())).checked_mul(quantity)
+    };
+    let fit = |v: Option<i128>| v.and_then(|v| i64::try_from(v).ok()).map(Money);
+    // Value moved: (new price − old price) × quantity.
+    let moved = times_quantity(price, holding.price);
+    let shift = |m: Money| fit(moved.and_then(|d| d.checked_add(i128::from(m.micros()))));
+    // Units × price − cost moves by what the value moved; with only the average cost known,
+    // it is (price − average cost) × quantity.
+    let unrealised = match (holding.unrealised_pnl, holding.average_cost) {
+        (Some(pnl), _) => shift(pnl).map(Some),
+        (None, Some(cost)) => fit(times_quantity(price, cost)).map(Some),
+        (None, None) => Some(None),
+    };
+    let summary = match &portfolio.summary {
+        Some(s) => {
+            let (Some(equity), Some(total)) = (shift(s.equity), shift(s.unrealised_pnl)) else {
+                return;
+            };
+            Some((equity, total, return_ppm(equity, s.starting_cash)))
+        }
+        None => None,
+    };
+    let Some(unrealised) = unrealised else {
+        return;
+    };
+    holding.price = price;
+    holding.unrealised_pnl = unrealised;
+    if let (Some(s), Some((equity, total, ppm))) = (&mut portfolio.summary, summary) {
+        s.equity = equity;
+        s.unrealised_pnl = total;
+        s.return_ppm = ppm;
+    }
+}
+
+/// The return of `equity` on `start` in millionths, rounded toward zero, as the server
+/// computes it (0 when the period started with nothing).
+fn return_ppm(equity: Money, start: Money) -> i64 {
+    if start.micros() <= 0 {
+        return 0;
+    }
+    let ppm = (i128::from(equity.micros()) - i128::from(start.micros())) * 1_000_000
+        / i128::from(start.micros());
+    ppm.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
 #[cfg(test)]
@@ -429,7 +626,7 @@ mod tests {
         assert_eq!(app.on_key(key(KeyCode::Enter)), None);
         assert_eq!(
             app.confirmation().as_deref(),
-            Some("Buy 10 MSFT limit 190.00 gtc — confirm? y/n")
+            Some("Buy 10 MSFT limit 190.00 (gtc) — confirm? y/n")
         );
         // Keys other than y and n leave the question open.
         assert_eq!(app.on_key(key(KeyCode::Char('x'))), None);
@@ -463,7 +660,7 @@ mod tests {
         app.on_key(key(KeyCode::Enter));
         assert_eq!(
             app.confirmation().as_deref(),
-            Some("Sell 5 AAPL at market day — confirm? y/n")
+            Some("Sell 5 AAPL at market (day) — confirm? y/n")
         );
         assert_eq!(app.on_key(key(KeyCode::Char('n'))), None);
         assert_eq!(app.mode, Mode::Normal);
@@ -471,6 +668,35 @@ mod tests {
         app.on_key(key(KeyCode::Char('b')));
         assert_eq!(app.on_key(key(KeyCode::Esc)), None);
         assert_eq!(app.mode, Mode::Normal);
+    }
+
+    #[test]
+    fn an_ended_session_says_how_to_go_on_and_l_logs_in_again() {
+        let mut app = app();
+        app.start();
+        assert_eq!(app.on_key(key(KeyCode::Char('L'))), None, "still live");
+        assert_eq!(app.on_key(key(KeyCode::Char('r'))), Some(Action::Refresh));
+        app.end_session();
+        assert!(app.prices_stopped && app.session_ended());
+        assert_eq!(
+            app.status(),
+            "your session ended: run `papertrader login alice` in another shell, then press L \
+             (q quits)"
+        );
+        assert_eq!(app.on_key(key(KeyCode::Char('L'))), Some(Action::Relogin));
+        assert_eq!(app.on_key(key(KeyCode::Char('r'))), Some(Action::Relogin));
+        assert_eq!(app.on_key(key(KeyCode::Char('q'))), Some(Action::Quit));
+        assert_eq!(
+            app.session_resumed("bob"),
+            vec![
+                Action::RefreshPortfolio,
+                Action::RefreshOrders,
+                load("AAPL", HistoryRange::Week)
+            ]
+        );
+        assert!(!app.session_ended());
+        assert_eq!(app.status(), "logged in again as bob");
+        assert_eq!(app.on_key(key(KeyCode::Char('r'))), Some(Action::Refresh));
     }
 
     #[test]
@@ -575,6 +801,107 @@ mod tests {
             app.on_account_event(&fill(1, m(1, 0)));
         }
         assert_eq!(app.events.len(), MAX_EVENTS);
+    }
+
+    #[test]
+    fn the_portfolio_follows_the_ticks_in_exact_money() {
+        let mut app = app();
+        app.set_portfolio(portfolio());
+        // 10 AAPL from 190.00 to 190.37: +3.70 on the holding, the equity and the total.
+        app.on_quotes(&push(1, vec![quote("AAPL", m(200, 0), m(190, 37))]));
+        let p = app.portfolio.as_ref().unwrap();
+        let h = &p.holdings[0];
+        assert_eq!((h.price, h.unrealised_pnl), (m(190, 37), Some(m(52, 60))));
+        let s = p.summary.as_ref().unwrap();
+        assert_eq!((s.equity, s.unrealised_pnl), (m(10_002, 70), m(52, 60)));
+        assert_eq!(s.return_ppm, 270, "(10002.70 − 10000) / 10000 = 0.027 %");
+        assert_eq!((s.realised_pnl, s.commissions), (m(-12, -34), m(1, 0)));
+        assert_eq!(p.cash, Some(m(8_099, 0)));
+        // A symbol not held changes nothing; one that cannot be valued in i64 either.
+        let before = app.portfolio.clone();
+        app.on_quotes(&push(2, vec![quote("MSFT", m(1, 0), m(2, 0))]));
+        assert_eq!(app.portfolio, before);
+        let mut huge = portfolio();
+        huge.holdings[0].quantity = u64::MAX;
+        let kept = huge.clone();
+        revalue(&mut huge, "AAPL", Money(i64::MAX));
+        revalue(&mut huge, "AAPL", Money(i64::MIN));
+        assert_eq!(huge, kept);
+        // Only the average cost known: (price − average cost) × quantity.
+        let mut p = portfolio();
+        p.holdings[0].unrealised_pnl = None;
+        revalue(&mut p, "AAPL", m(186, 10));
+        assert_eq!(p.holdings[0].unrealised_pnl, Some(m(10, 0)));
+    }
+
+    #[test]
+    fn the_confirmation_prices_the_order_at_the_latest_quote() {
+        let mut app = app();
+        app.on_quotes(&push(1, vec![quote("AAPL", m(180, 0), m(182, 86))]));
+        app.on_key(key(KeyCode::Char('b')));
+        type_text(&mut app, "2");
+        app.on_key(key(KeyCode::Enter));
+        assert_eq!(
+            app.confirmation().as_deref(),
+            Some("Buy 2 AAPL at market (day) · ≈ 365.72 at 182.86 — confirm? y/n")
+        );
+        let mut spec = OrderSpec {
+            side: Side::Buy,
+            symbol: "AAPL".into(),
+            quantity: 3,
+            kind: OrderKind::Limit,
+            limit_price: Some(m(180, 1)),
+            stop_price: None,
+            time_in_force: TimeInForce::Day,
+        };
+        let now = Some(m(182, 86));
+        assert_eq!(estimate(&spec, now), " · now 182.86, at most 540.03");
+        spec.side = Side::Sell;
+        assert_eq!(estimate(&spec, now), " · now 182.86");
+        assert_eq!(estimate(&spec, None), "");
+        spec.limit_price = None;
+        spec.quantity = u64::MAX;
+        assert_eq!(estimate(&spec, now), "", "too large to say");
+    }
+
+    #[test]
+    fn the_status_follows_the_order_placed_last() {
+        let mut app = app();
+        let spec = OrderSpec {
+            side: Side::Buy,
+            symbol: "AAPL".into(),
+            quantity: 2,
+            kind: OrderKind::Market,
+            limit_price: None,
+            stop_price: None,
+            time_in_force: TimeInForce::Day,
+        };
+        app.order_placed(12, OrderStatus::New, &spec);
+        assert_eq!(
+            app.status(),
+            "order #12 accepted: buy 2 AAPL at market (day)"
+        );
+        let mut other = fill(2, m(182, 86));
+        other.order_id = Some(9);
+        app.on_account_event(&other);
+        assert_eq!(
+            app.status(),
+            "order #12 accepted: buy 2 AAPL at market (day)"
+        );
+        let mut part = fill(2, m(182, 86));
+        part.kind = AccountEventKind::PartiallyFilled;
+        part.filled_quantity = 1;
+        app.on_account_event(&part);
+        assert_eq!(
+            app.status(),
+            "order #12 partly filled: 1 of 2 AAPL at 182.86"
+        );
+        app.on_account_event(&fill(2, m(182, 86)));
+        assert_eq!(app.status(), "order #12 filled: 2 AAPL at 182.86");
+        // Once the status says something else, the order's events leave it alone.
+        app.set_status("portfolio: gone");
+        app.on_account_event(&fill(2, m(182, 86)));
+        assert_eq!(app.status(), "portfolio: gone");
     }
 
     #[test]

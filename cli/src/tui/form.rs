@@ -3,8 +3,10 @@
 
 use papertrader_client::OrderSpec;
 use papertrader_protocol::data::{Side, TimeInForce};
-use papertrader_protocol::limits::{check_order_prices, check_quantity};
-use papertrader_protocol::Money;
+use papertrader_protocol::limits::{
+    check_order_prices, check_quantity, MAX_PRICE_MICROS, MAX_QUANTITY,
+};
+use papertrader_protocol::{Money, ProtocolError};
 
 use crate::output::money;
 
@@ -101,8 +103,9 @@ impl OrderForm {
         }
     }
 
-    /// Types `c` into the current field: digits (and one point in prices) only; on the time
-    /// in force a space cycles it.
+    /// Types `c` into the current field: digits (and one point in prices) only, and a minus
+    /// sign first (kept, so that [`OrderForm::spec`] refuses it rather than the order silently
+    /// turning positive); on the time in force a space cycles it.
     pub fn type_char(&mut self, c: char) {
         if self.field == Field::TimeInForce {
             if c == ' ' {
@@ -113,7 +116,9 @@ impl OrderForm {
         let is_price = self.field != Field::Quantity;
         if let Some(text) = self.text_mut() {
             let fits = text.chars().count() < MAX_FIELD_CHARS;
-            let allowed = c.is_ascii_digit() || (is_price && c == '.' && !text.contains('.'));
+            let allowed = c.is_ascii_digit()
+                || (is_price && c == '.' && !text.contains('.'))
+                || (c == '-' && text.is_empty());
             if fits && allowed {
                 text.push(c);
                 self.error = None;
@@ -145,21 +150,33 @@ impl OrderForm {
     /// The order the form describes, or why it is not one (checked like `papertrader order`
     /// checks its arguments, before anything is sent).
     pub fn spec(&self) -> Result<OrderSpec, String> {
+        if self.quantity.starts_with('-') {
+            return Err(format!(
+                "quantity must be above 0: {} is not",
+                self.quantity
+            ));
+        }
         let quantity: u64 = self
             .quantity
             .parse()
-            .map_err(|_| "quantity: type a whole number of units".to_owned())?;
-        check_quantity(quantity).map_err(|e| format!("quantity: {e}"))?;
-        let price = |text: &str, what: &str| -> Result<Option<Money>, String> {
-            if text.is_empty() {
-                return Ok(None);
-            }
-            text.parse::<Money>()
-                .map(Some)
-                .map_err(|_| format!("{what}: a price like 190.25"))
-        };
+            .map_err(|_| "quantity: type a whole number of units, like 10".to_owned())?;
+        if quantity == 0 || quantity > MAX_QUANTITY {
+            return Err(format!("quantity: from 1 to {MAX_QUANTITY}"));
+        }
+        check_quantity(quantity).map_err(reason)?;
         let limit_price = price(&self.limit, "limit price")?;
         let stop_price = price(&self.stop, "stop price")?;
+        if let (Some(limit), Some(stop)) = (limit_price, stop_price) {
+            match self.side {
+                Side::Buy if limit < stop => {
+                    return Err("a stop-limit buy's limit must be at or above its stop".into())
+                }
+                Side::Sell if limit > stop => {
+                    return Err("a stop-limit sell's limit must be at or below its stop".into())
+                }
+                _ => {}
+            }
+        }
         let spec = OrderSpec {
             side: self.side,
             symbol: self.symbol.clone(),
@@ -169,20 +186,63 @@ impl OrderForm {
             stop_price,
             time_in_force: self.time_in_force,
         };
-        check_order_prices(&spec.clone().message(String::new(), None))
-            .map_err(|e| e.to_string())?;
+        check_order_prices(&spec.clone().message(String::new(), None)).map_err(reason)?;
         Ok(spec)
     }
 }
 
-/// An order in words: `Buy 10 AAPL limit 190.00 day`, `Sell 5 KO at market gtc`.
+/// A price field: none when empty, else a price above zero in whole cents, or why not, in
+/// words that fit the form.
+fn price(text: &str, what: &str) -> Result<Option<Money>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.starts_with('-') {
+        return Err(format!("{what} must be above 0: {text} is not"));
+    }
+    let price = text
+        .parse::<Money>()
+        .map_err(|_| format!("{what}: type a price like 190.25"))?;
+    if price.micros() <= 0 {
+        return Err(format!("{what} must be above 0"));
+    }
+    if price.micros() > MAX_PRICE_MICROS {
+        return Err(format!(
+            "{what}: at most {}",
+            money(Money(MAX_PRICE_MICROS))
+        ));
+    }
+    if price.micros() % 10_000 != 0 {
+        return Err(format!("prices are whole cents: {text} is not"));
+    }
+    Ok(Some(price))
+}
+
+/// A check's reason without the protocol's wording around it (`argument price: …`).
+fn reason(e: ProtocolError) -> String {
+    match e {
+        ProtocolError::InvalidArgument { reason, .. } => reason,
+        other => other.to_string(),
+    }
+}
+
+/// An order in words: `Buy 10 AAPL limit 190.00 (day)`, `Sell 5 KO at market (gtc)`.
 pub fn describe(spec: &OrderSpec) -> String {
     let side = match spec.side {
         Side::Buy => "Buy",
         Side::Sell => "Sell",
     };
+    format!("{side} {}", describe_rest(spec))
+}
+
+/// [`describe`] mid-sentence: `buy 10 AAPL limit 190.00 (day)`.
+pub fn describe_lower(spec: &OrderSpec) -> String {
+    format!("{} {}", spec.side.name(), describe_rest(spec))
+}
+
+fn describe_rest(spec: &OrderSpec) -> String {
     format!(
-        "{side} {} {} {} {}",
+        "{} {} {} ({})",
         spec.quantity,
         spec.symbol,
         terms(spec.limit_price, spec.stop_price),
@@ -225,7 +285,8 @@ mod tests {
         assert_eq!(spec.kind, OrderKind::Limit);
         assert_eq!(spec.limit_price, Some(Money::from_units(190)));
         assert_eq!(spec.time_in_force, TimeInForce::GoodTillCancelled);
-        assert_eq!(describe(&spec), "Buy 10 AAPL limit 190.00 gtc");
+        assert_eq!(describe(&spec), "Buy 10 AAPL limit 190.00 (gtc)");
+        assert_eq!(describe_lower(&spec), "buy 10 AAPL limit 190.00 (gtc)");
     }
 
     #[test]
@@ -240,8 +301,41 @@ mod tests {
         assert_eq!(form.field, Field::TimeInForce);
         form.move_field(false);
         typed(&mut form, "1.001");
-        assert!(form.spec().unwrap_err().contains("whole cents"));
+        assert_eq!(
+            form.spec().unwrap_err(),
+            "prices are whole cents: 1.001 is not"
+        );
         form.stop.clear();
-        assert_eq!(describe(&form.spec().unwrap()), "Sell 5 KO at market day");
+        typed(&mut form, "-5");
+        assert_eq!(form.stop, "-5", "the minus sign shows");
+        assert_eq!(
+            form.spec().unwrap_err(),
+            "stop price must be above 0: -5 is not"
+        );
+        typed(&mut form, "-");
+        assert_eq!(form.stop, "-5", "a minus sign only first");
+        form.stop = "0".into();
+        assert_eq!(form.spec().unwrap_err(), "stop price must be above 0");
+        form.stop = "181".into();
+        form.limit = "182".into();
+        assert_eq!(
+            form.spec().unwrap_err(),
+            "a stop-limit sell's limit must be at or below its stop"
+        );
+        form.limit.clear();
+        form.stop.clear();
+        form.quantity = "-5".into();
+        assert_eq!(
+            form.spec().unwrap_err(),
+            "quantity must be above 0: -5 is not"
+        );
+        form.quantity = "5".into();
+        for text in ["5", "99999999999999999"] {
+            form.limit = text.into();
+            let error = form.spec().err().unwrap_or_default();
+            assert!(!error.starts_with("argument"), "{error}");
+        }
+        form.limit.clear();
+        assert_eq!(describe(&form.spec().unwrap()), "Sell 5 KO at market (day)");
     }
 }

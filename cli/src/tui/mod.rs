@@ -23,14 +23,14 @@ use clap::Args;
 use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
 use papertrader_client::{Client, ClientError, LiveStream, Push};
+use papertrader_protocol::data::Listing;
 use papertrader_protocol::stream::MAX_SUBSCRIBED_SYMBOLS;
 use papertrader_protocol::ReasonCode;
 use tokio::time::Instant;
 
 use self::app::{Action, App};
-use self::form::describe;
 use self::terminal::{Screen, Term};
-use crate::commands::common::{logged_in, symbol, SessionArgs};
+use crate::commands::common::{logged_in, session_ended, stored_session, symbol, SessionArgs};
 use crate::failed::Failed;
 
 /// The subscription id of the watchlist's quotes.
@@ -64,34 +64,7 @@ pub async fn run(args: TuiArgs) -> Result<(), Failed> {
     }
     let (mut client, stored) = logged_in(&args.session).await?;
     let info = client.server_info().await?;
-    let mut watched: Vec<(String, String)> = if args.symbols.is_empty() {
-        info.assets
-            .iter()
-            .map(|l| (l.symbol.clone(), l.name.clone()))
-            .collect()
-    } else {
-        let mut chosen = Vec::new();
-        for typed in args
-            .symbols
-            .iter()
-            .map(|s| symbol(s))
-            .filter(|s| !s.is_empty())
-        {
-            let listing = info
-                .assets
-                .iter()
-                .find(|l| l.symbol == typed)
-                .ok_or_else(|| {
-                    Failed::usage(format!(
-                        "--symbols: {typed} is not traded here (`papertrader assets` lists them)"
-                    ))
-                })?;
-            if !chosen.iter().any(|(s, _)| *s == typed) {
-                chosen.push((typed, listing.name.clone()));
-            }
-        }
-        chosen
-    };
+    let mut watched = watchlist(&args.symbols, &info.assets)?;
     let dropped = watched.len().saturating_sub(MAX_SUBSCRIBED_SYMBOLS);
     watched.truncate(MAX_SUBSCRIBED_SYMBOLS);
     let mut app = App::new(stored.username.clone(), watched);
@@ -105,6 +78,8 @@ pub async fn run(args: TuiArgs) -> Result<(), Failed> {
     let mut driver = Driver {
         client: &mut client,
         username: stored.username,
+        session_id: stored.session_id,
+        session: args.session,
         live: Live::new(),
         events: EventStream::new(),
         queue: VecDeque::new(),
@@ -112,6 +87,36 @@ pub async fn run(args: TuiArgs) -> Result<(), Failed> {
     let result = driver.run(&mut screen.terminal, &mut app).await;
     drop(screen);
     result
+}
+
+/// The watchlist: the symbols typed (`--symbols`), or every traded asset when none was.
+/// Symbols all empty (`--symbols ,`) are bad usage (exit 2); one not traded is refused as the
+/// server refuses it to `papertrader watch` (exit 1).
+fn watchlist(typed: &[String], assets: &[Listing]) -> Result<Vec<(String, String)>, Failed> {
+    if typed.is_empty() {
+        return Ok(assets
+            .iter()
+            .map(|l| (l.symbol.clone(), l.name.clone()))
+            .collect());
+    }
+    let mut chosen: Vec<(String, String)> = Vec::new();
+    for typed in typed.iter().map(|s| symbol(s)).filter(|s| !s.is_empty()) {
+        let listing = assets.iter().find(|l| l.symbol == typed).ok_or_else(|| {
+            Failed::refused(format!(
+                "{typed} is not traded here (`papertrader assets` lists them)"
+            ))
+        })?;
+        if !chosen.iter().any(|(s, _)| *s == typed) {
+            chosen.push((typed, listing.name.clone()));
+        }
+    }
+    if chosen.is_empty() {
+        return Err(Failed::usage(
+            "--symbols: no symbols given (e.g. --symbols AAPL,MSFT; leave it out to watch \
+             every asset)",
+        ));
+    }
+    Ok(chosen)
 }
 
 /// The live stream and when to try it again after it failed.
@@ -124,6 +129,16 @@ struct Live {
     up: bool,
     /// The next pause after a failed try.
     delay: Duration,
+    /// Subscriptions the server ended, to subscribe again once the stream is back.
+    ended: Vec<u64>,
+    /// The transaction id of the last fill seen, so a new subscription asks for the fills
+    /// made since (PROTOCOL.md §12.7).
+    last_fill: Option<u64>,
+    /// Whether a stream was up once: after that, a new account subscription asks for the
+    /// fills it missed instead of starting from now.
+    opened: bool,
+    /// A stream was up before, though `opened` was reset (see [`Driver::reconnect`]).
+    reopened: bool,
 }
 
 impl Live {
@@ -133,7 +148,32 @@ impl Live {
             retry_at: Some(Instant::now()),
             up: false,
             delay: FIRST_RETRY,
+            ended: Vec::new(),
+            last_fill: None,
+            opened: false,
+            reopened: false,
         }
+    }
+
+    /// Drops the stream (its session ended) and tries no more.
+    fn stop(&mut self) {
+        self.stream = None;
+        self.up = false;
+        self.retry_at = None;
+        self.ended.clear();
+    }
+
+    /// Opens a new stream now (after a new session replaced the one that ended).
+    fn restart(&mut self) {
+        self.stop();
+        self.retry_at = Some(Instant::now());
+        self.delay = FIRST_RETRY;
+    }
+
+    /// Where a new account subscription starts: after the last fill seen once a stream was
+    /// up (0: every fill, PROTOCOL.md §12.7), from now the first time.
+    fn since(&self) -> Option<u64> {
+        self.opened.then(|| self.last_fill.unwrap_or(0))
     }
 
     /// Marks the stream down; it is tried again after the current pause, which doubles.
@@ -170,6 +210,10 @@ enum Woken {
 struct Driver<'c> {
     client: &'c mut Client,
     username: String,
+    /// The session in use (to tell a new one in the session file from the one that ended).
+    session_id: String,
+    /// Where the session file and the servers are.
+    session: SessionArgs,
     live: Live,
     events: EventStream,
     queue: VecDeque<Action>,
@@ -209,17 +253,20 @@ impl Driver<'_> {
                 Woken::Push(Ok(Some(push))) => self.on_push(push, app),
                 Woken::Push(Ok(None)) => {}
                 Woken::Push(Err(e)) => {
-                    let delay = self.live.failed();
-                    app.set_status(format!(
-                        "live stream lost ({}); reconnecting in {}s",
-                        explain(e),
-                        delay.as_secs()
-                    ));
+                    let failed = Failed::from(e);
+                    if session_ended(&failed) {
+                        self.session_over(app);
+                    } else {
+                        let delay = self.live.failed();
+                        app.set_prices_stopped(true);
+                        app.set_status(format!(
+                            "live stream lost ({}); reconnecting in {}s",
+                            explain_failed(&failed),
+                            delay.as_secs()
+                        ));
+                    }
                 }
-                Woken::Retry => {
-                    let symbols = app.symbols();
-                    self.reconnect(app, &symbols).await
-                }
+                Woken::Retry => self.reconnect(app).await,
             }
         }
     }
@@ -240,6 +287,10 @@ impl Driver<'_> {
         match push {
             Push::Quotes(quotes) => app.on_quotes(&quotes),
             Push::Account(account) => {
+                if let Some(fill) = &account.event.fill {
+                    self.live.last_fill =
+                        Some(self.live.last_fill.unwrap_or(0).max(fill.transaction_id));
+                }
                 for action in app.on_account_event(&account.event) {
                     self.enqueue(action);
                 }
@@ -250,24 +301,22 @@ impl Driver<'_> {
                 } else {
                     "account events"
                 };
-                // The stream forgets an ended subscription: start over with a fresh one.
-                self.live.stream = None;
                 if matches!(
                     ended.reason,
                     ReasonCode::SessionInvalid | ReasonCode::SessionExpired
                 ) {
-                    self.live.up = false;
-                    self.live.retry_at = None;
-                    app.set_status(format!(
-                        "live {which} ended: {} — log in again with `papertrader login {}`",
-                        ended.message, self.username
-                    ));
+                    self.session_over(app);
                 } else {
+                    // The stream is reconnected after a pause, and the ended subscription
+                    // renewed (the account's from the last fill seen).
+                    if !self.live.ended.contains(&ended.subscription_id) {
+                        self.live.ended.push(ended.subscription_id);
+                    }
                     let delay = self.live.failed();
+                    app.set_prices_stopped(true);
                     app.set_status(format!(
-                        "live {which} ended: {} [{}]; reconnecting in {}s",
+                        "live {which} stopped ({}); reconnecting in {}s",
                         ended.message,
-                        ended.reason.name(),
                         delay.as_secs()
                     ));
                 }
@@ -275,34 +324,107 @@ impl Driver<'_> {
         }
     }
 
-    /// Tries the live stream again: reconnects the one there is, or opens and subscribes a
-    /// new one.
-    async fn reconnect(&mut self, app: &mut App, symbols: &[String]) {
+    /// The session ended: the stream stops and the status says how to go on (`L`).
+    fn session_over(&mut self, app: &mut App) {
+        self.live.stop();
+        app.end_session();
+    }
+
+    /// Shows why a request failed; a session that ended gets the way back instead.
+    fn request_failed(&mut self, app: &mut App, what: &str, e: ClientError) {
+        let failed = Failed::from(e);
+        if session_ended(&failed) {
+            self.session_over(app);
+        } else {
+            app.set_status(format!("{what}: {}", explain_failed(&failed)));
+        }
+    }
+
+    /// Tries the live stream again: reconnects the one there is (which subscribes again by
+    /// itself, the account from the last fill it saw), or opens and subscribes a new one.
+    /// Once it is back, the portfolio and the orders are fetched again for the fills made
+    /// meanwhile.
+    async fn reconnect(&mut self, app: &mut App) {
+        let symbols = app.symbols();
+        let since = self.live.since();
         let result = match &mut self.live.stream {
-            Some(stream) => stream.reconnect().await,
-            None => open_live(self.client, symbols).await.map(|stream| {
-                self.live.stream = Some(stream);
-            }),
+            Some(stream) => renew(stream, &self.live.ended, &symbols, since).await,
+            None => open_live(self.client, &symbols, since)
+                .await
+                .map(|stream| self.live.stream = Some(stream)),
         };
         match result {
             Ok(()) => {
-                let first = self.live.delay == FIRST_RETRY;
+                let again = self.live.opened || std::mem::take(&mut self.live.reopened);
+                self.live.opened = true;
                 self.live.up = true;
                 self.live.retry_at = None;
                 self.live.delay = FIRST_RETRY;
-                if !first {
+                self.live.ended.clear();
+                app.set_prices_stopped(false);
+                if again {
                     app.set_status("live prices and fills are back");
+                    self.enqueue(Action::Refresh);
                 }
             }
             Err(e) => {
-                self.live.stream = None;
+                let failed = Failed::from(e);
+                if session_ended(&failed) {
+                    self.session_over(app);
+                    return;
+                }
+                // A new stream that saw no fill asks for every fill (0), which the server
+                // refuses past its replay limit: then it starts from now, and the refresh
+                // once it is up brings the portfolio and orders up to date.
+                if self.live.stream.is_none()
+                    && since == Some(0)
+                    && failed.reason() == Some(ReasonCode::InvalidArgument)
+                {
+                    self.live.opened = false;
+                    self.live.reopened = true;
+                }
+                // The stream (if any) is kept: the next try reconnects it, so it still
+                // asks for the fills made meanwhile.
                 let delay = self.live.failed();
+                app.set_prices_stopped(true);
                 app.set_status(format!(
                     "no live prices ({}); trying again in {}s",
-                    explain(e),
+                    explain_failed(&failed),
                     delay.as_secs()
                 ));
             }
+        }
+    }
+
+    /// Reads the session file again: a new session there (`papertrader login` in another
+    /// shell) replaces the one that ended, and the stream is opened with it.
+    async fn relogin(&mut self, app: &mut App) {
+        let stored = match stored_session(&self.session) {
+            Ok(stored) => stored,
+            Err(failed) => {
+                app.set_status(failed.message().to_owned());
+                return;
+            }
+        };
+        if stored.session_id == self.session_id {
+            app.set_status(format!(
+                "the saved session is still the one that ended: run `papertrader login {}` in \
+                 another shell first, then press L (q quits)",
+                stored.username
+            ));
+            return;
+        }
+        match logged_in(&self.session).await {
+            Ok((client, stored)) => {
+                *self.client = client;
+                self.session_id = stored.session_id;
+                self.username = stored.username;
+                self.live.restart();
+                for action in app.session_resumed(self.username.clone()) {
+                    self.enqueue(action);
+                }
+            }
+            Err(failed) => app.set_status(failed.message().to_owned()),
         }
     }
 
@@ -315,20 +437,13 @@ impl Driver<'_> {
     ) -> Result<bool, Failed> {
         match action {
             Action::Quit => return Ok(false),
-            Action::PlaceOrder(spec) => {
-                let words = describe(&spec);
-                match self.client.place_order(spec).await {
-                    Ok(accepted) => {
-                        app.set_status(format!(
-                            "order #{} {}: {words}",
-                            accepted.order_id,
-                            accepted.status.name()
-                        ));
-                        self.enqueue(Action::Refresh);
-                    }
-                    Err(e) => app.set_status(format!("order refused: {}", explain(e))),
+            Action::PlaceOrder(spec) => match self.client.place_order(spec.clone()).await {
+                Ok(accepted) => {
+                    app.order_placed(accepted.order_id, accepted.status, &spec);
+                    self.enqueue(Action::Refresh);
                 }
-            }
+                Err(e) => self.request_failed(app, "order refused", e),
+            },
             Action::Cancel(id) => match self.client.cancel_order(id).await {
                 Ok(c) => {
                     app.set_status(format!(
@@ -337,19 +452,20 @@ impl Driver<'_> {
                     ));
                     self.enqueue(Action::Refresh);
                 }
-                Err(e) => app.set_status(format!("cancel refused: {}", explain(e))),
+                Err(e) => self.request_failed(app, "cancel refused", e),
             },
             Action::LoadHistory { symbol, range } => {
                 return self.load_history(terminal, app, symbol, range).await;
             }
             Action::RefreshPortfolio => match self.client.portfolio(&self.username).await {
                 Ok(portfolio) => app.set_portfolio(portfolio),
-                Err(e) => app.set_status(format!("portfolio: {}", explain(e))),
+                Err(e) => self.request_failed(app, "portfolio", e),
             },
             Action::RefreshOrders => match self.client.orders(false).await {
                 Ok(list) => app.set_orders(list.orders),
-                Err(e) => app.set_status(format!("orders: {}", explain(e))),
+                Err(e) => self.request_failed(app, "orders", e),
             },
+            Action::Relogin => self.relogin(app).await,
             Action::Refresh => {
                 self.enqueue(Action::Refresh);
             }
@@ -372,41 +488,42 @@ impl Driver<'_> {
             move |received: u32, max: u32| progress.set((received, max))
         };
         let now = chrono::Utc::now().timestamp_millis();
-        let transfer = self.client.history(&symbol, range, now, &mut report);
-        tokio::pin!(transfer);
-        let mut redraw = tokio::time::interval(PROGRESS_REDRAW);
-        loop {
-            tokio::select! {
-                result = &mut transfer => {
-                    match result {
-                        Ok(history) => app.set_history(&symbol, range, history),
-                        Err(e) => app.history_failed(format!(
-                            "history of {symbol} ({}): {}",
-                            range.name(),
-                            explain(e)
-                        )),
+        let result = {
+            let transfer = self.client.history(&symbol, range, now, &mut report);
+            tokio::pin!(transfer);
+            let mut redraw = tokio::time::interval(PROGRESS_REDRAW);
+            loop {
+                tokio::select! {
+                    result = &mut transfer => break result,
+                    _ = redraw.tick() => {
+                        let (received, max) = progress.get();
+                        app.set_progress(received, max);
+                        draw(terminal, app)?;
                     }
-                    return Ok(true);
-                }
-                _ = redraw.tick() => {
-                    let (received, max) = progress.get();
-                    app.set_progress(received, max);
-                    draw(terminal, app)?;
-                }
-                event = self.events.next() => match event {
-                    Some(Ok(Event::Key(key))) => match app.on_key(key) {
-                        Some(Action::Quit) => return Ok(false),
-                        Some(action) => self.queue.push_back(action),
-                        None => {}
+                    event = self.events.next() => match event {
+                        Some(Ok(Event::Key(key))) => match app.on_key(key) {
+                            Some(Action::Quit) => return Ok(false),
+                            Some(action) => self.queue.push_back(action),
+                            None => {}
+                        },
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => {
+                            return Err(Failed::refused(format!("reading the terminal: {e}")))
+                        }
+                        None => return Ok(false),
                     },
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => {
-                        return Err(Failed::refused(format!("reading the terminal: {e}")))
-                    }
-                    None => return Ok(false),
-                },
+                }
+            }
+        };
+        match result {
+            Ok(history) => app.set_history(&symbol, range, history),
+            Err(e) => {
+                app.history_failed(format!("history of {symbol} ({})", range.name()));
+                let what = app.status().to_owned();
+                self.request_failed(app, &what, e);
             }
         }
+        Ok(true)
     }
 }
 
@@ -418,14 +535,41 @@ async fn at(instant: Option<Instant>) {
     }
 }
 
-/// Opens a live stream and subscribes the watchlist's quotes and the account's events.
-async fn open_live(client: &Client, symbols: &[String]) -> Result<LiveStream, ClientError> {
+/// Opens a live stream and subscribes the watchlist's quotes and the account's events
+/// (after the fill `since`; none: from now, the first time only).
+async fn open_live(
+    client: &Client,
+    symbols: &[String],
+    since: Option<u64>,
+) -> Result<LiveStream, ClientError> {
     let mut stream = client.open_stream().await?;
     if !symbols.is_empty() {
         stream.subscribe_quotes(QUOTES, symbols).await?;
     }
-    stream.subscribe_account(ACCOUNT, None).await?;
+    stream.subscribe_account(ACCOUNT, since).await?;
     Ok(stream)
+}
+
+/// Reconnects `stream` (which subscribes again what it still has) and renews the
+/// subscriptions the server `ended` (a stream forgets those): the quotes, and the account
+/// after the fill `since`.
+async fn renew(
+    stream: &mut LiveStream,
+    ended: &[u64],
+    symbols: &[String],
+    since: Option<u64>,
+) -> Result<(), ClientError> {
+    stream.reconnect().await?;
+    for &id in ended {
+        // In case the reconnect subscribed it again already.
+        let _ = stream.unsubscribe(id).await;
+        match id {
+            QUOTES if symbols.is_empty() => {}
+            QUOTES => stream.subscribe_quotes(QUOTES, symbols).await?,
+            _ => stream.subscribe_account(ACCOUNT, since).await?,
+        }
+    }
+    Ok(())
 }
 
 fn draw(terminal: &mut Term, app: &App) -> Result<(), Failed> {
@@ -435,11 +579,44 @@ fn draw(terminal: &mut Term, app: &App) -> Result<(), Failed> {
         .map_err(|e| Failed::refused(format!("drawing: {e}")))
 }
 
-/// A client error for the status line: the message and the reason code, if any.
-fn explain(e: ClientError) -> String {
-    let failed = Failed::from(e);
+/// A failure for the status line: the message and the reason code, if any.
+fn explain_failed(failed: &Failed) -> String {
     match failed.reason() {
         Some(reason) => format!("{} [{}]", failed.message(), reason.name()),
         None => failed.message().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assets() -> Vec<Listing> {
+        ["AAPL", "MSFT"]
+            .map(|symbol| Listing {
+                symbol: symbol.into(),
+                name: format!("{symbol} Inc."),
+            })
+            .to_vec()
+    }
+
+    #[test]
+    fn the_watchlist_is_the_symbols_typed_or_every_asset() {
+        let typed = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(watchlist(&[], &assets()).unwrap().len(), 2);
+        assert_eq!(
+            watchlist(&typed(&["msft", "", " MSFT "]), &assets()).unwrap(),
+            vec![("MSFT".to_owned(), "MSFT Inc.".to_owned())]
+        );
+        let empty = watchlist(&typed(&["", ""]), &assets()).unwrap_err();
+        assert_eq!(empty.code, 2);
+        assert!(
+            empty.message().contains("no symbols given"),
+            "{}",
+            empty.message()
+        );
+        let nope = watchlist(&typed(&["AAPL", "nope"]), &assets()).unwrap_err();
+        assert_eq!(nope.code, 1, "as `papertrader watch NOPE`");
+        assert!(nope.message().starts_with("NOPE is not traded here"));
     }
 }

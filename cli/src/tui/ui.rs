@@ -10,7 +10,7 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
     Axis, Block, Cell, Chart, Clear, Dataset, GraphType, LineGauge, Paragraph, Row, Table,
-    TableState,
+    TableState, Wrap,
 };
 use ratatui::Frame;
 
@@ -36,12 +36,23 @@ pub fn render(app: &App, frame: &mut Frame) {
         too_small(frame, area);
         return;
     }
+    // The status takes a second line when it is too long for one; the fills keep two lines
+    // (four rows with the border) and the rest is shared 5:4 by the top and middle panels.
+    let (status_text, status_style) = status_content(app);
+    let status_rows: u16 = if Span::raw(status_text.as_str()).width() > usize::from(area.width) {
+        2
+    } else {
+        1
+    };
+    let shared = area.height - 2 - status_rows;
+    let bottom_rows = (shared * 2 / 11).max(4);
+    let top_rows = (shared - bottom_rows) * 5 / 9;
     let [title, top, middle, bottom, status, keys] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Fill(5),
-        Constraint::Fill(4),
-        Constraint::Fill(2),
-        Constraint::Length(1),
+        Constraint::Length(top_rows),
+        Constraint::Fill(1),
+        Constraint::Length(bottom_rows),
+        Constraint::Length(status_rows),
         Constraint::Length(1),
     ])
     .areas(area);
@@ -68,9 +79,12 @@ pub fn render(app: &App, frame: &mut Frame) {
     portfolio_panel(app, frame, portfolio);
     orders_panel(app, frame, orders);
     events_panel(app, frame, events);
-    status_line(app, frame, status);
     frame.render_widget(
-        Line::from(key_hints(&app.mode)).style(Style::new().fg(Color::DarkGray)),
+        Paragraph::new(Line::from(status_text).style(status_style)).wrap(Wrap { trim: false }),
+        status,
+    );
+    frame.render_widget(
+        Line::from(key_hints(app, usize::from(keys.width))).style(Style::new().fg(Color::DarkGray)),
         keys,
     );
     match &app.mode {
@@ -124,6 +138,15 @@ fn signed_style(m: Money) -> Style {
     }
 }
 
+/// Money with its sign, `+` included: `+0.59`, `-0.59`, `0.00`.
+fn signed_money(m: Money) -> String {
+    if m.micros() > 0 {
+        format!("+{}", money(m))
+    } else {
+        money(m)
+    }
+}
+
 fn right(text: String) -> Line<'static> {
     Line::from(text).right_aligned()
 }
@@ -154,7 +177,8 @@ fn watchlist_panel(app: &App, frame: &mut Frame, area: Rect) {
                 Cell::from(right(row.change_percent().unwrap_or_default())).style(style),
             ];
             if wide {
-                cells.push(Cell::from(right(change.map(money).unwrap_or_default())).style(style));
+                let change = change.map(signed_money).unwrap_or_default();
+                cells.push(Cell::from(right(change)).style(style));
                 cells.push(Cell::from(row.sparkline(usize::from(trend_width))).style(style));
             }
             Row::new(cells)
@@ -174,9 +198,15 @@ fn watchlist_panel(app: &App, frame: &mut Frame, area: Rect) {
         widths.extend([Constraint::Length(10), Constraint::Min(0)]);
         header.extend([Cell::from(right("CHANGE".into())), Cell::from("TREND")]);
     }
+    // Stale prices say so in the title, not only by standing still.
+    let title = if app.prices_stopped {
+        " Watchlist · prices stopped "
+    } else {
+        " Watchlist "
+    };
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(Style::new().add_modifier(Modifier::BOLD)))
-        .block(panel(" Watchlist ", app.focus == Focus::Watchlist))
+        .block(panel(title, app.focus == Focus::Watchlist))
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
         .highlight_symbol("> ");
     let mut state = TableState::default().with_selected(Some(app.selected));
@@ -227,9 +257,44 @@ fn chart_panel(app: &App, frame: &mut Frame, area: Rect) {
     }
 }
 
-/// The closes of `history` as a line; prices become floats here only to be plotted.
+/// `m` to the nearest whole cent, halves away from zero (for axis labels: `456.185` would
+/// read as a price no one quoted).
+fn to_cents(m: Money) -> Money {
+    const CENT: i128 = 10_000;
+    let micros = i128::from(m.micros());
+    let half = if micros < 0 { -CENT / 2 } else { CENT / 2 };
+    let rounded = (micros + half) / CENT * CENT;
+    i64::try_from(rounded).map(Money).unwrap_or(m)
+}
+
+/// The x axis' two labels: the first and last bars' times, oldest on the left. Times of
+/// day carry the date when the bars span more than one day (a day range runs from
+/// yesterday 08:40 to today 08:38); a chart too `narrow` for both shows the dates alone.
+fn time_labels(resolution: Resolution, first_ms: i64, last_ms: i64, narrow: bool) -> [String; 2] {
+    let day = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).map(|t| t.date_naive());
+    let format = match resolution {
+        Resolution::Tick if day(first_ms) == day(last_ms) => "%H:%M",
+        Resolution::Tick if narrow => "%m-%d",
+        Resolution::Tick => "%m-%d %H:%M",
+        Resolution::Daily => "%m-%d",
+        Resolution::Monthly => "%Y-%m",
+    };
+    [first_ms, last_ms].map(|ms| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map(|t| t.format(format).to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// The closes of `history` as a line, oldest on the left; prices become floats here only to
+/// be plotted.
 fn price_chart(frame: &mut Frame, area: Rect, history: &History) {
-    let closes: Vec<Money> = history.bars.iter().map(|b| b.close).collect();
+    let mut bars: Vec<_> = history.bars.iter().map(|b| (b.at_ms, b.close)).collect();
+    bars.sort_by_key(|&(at, _)| at);
+    let (Some(&(first_ms, _)), Some(&(last_ms, _))) = (bars.first(), bars.last()) else {
+        return;
+    };
+    let closes: Vec<Money> = bars.iter().map(|&(_, close)| close).collect();
     let (Some(&low), Some(&high)) = (closes.iter().min(), closes.iter().max()) else {
         return;
     };
@@ -245,22 +310,13 @@ fn price_chart(frame: &mut Frame, area: Rect, history: &History) {
         y_high += 1.0;
     }
     let middle = Money(low.micros() / 2 + high.micros() / 2);
-    let format = match history.resolution {
-        Resolution::Tick => "%H:%M",
-        Resolution::Daily => "%m-%d",
-        Resolution::Monthly => "%Y-%m",
-    };
-    let at = |ms: i64| {
-        chrono::DateTime::from_timestamp_millis(ms)
-            .map(|t| t.format(format).to_string())
-            .unwrap_or_default()
-    };
-    let first = history
-        .bars
-        .first()
-        .map(|b| at(b.at_ms))
-        .unwrap_or_default();
-    let last = history.bars.last().map(|b| at(b.at_ms)).unwrap_or_default();
+    let mut y_labels: Vec<String> = Vec::new();
+    for m in [low, middle, high] {
+        let label = money(to_cents(m));
+        if !y_labels.contains(&label) {
+            y_labels.push(label);
+        }
+    }
     let dataset = Dataset::default()
         .marker(Marker::Braille)
         .graph_type(GraphType::Line)
@@ -270,14 +326,182 @@ fn price_chart(frame: &mut Frame, area: Rect, history: &History) {
         .x_axis(
             Axis::default()
                 .bounds([0.0, (points.len().saturating_sub(1)).max(1) as f64])
-                .labels([first, last]),
+                .labels(time_labels(
+                    history.resolution,
+                    first_ms,
+                    last_ms,
+                    area.width < 40,
+                )),
         )
-        .y_axis(Axis::default().bounds([y_low, y_high]).labels([
-            money(low),
-            money(middle),
-            money(high),
-        ]));
+        .y_axis(Axis::default().bounds([y_low, y_high]).labels(y_labels));
     frame.render_widget(chart, area);
+}
+
+/// A figure of the portfolio's summary: its label, a shorter one for narrow panels, its value.
+struct Figure {
+    label: &'static str,
+    short: &'static str,
+    value: String,
+    style: Style,
+}
+
+impl Figure {
+    fn new(label: &'static str, short: &'static str, value: String) -> Self {
+        Self {
+            label,
+            short,
+            value,
+            style: Style::new(),
+        }
+    }
+
+    fn signed(label: &'static str, short: &'static str, value: Money) -> Self {
+        Self {
+            style: signed_style(value),
+            ..Self::new(label, short, money(value))
+        }
+    }
+
+    fn width(&self, short: bool) -> usize {
+        let label = if short { self.short } else { self.label };
+        label.chars().count() + 1 + self.value.chars().count()
+    }
+
+    fn spans(&self, short: bool) -> [Span<'static>; 2] {
+        let label = if short { self.short } else { self.label };
+        [
+            Span::raw(format!("{label} ")),
+            Span::styled(self.value.clone(), self.style),
+        ]
+    }
+}
+
+/// The summary's figures in lines `width` wide, numbers never cut: two a line when they fit
+/// (with the short labels if need be), else one a line; a label that does not fit goes.
+fn figure_lines(pairs: &[[Figure; 2]], width: usize) -> Vec<Line<'static>> {
+    for short in [false, true] {
+        if pairs
+            .iter()
+            .all(|[a, b]| a.width(short) + 2 + b.width(short) <= width)
+        {
+            return pairs
+                .iter()
+                .map(|[a, b]| {
+                    let mut spans = a.spans(short).to_vec();
+                    spans.push(Span::raw("  "));
+                    spans.extend(b.spans(short));
+                    Line::from(spans)
+                })
+                .collect();
+        }
+    }
+    // One a line, the most telling first: equity, buying power, cash, P&L, return.
+    let order = [(1, 0), (0, 1), (0, 0), (2, 1), (2, 0), (1, 1)];
+    order
+        .iter()
+        .filter_map(|&(i, j)| pairs.get(i).map(|p| &p[j]))
+        .map(|f| {
+            if f.width(false) <= width {
+                Line::from(f.spans(false).to_vec())
+            } else if f.width(true) <= width {
+                Line::from(f.spans(true).to_vec())
+            } else {
+                Line::from(Span::styled(f.value.clone(), f.style))
+            }
+        })
+        .collect()
+}
+
+/// A table column: its title, a shorter one for when the values are narrower, and whether
+/// it is right-aligned.
+type Column = (&'static str, &'static str, bool);
+
+/// How wide each column must be: as wide as its widest value (or its short title).
+fn column_widths(header: &[Column], rows: &[Vec<(String, Style)>]) -> Vec<usize> {
+    header
+        .iter()
+        .enumerate()
+        .map(|(i, (_, short, _))| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|(text, _)| Span::raw(text.as_str()).width())
+                .chain([short.chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
+/// The columns kept when columns are dropped (in `drop_order`) until the rest fit `width`,
+/// and whether they do.
+fn kept_columns(widths: &[usize], drop_order: &[usize], width: u16) -> (Vec<usize>, bool) {
+    let total = |kept: &[usize]| {
+        kept.iter().map(|&i| widths[i]).sum::<usize>() + kept.len().saturating_sub(1)
+    };
+    let mut kept: Vec<usize> = (0..widths.len()).collect();
+    for &column in drop_order {
+        if total(&kept) <= usize::from(width) {
+            break;
+        }
+        kept.retain(|&i| i != column);
+    }
+    let fits = total(&kept) <= usize::from(width);
+    (kept, fits)
+}
+
+/// A table whose columns are as wide as their widest value, dropping columns (in
+/// `drop_order`) until the rest fit `width`, so no value is cut; titles get the room left,
+/// else their short form.
+fn fitted_table(
+    header: &[Column],
+    rows: Vec<Vec<(String, Style)>>,
+    drop_order: &[usize],
+    width: u16,
+) -> Table<'static> {
+    let mut widths = column_widths(header, &rows);
+    let (kept, _) = kept_columns(&widths, drop_order, width);
+    // What is left widens the columns whose full title is wider than their values.
+    let used = kept.iter().map(|&i| widths[i]).sum::<usize>() + kept.len().saturating_sub(1);
+    let mut spare = usize::from(width).saturating_sub(used);
+    for &i in &kept {
+        let more = header[i].0.chars().count().saturating_sub(widths[i]);
+        if more <= spare {
+            widths[i] += more;
+            spare -= more;
+        }
+    }
+    let cell = |text: String, right_aligned: bool| {
+        if right_aligned {
+            Cell::from(right(text))
+        } else {
+            Cell::from(text)
+        }
+    };
+    let table_rows: Vec<Row> = rows
+        .into_iter()
+        .map(|row| {
+            let mut row: Vec<Option<(String, Style)>> = row.into_iter().map(Some).collect();
+            Row::new(kept.iter().map(|&i| {
+                let (text, style) = row.get_mut(i).and_then(Option::take).unwrap_or_default();
+                cell(text, header[i].2).style(style)
+            }))
+        })
+        .collect();
+    let header_row = Row::new(kept.iter().map(|&i| {
+        let (title, short, right_aligned) = header[i];
+        let title = if title.chars().count() <= widths[i] {
+            title
+        } else {
+            short
+        };
+        cell(title.to_owned(), right_aligned)
+    }))
+    .style(Style::new().add_modifier(Modifier::BOLD));
+    let constraints: Vec<Constraint> = kept
+        .iter()
+        .map(|&i| Constraint::Length(u16::try_from(widths[i]).unwrap_or(u16::MAX)))
+        .collect();
+    Table::new(table_rows, constraints).header(header_row)
 }
 
 fn portfolio_panel(app: &App, frame: &mut Frame, area: Rect) {
@@ -289,111 +513,130 @@ fn portfolio_panel(app: &App, frame: &mut Frame, area: Rect) {
         return;
     };
     let cash = p.cash.map(money).unwrap_or_else(|| "—".into());
-    let mut lines = vec![];
-    match &p.summary {
-        Some(s) => {
-            lines.push(Line::from(format!(
-                "Cash {cash}  Buying power {}",
-                money(s.buying_power)
-            )));
-            lines.push(Line::from(format!(
-                "Equity {}  Return {}%",
-                money(s.equity),
-                percent(s.return_ppm)
-            )));
-            lines.push(Line::from(vec![
-                Span::raw("Realised "),
-                Span::styled(money(s.realised_pnl), signed_style(s.realised_pnl)),
-                Span::raw("  Unrealised "),
-                Span::styled(money(s.unrealised_pnl), signed_style(s.unrealised_pnl)),
-            ]));
-        }
-        None => lines.push(Line::from(format!("Cash {cash}"))),
-    }
-    let summary_height = lines.len() as u16;
+    let lines = match &p.summary {
+        Some(s) => figure_lines(
+            &[
+                [
+                    Figure::new("Cash", "Cash", cash),
+                    Figure::new("Buying power", "Buying pwr", money(s.buying_power)),
+                ],
+                [
+                    Figure::new("Equity", "Equity", money(s.equity)),
+                    Figure::new("Return", "Return", format!("{}%", percent(s.return_ppm))),
+                ],
+                [
+                    Figure::signed("Realised", "Real.", s.realised_pnl),
+                    Figure::signed("Unrealised", "Unreal.", s.unrealised_pnl),
+                ],
+            ],
+            usize::from(inner.width),
+        ),
+        None => vec![Line::from(format!("Cash {cash}"))],
+    };
+    let summary_height = (lines.len() as u16).min(inner.height);
     let [summary, holdings] =
         Layout::vertical([Constraint::Length(summary_height), Constraint::Min(0)]).areas(inner);
     frame.render_widget(Paragraph::new(lines), summary);
-    let rows: Vec<Row> = p
+    let rows: Vec<Vec<(String, Style)>> = p
         .holdings
         .iter()
         .map(|h| {
             let pnl = h.unrealised_pnl;
-            Row::new(vec![
-                Cell::from(h.symbol.clone()),
-                Cell::from(right(h.quantity.to_string())),
-                Cell::from(right(money(h.price))),
-                Cell::from(right(pnl.map(money).unwrap_or_default()))
-                    .style(pnl.map(signed_style).unwrap_or_default()),
-            ])
+            vec![
+                (h.symbol.clone(), Style::new()),
+                (h.quantity.to_string(), Style::new()),
+                (money(h.price), Style::new()),
+                (
+                    pnl.map(money).unwrap_or_default(),
+                    pnl.map(signed_style).unwrap_or_default(),
+                ),
+            ]
         })
         .collect();
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(7),
-            Constraint::Length(7),
-            Constraint::Length(10),
-            Constraint::Min(8),
+    let table = fitted_table(
+        &[
+            ("SYMBOL", "SYM", false),
+            ("QTY", "QTY", true),
+            ("PRICE", "PRICE", true),
+            ("P&L", "P&L", true),
         ],
-    )
-    .header(
-        Row::new(vec![
-            Cell::from("SYMBOL"),
-            Cell::from(right("QTY".into())),
-            Cell::from(right("PRICE".into())),
-            Cell::from(right("P&L".into())),
-        ])
-        .style(Style::new().add_modifier(Modifier::BOLD)),
+        rows,
+        &[1, 3],
+        holdings.width,
     );
     frame.render_widget(table, holdings);
 }
 
+/// The open orders' columns; narrow, the time in force goes first, then the filled count,
+/// then the side.
+const ORDER_COLUMNS: [Column; 6] = [
+    ("ID", "ID", false),
+    ("SIDE", "SIDE", false),
+    ("SYMBOL", "SYM", false),
+    ("FILLED", "FILL", false),
+    ("TIF", "TIF", false),
+    ("PRICE", "PRICE", false),
+];
+const ORDER_DROP: [usize; 3] = [4, 3, 1];
+
 fn orders_panel(app: &App, frame: &mut Frame, area: Rect) {
     let focused = app.focus == Focus::Orders;
-    let rows: Vec<Row> = app
-        .orders
-        .iter()
-        .map(|o| {
-            Row::new(vec![
-                Cell::from(format!("#{}", o.order_id)),
-                Cell::from(o.side.name()),
-                Cell::from(o.symbol.clone()),
-                Cell::from(format!("{}/{}", o.filled_quantity, o.quantity)),
-                Cell::from(o.time_in_force.name()),
-                Cell::from(terms(o.limit_price, o.stop_price)),
-            ])
-        })
-        .collect();
     let title = format!(" Open orders ({}) ", app.orders.len());
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(8),
-            Constraint::Length(4),
-            Constraint::Length(8),
-            Constraint::Length(11),
-            Constraint::Length(3),
-            Constraint::Min(6),
-        ],
-    )
-    .header(
-        Row::new(vec!["ID", "SIDE", "SYMBOL", "FILLED", "TIF", "PRICE"])
-            .style(Style::new().add_modifier(Modifier::BOLD)),
-    )
-    .block(panel(&title, focused))
-    .row_highlight_style(if focused {
-        Style::new().add_modifier(Modifier::REVERSED)
-    } else {
-        Style::new()
-    });
+    let block = panel(&title, focused);
+    let width = block.inner(area).width;
+    let rows = |compact: bool| -> Vec<Vec<(String, Style)>> {
+        app.orders
+            .iter()
+            .map(|o| {
+                let price = if compact {
+                    short_terms(o.limit_price, o.stop_price)
+                } else {
+                    terms(o.limit_price, o.stop_price)
+                };
+                [
+                    format!("#{}", o.order_id),
+                    o.side.name().to_owned(),
+                    o.symbol.clone(),
+                    format!("{}/{}", o.filled_quantity, o.quantity),
+                    o.time_in_force.name().to_owned(),
+                    price,
+                ]
+                .into_iter()
+                .map(|text| (text, Style::new()))
+                .collect()
+            })
+            .collect()
+    };
+    // The prices in full when they fit, else abbreviated: never cut.
+    let full = rows(false);
+    let (_, fits) = kept_columns(&column_widths(&ORDER_COLUMNS, &full), &ORDER_DROP, width);
+    let rows = if fits { full } else { rows(true) };
+    let table = fitted_table(&ORDER_COLUMNS, rows, &ORDER_DROP, width)
+        .block(block)
+        .row_highlight_style(if focused {
+            Style::new().add_modifier(Modifier::REVERSED)
+        } else {
+            Style::new()
+        });
     let selected = (!app.orders.is_empty()).then_some(app.order_selected);
     let mut state = TableState::default().with_selected(selected);
     frame.render_stateful_widget(table, area, &mut state);
 }
 
-/// One account event in a line: `14:30:01 filled buy 10/10 AAPL @ 190.00 #12`.
-pub fn event_line(event: &AccountEvent) -> Line<'static> {
+/// [`terms`] for narrow tables: `mkt`, `lmt 190.00`, `stp 180.00`, `stp 180.00 lmt 181.00`.
+fn short_terms(limit: Option<Money>, stop: Option<Money>) -> String {
+    match (stop, limit) {
+        (None, None) => "mkt".to_owned(),
+        (None, Some(limit)) => format!("lmt {}", money(limit)),
+        (Some(stop), None) => format!("stp {}", money(stop)),
+        (Some(stop), Some(limit)) => format!("stp {} lmt {}", money(stop), money(limit)),
+    }
+}
+
+/// One account event in a line at most `width` wide: `14:30:01 filled buy 10/10 AAPL @ 190.00
+/// #12, commission 1.00, cash 8099.00`, as `papertrader watch --fills` says it. Narrow, the
+/// commission and cash are shortened, then the cash goes: never a number cut.
+pub fn event_line(event: &AccountEvent, width: usize) -> Line<'static> {
     let at = chrono::DateTime::from_timestamp_millis(event.at_ms)
         .map(|t| t.format("%H:%M:%S").to_string())
         .unwrap_or_default();
@@ -417,6 +660,35 @@ pub fn event_line(event: &AccountEvent) -> Line<'static> {
     if event.replayed {
         text.push_str(" (replayed)");
     }
+    let commission = event.fill.as_ref().map(|f| money(f.commission));
+    let cash = event.cash_after.map(money);
+    let long = [
+        commission.as_ref().map(|c| format!(", commission {c}")),
+        cash.as_ref().map(|c| format!(", cash {c}")),
+    ];
+    let short = [
+        commission.as_ref().map(|c| format!(" comm {c}")),
+        cash.as_ref().map(|c| format!(" cash {c}")),
+    ];
+    let fits = |extra: &[Option<String>]| {
+        text.chars().count()
+            + extra
+                .iter()
+                .flatten()
+                .map(|e| e.chars().count())
+                .sum::<usize>()
+            <= width
+    };
+    let extra: Vec<Option<String>> = if fits(&long) {
+        long.to_vec()
+    } else if fits(&short) {
+        short.to_vec()
+    } else {
+        vec![short[0].clone()]
+    };
+    if fits(&extra) {
+        text.extend(extra.into_iter().flatten());
+    }
     let style = match event.kind {
         AccountEventKind::Filled => Style::new().fg(UP),
         AccountEventKind::PartiallyFilled => Style::new().fg(Color::Yellow),
@@ -431,7 +703,8 @@ fn events_panel(app: &App, frame: &mut Frame, area: Rect) {
     let lines: Vec<Line> = if app.events.is_empty() {
         vec![Line::from("no fills yet").style(Style::new().fg(Color::DarkGray))]
     } else {
-        app.events.iter().map(event_line).collect()
+        let width = usize::from(area.width.saturating_sub(2));
+        app.events.iter().map(|e| event_line(e, width)).collect()
     };
     frame.render_widget(
         Paragraph::new(lines).block(panel(" Fills & events ", false)),
@@ -439,33 +712,62 @@ fn events_panel(app: &App, frame: &mut Frame, area: Rect) {
     );
 }
 
-fn status_line(app: &App, frame: &mut Frame, area: Rect) {
-    let line = match app.confirmation() {
-        Some(question) => Line::from(format!(" {question}")).style(
-            Style::new()
-                .fg(Color::Black)
-                .bg(Color::Yellow)
-                .add_modifier(Modifier::BOLD),
-        ),
-        None => Line::from(format!(" {}", app.status())),
-    };
-    frame.render_widget(line, area);
-}
-
-/// What the keys do now, in one line.
-fn key_hints(mode: &Mode) -> &'static str {
-    match mode {
-        Mode::Normal => {
-            " b buy  s sell  c cancel  Tab focus  ↑↓ select  d/w/m/y/a range  r refresh  ? help  q quit"
-        }
-        Mode::Help => " any key closes the help",
-        Mode::Form(_) => " Tab/↑↓ field  ←/→ time in force  Enter review  Esc close",
-        Mode::ConfirmOrder(_) | Mode::ConfirmCancel(_) => " y confirm  n or Esc back",
+/// The status line's text and style: the question waiting for y/n, else the status (on
+/// yellow while the session has ended).
+fn status_content(app: &App) -> (String, Style) {
+    let warning = Style::new()
+        .fg(Color::Black)
+        .bg(Color::Yellow)
+        .add_modifier(Modifier::BOLD);
+    match app.confirmation() {
+        Some(question) => (format!(" {question}"), warning),
+        None if app.session_ended() => (format!(" {}", app.status()), warning),
+        None => (format!(" {}", app.status()), Style::new()),
     }
 }
 
+/// What the keys do now, in one line at most `width` wide: the least needed hints go first.
+fn key_hints(app: &App, width: usize) -> String {
+    // (hint, rank): the lower the rank, the longer it stays.
+    let hints: &[(&str, u8)] = match &app.mode {
+        Mode::Normal if app.session_ended() => &[("L log in again", 0), ("q quit", 0)],
+        Mode::Normal => &[
+            ("b buy", 2),
+            ("s sell", 2),
+            ("c cancel", 4),
+            ("Tab focus", 3),
+            ("↑↓ select", 6),
+            ("d/w/m/y/a range", 5),
+            ("r refresh", 4),
+            ("? help", 1),
+            ("q quit", 0),
+        ],
+        Mode::Help => &[("any key closes the help", 0)],
+        Mode::Form(_) => &[
+            ("Tab/↑↓ field", 2),
+            ("←/→ time in force", 3),
+            ("Enter review", 0),
+            ("Esc close", 1),
+        ],
+        Mode::ConfirmOrder(_) | Mode::ConfirmCancel(_) => &[("y confirm", 0), ("n or Esc back", 0)],
+    };
+    let line = |most: u8| {
+        let kept: Vec<&str> = hints
+            .iter()
+            .filter(|(_, rank)| *rank <= most)
+            .map(|(hint, _)| *hint)
+            .collect();
+        format!(" {}", kept.join("  "))
+    };
+    (0..=u8::MAX)
+        .rev()
+        .map(line)
+        .find(|l| Span::raw(l.as_str()).width() <= width)
+        .unwrap_or_else(|| line(0))
+}
+
 /// The keyboard help text, one key per line.
-pub const HELP: [&str; 10] = [
+pub const HELP: [&str; 12] = [
     "↑/↓ or j/k   move in the focused list",
     "Tab          focus: watchlist / open orders",
     "d w m y a    chart range: day week month year all",
@@ -473,9 +775,11 @@ pub const HELP: [&str; 10] = [
     "c            cancel the selected open order",
     "r            refresh portfolio and orders",
     "?            this help (any key closes it)",
+    "L            log in again after the session ended",
     "q, Ctrl-C    quit",
     "",
-    "Order form: Tab fields, ←/→ time in force, Enter",
+    "Order form:  Tab/↑↓ field, ←/→ time in force,",
+    "             Enter review, then y confirm, Esc back",
 ];
 
 fn help_overlay(frame: &mut Frame, area: Rect) {
@@ -523,13 +827,19 @@ fn form_overlay(frame: &mut Frame, area: Rect, form: &OrderForm) {
         None => Line::from("empty prices: a market order").style(Style::new().fg(Color::DarkGray)),
     });
     let title = format!(" {side} {} ", form.symbol);
-    frame.render_widget(Paragraph::new(lines).block(panel(&title, true)), at);
+    // A long error wraps onto the spare line rather than being cut.
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(panel(&title, true)),
+        at,
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use crossterm::event::KeyCode;
-    use papertrader_protocol::data::OrderStatus;
+    use papertrader_protocol::data::{OrderStatus, Resolution};
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
 
@@ -600,6 +910,11 @@ mod tests {
         let aapl = lines.iter().find(|l| l.contains("> AAPL")).unwrap();
         assert!(aapl.contains("190.00"), "{aapl}");
         assert!(aapl.contains("-10.00"), "{aapl}");
+        let msft = lines.iter().find(|l| l.contains("MSFT")).unwrap();
+        assert!(
+            msft.contains("+10.50"),
+            "the sign, not only the colour: {msft}"
+        );
         assert!(aapl.contains("-5.00%"), "{aapl}");
         assert!(aapl.contains("█▃▁"), "{aapl}");
         let msft = lines.iter().find(|l| l.contains("MSFT")).unwrap();
@@ -628,8 +943,150 @@ mod tests {
         for cell in ["buy", "KO", "3/10", "gtc", "limit 180.00"] {
             assert!(open.contains(cell), "{cell} not in {open}");
         }
-        assert_shows(&lines, "14:30:01 filled buy 10/10 AAPL @ 190.00 #12");
+        assert_shows(
+            &lines,
+            "14:30:01 filled buy 10/10 AAPL @ 190.00 #12, commission 1.00, cash 8099.00",
+        );
         assert_shows(&lines, "? for help");
+    }
+
+    #[test]
+    fn an_ended_session_marks_the_prices_stopped_and_says_what_to_do() {
+        let mut app = busy_app();
+        assert_hides(&screen(&app, 120, 40), "prices stopped");
+        app.end_session();
+        let lines = screen(&app, 120, 40);
+        assert_shows(&lines, "Watchlist · prices stopped");
+        assert_shows(
+            &lines,
+            "your session ended: run `papertrader login alice` in another",
+        );
+        for protocol_word in ["DataTransfer", "switchState"] {
+            assert_hides(&lines, protocol_word);
+        }
+        app.session_resumed("alice");
+        app.set_prices_stopped(false);
+        assert_hides(&screen(&app, 120, 40), "prices stopped");
+    }
+
+    /// An app with large sums, a stop-limit order and two fills.
+    fn rich_app() -> App {
+        let mut app = busy_app();
+        let mut p = portfolio();
+        p.cash = Some(m(99_441, 38));
+        let s = p.summary.as_mut().unwrap();
+        s.buying_power = m(99_441, 38);
+        s.equity = m(101_270, 1);
+        s.return_ppm = 12_700;
+        s.realised_pnl = m(-1_234, -56);
+        s.unrealised_pnl = m(12_345, 67);
+        p.holdings[0].price = m(182, 86);
+        p.holdings[0].unrealised_pnl = Some(m(12_345, 67));
+        app.set_portfolio(p);
+        let mut stop_limit = order(32, "MSFT", OrderStatus::New);
+        stop_limit.stop_price = Some(m(410, 0));
+        stop_limit.limit_price = Some(m(412, 50));
+        app.set_orders(vec![stop_limit, order(31, "KO", OrderStatus::New)]);
+        app.on_account_event(&fill(2, m(182, 86)));
+        app
+    }
+
+    #[test]
+    fn numbers_stay_whole_at_80x24_and_60x16() {
+        let app = rich_app();
+        for (width, height) in [(80, 24), (60, 16)] {
+            let lines = screen(&app, width, height);
+            let all = lines.join("\n");
+            for whole in ["99441.38", "101270.01", "1.2700%", "-1234.56", "12345.67"] {
+                if height == 16 && whole != "99441.38" && whole != "101270.01" {
+                    continue; // two lines of portfolio: equity and buying power first
+                }
+                assert_shows(&lines, whole);
+            }
+            assert_shows(
+                &lines,
+                if width == 80 {
+                    "limit 180.00"
+                } else {
+                    "stp 410.00 lmt 412.50"
+                },
+            );
+            assert!(
+                !all.contains("99441.\u{2502}") && !all.contains("99441. "),
+                "{all}"
+            );
+            // Narrow, the commission stays and the cash goes, whole.
+            if width == 60 {
+                assert_shows(&lines, "filled buy 2/2 AAPL @ 182.86 #12 comm 1.00");
+            } else {
+                assert_shows(&lines, "@ 182.86 #12, commission 1.00, cash 8099.00");
+            }
+            // The fills keep two lines.
+            assert_eq!(
+                lines.iter().filter(|l| l.contains("filled buy")).count(),
+                2,
+                "{width}x{height}:\n{all}"
+            );
+            // The key hints are cut at a hint, never inside one.
+            let keys = lines.last().unwrap();
+            assert!(keys.trim_end().ends_with("q quit"), "{keys}");
+        }
+        let lines = screen(&app, 80, 24);
+        assert_shows(&lines, "Cash 99441.38  Buying pwr 99441.38");
+        assert_shows(&lines, "Equity 101270.01  Return 1.2700%");
+        assert_shows(&lines, "Real. -1234.56  Unreal. 12345.67");
+        let stop_limit = lines.iter().find(|l| l.contains("#32")).unwrap();
+        for cell in ["buy", "MSFT", "stop 410.00 limit 412.50"] {
+            assert!(stop_limit.contains(cell), "{cell} not in {stop_limit}");
+        }
+        let holding = lines.iter().find(|l| l.contains("182.86")).unwrap();
+        assert!(
+            holding.contains("AAPL") && holding.contains("12345.67"),
+            "{holding}"
+        );
+        let lines = screen(&app, 60, 16);
+        assert_shows(&lines, "Equity 101270.01");
+        assert_shows(&lines, "Buying power 99441.38");
+        assert_shows(&lines, "stp 410.00 lmt 412.50");
+    }
+
+    #[test]
+    fn a_long_status_takes_a_second_line() {
+        let mut app = busy_app();
+        app.end_session();
+        let lines = screen(&app, 60, 16);
+        let all = lines.join("\n");
+        assert!(
+            all.contains("your session ended") && all.contains("press L"),
+            "{all}"
+        );
+        assert!(lines.last().unwrap().contains("L log in again  q quit"));
+    }
+
+    #[test]
+    fn the_chart_labels_whole_cents_and_runs_from_older_to_newer() {
+        assert_eq!(to_cents(Money(456_185_000)), m(456, 19));
+        assert_eq!(to_cents(Money(-456_185_000)), m(-456, -19));
+        assert_eq!(to_cents(Money(456_184_999)), m(456, 18));
+        let mut app = app();
+        app.on_key(key(KeyCode::Char('d')));
+        // A day of ticks from yesterday 08:40 to today 08:38, handed over newest first.
+        let yesterday = 1_782_722_400_000; // 2026-06-29 08:40 UTC
+        let mut day = history("AAPL", &[m(456, 18), m(456, 19)]);
+        day.resolution = Resolution::Tick;
+        day.bars[0].at_ms = yesterday + 86_280_000; // 2026-06-30 08:38
+        day.bars[1].at_ms = yesterday;
+        app.set_history("AAPL", HistoryRange::Day, day);
+        let lines = screen(&app, 120, 40);
+        assert_hides(&lines, "456.185");
+        assert_shows(&lines, "456.19");
+        let axis = lines.iter().find(|l| l.contains("06-29 08:40")).unwrap();
+        let (older, newer) = (axis.find("06-29 08:40"), axis.find("06-30 08:38"));
+        assert!(older < newer && newer.is_some(), "{axis}");
+        // Too narrow for times and dates: the dates, whole.
+        let lines = screen(&app, 60, 16);
+        let axis = lines.iter().find(|l| l.contains("06-29")).unwrap();
+        assert!(axis.contains("06-29") && axis.contains("06-30"), "{axis}");
     }
 
     #[test]
@@ -660,8 +1117,36 @@ mod tests {
         app.on_key(key(KeyCode::Enter));
         let lines = screen(&app, 120, 40);
         assert_hides(&lines, " Buy AAPL ");
-        assert_shows(&lines, "Buy 10 AAPL limit 190.00 day — confirm? y/n");
+        assert_shows(
+            &lines,
+            "Buy 10 AAPL limit 190.00 (day) · now 190.00, at most 1900.00 — confirm? y/n",
+        );
         assert_shows(&lines, "y confirm  n or Esc back");
+    }
+
+    #[test]
+    fn form_errors_are_in_words_and_whole_at_60x16() {
+        let mut app = busy_app();
+        app.on_key(key(KeyCode::Char('s')));
+        type_text(&mut app, "5");
+        app.on_key(key(KeyCode::Tab));
+        type_text(&mut app, "-190");
+        app.on_key(key(KeyCode::Enter));
+        let lines = screen(&app, 60, 16);
+        assert_shows(&lines, "▶ Limit price    -190_");
+        assert_shows(&lines, "limit price must be above 0: -190 is not");
+        app.on_key(key(KeyCode::Tab));
+        type_text(&mut app, "180");
+        app.on_key(key(KeyCode::BackTab));
+        for _ in 0..4 {
+            app.on_key(key(KeyCode::Backspace));
+        }
+        type_text(&mut app, "181");
+        app.on_key(key(KeyCode::Enter));
+        let lines = screen(&app, 60, 16);
+        assert_shows(&lines, "a stop-limit sell's limit must be at or below");
+        assert_shows(&lines, "│stop  ");
+        assert_hides(&lines, "argument");
     }
 
     #[test]
@@ -687,6 +1172,10 @@ mod tests {
         let lines = screen(&app, 120, 40);
         for line in HELP.iter().filter(|l| !l.is_empty()) {
             assert_shows(&lines, line);
+        }
+        let small = screen(&app, 60, 16);
+        for line in HELP.iter().filter(|l| !l.is_empty()) {
+            assert_shows(&small, line);
         }
         assert_shows(&lines, "any key closes the help");
     }
