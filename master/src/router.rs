@@ -366,10 +366,12 @@ impl Services {
                     since: s.since_transaction_id,
                 };
                 let resume_from = ask(&self.trades, watch).await?;
-                one(Message::SubscribeSuccess(papertrader_protocol::Subscribed {
-                    subscription_id: s.subscription_id,
-                    resume_from,
-                }))
+                one(Message::SubscribeSuccess(
+                    papertrader_protocol::Subscribed {
+                        subscription_id: s.subscription_id,
+                        resume_from,
+                    },
+                ))
             }
             Message::SubscribeQuotes(_) | Message::Unsubscribe(_) => Err(served_by_workers()),
             other => Err(Failure::new(

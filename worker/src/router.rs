@@ -335,7 +335,10 @@ impl WorkerRouter {
                     return Start::Done(vec![Message::SubscribeFail(failure).into()]);
                 }
             }
-            match router.forward(instruction, request.frame, peer, subscribing).await {
+            match router
+                .forward(instruction, request.frame, peer, subscribing)
+                .await
+            {
                 Ok(forwarding) => Start::Receiving(Box::new(Receiving {
                     deadline: Instant::now() + forwarding.timeout,
                     router,

@@ -170,10 +170,10 @@ impl Live {
         self.delay = FIRST_RETRY;
     }
 
-    /// Where a new account subscription starts: after the last fill seen once a stream was
-    /// up (0: every fill, PROTOCOL.md §12.7), from now the first time.
+    /// Where a new account subscription starts: after the last fill seen (or the first
+    /// stream's resume point) once a stream was up, from now the first time.
     fn since(&self) -> Option<u64> {
-        self.opened.then(|| self.last_fill.unwrap_or(0))
+        self.opened.then_some(self.last_fill).flatten()
     }
 
     /// Marks the stream down; it is tried again after the current pause, which doubles.
@@ -348,10 +348,14 @@ impl Driver<'_> {
         let symbols = app.symbols();
         let since = self.live.since();
         let result = match &mut self.live.stream {
-            Some(stream) => renew(stream, &self.live.ended, &symbols, since).await,
+            // The stream subscribes again by itself, the account from the last fill it saw.
+            Some(stream) => stream.reconnect().await,
             None => open_live(self.client, &symbols, since)
                 .await
-                .map(|stream| self.live.stream = Some(stream)),
+                .map(|(stream, resume_from)| {
+                    self.live.last_fill = Some(self.live.last_fill.unwrap_or(resume_from));
+                    self.live.stream = Some(stream);
+                }),
         };
         match result {
             Ok(()) => {
@@ -541,35 +545,13 @@ async fn open_live(
     client: &Client,
     symbols: &[String],
     since: Option<u64>,
-) -> Result<LiveStream, ClientError> {
+) -> Result<(LiveStream, u64), ClientError> {
     let mut stream = client.open_stream().await?;
     if !symbols.is_empty() {
         stream.subscribe_quotes(QUOTES, symbols).await?;
     }
-    stream.subscribe_account(ACCOUNT, since).await?;
-    Ok(stream)
-}
-
-/// Reconnects `stream` (which subscribes again what it still has) and renews the
-/// subscriptions the server `ended` (a stream forgets those): the quotes, and the account
-/// after the fill `since`.
-async fn renew(
-    stream: &mut LiveStream,
-    ended: &[u64],
-    symbols: &[String],
-    since: Option<u64>,
-) -> Result<(), ClientError> {
-    stream.reconnect().await?;
-    for &id in ended {
-        // In case the reconnect subscribed it again already.
-        let _ = stream.unsubscribe(id).await;
-        match id {
-            QUOTES if symbols.is_empty() => {}
-            QUOTES => stream.subscribe_quotes(QUOTES, symbols).await?,
-            _ => stream.subscribe_account(ACCOUNT, since).await?,
-        }
-    }
-    Ok(())
+    let resume_from = stream.subscribe_account(ACCOUNT, since).await?;
+    Ok((stream, resume_from))
 }
 
 fn draw(terminal: &mut Term, app: &App) -> Result<(), Failed> {

@@ -30,18 +30,35 @@ fn watch_streams_quotes_and_the_users_fills() {
     let mut watch = user
         .command(&["watch", "KO", "AAPL", "--fills", "--json", "--count", "30"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+    // Buy once the watch is live (its first quote line is out), so the fill is pushed.
+    let stdout = watch.stdout.take().unwrap();
+    let (first_tx, first_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let Ok(line) = line else { break };
+            if lines.is_empty() {
+                let _ = first_tx.send(());
+            }
+            lines.push(line);
+        }
+        lines
+    });
+    first_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("watch printed nothing");
     let bought = user.ok(&["buy", "KO", "2", "--json"]).json();
-    let run = finish(&mut watch, "watch");
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let objects: Vec<Value> = run
-        .stdout
-        .lines()
+    let status = wait_bounded(&mut watch, Duration::from_secs(30), "watch");
+    assert!(status.success(), "watch exited {status:?}");
+    let lines = reader.join().unwrap();
+    let objects: Vec<Value> = lines
+        .iter()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
+    let all = lines.join("\n");
     let quotes: Vec<&Value> = objects.iter().filter(|o| o["type"] == "quote").collect();
     assert!(quotes.len() >= 30, "{} quotes", quotes.len());
     let symbols: std::collections::BTreeSet<&str> =
@@ -55,7 +72,7 @@ fn watch_streams_quotes_and_the_users_fills() {
     let fill = objects
         .iter()
         .find(|o| o["type"] == "account" && o["event"] == "filled")
-        .unwrap_or_else(|| panic!("no fill in {}", run.stdout));
+        .unwrap_or_else(|| panic!("no fill in {all}"));
     assert_eq!(fill["symbol"], "KO");
     assert_eq!(fill["fill"]["quantity"], 2);
     assert_eq!(

@@ -92,15 +92,32 @@ fn the_tui_shows_prices_places_fills_and_cancels_in_a_real_terminal() {
     ]);
     let screen = tmux.wait_for("AAPL");
     assert!(screen.contains("KO"), "{screen}");
-    // Live prices: the watchlist fills in (a price with cents) and the portfolio shows cash.
     tmux.wait_for("100000.00");
+    // Live prices: the watchlist's KO row gets a price (cents) from the pushes.
+    let started = Instant::now();
+    loop {
+        let screen = tmux.screen();
+        let priced = screen.lines().any(|line| {
+            line.contains(" KO ")
+                && line.split_whitespace().any(|word| {
+                    word.contains('.') && word.trim_start_matches(['+', '-']).parse::<f64>().is_ok()
+                })
+        });
+        if priced {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no KO price:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     // A market buy of 2 KO, through the form and its confirmation; its fill arrives live.
     tmux.keys(&["b", "2", "Enter"]);
     tmux.wait_for("confirm");
     tmux.keys(&["y"]);
-    let filled = tmux.wait_for("filled");
-    assert!(filled.contains("KO"), "{filled}");
+    tmux.wait_for("filled buy 2/2 KO");
 
     // A limit buy far below the price rests; cancelled from the open-orders list.
     tmux.keys(&["b", "1", "Tab", "1.00", "Enter"]);
@@ -110,7 +127,8 @@ fn the_tui_shows_prices_places_fills_and_cancels_in_a_real_terminal() {
     tmux.keys(&["Tab", "c"]);
     tmux.wait_for("Cancel order");
     tmux.keys(&["y"]);
-    tmux.wait_for("cancelled");
+    // The pushed event in the feed, not only the reply in the status line.
+    tmux.wait_for("cancelled buy 0/1 KO");
 
     // Help, then a window too small to draw in, then back.
     tmux.keys(&["?"]);

@@ -56,11 +56,13 @@ impl Watchers {
     /// Adds `watcher` of `account_id`, sending it `replay` first.
     pub fn add(&mut self, account_id: i64, watcher: Watcher, replay: Vec<AccountEvent>) {
         if !replay.is_empty() {
-            watcher.link.do_send(DeliverAccountEvents(vec![WatchedEvents {
-                client_connection: watcher.client_connection,
-                watch: watcher.watch,
-                events: replay,
-            }]));
+            watcher
+                .link
+                .do_send(DeliverAccountEvents(vec![WatchedEvents {
+                    client_connection: watcher.client_connection,
+                    watch: watcher.watch,
+                    events: replay,
+                }]));
         }
         self.by_connection
             .entry((watcher.link_id, watcher.client_connection))

@@ -654,8 +654,11 @@ impl Handler<Watch> for TradeQueueActor {
             move |c| missed_fills(c, account_id, since),
             move |act, missed| {
                 let missed = missed?;
-                act.watchers
-                    .add(account_id, watcher, events::replay(&missed.fills, &missed.orders));
+                act.watchers.add(
+                    account_id,
+                    watcher,
+                    events::replay(&missed.fills, &missed.orders),
+                );
                 Ok(missed.last_transaction)
             },
         )

@@ -448,10 +448,7 @@ impl StreamHandler<Decoded> for MasterLinkActor {
                 let gone = events
                     .entries
                     .into_iter()
-                    .filter_map(|e| {
-                        self.streams
-                            .deliver(e.client_connection, e.watch, e.events)
-                    })
+                    .filter_map(|e| self.streams.deliver(e.client_connection, e.watch, e.events))
                     .collect();
                 self.unwatch(gone);
             }

@@ -321,7 +321,9 @@ impl Subscriptions {
                 break;
             }
             subscription.sequence += 1;
-            subscription.pending.push_back((subscription.sequence, event));
+            subscription
+                .pending
+                .push_back((subscription.sequence, event));
         }
         if let Some(last_sequence) = overflow {
             state.accounts.remove(&subscription_id);

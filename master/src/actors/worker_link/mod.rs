@@ -23,8 +23,8 @@ use std::time::Duration;
 use actix::prelude::*;
 use bytes::BytesMut;
 use papertrader_protocol::{
-    AccountEvents, DataStateEnd, DataStateEnded, Failure, WatchedEvents, Forward, ForwardReply, Message,
-    MessageCodec, PriceTick, ReasonCode,
+    AccountEvents, DataStateEnd, DataStateEnded, Failure, Forward, ForwardReply, Message,
+    MessageCodec, PriceTick, ReasonCode, WatchedEvents,
 };
 use papertrader_runtime::connection::{check_request, Arrived, Peer, Reply};
 use papertrader_runtime::identity::SigningIdentity;
