@@ -3,6 +3,8 @@
 //! push) over the timed phase. Connections come from many loopback source addresses (see
 //! [`crate::sources`]), all with one session.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -22,8 +24,9 @@ struct Seen {
     gaps: u64,
 }
 
-/// Registers one user, opens `count` subscribed connections (64 at a time), then reads pushes
-/// for `hold`; the latency percentiles, pushes and sequence gaps as JSON.
+/// Registers one user, opens `count` subscribed connections (64 at a time), each reading its
+/// pushes from the moment it is subscribed; once all are, pushes of ticks published from then
+/// on are measured for `hold`. The latency percentiles, pushes and sequence gaps as JSON.
 pub async fn run(
     target: &str,
     count: usize,
@@ -32,28 +35,41 @@ pub async fn run(
     hold: Duration,
 ) -> anyhow::Result<Value> {
     let session = login(target, prefix).await?;
-    let mut connections = Vec::with_capacity(count);
-    while connections.len() < count {
-        let start = connections.len();
+    // 0 until every subscriber is ready: pushes of earlier ticks are read, not measured.
+    let measure_from = Arc::new(AtomicI64::new(0));
+    let deadline = Arc::new(AtomicI64::new(i64::MAX));
+    let mut tasks = Vec::with_capacity(count);
+    let mut ready = Vec::with_capacity(count);
+    for start in (0..count).step_by(64) {
         let batch: Vec<_> = (start..count.min(start + 64))
             .map(|index| {
                 let (target, session, symbols) =
                     (target.to_owned(), session.clone(), symbols.to_vec());
-                tokio::spawn(async move { subscribed(&target, index, &session, symbols).await })
+                let (from, until) = (measure_from.clone(), deadline.clone());
+                let (subscribed_tx, subscribed_rx) = tokio::sync::oneshot::channel();
+                let task = tokio::spawn(async move {
+                    let conn = subscribed(&target, index, &session, symbols).await?;
+                    let _ = subscribed_tx.send(());
+                    read_until(conn, &from, &until).await
+                });
+                (task, subscribed_rx)
             })
             .collect();
-        for task in batch {
-            connections.push(task.await??);
+        for (task, subscribed_rx) in batch {
+            ready.push(subscribed_rx.await);
+            tasks.push(task);
         }
     }
+    if ready.iter().any(Result::is_err) {
+        anyhow::bail!("some subscribers failed to subscribe");
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    measure_from.store(now, Ordering::SeqCst);
+    deadline.store(now + hold.as_millis() as i64, Ordering::SeqCst);
     eprintln!(
         "{count} subscribers ready; measuring for {}s",
         hold.as_secs()
     );
-    let tasks: Vec<_> = connections
-        .into_iter()
-        .map(|conn| tokio::spawn(read_for(conn, hold)))
-        .collect();
     let mut all = Seen {
         latency_ms: Histogram::new(3)?,
         pushes: 0,
@@ -122,32 +138,38 @@ async fn subscribed(
     Ok(conn)
 }
 
-async fn read_for(mut conn: Connection, hold: Duration) -> anyhow::Result<Seen> {
+/// Reads pushes until the deadline, measuring those of ticks published from `from` on.
+async fn read_until(
+    mut conn: Connection,
+    from: &AtomicI64,
+    until: &AtomicI64,
+) -> anyhow::Result<Seen> {
     let mut seen = Seen {
         latency_ms: Histogram::new(3)?,
         pushes: 0,
         gaps: 0,
     };
-    let deadline = tokio::time::Instant::now() + hold;
     let mut last = None;
     loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        if left.is_zero() {
+        let now = chrono::Utc::now().timestamp_millis();
+        let end = until.load(Ordering::SeqCst);
+        if now >= end {
             break;
         }
-        let Some(push) = conn.next_push(left).await? else {
-            break;
+        let wait = Duration::from_millis((end - now).clamp(1, 1_000) as u64);
+        let Some(push) = conn.next_push(wait).await? else {
+            continue;
         };
-        let now = chrono::Utc::now().timestamp_millis();
+        let read_at = chrono::Utc::now().timestamp_millis();
         if let Message::QuotePush(p) = push {
-            // The first push is the snapshot of an earlier tick: not a tick's delivery.
-            if last.is_some() {
+            let start = from.load(Ordering::SeqCst);
+            if start > 0 && p.published_at_ms >= start {
                 seen.latency_ms
-                    .record((now - p.published_at_ms).max(0) as u64)?;
+                    .record((read_at - p.published_at_ms).max(0) as u64)?;
                 seen.pushes += 1;
-            }
-            if last.is_some_and(|l: u64| p.sequence > l + 1) {
-                seen.gaps += 1;
+                if last.is_some_and(|l: u64| p.sequence > l + 1) {
+                    seen.gaps += 1;
+                }
             }
             last = Some(p.sequence);
         }

@@ -598,6 +598,8 @@ arguments! {
         pub at_ms: i64,
         /// The latest quote of every asset.
         pub quotes: Vec<Quote>,
+        /// When the master sent this tick to the worker, ms (subscribers' pushes carry it).
+        pub published_at_ms: i64,
     }
 }
 

@@ -297,6 +297,7 @@ fn vectors() -> Vec<(&'static str, Message)> {
                     at_ms: 1_767_225_600_000,
                     stale: false,
                 }],
+                published_at_ms: 1_767_225_600_250,
             }),
         ),
         (

@@ -520,12 +520,14 @@ pub fn message_of(instruction: Instruction) -> BoxedStrategy<Message> {
             any::<u64>(),
             any::<i64>(),
             proptest::collection::vec(quote(), 0..4),
+            any::<i64>(),
         )
-            .prop_map(|(tick, at_ms, quotes)| {
+            .prop_map(|(tick, at_ms, quotes, published_at_ms)| {
                 Message::PriceTick(PriceTick {
                     tick,
                     at_ms,
                     quotes,
+                    published_at_ms,
                 })
             })
             .boxed(),

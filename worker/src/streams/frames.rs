@@ -31,7 +31,7 @@ impl EncodedTick {
             .collect();
         Self {
             tick: tick.tick,
-            published_at_ms: tick.at_ms,
+            published_at_ms: tick.published_at_ms,
             quotes,
         }
     }
@@ -99,6 +99,7 @@ mod tests {
             tick: 42,
             at_ms: 1_700_000_000_123,
             quotes: vec![quote("AAPL", 190_000_000), quote("MSFT", 410_500_000)],
+            published_at_ms: 1_700_000_000_123,
         };
         let encoded = EncodedTick::new(&tick);
         let quotes: Vec<&Bytes> = encoded.quotes.values().collect();

@@ -228,6 +228,7 @@ fn price_tick(snapshot: &crate::market::book::Snapshot) -> Message {
         tick: snapshot.tick,
         at_ms: snapshot.at_ms,
         quotes,
+        published_at_ms: crate::actors::now_ms(),
     })
 }
 
