@@ -10,9 +10,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use papertrader_client::Connection;
 use papertrader_protocol::password::client_password_hash;
-use papertrader_protocol::{
-    ConnectionState, Login, Message, Register, SessionToken, SubscribeQuotes, SwitchState,
-};
+use papertrader_protocol::{Login, Message, Register, SubscribeQuotes};
 use serde_json::{json, Value};
 
 use crate::sources;
@@ -121,15 +119,7 @@ async fn subscribed(
     symbols: Vec<String>,
 ) -> anyhow::Result<Connection> {
     let mut conn = Connection::from_stream(sources::connect(target, index).await?)?;
-    conn.call(&Message::LoginWithSession(SessionToken {
-        session_id: session.to_owned(),
-    }))
-    .await?;
-    conn.call(&Message::SwitchState(SwitchState {
-        session_id: session.to_owned(),
-        state: ConnectionState::DataTransfer,
-    }))
-    .await?;
+    conn.open_data_transfer(session).await?;
     conn.call(&Message::SubscribeQuotes(SubscribeQuotes {
         subscription_id: 1,
         symbols,

@@ -261,6 +261,22 @@ impl Connection {
         fail_to_error(reply)
     }
 
+    /// Resumes `session_id` on this connection (`loginWithSession`) and enters DataTransfer
+    /// state with it: what a connection carrying subscriptions starts with.
+    pub async fn open_data_transfer(&mut self, session_id: &str) -> Result<(), ClientError> {
+        use papertrader_protocol::{ConnectionState, SessionToken, SwitchState};
+        self.call(&Message::LoginWithSession(SessionToken {
+            session_id: session_id.to_owned(),
+        }))
+        .await?;
+        self.call(&Message::SwitchState(SwitchState {
+            session_id: session_id.to_owned(),
+            state: ConnectionState::DataTransfer,
+        }))
+        .await?;
+        Ok(())
+    }
+
     /// Sends a data request and reassembles the transfer, calling `progress(received, max)`
     /// after each packet.
     pub async fn call_data(

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use papertrader_protocol::{
-    AccountPush, ConnectionState, Message, QuotePush, ReasonCode, SessionToken, SubscribeAccount,
-    SubscribeQuotes, SubscriptionEnded, SubscriptionId, SwitchState,
+    AccountPush, Message, QuotePush, ReasonCode, SubscribeAccount, SubscribeQuotes,
+    SubscriptionEnded, SubscriptionId,
 };
 
 use crate::connection::{ClientError, Connection, Peer};
@@ -217,15 +217,7 @@ async fn connect(
         let index = (first + step) % workers.len();
         match Connection::connect_with(Peer::Worker, &workers[index], tls).await {
             Ok(mut conn) => {
-                conn.call(&Message::LoginWithSession(SessionToken {
-                    session_id: session.to_owned(),
-                }))
-                .await?;
-                conn.call(&Message::SwitchState(SwitchState {
-                    session_id: session.to_owned(),
-                    state: ConnectionState::DataTransfer,
-                }))
-                .await?;
+                conn.open_data_transfer(session).await?;
                 return Ok((conn, index));
             }
             Err(e) => last = e,

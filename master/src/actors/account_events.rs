@@ -163,9 +163,26 @@ impl Watchers {
     }
 }
 
+/// An event of `order` with nothing filled by it (the fields a fill or a reason add are
+/// none and 0).
+fn about(order: &OpenOrder, kind: AccountEventKind, at_ms: i64) -> AccountEvent {
+    AccountEvent {
+        kind,
+        order_id: Some(order.id),
+        side: order.side,
+        symbol: order.symbol.clone(),
+        quantity: order.quantity,
+        filled_quantity: order.filled,
+        fill: None,
+        cash_after: None,
+        reason: 0,
+        at_ms,
+        replayed: false,
+    }
+}
+
 /// The event of an open order that a tick acted on.
 pub fn from_update(update: &OrderUpdate, at_ms: i64) -> AccountEvent {
-    let order = &update.order;
     let kind = match update.status {
         OrderStatus::New => AccountEventKind::Accepted,
         OrderStatus::PartiallyFilled => AccountEventKind::PartiallyFilled,
@@ -176,12 +193,6 @@ pub fn from_update(update: &OrderUpdate, at_ms: i64) -> AccountEvent {
     };
     // A cancelled ioc order with a last fill: the fill is what the subscriber needs to see.
     AccountEvent {
-        kind,
-        order_id: Some(order.id),
-        side: order.side,
-        symbol: order.symbol.clone(),
-        quantity: order.quantity,
-        filled_quantity: order.filled,
         fill: update.fill.map(|f| FillDetail {
             transaction_id: f.transaction_id,
             quantity: f.quantity,
@@ -190,8 +201,7 @@ pub fn from_update(update: &OrderUpdate, at_ms: i64) -> AccountEvent {
         }),
         cash_after: update.fill.map(|f| Money(f.cash_after)),
         reason: update.reason,
-        at_ms,
-        replayed: false,
+        ..about(&update.order, kind, at_ms)
     }
 }
 
@@ -236,23 +246,14 @@ pub fn of_order(
     kind: AccountEventKind,
     reason: Option<ReasonCode>,
 ) -> AccountEvent {
-    let at_ms = super::now_ms();
+    let at_ms = if kind == AccountEventKind::Accepted {
+        order.placed_at
+    } else {
+        super::now_ms()
+    };
     AccountEvent {
-        kind,
-        order_id: Some(order.id),
-        side: order.side,
-        symbol: order.symbol.clone(),
-        quantity: order.quantity,
-        filled_quantity: order.filled,
-        fill: None,
-        cash_after: None,
         reason: reason.map_or(0, u16::from),
-        at_ms: if kind == AccountEventKind::Accepted {
-            order.placed_at
-        } else {
-            at_ms
-        },
-        replayed: false,
+        ..about(order, kind, at_ms)
     }
 }
 

@@ -57,37 +57,7 @@ async fn one_client_keeps_its_session_when_its_worker_dies() {
     let dir = tempfile::tempdir().unwrap();
     let master = start_master(dir.path()).await;
     let master_addr = master.local_addr;
-    // Worker "a" (the one the client picks first) in a thread of its own, so it can die alone.
-    let config_a = worker_config(dir.path(), "a", master_addr);
-    let (doomed, addr_a) = ServerThread::start(move || async move {
-        let worker = start_worker(config_a).await;
-        (worker.local_addr, worker)
-    });
-    let config_a = worker_config(dir.path(), "a", master_addr);
-    register_worker_at(&master, "a", &config_a, &["127.0.0.1"], &addr_a.to_string()).await;
-    let config_b = worker_config(dir.path(), "b", master_addr);
-    let b = start_worker(config_b.clone()).await;
-    register_worker_at(
-        &master,
-        "b",
-        &config_b,
-        &["127.0.0.1"],
-        &b.local_addr.to_string(),
-    )
-    .await;
-    wait_link(&b.link, up).await;
-    let mut listed = 0;
-    for _ in 0..200 {
-        listed = Client::worker_list(&master_addr.to_string())
-            .await
-            .unwrap()
-            .len();
-        if listed == 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    assert_eq!(listed, 2);
+    let (doomed, addr_a, b) = doomed_and_spare(&master, dir.path()).await;
 
     let mut client = Client::via_master(&master_addr.to_string()).await.unwrap();
     assert_eq!(client.worker(), addr_a.to_string());

@@ -41,17 +41,7 @@ async fn cluster(
 
 /// Logs `session` in on `conn` and enters DataTransfer state.
 async fn enter_data(conn: &mut Connection, session: &str) {
-    conn.call(&Message::LoginWithSession(SessionToken {
-        session_id: session.into(),
-    }))
-    .await
-    .unwrap();
-    conn.call(&Message::SwitchState(SwitchState {
-        session_id: session.into(),
-        state: ConnectionState::DataTransfer,
-    }))
-    .await
-    .unwrap();
+    conn.open_data_transfer(session).await.unwrap();
 }
 
 async fn subscribe_quotes(conn: &mut Connection, id: u64) {
@@ -642,35 +632,7 @@ async fn a_stream_resubscribes_on_another_worker_and_learns_the_fills_it_missed(
     config.update_interval_ms = 50;
     let master = start_master_with(config).await;
     let master_addr = master.local_addr;
-    let config_a = worker_config(dir.path(), "a", master_addr);
-    let (doomed, addr_a) = ServerThread::start(move || async move {
-        let worker = start_worker(config_a).await;
-        (worker.local_addr, worker)
-    });
-    let config_a = worker_config(dir.path(), "a", master_addr);
-    register_worker_at(&master, "a", &config_a, &["127.0.0.1"], &addr_a.to_string()).await;
-    let config_b = worker_config(dir.path(), "b", master_addr);
-    let b = start_worker(config_b.clone()).await;
-    register_worker_at(
-        &master,
-        "b",
-        &config_b,
-        &["127.0.0.1"],
-        &b.local_addr.to_string(),
-    )
-    .await;
-    wait_link(&b.link, up).await;
-    for _ in 0..200 {
-        if Client::worker_list(&master_addr.to_string())
-            .await
-            .unwrap()
-            .len()
-            == 2
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let (doomed, addr_a, b) = doomed_and_spare(&master, dir.path()).await;
     let mut client = Client::via_master(&master_addr.to_string()).await.unwrap();
     assert_eq!(client.worker(), addr_a.to_string());
     client

@@ -336,3 +336,43 @@ pub async fn start_workers(
     }
     workers
 }
+
+/// Two workers on `master`, both listed by it: "a" (the one a client picks first) in a thread
+/// of its own, so it can die alone (stop the returned [`ServerThread`]), and "b" in this one.
+pub async fn doomed_and_spare(
+    master: &RunningMaster,
+    dir: &Path,
+) -> (ServerThread, std::net::SocketAddr, RunningWorker) {
+    let master_addr = master.local_addr;
+    let config_a = worker_config(dir, "a", master_addr);
+    let (doomed, addr_a) = ServerThread::start(move || async move {
+        let worker = start_worker(config_a).await;
+        (worker.local_addr, worker)
+    });
+    let config_a = worker_config(dir, "a", master_addr);
+    register_worker_at(master, "a", &config_a, &["127.0.0.1"], &addr_a.to_string()).await;
+    let config_b = worker_config(dir, "b", master_addr);
+    let b = start_worker(config_b.clone()).await;
+    register_worker_at(
+        master,
+        "b",
+        &config_b,
+        &["127.0.0.1"],
+        &b.local_addr.to_string(),
+    )
+    .await;
+    wait_link(&b.link, up).await;
+    let mut listed = 0;
+    for _ in 0..200 {
+        listed = papertrader_client::Client::worker_list(&master_addr.to_string())
+            .await
+            .unwrap()
+            .len();
+        if listed == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(listed, 2, "the master lists both workers");
+    (doomed, addr_a, b)
+}
