@@ -44,7 +44,7 @@ pub enum ClientCommand {
     Assets(assets::AssetsArgs),
     /// Latest prices.
     Quote(quote::QuoteArgs),
-    /// Live prices as they change (and your fills with --fills), until Ctrl-C.
+    /// Live prices at every price update (and your fills with --fills), until Ctrl-C.
     Watch(watch::WatchArgs),
     /// An asset's name and latest price.
     Info(info::InfoArgs),
