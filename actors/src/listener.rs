@@ -27,6 +27,13 @@ pub fn next_connection_id() -> u64 {
     NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed)
 }
 
+/// TCP keepalive of client connections: first probe after 60 s of silence, then every 10 s,
+/// 3 unanswered probes end the connection.
+const KEEPALIVE: socket2::TcpKeepalive = socket2::TcpKeepalive::new()
+    .with_time(Duration::from_secs(60))
+    .with_interval(Duration::from_secs(10))
+    .with_retries(3);
+
 /// Accepts connections forever on the current actix arbiter and hands each one, with its
 /// [`Peer`], to `on_accept`, which decides whether to let it in.
 pub async fn serve_with<F>(listener: TcpListener, mut on_accept: F)
@@ -45,7 +52,11 @@ where
         let _ = stream.set_nodelay(true);
         // Bound what the kernel buffers for a peer that does not read (autotuning lets it grow
         // to megabytes): such a peer then stalls our writes, and the write timeout lets it go.
-        let _ = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER_BYTES);
+        let socket = socket2::SockRef::from(&stream);
+        let _ = socket.set_send_buffer_size(SEND_BUFFER_BYTES);
+        // A subscriber only reads, so it is never closed for idleness: keepalive probes find a
+        // peer that vanished without a FIN (about 90 s), which then frees its slot.
+        let _ = socket.set_tcp_keepalive(&KEEPALIVE);
         let peer = Peer {
             connection_id: next_connection_id(),
             addr,

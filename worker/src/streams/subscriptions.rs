@@ -434,6 +434,26 @@ fn drain_state(
             return false;
         }
     }
+    // Account events first: they are never conflated, quotes are.
+    for (id, subscription) in state.accounts.iter_mut() {
+        if !subscription.confirmed {
+            continue;
+        }
+        while let Some((sequence, event)) = subscription.pending.front() {
+            let push = Message::AccountPush(AccountPush {
+                subscription_id: *id,
+                sequence: *sequence,
+                event: Box::new(event.clone()),
+            });
+            if let Ok(frame) = push.to_frame_bytes(max_payload) {
+                if send(frame).is_err() {
+                    return false;
+                }
+            }
+            subscription.sent = *sequence;
+            subscription.pending.pop_front();
+        }
+    }
     let mut too_large = Vec::new();
     for (id, subscription) in state.quotes.iter_mut() {
         let Some(pending) = &subscription.pending else {
@@ -478,25 +498,6 @@ fn drain_state(
             }
         }
         return drain_state(state, send, max_payload);
-    }
-    for (id, subscription) in state.accounts.iter_mut() {
-        if !subscription.confirmed {
-            continue;
-        }
-        while let Some((sequence, event)) = subscription.pending.front() {
-            let push = Message::AccountPush(AccountPush {
-                subscription_id: *id,
-                sequence: *sequence,
-                event: Box::new(event.clone()),
-            });
-            if let Ok(frame) = push.to_frame_bytes(max_payload) {
-                if send(frame).is_err() {
-                    return false;
-                }
-            }
-            subscription.sent = *sequence;
-            subscription.pending.pop_front();
-        }
     }
     true
 }
