@@ -24,6 +24,8 @@ pub struct Client {
     state: ConnectionState,
     session: Option<String>,
     tls: Option<ClientTls>,
+    /// The connection was lost by the last request: the next one reconnects first.
+    broken: bool,
 }
 
 fn unexpected(reply: Message) -> ClientError {
@@ -88,6 +90,7 @@ impl Client {
                         state: ConnectionState::Command,
                         session: None,
                         tls,
+                        broken: false,
                     })
                 }
                 Err(e) => last = e,
@@ -181,10 +184,34 @@ impl Client {
         Ok(())
     }
 
-    /// A Command-state request; not retried on another worker.
+    /// Reconnects (resuming the session) when the last request lost the connection, so one
+    /// outage costs one failed request, not every request after it.
+    async fn repair(&mut self) -> Result<(), ClientError> {
+        if self.broken {
+            self.fail_over().await?;
+            self.broken = false;
+        }
+        Ok(())
+    }
+
+    /// Notes whether `result` lost the connection.
+    fn note<T>(&mut self, result: Result<T, ClientError>) -> Result<T, ClientError> {
+        if result.as_ref().is_err_and(lost) {
+            self.broken = true;
+        }
+        result
+    }
+
+    /// A Command-state request; not retried on another worker (but a connection it finds lost
+    /// is made again first).
     async fn command(&mut self, request: Message) -> Result<Message, ClientError> {
-        self.switch_to(ConnectionState::Command).await?;
-        self.conn.call(&request).await
+        self.repair().await?;
+        let result = async {
+            self.switch_to(ConnectionState::Command).await?;
+            self.conn.call(&request).await
+        }
+        .await;
+        self.note(result)
     }
 
     /// A data request, retried once on another worker if the connection was lost.
@@ -194,15 +221,16 @@ impl Client {
         progress: &mut dyn FnMut(u32, u32),
     ) -> Result<DataBody, ClientError> {
         for attempt in 0..2 {
+            self.repair().await?;
             let result = async {
                 self.switch_to(ConnectionState::DataTransfer).await?;
                 self.conn.call_data(&request, &mut *progress).await
             }
             .await;
-            match result {
-                Err(e) if lost(&e) && attempt == 0 && self.workers.len() > 1 => {
-                    self.fail_over().await?
-                }
+            match self.note(result) {
+                // A read is safe to repeat: once, on a new connection (another worker if
+                // there is one).
+                Err(e) if lost(&e) && attempt == 0 => continue,
                 other => return other,
             }
         }
@@ -422,11 +450,8 @@ impl Client {
                 Err(e) => e,
             };
             let resend = match &result {
-                e if lost(e) => {
-                    // Reconnect (another worker when there is one) before sending it again.
-                    let _ = self.fail_over().await;
-                    true
-                }
+                // The next attempt reconnects first (another worker when there is one).
+                e if lost(e) => true,
                 e => matches!(
                     e.reason(),
                     Some(ReasonCode::OutcomeUnknown | ReasonCode::Unavailable)

@@ -40,7 +40,7 @@ pub enum ClientError {
         source: std::io::Error,
     },
     /// The socket failed after the connection was made.
-    #[error("connection: {0}")]
+    #[error("the connection was lost: {0}")]
     Io(#[from] std::io::Error),
     /// The server sent bytes that are not valid protocol.
     #[error("protocol: {0}")]
@@ -185,8 +185,7 @@ impl Connection {
 
     /// Sends one message without waiting for a reply.
     pub async fn send(&mut self, message: &Message) -> Result<(), ClientError> {
-        self.framed.send(message).await?;
-        Ok(())
+        self.framed.send(message).await.map_err(from_codec)
     }
 
     /// Sets how long [`Connection::receive`] waits for each frame.
@@ -249,7 +248,7 @@ impl Connection {
         match next {
             Some(Ok(Ok(message))) => Ok(message),
             Some(Ok(Err(rejected))) => Err(ClientError::Protocol(rejected.error)),
-            Some(Err(e)) => Err(e.into()),
+            Some(Err(e)) => Err(from_codec(e)),
             None => Err(ClientError::Closed),
         }
     }
@@ -297,6 +296,16 @@ impl Connection {
                 other => return Err(ClientError::Unexpected(other.instruction().name())),
             }
         }
+    }
+}
+
+/// A codec error as the caller sees it: a failed socket read or write is a lost connection
+/// ([`ClientError::Io`], which [`ClientError::is_unreachable`] counts), anything else a
+/// protocol error.
+fn from_codec(error: ProtocolError) -> ClientError {
+    match error {
+        ProtocolError::Io(e) => ClientError::Io(e),
+        other => ClientError::Protocol(other),
     }
 }
 

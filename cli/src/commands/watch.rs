@@ -32,12 +32,20 @@ pub struct WatchArgs {
     #[arg(long)]
     fills: bool,
     /// Stop after this many price updates (default: until Ctrl-C).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     count: Option<u64>,
     #[command(flatten)]
     session: SessionArgs,
     #[command(flatten)]
     pub output: JsonArg,
+}
+
+/// `--count`: a whole number from 1.
+fn at_least_one(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{text} is not a count: give a whole number from 1")),
+    }
 }
 
 /// How updates are shown.

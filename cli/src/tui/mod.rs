@@ -332,9 +332,16 @@ impl Driver<'_> {
 
     /// Shows why a request failed; a session that ended gets the way back instead.
     fn request_failed(&mut self, app: &mut App, what: &str, e: ClientError) {
+        let unreachable = e.is_unreachable();
         let failed = Failed::from(e);
         if session_ended(&failed) {
             self.session_over(app);
+        } else if unreachable {
+            // Nothing answered: the next request reconnects by itself.
+            app.set_status(format!(
+                "{what}: the server cannot be reached right now ({}); try again in a moment",
+                failed.message()
+            ));
         } else {
             app.set_status(format!("{what}: {}", explain_failed(&failed)));
         }
@@ -405,10 +412,8 @@ impl Driver<'_> {
     async fn relogin(&mut self, app: &mut App) {
         let stored = match stored_session(&self.session) {
             Ok(stored) => stored,
-            Err(failed) => {
-                app.set_status(failed.message().to_owned());
-                return;
-            }
+            // Not logged in yet (no session file): still the same advice.
+            Err(_) => return self.session_over(app),
         };
         if stored.session_id == self.session_id {
             app.set_status(format!(
@@ -428,6 +433,7 @@ impl Driver<'_> {
                     self.enqueue(action);
                 }
             }
+            Err(failed) if session_ended(&failed) => self.session_over(app),
             Err(failed) => app.set_status(failed.message().to_owned()),
         }
     }
@@ -446,7 +452,7 @@ impl Driver<'_> {
                     app.order_placed(accepted.order_id, accepted.status, &spec);
                     self.enqueue(Action::Refresh);
                 }
-                Err(e) => self.request_failed(app, "order refused", e),
+                Err(e) => self.request_failed(app, "order", e),
             },
             Action::Cancel(id) => match self.client.cancel_order(id).await {
                 Ok(c) => {

@@ -279,8 +279,7 @@ impl MasterLinkActor {
         // Without the master, ended sessions go unnoticed and account events cannot come.
         self.streams.end_all(&Failure::new(
             ReasonCode::Unavailable,
-            "the worker lost its link to the master; subscribe again (on another worker if \
-             this one stays unavailable)",
+            "the worker lost its link to the master",
         ));
         warn!(self.log, "master link down"; "reason" => &why, "retry_in_ms" => self.backoff.as_millis() as u64);
         if let Some(server) = self.settings.metrics {

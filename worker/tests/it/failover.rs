@@ -89,3 +89,63 @@ async fn one_client_keeps_its_session_when_its_worker_dies() {
     let bought: Vec<u64> = trades.entries.iter().map(|t| t.quantity).collect();
     assert_eq!(bought, [2, 3]);
 }
+
+#[actix::test]
+async fn a_client_whose_worker_came_back_works_again_after_one_failed_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = start_master(dir.path()).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut config = worker_config(dir.path(), "a", master.local_addr);
+    config.listen = format!("127.0.0.1:{port}").parse().unwrap();
+    register_worker(&master, "a", &config, &["127.0.0.1"]).await;
+    let start = |config: papertrader_worker::config::WorkerConfig| {
+        ServerThread::start(move || async move {
+            let worker = start_worker(config).await;
+            (worker.local_addr, worker)
+        })
+    };
+    let (first, addr) = start(config.clone());
+    let mut client = Client::to_worker(&addr.to_string()).await.unwrap();
+    // Until its link is admitted the worker answers Unavailable (a refusal, not a lost link).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while client
+        .register("rita", "rita@example.com", "pw")
+        .await
+        .is_err()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker never came up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    client.login("rita", "pw", true).await.unwrap();
+    client.orders(false).await.unwrap();
+
+    first.stop();
+    // With the worker gone, a command fails as a lost connection, not as a refusal.
+    let lost = client.cancel_order(1).await.unwrap_err();
+    assert!(lost.is_unreachable(), "{lost:?}");
+    let (_second, again) = start(config);
+    assert_eq!(again, addr);
+    // The next requests reconnect by themselves: a command reaches the master (which refuses
+    // the unknown order), and a read answers.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let refused = loop {
+        let error = client.cancel_order(1).await.unwrap_err();
+        if error.reason() == Some(ReasonCode::UnknownOrder) {
+            break error;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never reached the master again: {error:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(!refused.is_unreachable());
+    assert!(client.orders(false).await.unwrap().orders.is_empty());
+}
