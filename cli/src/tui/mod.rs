@@ -40,7 +40,7 @@ const ACCOUNT: u64 = 2;
 /// The first pause before the live stream is tried again; it doubles up to [`MAX_RETRY`].
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// The longest pause between tries of the live stream.
-const MAX_RETRY: Duration = Duration::from_secs(30);
+const MAX_RETRY: Duration = Duration::from_secs(5);
 /// How often a history transfer's progress is drawn.
 const PROGRESS_REDRAW: Duration = Duration::from_millis(100);
 
