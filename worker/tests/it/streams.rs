@@ -815,3 +815,38 @@ async fn an_account_subscription_tells_where_to_resume_from() {
         "{frames:?}"
     );
 }
+
+#[actix::test]
+async fn leaving_data_transfer_ends_every_subscription_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_master, worker) = cluster(dir.path(), 20, |_| {}).await;
+    let mut conn = Connection::connect(worker.local_addr).await.unwrap();
+    let session = new_user(&mut conn, "fred").await;
+    enter_data(&mut conn, &session).await;
+    subscribe_quotes(&mut conn, 1).await;
+    subscribe_account(&mut conn, &session, 2, None).await;
+    wait_for(
+        &mut conn,
+        |m| matches!(m, Message::QuotePush(p) if p.sequence >= 3),
+    )
+    .await;
+    // Switch while pushes are flowing: the reply comes, then nothing of either subscription.
+    conn.send(&Message::SwitchState(SwitchState {
+        session_id: session.clone(),
+        state: ConnectionState::Command,
+    }))
+    .await
+    .unwrap();
+    loop {
+        match conn.receive_any(Duration::from_secs(5)).await.unwrap() {
+            Message::StateSwitchSuccess(_) => break,
+            Message::QuotePush(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let after = frames_for(&mut conn, Duration::from_millis(400)).await;
+    assert!(after.is_empty(), "after leaving DataTransfer: {after:?}");
+    // The ids are free again once back in DataTransfer.
+    enter_data(&mut conn, &session).await;
+    subscribe_quotes(&mut conn, 1).await;
+}
