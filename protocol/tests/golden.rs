@@ -17,6 +17,20 @@ const PASS: &str = "0180f5e03e6f40282e7ea510fcc86e387beaff26122082377c6442710976
 /// A stand-in ID token: header `{"alg":"RS256"}`, payload `{}`, signature bytes `sig`.
 const ID_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.e30.c2ln";
 
+/// The one Quote of the examples (the `priceTick` and `quotes` dumps show the same bytes).
+fn aapl_quote() -> Quote {
+    Quote {
+        symbol: "AAPL".into(),
+        open: Money(1_000_000),
+        high: Money(2_000_000),
+        low: Money(500_000),
+        close: Money(1_500_000),
+        volume: 100,
+        at_ms: 1_767_225_600_000,
+        stale: false,
+    }
+}
+
 fn vectors() -> Vec<(&'static str, Message)> {
     vec![
         (
@@ -287,16 +301,7 @@ fn vectors() -> Vec<(&'static str, Message)> {
             Message::PriceTick(PriceTick {
                 tick: 1,
                 at_ms: 1_767_225_600_000,
-                quotes: vec![Quote {
-                    symbol: "AAPL".into(),
-                    open: Money(1_000_000),
-                    high: Money(2_000_000),
-                    low: Money(500_000),
-                    close: Money(1_500_000),
-                    volume: 100,
-                    at_ms: 1_767_225_600_000,
-                    stale: false,
-                }],
+                quotes: vec![aapl_quote()],
                 published_at_ms: 1_767_225_600_250,
             }),
         ),
@@ -340,16 +345,7 @@ fn vectors() -> Vec<(&'static str, Message)> {
                 sequence: 3,
                 tick: 5,
                 published_at_ms: 1_767_225_600_000,
-                quotes: vec![Quote {
-                    symbol: "AAPL".into(),
-                    open: Money(1_000_000),
-                    high: Money(2_000_000),
-                    low: Money(500_000),
-                    close: Money(1_500_000),
-                    volume: 100,
-                    at_ms: 1_767_225_600_000,
-                    stale: false,
-                }],
+                quotes: vec![aapl_quote()],
             }),
         ),
         (
