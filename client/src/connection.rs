@@ -227,11 +227,6 @@ impl Connection {
         }
     }
 
-    /// Pushes already read and not yet taken.
-    pub fn pending_pushes(&self) -> usize {
-        self.pushes.len()
-    }
-
     /// The next frame of any kind (reply or push), waiting at most `wait`; pushes kept by
     /// [`Connection::receive`] come first.
     pub async fn receive_any(&mut self, wait: std::time::Duration) -> Result<Message, ClientError> {

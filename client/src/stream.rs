@@ -52,8 +52,9 @@ impl Push {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Wanted {
     Quotes(Vec<String>),
-    /// The account, with the id of the last fill seen.
-    Account(Option<u64>),
+    /// The account, resuming after this transaction id: the last fill seen, or where the
+    /// subscription started.
+    Account(u64),
 }
 
 /// A connection carrying subscriptions.
@@ -115,8 +116,7 @@ impl LiveStream {
             subscribe_account(&mut self.conn, &self.session, subscription_id, since).await?;
         // Until a fill is seen, a reconnect resumes from where this subscription started.
         let from = since.unwrap_or(resume_from);
-        self.wanted
-            .insert(subscription_id, Wanted::Account(Some(from)));
+        self.wanted.insert(subscription_id, Wanted::Account(from));
         Ok(resume_from)
     }
 
@@ -145,7 +145,7 @@ impl LiveStream {
                 if let (Some(fill), Some(Wanted::Account(since))) =
                     (&p.event.fill, self.wanted.get_mut(&p.subscription_id))
                 {
-                    *since = Some(since.unwrap_or(0).max(fill.transaction_id));
+                    *since = (*since).max(fill.transaction_id);
                 }
                 Push::Account(p)
             }
@@ -190,7 +190,7 @@ impl LiveStream {
             match wanted {
                 Wanted::Quotes(symbols) => subscribe_quotes(&mut conn, *id, symbols).await?,
                 Wanted::Account(since) => {
-                    subscribe_account(&mut conn, &self.session, *id, *since).await?;
+                    subscribe_account(&mut conn, &self.session, *id, Some(*since)).await?;
                 }
             }
         }

@@ -119,11 +119,6 @@ impl Watchers {
         self.by_account.contains_key(&account_id)
     }
 
-    /// Subscribers, all accounts together.
-    pub fn len(&self) -> usize {
-        self.by_account.values().map(Vec::len).sum()
-    }
-
     /// True when no account is watched.
     pub fn is_empty(&self) -> bool {
         self.by_account.is_empty()
@@ -261,22 +256,23 @@ pub fn of_order(
 /// fill is `Filled` when it is its order's last and the order is filled (or it is a queued
 /// trade), `PartiallyFilled` otherwise. `filled_quantity` counts the order's fills up to it.
 pub fn replay(fills: &[TransactionRow], orders: &HashMap<i64, OrderRow>) -> Vec<AccountEvent> {
+    // Each order's last replayed fill, and the units its replayed fills add up to.
     let mut last_fill: HashMap<i64, i64> = HashMap::new();
+    let mut replayed: HashMap<i64, i64> = HashMap::new();
     for row in fills {
         if let Some(order) = row.order_id {
             last_fill.insert(order, row.id);
+            *replayed.entry(order).or_default() += row.quantity;
         }
     }
     // Units of each order filled before the first replayed fill.
-    let mut filled: HashMap<i64, u64> = HashMap::new();
-    for (id, order) in orders {
-        let replayed: i64 = fills
-            .iter()
-            .filter(|r| r.order_id == Some(*id))
-            .map(|r| r.quantity)
-            .sum();
-        filled.insert(*id, (order.filled_quantity - replayed).max(0) as u64);
-    }
+    let mut filled: HashMap<i64, u64> = orders
+        .iter()
+        .map(|(id, order)| {
+            let before = order.filled_quantity - replayed.get(id).copied().unwrap_or(0);
+            (*id, before.max(0) as u64)
+        })
+        .collect();
     fills
         .iter()
         .map(|row| {
@@ -287,7 +283,7 @@ pub fn replay(fills: &[TransactionRow], orders: &HashMap<i64, OrderRow>) -> Vec<
                     let so_far = filled.entry(id).or_default();
                     *so_far += quantity;
                     let done = last_fill.get(&id) == Some(&row.id)
-                        && order.record().status == OrderStatus::Filled;
+                        && order.status() == OrderStatus::Filled;
                     let kind = if done {
                         AccountEventKind::Filled
                     } else {

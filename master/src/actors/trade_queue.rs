@@ -564,8 +564,11 @@ impl Handler<PlaceOpenOrder> for TradeQueueActor {
                         placed_at_ms: order.placed_at,
                     };
                     act.last_order_id = act.last_order_id.max(order.id);
-                    let accepted = events::of_order(&order, AccountEventKind::Accepted, None);
-                    act.watchers.publish([(order.account_id, accepted)]);
+                    // Built only when the account is watched.
+                    act.watchers.publish(std::iter::once_with(|| {
+                        let accepted = events::of_order(&order, AccountEventKind::Accepted, None);
+                        (order.account_id, accepted)
+                    }));
                     act.book.insert(order, &act.rules.costs);
                     metrics::gauge!("papertrader_open_orders").set(act.book.len() as f64);
                     Ok(placed)
@@ -796,7 +799,7 @@ fn place(
                 return Ok(if same {
                     Ok(Placement::Existing(Placed {
                         order_id: row.id as u64,
-                        status: row.record().status,
+                        status: row.status(),
                         placed_at_ms: row.placed_at,
                     }))
                 } else {
@@ -876,7 +879,7 @@ impl Handler<CancelOpenOrder> for TradeQueueActor {
                         None => OrderError::UnknownOrder(id),
                         Some(row) => OrderError::OrderNotOpen {
                             id,
-                            status: row.record().status.name(),
+                            status: row.status().name(),
                         },
                     })),
                 }

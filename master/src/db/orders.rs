@@ -177,6 +177,11 @@ impl OrderRow {
         }
     }
 
+    /// Where the order stands.
+    pub fn status(&self) -> OrderStatus {
+        status_from_code(self.status)
+    }
+
     /// The owner's view of this row.
     pub fn record(&self) -> OrderRecord {
         let filled = self.filled_quantity.max(0) as u64;
@@ -190,7 +195,7 @@ impl OrderRow {
             limit_price: self.limit_price.map(Money),
             stop_price: self.stop_price.map(Money),
             time_in_force: tif_from_code(self.time_in_force),
-            status: status_from_code(self.status),
+            status: self.status(),
             triggered: self.triggered,
             average_price: (filled > 0).then(|| Money(self.filled_value / filled as i64)),
             commission: Money(self.commission),

@@ -141,9 +141,4 @@ impl Streams {
             subscriptions.end_all(None, failure);
         }
     }
-
-    /// Connections holding subscriptions now.
-    pub fn connection_count(&self) -> usize {
-        self.connections().len()
-    }
 }

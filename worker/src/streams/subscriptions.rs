@@ -178,7 +178,9 @@ impl Subscriptions {
         if let Some(failure) = state.ended_unconfirmed.remove(&subscription_id) {
             // It ended while waiting: a client told "subscribed" must hear that it ended.
             if accepted {
-                if let Some(frame) = ended_frame(subscription_id, 0, &failure, &self.limits) {
+                if let Some(frame) =
+                    ended_frame(subscription_id, 0, &failure, self.limits.max_payload)
+                {
                     state.notices.push_back(frame);
                 }
                 drop(state);
@@ -251,8 +253,12 @@ impl Subscriptions {
             }
         }
         for (subscription_id, last_sequence) in ended {
-            if let Some(frame) = ended_frame(subscription_id, last_sequence, failure, &self.limits)
-            {
+            if let Some(frame) = ended_frame(
+                subscription_id,
+                last_sequence,
+                failure,
+                self.limits.max_payload,
+            ) {
                 state.notices.push_back(frame);
             }
         }
@@ -334,8 +340,12 @@ impl Subscriptions {
                      subscribe again with the last transaction id you saw"
                 ),
             );
-            if let Some(frame) = ended_frame(subscription_id, last_sequence, &failure, &self.limits)
-            {
+            if let Some(frame) = ended_frame(
+                subscription_id,
+                last_sequence,
+                &failure,
+                self.limits.max_payload,
+            ) {
                 state.notices.push_back(frame);
             }
         }
@@ -384,11 +394,12 @@ impl QuoteSubscription {
     }
 }
 
+/// The `subscriptionEnded` frame of a subscription.
 fn ended_frame(
     subscription_id: u64,
     last_sequence: u64,
     failure: &Failure,
-    limits: &PushLimits,
+    max_payload: u32,
 ) -> Option<Bytes> {
     Message::SubscriptionEnded(SubscriptionEnded {
         subscription_id,
@@ -396,7 +407,7 @@ fn ended_frame(
         reason: failure.code,
         message: failure.message.clone(),
     })
-    .to_frame_bytes(limits.max_payload)
+    .to_frame_bytes(max_payload)
     .ok()
 }
 
@@ -487,13 +498,7 @@ fn drain_state(
         );
         for (id, last_sequence) in too_large {
             state.quotes.remove(&id);
-            let notice = SubscriptionEnded {
-                subscription_id: id,
-                last_sequence,
-                reason: failure.code,
-                message: failure.message.clone(),
-            };
-            if let Ok(frame) = Message::SubscriptionEnded(notice).to_frame_bytes(max_payload) {
+            if let Some(frame) = ended_frame(id, last_sequence, &failure, max_payload) {
                 state.notices.push_back(frame);
             }
         }
